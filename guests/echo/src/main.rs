@@ -1,0 +1,19 @@
+//! `echo`: prints its arguments and environment, then exits 0.
+//!
+//! stdout: `arg[<i>]=<value>` for every argument (argv[0] included, as the host passed it),
+//! then `env <NAME>=<value>` for every variable, sorted by name.
+//! If `ECHO_STDERR` is set, also prints `stderr-line` to stderr.
+
+fn main() {
+    for (i, arg) in std::env::args().enumerate() {
+        println!("arg[{i}]={arg}");
+    }
+    let mut vars: Vec<(String, String)> = std::env::vars().collect();
+    vars.sort();
+    for (name, value) in &vars {
+        println!("env {name}={value}");
+    }
+    if std::env::var_os("ECHO_STDERR").is_some() {
+        eprintln!("stderr-line");
+    }
+}

@@ -1,0 +1,82 @@
+//! Command-line front end: parses arguments, sets up logging, dispatches to a subcommand.
+//! Errors become messages and exit codes here, at the binary's edge.
+
+mod console;
+mod logs;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use wasmgate::config::HostConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "wasmgate",
+    version,
+    about = "Fargate for WebAssembly: run ECS task definitions whose containers are Wasm components"
+)]
+struct Cli {
+    /// Host configuration file (TOML); embedded defaults apply without one.
+    #[arg(long, global = true, env = "WASMGATE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory: log store, compile cache, task storage.
+    #[arg(long, global = true, env = "WASMGATE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a task definition in the foreground until it stops.
+    Run(run::RunArgs),
+    /// Check a task definition and print what wasmgate would run.
+    Validate {
+        /// ECS task definition JSON file.
+        taskdef: PathBuf,
+    },
+    /// Read container logs from the embedded log store.
+    Logs(logs::LogsArgs),
+}
+
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WASMGATE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config = match host_config(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("wasmgate: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Run(args) => run::run(config, args),
+        Command::Validate { taskdef } => run::validate(&config, &taskdef),
+        Command::Logs(args) => logs::logs(config, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wasmgate: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn host_config(cli: &Cli) -> anyhow::Result<HostConfig> {
+    let mut config = match &cli.config {
+        Some(path) => HostConfig::load(path)?,
+        None => HostConfig::default(),
+    };
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = Some(dir.clone());
+    }
+    Ok(config)
+}

@@ -1,0 +1,310 @@
+//! `wasmgate run`: one task in the foreground, stopped gracefully on SIGINT/SIGTERM.
+
+use super::console::PrefixedConsole;
+use anyhow::Context;
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmgate::config::HostConfig;
+use wasmgate::runtime::{
+    ContainerOverride, Runtime, StopCode, TaskEvent, TaskSnapshot, TaskSpec, TaskStatus,
+};
+use wasmgate::taskdef::{self, KeyValuePair, ValidationOptions};
+
+/// Exit code when the task could not be started at all (as `docker run` uses 125).
+const EXIT_NOT_STARTED: u8 = 125;
+/// Exit code for an invalid definition or arguments.
+const EXIT_INVALID: u8 = 2;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// ECS task definition JSON file (as for `aws ecs register-task-definition --cli-input-json`).
+    taskdef: PathBuf,
+    /// Seconds each container gets to exit after a stop request (overrides `stopTimeout`).
+    #[arg(long, value_name = "SECONDS")]
+    stop_timeout: Option<f64>,
+    /// ECS overrides JSON (`{"containerOverrides": [...]}`) or `file://path`.
+    #[arg(long)]
+    overrides: Option<String>,
+    /// Set an environment variable in one container: CONTAINER:NAME=VALUE (repeatable).
+    #[arg(short, long = "env", value_name = "CONTAINER:NAME=VALUE")]
+    env: Vec<String>,
+    /// Replace one container's command: CONTAINER='["arg", ...]' (JSON array) (repeatable).
+    #[arg(long = "command", value_name = "CONTAINER=JSON")]
+    command: Vec<String>,
+    /// Print the final task state as JSON on stdout when the task stops.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn validate(config: &HostConfig, path: &Path) -> anyhow::Result<ExitCode> {
+    let opts = ValidationOptions {
+        allow_bind_mounts: config.storage.allow_bind_mounts,
+    };
+    match read_definition(path, &opts) {
+        Ok(parsed) => {
+            for w in &parsed.warnings {
+                eprintln!("warning: {w}");
+            }
+            let d = &parsed.definition;
+            println!(
+                "{}: valid ({} containers, cpu {}, memory {} MiB)",
+                d.family,
+                d.container_definitions.len(),
+                d.cpu,
+                d.memory
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{e:#}");
+            Ok(ExitCode::from(EXIT_INVALID))
+        }
+    }
+}
+
+fn read_definition(path: &Path, opts: &ValidationOptions) -> anyhow::Result<taskdef::Parsed> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read task definition {}", path.display()))?;
+    taskdef::parse(&text, opts)
+        .with_context(|| format!("{}: invalid task definition", path.display()))
+}
+
+pub fn run(config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let opts = ValidationOptions {
+        allow_bind_mounts: config.storage.allow_bind_mounts,
+    };
+    let parsed = match read_definition(&args.taskdef, &opts) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("wasmgate: {e:#}");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    for w in &parsed.warnings {
+        eprintln!("wasmgate: warning: {w}");
+    }
+    let overrides = match overrides(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("wasmgate: {e:#}");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    let stop_timeout = match args.stop_timeout {
+        Some(s) if !(0.0..=86_400.0).contains(&s) => {
+            eprintln!("wasmgate: --stop-timeout: {s} must be between 0 and 86400 seconds");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+        s => s.map(Duration::from_secs_f64),
+    };
+    let base_dir = args
+        .taskdef
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
+    let width = parsed
+        .definition
+        .container_definitions
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(8);
+
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let runtime = Runtime::new(config)?;
+        let spec = TaskSpec {
+            definition: parsed.definition,
+            base_dir,
+            overrides,
+            stop_timeout,
+            console: Some(Arc::new(PrefixedConsole { width })),
+        };
+        let mut task = match runtime.start_task(spec) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("wasmgate: {e}");
+                return Ok(ExitCode::from(EXIT_INVALID));
+            }
+        };
+        let id = task.id().to_owned();
+        let events = task.take_events();
+        let printer = tokio::spawn(print_events(id.clone(), events));
+        let final_state = tokio::select! {
+            s = task.wait() => s,
+            sig = shutdown_signal() => {
+                eprintln!("wasmgate: {sig} received, stopping task {id} (send again to force)");
+                task.stop(StopCode::UserInitiated, format!("Task stopped by user ({sig})"));
+                tokio::select! {
+                    s = task.wait() => s,
+                    sig = shutdown_signal() => {
+                        eprintln!("wasmgate: {sig} received again, exiting without waiting");
+                        return Ok(ExitCode::from(130));
+                    }
+                }
+            }
+        };
+        let _ = printer.await;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&final_state)?);
+        }
+        Ok(exit_code(&final_state))
+    })
+}
+
+/// Parses `--overrides`, `--env` and `--command` into ECS container overrides.
+fn overrides(args: &RunArgs) -> anyhow::Result<Vec<ContainerOverride>> {
+    let mut out: Vec<ContainerOverride> = Vec::new();
+    if let Some(text) = &args.overrides {
+        let text = match text.strip_prefix("file://") {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("--overrides: cannot read {path}"))?,
+            None => text.clone(),
+        };
+        out = parse_overrides(&text)?;
+    }
+    for e in &args.env {
+        let (container, kv) = e
+            .split_once(':')
+            .with_context(|| format!("--env {e:?}: expected CONTAINER:NAME=VALUE"))?;
+        let (name, value) = kv
+            .split_once('=')
+            .with_context(|| format!("--env {e:?}: expected CONTAINER:NAME=VALUE"))?;
+        if name.is_empty() {
+            anyhow::bail!("--env {e:?}: the variable name is empty");
+        }
+        let i = override_for(&mut out, container);
+        out[i].environment.push(KeyValuePair {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    for c in &args.command {
+        let (container, json) = c
+            .split_once('=')
+            .with_context(|| format!("--command {c:?}: expected CONTAINER=[\"arg\", ...]"))?;
+        let cmd: Vec<String> = serde_json::from_str(json).with_context(|| {
+            format!("--command {c:?}: the command must be a JSON array of strings")
+        })?;
+        let i = override_for(&mut out, container);
+        out[i].command = Some(cmd);
+    }
+    Ok(out)
+}
+
+/// The index of `container`'s override entry, added if missing.
+fn override_for(out: &mut Vec<ContainerOverride>, container: &str) -> usize {
+    if let Some(i) = out.iter().position(|o| o.name == container) {
+        return i;
+    }
+    out.push(ContainerOverride {
+        name: container.to_owned(),
+        ..Default::default()
+    });
+    out.len() - 1
+}
+
+/// Parses ECS `overrides` JSON (`TaskOverride`): only `containerOverrides` is used.
+pub fn parse_overrides(text: &str) -> anyhow::Result<Vec<ContainerOverride>> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct TaskOverride {
+        #[serde(default)]
+        container_overrides: Vec<Item>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Item {
+        name: String,
+        command: Option<Vec<String>>,
+        #[serde(default)]
+        environment: Vec<KeyValuePair>,
+        cpu: Option<u32>,
+        memory: Option<u64>,
+    }
+    let o: TaskOverride =
+        serde_json::from_str(text).context("--overrides: invalid ECS overrides JSON")?;
+    Ok(o.container_overrides
+        .into_iter()
+        .map(|i| ContainerOverride {
+            name: i.name,
+            command: i.command,
+            environment: i.environment,
+            cpu: i.cpu,
+            memory: i.memory,
+        })
+        .collect())
+}
+
+async fn print_events(id: String, events: Option<tokio::sync::broadcast::Receiver<TaskEvent>>) {
+    let Some(mut events) = events else { return };
+    let short = &id[..id.len().min(8)];
+    loop {
+        match events.recv().await {
+            Ok(TaskEvent::Task { status }) => {
+                eprintln!("wasmgate: task {short} {status}");
+                if status == TaskStatus::Stopped {
+                    return;
+                }
+            }
+            Ok(TaskEvent::Container {
+                name,
+                status,
+                exit_code,
+                reason,
+            }) => {
+                let code = exit_code
+                    .map(|c| format!(" exitCode={c}"))
+                    .unwrap_or_default();
+                let why = reason
+                    .map(|r| format!(" reason=\"{r}\""))
+                    .unwrap_or_default();
+                eprintln!("wasmgate: container {name} {}{code}{why}", status.as_str());
+            }
+            Ok(TaskEvent::Notice(m)) => eprintln!("wasmgate: {m}"),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                eprintln!("wasmgate: ({n} events not shown)");
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// The exit code of the essential container that ended the task, like `docker compose
+/// up --exit-code-from`; a container that trapped has no code and gives 1.
+fn exit_code(s: &TaskSnapshot) -> ExitCode {
+    if let Some(reason) = &s.stopped_reason {
+        let code = s.stop_code.map(|c| c.as_str()).unwrap_or("");
+        eprintln!("wasmgate: task stopped: {code}: {reason}");
+    }
+    if s.stop_code == Some(wasmgate::runtime::StopCode::TaskFailedToStart) {
+        return ExitCode::from(EXIT_NOT_STARTED);
+    }
+    let container = s.ended_by.map(|i| &s.containers[i]).or_else(|| {
+        s.containers
+            .iter()
+            .find(|c| c.essential && c.exit_code.is_some())
+    });
+    match container.and_then(|c| c.exit_code) {
+        Some(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        None => ExitCode::from(1),
+    }
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}

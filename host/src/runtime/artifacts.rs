@@ -1,0 +1,159 @@
+//! Compiled components, cached on disk by content hash so a second run does not compile.
+//!
+//! Key: sha256 of the component bytes plus the engine's artifact key (artifacts are tied to
+//! the engine's settings: fuel, pooling, memory reservation). Files are written to a temp
+//! name and renamed, so a crash never leaves a half-written artifact under a real name. Within
+//! one process, prepared components (`InstancePre`) are kept in memory too, which is what
+//! makes a warm task start cost only an instantiation.
+
+use super::engine::GuestEngine;
+use super::guest_state::GuestState;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+use wasmtime::component::Component;
+use wasmtime_wasi::p2::bindings::CommandPre;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("cannot read component {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a WebAssembly component: {message}")]
+    NotAComponent { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Link { path: PathBuf, message: String },
+    #[error("cannot write the compile cache at {path}: {source}")]
+    Cache {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A component ready to instantiate.
+#[derive(Clone)]
+pub struct Prepared {
+    pub digest: String,
+    pub pre: CommandPre<GuestState>,
+    /// True when this load had to run the compiler (a cold start).
+    pub compiled: bool,
+}
+
+pub struct ArtifactCache {
+    dir: PathBuf,
+    prepared: Mutex<HashMap<String, Prepared>>,
+    digests: Mutex<HashMap<PathBuf, (SystemTime, u64, String)>>,
+}
+
+impl ArtifactCache {
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            prepared: Mutex::default(),
+            digests: Mutex::default(),
+        }
+    }
+
+    /// Loads the component at `path`: from memory, else from the disk cache, else compiles.
+    pub fn load(&self, engine: &GuestEngine, path: &Path) -> Result<Prepared, ArtifactError> {
+        let read_err = |source| ArtifactError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(read_err)?;
+        let stamp = (meta.modified().map_err(read_err)?, meta.len());
+        let known = lock(&self.digests)
+            .get(path)
+            .filter(|(m, l, _)| (*m, *l) == stamp)
+            .map(|(_, _, d)| d.clone());
+        let (digest, bytes) = match known {
+            Some(d) => (d, None),
+            None => {
+                let bytes = std::fs::read(path).map_err(read_err)?;
+                let d = hex::encode(Sha256::digest(&bytes));
+                lock(&self.digests).insert(path.to_owned(), (stamp.0, stamp.1, d.clone()));
+                (d, Some(bytes))
+            }
+        };
+        if let Some(p) = lock(&self.prepared).get(&digest) {
+            return Ok(Prepared {
+                compiled: false,
+                ..p.clone()
+            });
+        }
+        let (component, compiled) = self.component(engine, path, &digest, bytes)?;
+        let link_err = |e: wasmtime::Error| ArtifactError::Link {
+            path: path.to_owned(),
+            message: format!("{e:#}"),
+        };
+        let pre = engine
+            .linker
+            .instantiate_pre(&component)
+            .map_err(link_err)?;
+        let pre = CommandPre::new(pre).map_err(link_err)?;
+        let prepared = Prepared {
+            digest: digest.clone(),
+            pre,
+            compiled,
+        };
+        lock(&self.prepared).insert(digest, prepared.clone());
+        Ok(prepared)
+    }
+
+    fn component(
+        &self,
+        engine: &GuestEngine,
+        path: &Path,
+        digest: &str,
+        bytes: Option<Vec<u8>>,
+    ) -> Result<(Component, bool), ArtifactError> {
+        let artifact = self
+            .dir
+            .join(format!("{digest}-{}.cwasm", engine.artifact_key));
+        if artifact.exists() {
+            // SAFETY: only files this cache wrote (atomically, under a name derived from the
+            // engine's settings) are ever deserialised.
+            match unsafe { Component::deserialize_file(&engine.engine, &artifact) } {
+                Ok(c) => return Ok((c, false)),
+                Err(e) => tracing::warn!("discarding unusable cached artifact {artifact:?}: {e}"),
+            }
+        }
+        let bytes = match bytes {
+            Some(b) => b,
+            None => std::fs::read(path).map_err(|source| ArtifactError::Read {
+                path: path.to_owned(),
+                source,
+            })?,
+        };
+        let not_component = |e: wasmtime::Error| ArtifactError::NotAComponent {
+            path: path.to_owned(),
+            message: format!("{e:#}"),
+        };
+        let compiled = engine
+            .engine
+            .precompile_component(&bytes)
+            .map_err(not_component)?;
+        let cache_err = |source| ArtifactError::Cache {
+            path: artifact.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.dir).map_err(cache_err)?;
+        let tmp = self
+            .dir
+            .join(format!(".{digest}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&tmp, &compiled).map_err(cache_err)?;
+        std::fs::rename(&tmp, &artifact).map_err(cache_err)?;
+        // SAFETY: the bytes were produced by this engine a moment ago.
+        let component =
+            unsafe { Component::deserialize(&engine.engine, &compiled) }.map_err(not_component)?;
+        Ok((component, true))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,242 @@
+//! Runs one container: a fresh `Store` with its own WASI context, limits and meters, one
+//! instance of its component, and `wasi:cli/run` driven to completion under its CPU share.
+
+use super::artifacts::Prepared;
+use super::cpu::{CpuMeter, CpuShare, Throttled};
+use super::engine::GuestEngine;
+use super::fsquota::StorageQuota;
+use super::guest_state::GuestState;
+use super::limits::{ContainerLimiter, OomKilled, TaskMemory};
+use super::stdio::GuestOutput;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::watch;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx};
+
+/// ECS's wording for a container the OOM killer ended, and the exit code of SIGKILL.
+pub const OOM_REASON: &str = "OutOfMemoryError: container killed due to memory usage";
+pub const KILLED_EXIT_CODE: i32 = 137;
+
+/// A directory the container sees at `guest_path`.
+#[derive(Debug, Clone)]
+pub struct Mount {
+    pub host_path: PathBuf,
+    pub guest_path: String,
+    pub read_only: bool,
+}
+
+/// Everything needed to start one container; built by the task from its definition.
+pub struct Launch {
+    pub name: Arc<str>,
+    pub prepared: Prepared,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub mounts: Vec<Mount>,
+    pub share: CpuShare,
+    pub memory_limit_bytes: Option<u64>,
+    pub fuel_budget: Option<u64>,
+    pub stdout: GuestOutput,
+    pub stderr: GuestOutput,
+}
+
+/// Live meters of a running container, readable from outside its store.
+#[derive(Debug, Default)]
+pub struct Meters {
+    pub cpu: Arc<CpuMeter>,
+    pub fuel: AtomicU64,
+    pub memory_peak: AtomicU64,
+}
+
+/// How a container ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    /// The code the guest gave; None when it never gave one (a trap, a failed start).
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+}
+
+impl Exit {
+    fn code(code: i32) -> Self {
+        Self {
+            exit_code: Some(code),
+            reason: None,
+        }
+    }
+
+    fn killed(reason: String) -> Self {
+        Self {
+            exit_code: Some(KILLED_EXIT_CODE),
+            reason: Some(reason),
+        }
+    }
+
+    fn failed(reason: String) -> Self {
+        Self {
+            exit_code: None,
+            reason: Some(reason),
+        }
+    }
+}
+
+/// Why the host ends a container before it exits by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kill {
+    /// Keep running.
+    No,
+    /// Drop the instance now, with this reason.
+    Now(String),
+}
+
+/// Runs the container to its end. `started` fires once it is instantiated and running.
+pub async fn run(
+    engine: &GuestEngine,
+    launch: Launch,
+    task_memory: Arc<TaskMemory>,
+    quota: Arc<StorageQuota>,
+    meters: Arc<Meters>,
+    mut kill: watch::Receiver<Kill>,
+    started: impl FnOnce(),
+) -> Exit {
+    let mut store = match new_store(engine, &launch, task_memory, quota, &meters) {
+        Ok(s) => s,
+        Err(e) => return Exit::failed(format!("CannotStartContainerError: {e:#}")),
+    };
+    let pre = launch.prepared.pre.clone();
+    let outcome = {
+        let store = &mut store;
+        let run = Throttled::new(
+            async move {
+                let cmd = pre.instantiate_async(&mut *store).await?;
+                started();
+                cmd.wasi_cli_run().call_run(&mut *store).await
+            },
+            launch.share,
+            meters.cpu.clone(),
+        );
+        tokio::select! {
+            r = run => Some(r),
+            reason = killed(&mut kill) => {
+                launch.stdout.finish();
+                launch.stderr.finish();
+                return Exit::killed(reason);
+            }
+        }
+    };
+    launch.stdout.finish();
+    launch.stderr.finish();
+    record_meters(engine, &store, launch.fuel_budget, &meters);
+    let Some(outcome) = outcome else {
+        return Exit::failed("container did not run".into());
+    };
+    match outcome {
+        Ok(Ok(())) => Exit::code(0),
+        Ok(Err(())) => Exit::code(1),
+        Err(e) => classify(e, store.data(), launch.fuel_budget),
+    }
+}
+
+async fn killed(kill: &mut watch::Receiver<Kill>) -> String {
+    loop {
+        if let Kill::Now(reason) = &*kill.borrow_and_update() {
+            return reason.clone();
+        }
+        if kill.changed().await.is_err() {
+            // The task dropped its sender: it is gone, nothing will ever kill us.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+fn new_store(
+    engine: &GuestEngine,
+    launch: &Launch,
+    task_memory: Arc<TaskMemory>,
+    quota: Arc<StorageQuota>,
+    meters: &Arc<Meters>,
+) -> anyhow::Result<Store<GuestState>> {
+    let mut b = WasiCtx::builder();
+    b.args(&launch.args)
+        .envs(&launch.env)
+        .stdout(launch.stdout.clone())
+        .stderr(launch.stderr.clone());
+    for m in &launch.mounts {
+        let perms = if m.read_only {
+            FsPerms::ReadOnly
+        } else {
+            FsPerms::ReadWrite
+        };
+        b.preopened_dir(&m.host_path, &m.guest_path, perms)
+            .map_err(|e| anyhow::anyhow!("cannot mount {}: {e}", m.guest_path))?;
+    }
+    let limiter = ContainerLimiter::new(task_memory, launch.memory_limit_bytes);
+    let peak = limiter.peak();
+    let state = GuestState {
+        wasi: b.build(),
+        table: ResourceTable::new(),
+        limiter,
+        quota,
+    };
+    let mut store = Store::new(&engine.engine, state);
+    store.limiter(|s| &mut s.limiter);
+    let fuel_start = launch.fuel_budget.unwrap_or(u64::MAX);
+    if engine.fuel {
+        store.set_fuel(fuel_start).map_err(anyhow::Error::from)?;
+    }
+    store.set_epoch_deadline(1);
+    let fuel = engine.fuel;
+    let meters = meters.clone();
+    // Each epoch tick: publish the meters, then yield so the CPU share can be enforced.
+    store.epoch_deadline_callback(move |ctx| {
+        if fuel {
+            let left = ctx.get_fuel().unwrap_or(0);
+            meters
+                .fuel
+                .store(fuel_start.saturating_sub(left), Ordering::Relaxed);
+        }
+        meters
+            .memory_peak
+            .store(peak.load(Ordering::Relaxed), Ordering::Relaxed);
+        Ok(UpdateDeadline::Yield(1))
+    });
+    Ok(store)
+}
+
+fn record_meters(
+    engine: &GuestEngine,
+    store: &Store<GuestState>,
+    fuel_budget: Option<u64>,
+    meters: &Meters,
+) {
+    if engine.fuel {
+        let left = store.get_fuel().unwrap_or(0);
+        let start = fuel_budget.unwrap_or(u64::MAX);
+        meters
+            .fuel
+            .store(start.saturating_sub(left), Ordering::Relaxed);
+    }
+    meters.memory_peak.store(
+        store.data().limiter.peak().load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
+}
+
+/// Turns the error that ended `wasi:cli/run` into what ECS would report.
+fn classify(e: wasmtime::Error, state: &GuestState, fuel_budget: Option<u64>) -> Exit {
+    if let Some(code) = e.downcast_ref::<I32Exit>() {
+        return Exit::code(code.0);
+    }
+    if e.downcast_ref::<OomKilled>().is_some() || state.limiter.denial().is_some() {
+        return Exit::killed(OOM_REASON.into());
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => Exit::killed(format!(
+            "FuelExhausted: container used its fuel budget of {}",
+            fuel_budget.unwrap_or(u64::MAX)
+        )),
+        Some(trap) => Exit::failed(format!("WasmTrap: {trap}")),
+        None => Exit::failed(format!("CannotStartContainerError: {e:#}")),
+    }
+}

@@ -1,0 +1,170 @@
+//! Memory limits: a hard cap per container and a hard budget shared by the whole task.
+//!
+//! `wasmtime::StoreLimits` caps each linear memory on its own, not a component's total, and
+//! knows nothing of siblings; this limiter charges every memory and table growth of one
+//! container against both its own limit and the task's shared budget.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why a growth was refused; the container is then killed like the kernel's OOM killer would.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OomKilled {
+    #[error("container memory limit of {limit} bytes reached (wanted {wanted} bytes)")]
+    Container { limit: u64, wanted: u64 },
+    #[error("task memory budget of {limit} bytes reached (wanted {wanted} more bytes)")]
+    Task { limit: u64, wanted: u64 },
+}
+
+/// The task's memory budget, shared by all its containers.
+#[derive(Debug)]
+pub struct TaskMemory {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl TaskMemory {
+    pub fn new(limit_bytes: u64) -> Arc<Self> {
+        Arc::new(Self {
+            limit: limit_bytes,
+            used: AtomicU64::new(0),
+        })
+    }
+
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    fn reserve(&self, bytes: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|&n| n <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn release(&self, bytes: u64) {
+        self.used.fetch_sub(bytes, Ordering::AcqRel);
+    }
+}
+
+/// One container's limiter; lives in its `Store` and gives its memory back when dropped.
+#[derive(Debug)]
+pub struct ContainerLimiter {
+    task: Arc<TaskMemory>,
+    limit: Option<u64>,
+    used: u64,
+    peak: Arc<AtomicU64>,
+    denial: Option<OomKilled>,
+}
+
+/// Table growth is cheap memory but still host memory: bound it.
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl ContainerLimiter {
+    pub fn new(task: Arc<TaskMemory>, limit_bytes: Option<u64>) -> Self {
+        Self {
+            task,
+            limit: limit_bytes,
+            used: 0,
+            peak: Arc::new(AtomicU64::new(0)),
+            denial: None,
+        }
+    }
+
+    /// The reason the last growth was refused, if any.
+    pub fn denial(&self) -> Option<&OomKilled> {
+        self.denial.as_ref()
+    }
+
+    /// Highest memory this container has held, readable from outside the store.
+    pub fn peak(&self) -> Arc<AtomicU64> {
+        self.peak.clone()
+    }
+
+    fn grow(&mut self, current: usize, desired: usize) -> wasmtime::Result<bool> {
+        let extra = desired.saturating_sub(current) as u64;
+        let wanted = self.used + extra;
+        if let Some(limit) = self.limit.filter(|&l| wanted > l) {
+            return Err(self.deny(OomKilled::Container { limit, wanted }));
+        }
+        if !self.task.reserve(extra) {
+            let limit = self.task.limit();
+            return Err(self.deny(OomKilled::Task {
+                limit,
+                wanted: extra,
+            }));
+        }
+        self.used = wanted;
+        self.peak.fetch_max(wanted, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    fn deny(&mut self, why: OomKilled) -> wasmtime::Error {
+        self.denial = Some(why.clone());
+        wasmtime::Error::new(why)
+    }
+}
+
+impl wasmtime::ResourceLimiter for ContainerLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.grow(current, desired)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+impl Drop for ContainerLimiter {
+    fn drop(&mut self) {
+        self.task.release(self.used);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::ResourceLimiter;
+
+    const MIB: usize = 1 << 20;
+
+    #[test]
+    fn container_limit_is_a_total_over_all_memories() {
+        let task = TaskMemory::new(100 * MIB as u64);
+        let mut a = ContainerLimiter::new(task.clone(), Some(10 * MIB as u64));
+        assert!(a.memory_growing(0, 6 * MIB, None).unwrap());
+        // A second memory of the same container counts against the same 10 MiB.
+        let err = a.memory_growing(0, 6 * MIB, None).unwrap_err();
+        assert!(err.downcast_ref::<OomKilled>().is_some());
+        assert!(matches!(a.denial(), Some(OomKilled::Container { .. })));
+    }
+
+    #[test]
+    fn task_budget_is_shared_and_returned_on_drop() {
+        let task = TaskMemory::new(16 * MIB as u64);
+        let mut a = ContainerLimiter::new(task.clone(), None);
+        let mut b = ContainerLimiter::new(task.clone(), None);
+        assert!(a.memory_growing(0, 12 * MIB, None).unwrap());
+        assert!(b.memory_growing(0, 8 * MIB, None).is_err());
+        assert!(matches!(b.denial(), Some(OomKilled::Task { .. })));
+        drop(a);
+        assert_eq!(task.used(), 0);
+        assert!(b.memory_growing(0, 8 * MIB, None).unwrap());
+        assert_eq!(task.used(), 8 * MIB as u64);
+    }
+}

@@ -1,0 +1,273 @@
+//! The task runtime: runs task definitions as groups of isolated Wasm component instances.
+//!
+//! `Runtime` owns the shared engine, the compile cache and the log store; `start_task` turns a
+//! validated definition into a running task and hands back a `TaskHandle` to watch and stop
+//! it. Nothing here knows about HTTP or the ECS API: the control plane drives this.
+
+mod artifacts;
+mod container;
+mod cpu;
+mod engine;
+pub mod fsquota;
+mod guest_state;
+mod image;
+mod limits;
+mod logship;
+mod status;
+mod stdio;
+mod storage;
+mod task;
+
+pub use container::{KILLED_EXIT_CODE, OOM_REASON};
+pub use cpu::UNITS_PER_VCPU;
+pub use logship::Console;
+pub use status::{
+    ContainerSnapshot, ContainerStatus, StopCode, TaskEvent, TaskSnapshot, TaskStatus,
+};
+pub use stdio::{LogLine, StdStream};
+pub use task::FUEL_LABEL;
+
+use crate::config::HostConfig;
+use crate::logs::LogStore;
+use crate::taskdef::{self, KeyValuePair, TaskDefinition, ValidationOptions};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{broadcast, mpsc, watch};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot create the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("cannot open the log store: {0}")]
+    Logs(#[from] crate::logs::LogError),
+    #[error("cannot prepare the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Why a task could not be started at all (nothing was created).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Definition(#[from] taskdef::TaskDefError),
+}
+
+/// ECS `containerOverrides`: per-container changes for one run of a definition.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerOverride {
+    pub name: String,
+    pub command: Option<Vec<String>>,
+    pub environment: Vec<KeyValuePair>,
+    pub cpu: Option<u32>,
+    pub memory: Option<u64>,
+}
+
+/// One task to start.
+pub struct TaskSpec {
+    pub definition: TaskDefinition,
+    /// Relative image paths resolve against this directory (the definition file's).
+    pub base_dir: PathBuf,
+    pub overrides: Vec<ContainerOverride>,
+    /// Overrides every container's `stopTimeout`.
+    pub stop_timeout: Option<Duration>,
+    pub console: Option<Arc<dyn Console>>,
+}
+
+/// What every task of this host shares.
+pub(crate) struct Shared {
+    config: HostConfig,
+    engine: engine::GuestEngine,
+    artifacts: artifacts::ArtifactCache,
+    logs: LogStore,
+    tasks_dir: PathBuf,
+}
+
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+impl Runtime {
+    /// Sets up the engine and the data directory, removing storage a crashed host left behind.
+    pub fn new(config: HostConfig) -> Result<Self, RuntimeError> {
+        let data_dir = config.data_dir();
+        let dir_err = |source| RuntimeError::DataDir {
+            path: data_dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&data_dir).map_err(dir_err)?;
+        let tasks_dir = data_dir.join("tasks");
+        storage::remove_leftovers(&tasks_dir).map_err(dir_err)?;
+        let engine = engine::GuestEngine::new(&config)
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let logs = LogStore::open(&data_dir.join("logs.db"))?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                artifacts: artifacts::ArtifactCache::new(data_dir.join("cache").join("components")),
+                config,
+                engine,
+                logs,
+                tasks_dir,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &HostConfig {
+        &self.shared.config
+    }
+
+    pub fn logs(&self) -> &LogStore {
+        &self.shared.logs
+    }
+
+    /// The validation options this host applies to every definition.
+    pub fn validation_options(&self) -> ValidationOptions {
+        ValidationOptions {
+            allow_bind_mounts: self.shared.config.storage.allow_bind_mounts,
+        }
+    }
+
+    /// Starts a task in the background. Must be called within a tokio runtime.
+    pub fn start_task(&self, spec: TaskSpec) -> Result<TaskHandle, StartError> {
+        let mut definition = spec.definition;
+        apply_overrides(&mut definition, &spec.overrides)?;
+        taskdef::validate(&definition, &self.validation_options())?;
+        let plans = task::plan_containers(
+            &definition,
+            spec.stop_timeout,
+            self.shared.config.fuel.default_budget,
+        )
+        .map_err(StartError::Invalid)?;
+
+        let task_id = uuid::Uuid::new_v4().simple().to_string();
+        let snapshot = TaskSnapshot {
+            task_id: task_id.clone(),
+            family: definition.family.clone(),
+            last_status: TaskStatus::Provisioning,
+            desired_status: TaskStatus::Running,
+            stop_code: None,
+            stopped_reason: None,
+            cpu: definition.cpu,
+            memory: definition.memory,
+            created_at: SystemTime::now(),
+            started_at: None,
+            stopping_at: None,
+            stopped_at: None,
+            containers: plans
+                .iter()
+                .map(|p| ContainerSnapshot {
+                    name: p.def.name.clone(),
+                    image: p.def.image.clone(),
+                    image_digest: None,
+                    essential: p.def.is_essential(),
+                    last_status: ContainerStatus::Pending,
+                    exit_code: None,
+                    reason: None,
+                    cpu_units: p.cpu_units,
+                    memory_limit_mib: p.def.memory,
+                    fuel_consumed: None,
+                    cpu_time_ms: 0,
+                    memory_peak_bytes: 0,
+                })
+                .collect(),
+            ended_by: None,
+        };
+        let (snap_tx, snap_rx) = watch::channel(snapshot);
+        let (events_tx, events_rx) = broadcast::channel(1024);
+        let (stop_tx, stop_rx) = mpsc::unbounded_channel();
+        let driver = task::Driver {
+            shared: self.shared.clone(),
+            definition,
+            base_dir: spec.base_dir,
+            plans,
+            console: spec.console,
+            snapshot: snap_tx,
+            events: events_tx,
+            stop_rx,
+        };
+        tokio::spawn(driver.run());
+        Ok(TaskHandle {
+            task_id,
+            snapshot: snap_rx,
+            events: Some(events_rx),
+            stop: stop_tx,
+        })
+    }
+}
+
+fn apply_overrides(
+    def: &mut TaskDefinition,
+    overrides: &[ContainerOverride],
+) -> Result<(), StartError> {
+    for (i, o) in overrides.iter().enumerate() {
+        let Some(c) = def
+            .container_definitions
+            .iter_mut()
+            .find(|c| c.name == o.name)
+        else {
+            return Err(StartError::Invalid(format!(
+                "overrides.containerOverrides[{i}].name: no container named {:?} in the task definition",
+                o.name
+            )));
+        };
+        if let Some(cmd) = &o.command {
+            c.command = cmd.clone();
+        }
+        for kv in &o.environment {
+            match c.environment.iter_mut().find(|e| e.name == kv.name) {
+                Some(e) => e.value = kv.value.clone(),
+                None => c.environment.push(kv.clone()),
+            }
+        }
+        if o.cpu.is_some() {
+            c.cpu = o.cpu;
+        }
+        if o.memory.is_some() {
+            c.memory = o.memory;
+        }
+    }
+    Ok(())
+}
+
+/// A started task: watch it, stop it, wait for it.
+pub struct TaskHandle {
+    task_id: String,
+    snapshot: watch::Receiver<TaskSnapshot>,
+    events: Option<broadcast::Receiver<TaskEvent>>,
+    stop: mpsc::UnboundedSender<(StopCode, String)>,
+}
+
+impl TaskHandle {
+    pub fn id(&self) -> &str {
+        &self.task_id
+    }
+
+    pub fn snapshot(&self) -> TaskSnapshot {
+        self.snapshot.borrow().clone()
+    }
+
+    /// The task's events from its very first one; available once.
+    pub fn take_events(&mut self) -> Option<broadcast::Receiver<TaskEvent>> {
+        self.events.take()
+    }
+
+    /// Asks the task to stop: containers get their stopTimeout, then are dropped.
+    pub fn stop(&self, code: StopCode, reason: impl Into<String>) {
+        let _ = self.stop.send((code, reason.into()));
+    }
+
+    /// Waits until the task is STOPPED and returns its final state.
+    pub async fn wait(&mut self) -> TaskSnapshot {
+        let stopped = self
+            .snapshot
+            .wait_for(|s| s.last_status == TaskStatus::Stopped)
+            .await
+            .map(|s| s.clone());
+        stopped.unwrap_or_else(|_| self.snapshot.borrow().clone())
+    }
+}

@@ -1,0 +1,135 @@
+//! The task lifecycle as ECS names it, and the snapshot a task publishes as it moves.
+
+use serde::Serialize;
+use std::time::SystemTime;
+
+/// ECS task statuses, in order; a task only ever moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    Provisioning,
+    Pending,
+    Activating,
+    Running,
+    Deactivating,
+    Stopping,
+    Deprovisioning,
+    Stopped,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Provisioning => "PROVISIONING",
+            TaskStatus::Pending => "PENDING",
+            TaskStatus::Activating => "ACTIVATING",
+            TaskStatus::Running => "RUNNING",
+            TaskStatus::Deactivating => "DEACTIVATING",
+            TaskStatus::Stopping => "STOPPING",
+            TaskStatus::Deprovisioning => "DEPROVISIONING",
+            TaskStatus::Stopped => "STOPPED",
+        }
+    }
+}
+
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// ECS container statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ContainerStatus {
+    Pending,
+    Running,
+    Stopped,
+}
+
+impl ContainerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerStatus::Pending => "PENDING",
+            ContainerStatus::Running => "RUNNING",
+            ContainerStatus::Stopped => "STOPPED",
+        }
+    }
+}
+
+/// ECS `stopCode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StopCode {
+    TaskFailedToStart,
+    EssentialContainerExited,
+    UserInitiated,
+    /// The host itself ended the task (a limit the task broke, or the host shutting down).
+    TerminationNotice,
+}
+
+impl StopCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopCode::TaskFailedToStart => "TaskFailedToStart",
+            StopCode::EssentialContainerExited => "EssentialContainerExited",
+            StopCode::UserInitiated => "UserInitiated",
+            StopCode::TerminationNotice => "TerminationNotice",
+        }
+    }
+}
+
+/// What ECS reports per container, plus wasmgate's meters.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerSnapshot {
+    pub name: String,
+    pub image: String,
+    pub image_digest: Option<String>,
+    pub essential: bool,
+    pub last_status: ContainerStatus,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+    pub cpu_units: u32,
+    pub memory_limit_mib: Option<u64>,
+    /// Fuel consumed (None when fuel metering is off).
+    pub fuel_consumed: Option<u64>,
+    pub cpu_time_ms: u64,
+    pub memory_peak_bytes: u64,
+}
+
+/// The whole task's state: what DescribeTasks and `wasmgate run` show.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSnapshot {
+    pub task_id: String,
+    pub family: String,
+    pub last_status: TaskStatus,
+    pub desired_status: TaskStatus,
+    pub stop_code: Option<StopCode>,
+    pub stopped_reason: Option<String>,
+    pub cpu: u32,
+    pub memory: u64,
+    pub created_at: SystemTime,
+    pub started_at: Option<SystemTime>,
+    pub stopping_at: Option<SystemTime>,
+    pub stopped_at: Option<SystemTime>,
+    pub containers: Vec<ContainerSnapshot>,
+    /// Index of the essential container whose exit ended the task.
+    pub ended_by: Option<usize>,
+}
+
+/// A change a watcher can see, in order.
+#[derive(Debug, Clone)]
+pub enum TaskEvent {
+    Task {
+        status: TaskStatus,
+    },
+    Container {
+        name: String,
+        status: ContainerStatus,
+        exit_code: Option<i32>,
+        reason: Option<String>,
+    },
+    /// A host-side message about the task (compiling, a denied limit, …).
+    Notice(String),
+}

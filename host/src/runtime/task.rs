@@ -1,0 +1,576 @@
+//! Drives one task through the ECS lifecycle: provision storage, load images, start containers
+//! in `dependsOn` order, stop the task when an essential container exits or a stop is asked
+//! for, give containers `stopTimeout` to finish, then ship the last logs and clean up.
+
+use super::Shared;
+use super::container::{self, Exit, Kill, Launch, Meters, Mount};
+use super::cpu::CpuShare;
+use super::fsquota::StorageQuota;
+use super::image;
+use super::limits::TaskMemory;
+use super::logship::{Console, LogShipper};
+use super::status::{ContainerStatus, StopCode, TaskEvent, TaskSnapshot, TaskStatus};
+use super::stdio::{GuestOutput, StdStream};
+use super::storage::TaskStorage;
+use crate::taskdef::{ContainerDefinition, DependencyCondition, TaskDefinition};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinSet;
+
+const MIB: u64 = 1 << 20;
+const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the driver needs to know about each container, resolved before anything starts.
+pub(super) struct Plan {
+    pub def: ContainerDefinition,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cpu_units: u32,
+    pub fuel_budget: Option<u64>,
+    pub stop_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    Waiting,
+    Starting,
+    Running,
+    Exited(Exit),
+    /// Never started: its dependencies can no longer be met, or the task stopped first.
+    Skipped(String),
+}
+
+impl Phase {
+    fn is_done(&self) -> bool {
+        matches!(self, Phase::Exited(_) | Phase::Skipped(_))
+    }
+}
+
+pub(super) struct Driver {
+    pub shared: Arc<Shared>,
+    pub definition: TaskDefinition,
+    pub base_dir: PathBuf,
+    pub plans: Vec<Plan>,
+    pub console: Option<Arc<dyn Console>>,
+    pub snapshot: watch::Sender<TaskSnapshot>,
+    pub events: broadcast::Sender<TaskEvent>,
+    pub stop_rx: mpsc::UnboundedReceiver<(StopCode, String)>,
+}
+
+/// Running state of the containers, separate from the driver's inputs.
+struct Containers {
+    phases: Vec<Phase>,
+    kills: Vec<Option<watch::Sender<Kill>>>,
+    meters: Vec<Arc<Meters>>,
+}
+
+impl Driver {
+    fn id(&self) -> String {
+        self.snapshot.borrow().task_id.clone()
+    }
+
+    fn set_status(&self, status: TaskStatus) {
+        let now = SystemTime::now();
+        self.snapshot.send_modify(|s| {
+            s.last_status = status;
+            match status {
+                TaskStatus::Running => s.started_at = s.started_at.or(Some(now)),
+                TaskStatus::Stopping => s.stopping_at = s.stopping_at.or(Some(now)),
+                TaskStatus::Stopped => s.stopped_at = Some(now),
+                _ => {}
+            }
+        });
+        let _ = self.events.send(TaskEvent::Task { status });
+    }
+
+    fn notice(&self, message: String) {
+        let _ = self.events.send(TaskEvent::Notice(message));
+    }
+
+    fn set_container(&self, i: usize, phase: &Phase, meters: Option<&Meters>) {
+        let (status, exit_code, reason) = match phase {
+            Phase::Waiting | Phase::Starting => (ContainerStatus::Pending, None, None),
+            Phase::Running => (ContainerStatus::Running, None, None),
+            Phase::Exited(e) => (ContainerStatus::Stopped, e.exit_code, e.reason.clone()),
+            Phase::Skipped(r) => (ContainerStatus::Stopped, None, Some(r.clone())),
+        };
+        let name = self.plans[i].def.name.clone();
+        let fuel = self.shared.engine.fuel;
+        self.snapshot.send_modify(|s| {
+            let c = &mut s.containers[i];
+            c.last_status = status;
+            c.exit_code = exit_code;
+            c.reason = reason.clone();
+            if let Some(m) = meters {
+                c.fuel_consumed = fuel.then(|| m.fuel.load(Ordering::Relaxed));
+                c.cpu_time_ms = m.cpu.used().as_millis() as u64;
+                c.memory_peak_bytes = m.memory_peak.load(Ordering::Relaxed);
+            }
+        });
+        let _ = self.events.send(TaskEvent::Container {
+            name,
+            status,
+            exit_code,
+            reason,
+        });
+    }
+
+    fn begin_stop(&self, code: StopCode, reason: String) {
+        if self.snapshot.borrow().desired_status == TaskStatus::Stopped {
+            return;
+        }
+        self.snapshot.send_modify(|s| {
+            s.desired_status = TaskStatus::Stopped;
+            s.stop_code = Some(code);
+            s.stopped_reason = Some(reason);
+        });
+        self.set_status(TaskStatus::Deactivating);
+        self.set_status(TaskStatus::Stopping);
+    }
+
+    fn stopping(&self) -> bool {
+        self.snapshot.borrow().desired_status == TaskStatus::Stopped
+    }
+
+    /// Runs the task to STOPPED.
+    pub async fn run(mut self) {
+        let id = self.id();
+        let n = self.plans.len();
+        let storage = match TaskStorage::create(
+            &self.shared.tasks_dir,
+            &id,
+            n,
+            self.definition.volumes.len(),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                let reason =
+                    format!("ResourceInitializationError: cannot create task storage: {e}");
+                for i in 0..n {
+                    self.set_container(i, &Phase::Skipped(reason.clone()), None);
+                }
+                self.begin_stop(StopCode::TaskFailedToStart, reason);
+                self.set_status(TaskStatus::Deprovisioning);
+                self.set_status(TaskStatus::Stopped);
+                return;
+            }
+        };
+        let quota = StorageQuota::new(storage.root().to_owned(), self.storage_limit());
+        let task_memory = TaskMemory::new(self.definition.memory * MIB);
+
+        self.set_status(TaskStatus::Pending);
+        let prepared = self.load_images().await;
+
+        let (log_tx, log_rx) = mpsc::unbounded_channel();
+        let shipper = LogShipper {
+            task_id: id.clone(),
+            rx: log_rx,
+            console: self.console.clone(),
+            store: self.shared.logs.clone(),
+            destinations: self.log_destinations(&id),
+        };
+        let shipper = tokio::spawn(shipper.run());
+
+        let mut cs = Containers {
+            phases: vec![Phase::Waiting; n],
+            kills: (0..n).map(|_| None).collect(),
+            meters: (0..n).map(|_| Arc::default()).collect(),
+        };
+        match prepared {
+            Err((i, reason)) => {
+                cs.phases[i] = Phase::Skipped(reason.clone());
+                self.set_container(i, &cs.phases[i], None);
+                self.begin_stop(StopCode::TaskFailedToStart, reason);
+            }
+            Ok(prepared) => {
+                self.set_status(TaskStatus::Activating);
+                let launches: Vec<_> = prepared
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| self.launch(i, p, &storage, &log_tx))
+                    .collect();
+                self.supervise(&mut cs, launches, task_memory, quota).await;
+            }
+        }
+        drop(log_tx);
+
+        self.set_status(TaskStatus::Deprovisioning);
+        // Every container's output handle is gone once its store is; the shipper then drains.
+        match shipper.await {
+            Ok(0) => {}
+            Ok(lost) => self.notice(format!("{lost} log lines could not be stored")),
+            Err(e) => self.notice(format!("log shipping failed: {e}")),
+        }
+        if let Err(e) = storage.remove() {
+            self.notice(format!("cannot remove task storage: {e}"));
+        }
+        self.set_status(TaskStatus::Stopped);
+    }
+
+    fn storage_limit(&self) -> u64 {
+        let requested = u64::from(self.definition.ephemeral_storage_gib()) * 1024 * MIB;
+        match self.shared.config.storage.max_task_storage_mib {
+            Some(cap) => requested.min(cap * MIB),
+            None => requested,
+        }
+    }
+
+    async fn load_images(&self) -> Result<Vec<super::artifacts::Prepared>, (usize, String)> {
+        let mut out = Vec::with_capacity(self.plans.len());
+        for (i, plan) in self.plans.iter().enumerate() {
+            let fail = |e: String| (i, format!("CannotPullContainerError: {e}"));
+            let path =
+                image::resolve(&plan.def.image, &self.base_dir).map_err(|e| fail(e.to_string()))?;
+            let shared = self.shared.clone();
+            let prepared =
+                tokio::task::spawn_blocking(move || shared.artifacts.load(&shared.engine, &path))
+                    .await
+                    .map_err(|e| fail(e.to_string()))?
+                    .map_err(|e| fail(e.to_string()))?;
+            if prepared.compiled {
+                self.notice(format!(
+                    "compiled {} ({})",
+                    plan.def.image,
+                    &prepared.digest[..12]
+                ));
+            }
+            self.snapshot.send_modify(|s| {
+                s.containers[i].image_digest = Some(format!("sha256:{}", prepared.digest));
+            });
+            out.push(prepared);
+        }
+        Ok(out)
+    }
+
+    fn log_destinations(&self, task_id: &str) -> HashMap<Arc<str>, crate::logs::LogDestination> {
+        self.plans
+            .iter()
+            .filter_map(|p| {
+                let cfg = p.def.log_configuration.as_ref()?;
+                let dest = crate::logs::LogDestination::awslogs(&cfg.options, &p.def.name, task_id)
+                    .ok()?;
+                Some((Arc::from(p.def.name.as_str()), dest))
+            })
+            .collect()
+    }
+
+    fn launch(
+        &self,
+        i: usize,
+        prepared: super::artifacts::Prepared,
+        storage: &TaskStorage,
+        log_tx: &mpsc::UnboundedSender<super::stdio::QueuedLine>,
+    ) -> Launch {
+        let plan = &self.plans[i];
+        let name: Arc<str> = Arc::from(plan.def.name.as_str());
+        let mut mounts = vec![Mount {
+            host_path: storage.container_root(i),
+            guest_path: "/".into(),
+            read_only: plan.def.readonly_root_filesystem.unwrap_or(false),
+        }];
+        for mp in &plan.def.mount_points {
+            let Some(v) = self
+                .definition
+                .volumes
+                .iter()
+                .position(|v| v.name == mp.source_volume)
+            else {
+                continue; // validation guarantees the volume exists
+            };
+            let bind = self.definition.volumes[v]
+                .host
+                .as_ref()
+                .and_then(|h| h.source_path.as_ref())
+                .filter(|_| self.shared.config.storage.allow_bind_mounts);
+            mounts.push(Mount {
+                host_path: bind
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| storage.volume_dir(v)),
+                guest_path: mp.container_path.clone(),
+                read_only: mp.is_read_only(),
+            });
+        }
+        Launch {
+            name: name.clone(),
+            prepared,
+            args: plan.args.clone(),
+            env: plan.env.clone(),
+            mounts,
+            share: CpuShare {
+                units: plan.cpu_units,
+                period: Duration::from_millis(self.shared.config.cpu.period_ms.max(1)),
+            },
+            memory_limit_bytes: plan.def.memory.map(|m| m * MIB),
+            fuel_budget: plan.fuel_budget,
+            stdout: GuestOutput::new(name.clone(), StdStream::Stdout, log_tx.clone()),
+            stderr: GuestOutput::new(name, StdStream::Stderr, log_tx.clone()),
+        }
+    }
+
+    /// Starts containers as their dependencies allow and reacts to exits and stop requests.
+    async fn supervise(
+        &mut self,
+        cs: &mut Containers,
+        launches: Vec<Launch>,
+        task_memory: Arc<TaskMemory>,
+        quota: Arc<StorageQuota>,
+    ) {
+        let mut launches: Vec<Option<Launch>> = launches.into_iter().map(Some).collect();
+        let mut running: JoinSet<(usize, Exit)> = JoinSet::new();
+        let (started_tx, mut started_rx) = mpsc::unbounded_channel::<usize>();
+        let first_wave: Vec<usize> = (0..cs.phases.len())
+            .filter(|&i| self.plans[i].def.depends_on.is_empty())
+            .collect();
+        let mut running_reported = false;
+
+        loop {
+            self.start_ready(
+                cs,
+                &mut launches,
+                &mut running,
+                &started_tx,
+                &task_memory,
+                &quota,
+            );
+            if !running_reported && first_wave.iter().all(|&i| cs.phases[i] != Phase::Starting) {
+                running_reported = true;
+                if !self.stopping() {
+                    self.set_status(TaskStatus::Running);
+                }
+            }
+            if running.is_empty() {
+                if !self.stopping() {
+                    // Nothing runs and nothing can start: the task is over.
+                    self.begin_stop(
+                        StopCode::EssentialContainerExited,
+                        "Essential container in task exited".into(),
+                    );
+                }
+                self.skip_waiting(cs, "Task stopped before the container started");
+                return;
+            }
+            tokio::select! {
+                Some(i) = started_rx.recv() => {
+                    if cs.phases[i] == Phase::Starting {
+                        cs.phases[i] = Phase::Running;
+                        self.set_container(i, &cs.phases[i], None);
+                    }
+                }
+                Some(joined) = running.join_next() => {
+                    let Ok((i, exit)) = joined else { continue };
+                    cs.phases[i] = Phase::Exited(exit);
+                    cs.kills[i] = None;
+                    self.set_container(i, &cs.phases[i], Some(&cs.meters[i]));
+                    if self.plans[i].def.is_essential() && !self.stopping() {
+                        self.begin_stop(
+                            StopCode::EssentialContainerExited,
+                            "Essential container in task exited".into(),
+                        );
+                        self.snapshot.send_modify(|s| s.ended_by = Some(i));
+                    }
+                }
+                Some((code, reason)) = self.stop_rx.recv() => self.begin_stop(code, reason),
+                _ = quota.exceeded() => self.begin_stop(
+                    StopCode::TerminationNotice,
+                    format!(
+                        "EphemeralStorageExceeded: task storage exceeded its limit of {} MiB",
+                        quota.limit_bytes() / MIB
+                    ),
+                ),
+            }
+            if self.stopping() {
+                self.skip_waiting(cs, "Task stopped before the container started");
+                self.arm_kills(cs);
+            }
+        }
+    }
+
+    fn start_ready(
+        &self,
+        cs: &mut Containers,
+        launches: &mut [Option<Launch>],
+        running: &mut JoinSet<(usize, Exit)>,
+        started_tx: &mpsc::UnboundedSender<usize>,
+        task_memory: &Arc<TaskMemory>,
+        quota: &Arc<StorageQuota>,
+    ) {
+        if self.stopping() {
+            return;
+        }
+        loop {
+            let mut changed = false;
+            for i in 0..cs.phases.len() {
+                if cs.phases[i] != Phase::Waiting {
+                    continue;
+                }
+                match self.dependencies(i, &cs.phases) {
+                    Readiness::Wait => {}
+                    Readiness::Never(why) => {
+                        cs.phases[i] = Phase::Skipped(format!("DependencyFailed: {why}"));
+                        self.set_container(i, &cs.phases[i], None);
+                        changed = true;
+                    }
+                    Readiness::Ready => {
+                        let Some(launch) = launches[i].take() else {
+                            continue;
+                        };
+                        cs.phases[i] = Phase::Starting;
+                        let (kill_tx, kill_rx) = watch::channel(Kill::No);
+                        cs.kills[i] = Some(kill_tx);
+                        let shared = self.shared.clone();
+                        let meters = cs.meters[i].clone();
+                        let (mem, q, tx) = (task_memory.clone(), quota.clone(), started_tx.clone());
+                        running.spawn(async move {
+                            let exit = container::run(
+                                &shared.engine,
+                                launch,
+                                mem,
+                                q,
+                                meters,
+                                kill_rx,
+                                move || {
+                                    let _ = tx.send(i);
+                                },
+                            )
+                            .await;
+                            (i, exit)
+                        });
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                return;
+            }
+        }
+    }
+
+    fn dependencies(&self, i: usize, phases: &[Phase]) -> Readiness {
+        for dep in &self.plans[i].def.depends_on {
+            let Some(d) = self
+                .plans
+                .iter()
+                .position(|p| p.def.name == dep.container_name)
+            else {
+                return Readiness::Never(format!("no container named {}", dep.container_name));
+            };
+            let name = &dep.container_name;
+            match (&phases[d], dep.condition) {
+                (Phase::Skipped(_), _) => {
+                    return Readiness::Never(format!("{name} never started"));
+                }
+                (Phase::Exited(e), DependencyCondition::Success) if e.exit_code != Some(0) => {
+                    return Readiness::Never(format!(
+                        "{name} did not exit successfully (exit code {})",
+                        e.exit_code.map_or("none".into(), |c| c.to_string())
+                    ));
+                }
+                (Phase::Exited(_), _) => {}
+                (Phase::Running, DependencyCondition::Start) => {}
+                _ => return Readiness::Wait,
+            }
+        }
+        Readiness::Ready
+    }
+
+    fn skip_waiting(&self, cs: &mut Containers, reason: &str) {
+        for i in 0..cs.phases.len() {
+            if cs.phases[i] == Phase::Waiting {
+                cs.phases[i] = Phase::Skipped(reason.into());
+                self.set_container(i, &cs.phases[i], None);
+            }
+        }
+    }
+
+    /// Gives each running container its stopTimeout to exit on its own, then drops it.
+    fn arm_kills(&self, cs: &mut Containers) {
+        for (i, kill) in cs.kills.iter_mut().enumerate() {
+            let Some(tx) = kill.take() else { continue };
+            if cs.phases[i].is_done() {
+                continue;
+            }
+            let timeout = self.plans[i].stop_timeout;
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(timeout) => {}
+                    _ = tx.closed() => return,
+                }
+                let _ = tx.send(Kill::Now(format!(
+                    "Container did not exit within its stopTimeout of {}s and was stopped",
+                    timeout.as_secs_f64()
+                )));
+            });
+        }
+    }
+}
+
+enum Readiness {
+    Ready,
+    Wait,
+    Never(String),
+}
+
+/// Builds the per-container plan from the definition; `stop_timeout` overrides every container's.
+pub(super) fn plan_containers(
+    def: &TaskDefinition,
+    stop_timeout: Option<Duration>,
+    default_fuel_budget: Option<u64>,
+) -> Result<Vec<Plan>, String> {
+    let units = super::cpu::split_units(
+        def.cpu,
+        &def.container_definitions
+            .iter()
+            .map(|c| c.cpu)
+            .collect::<Vec<_>>(),
+    );
+    def.container_definitions
+        .iter()
+        .zip(units)
+        .enumerate()
+        .map(|(i, (c, cpu_units))| {
+            let fuel_budget = match c.docker_labels.get(FUEL_LABEL) {
+                Some(v) => Some(v.trim().parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    format!(
+                        "containerDefinitions[{i}].dockerLabels.{FUEL_LABEL}: {v:?} must be a positive integer"
+                    )
+                })?),
+                None => default_fuel_budget,
+            };
+            for (j, d) in c.depends_on.iter().enumerate() {
+                if d.condition == DependencyCondition::Healthy {
+                    return Err(format!(
+                        "containerDefinitions[{i}].dependsOn[{j}].condition: HEALTHY needs container health checks, which wasmgate does not support yet; use START, COMPLETE or SUCCESS"
+                    ));
+                }
+            }
+            let mut args = vec![c.name.clone()];
+            args.extend(c.entry_point.iter().cloned());
+            args.extend(c.command.iter().cloned());
+            let mut env: Vec<(String, String)> = c
+                .environment
+                .iter()
+                .map(|kv| (kv.name.clone(), kv.value.clone()))
+                .collect();
+            if let Some(wd) = &c.working_directory {
+                env.push(("PWD".into(), wd.clone()));
+            }
+            Ok(Plan {
+                def: c.clone(),
+                args,
+                env,
+                cpu_units,
+                fuel_budget,
+                stop_timeout: stop_timeout
+                    .or(c.stop_timeout.map(|s| Duration::from_secs(s.into())))
+                    .unwrap_or(DEFAULT_STOP_TIMEOUT),
+            })
+        })
+        .collect()
+}
+
+/// ECS has no fuel field; a docker label carries the per-container budget.
+pub const FUEL_LABEL: &str = "wasmgate.fuel-budget";

@@ -1,0 +1,199 @@
+//! Container-level types of an ECS task definition (`containerDefinitions[]`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::serde_glue;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerDefinition {
+    #[serde(default, deserialize_with = "serde_glue::null_as_default")]
+    pub name: String,
+    /// A Wasm component: file path, `file://` URL or OCI reference.
+    #[serde(default, deserialize_with = "serde_glue::null_as_default")]
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub essential: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    /// Hard limit in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+    /// Soft limit in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "serde_glue::null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub command: Vec<String>,
+    #[serde(
+        default,
+        deserialize_with = "serde_glue::null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub entry_point: Vec<String>,
+    #[serde(
+        default,
+        deserialize_with = "serde_glue::null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub environment: Vec<KeyValuePair>,
+    #[serde(
+        default,
+        deserialize_with = "serde_glue::null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub port_mappings: Vec<PortMapping>,
+    #[serde(
+        default,
+        deserialize_with = "serde_glue::null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub mount_points: Vec<MountPoint>,
+    #[serde(
+        default,
+        deserialize_with = "serde_glue::null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub depends_on: Vec<ContainerDependency>,
+    /// Seconds between the stop signal and dropping the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_configuration: Option<LogConfiguration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readonly_root_filesystem: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_directory: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "serde_glue::null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub docker_labels: BTreeMap<String, String>,
+    /// Kept only so that `true` can be refused rather than silently ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    /// Kept verbatim until health checks are implemented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<serde_json::Value>,
+}
+
+impl ContainerDefinition {
+    /// ECS treats a container as essential unless it says otherwise.
+    pub fn is_essential(&self) -> bool {
+        self.essential.unwrap_or(true)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyValuePair {
+    #[serde(default, deserialize_with = "serde_glue::null_as_default")]
+    pub name: String,
+    #[serde(default, deserialize_with = "serde_glue::null_as_default")]
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortMapping {
+    /// u32 rather than u16 so that 70000 gets a range error, not a type error.
+    #[serde(default)]
+    pub container_port: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_port: Option<u32>,
+    /// "tcp" (default) or "udp".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_protocol: Option<String>,
+}
+
+impl PortMapping {
+    pub fn protocol(&self) -> &str {
+        self.protocol.as_deref().unwrap_or("tcp")
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MountPoint {
+    #[serde(default, deserialize_with = "serde_glue::null_as_default")]
+    pub source_volume: String,
+    #[serde(default, deserialize_with = "serde_glue::null_as_default")]
+    pub container_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+}
+
+impl MountPoint {
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.unwrap_or(false)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerDependency {
+    #[serde(default, deserialize_with = "serde_glue::null_as_default")]
+    pub container_name: String,
+    pub condition: DependencyCondition,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DependencyCondition {
+    /// The dependency has started.
+    Start,
+    /// The dependency has exited, with any code.
+    Complete,
+    /// The dependency has exited with code 0.
+    Success,
+    /// The dependency's health check passed.
+    Healthy,
+}
+
+impl DependencyCondition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DependencyCondition::Start => "START",
+            DependencyCondition::Complete => "COMPLETE",
+            DependencyCondition::Success => "SUCCESS",
+            DependencyCondition::Healthy => "HEALTHY",
+        }
+    }
+
+    /// Conditions that wait for the dependency to exit.
+    pub fn waits_for_exit(self) -> bool {
+        matches!(
+            self,
+            DependencyCondition::Complete | DependencyCondition::Success
+        )
+    }
+}
+
+impl fmt::Display for DependencyCondition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogConfiguration {
+    #[serde(default, deserialize_with = "serde_glue::null_as_default")]
+    pub log_driver: String,
+    #[serde(
+        default,
+        deserialize_with = "serde_glue::null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub options: BTreeMap<String, String>,
+}

@@ -1,0 +1,315 @@
+//! End-to-end tests of `parse`: JSON in, a valid definition or a named error out.
+
+use super::*;
+
+const GOOD: &str = r#"{
+  "family": "web-app",
+  "cpu": "1 vCPU",
+  "memory": "2 GB",
+  "networkMode": "awsvpc",
+  "requiresCompatibilities": ["FARGATE"],
+  "volumes": [{"name": "shared", "host": {}}],
+  "containerDefinitions": [
+    {
+      "name": "web",
+      "image": "oci://example.com/web:1",
+      "cpu": 512,
+      "memory": 1024,
+      "environment": [{"name": "PORT", "value": "8080"}],
+      "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+      "mountPoints": [{"sourceVolume": "shared", "containerPath": "/data"}],
+      "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
+      "logConfiguration": {
+        "logDriver": "awslogs",
+        "options": {"awslogs-group": "/ecs/web", "awslogs-stream-prefix": "web"}
+      },
+      "dockerLabels": {"team": "edge"}
+    },
+    {"name": "init", "image": "init.wasm", "essential": false, "memoryReservation": 256}
+  ],
+  "tags": [{"key": "env", "value": "test"}]
+}"#;
+
+fn parse_default(json: &str) -> Result<Parsed, TaskDefError> {
+    parse(json, &ValidationOptions::default())
+}
+
+fn json_message(json: &str) -> String {
+    match parse_default(json) {
+        Err(TaskDefError::Json(message)) => message,
+        other => panic!("expected a JSON error, got {other:?}"),
+    }
+}
+
+#[test]
+fn parses_a_register_form_definition() {
+    let parsed = parse_default(GOOD).expect("valid");
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    let def = parsed.definition;
+    assert_eq!((def.cpu, def.memory), (1024, 2048));
+    assert_eq!(def.ephemeral_storage_gib(), 20);
+    let web = def.container("web").expect("web");
+    assert!(web.is_essential());
+    assert_eq!(web.depends_on[0].condition, DependencyCondition::Success);
+    assert_eq!(web.port_mappings[0].protocol(), "tcp");
+    assert!(
+        !def.container("init")
+            .is_some_and(ContainerDefinition::is_essential)
+    );
+    assert_eq!(
+        def.tags,
+        [Tag {
+            key: "env".into(),
+            value: "test".into()
+        }]
+    );
+}
+
+#[test]
+fn prints_back_like_ecs_and_round_trips() {
+    let def = parse_default(GOOD).expect("valid").definition;
+    let json = serde_json::to_value(&def).expect("serialisable");
+    assert_eq!(json["cpu"], "1024");
+    assert_eq!(json["memory"], "2048");
+    assert_eq!(json["containerDefinitions"][0]["cpu"], 512);
+    assert_eq!(
+        json["volumes"][0],
+        serde_json::json!({"name": "shared", "host": {}})
+    );
+    let init = &json["containerDefinitions"][1];
+    assert!(init.get("command").is_none() && init.get("memory").is_none());
+    let again = parse_default(&json.to_string()).expect("valid");
+    assert_eq!(again.definition, def);
+    assert!(again.warnings.is_empty());
+}
+
+#[test]
+fn sizes_as_numbers_or_strings() {
+    let sized = |cpu: &str, memory: &str| {
+        let json = GOOD
+            .replace(r#""cpu": "1 vCPU""#, &format!(r#""cpu": {cpu}"#))
+            .replace(r#""memory": "2 GB""#, &format!(r#""memory": {memory}"#));
+        parse_default(&json).map(|p| (p.definition.cpu, p.definition.memory))
+    };
+    assert_eq!(sized("1024", "2048"), Ok((1024, 2048)));
+    assert_eq!(sized(r#""1024""#, r#""2048""#), Ok((1024, 2048)));
+    assert_eq!(sized(r#"".5 vCPU""#, r#""2GB""#), Ok((512, 2048)));
+    assert_eq!(sized(r#""2 vCPU""#, r#""4096 MiB""#), Ok((2048, 4096)));
+    assert_eq!(sized(r#""1 vcpu""#, r#""3.0 GB""#), Ok((1024, 3072)));
+}
+
+#[test]
+fn small_sizes_from_strings() {
+    let json = r#"{"family": "f", "cpu": ".25 vcpu", "memory": "0.5GB",
+        "containerDefinitions": [{"name": "a", "image": "a.wasm"}]}"#;
+    let def = parse_default(json).expect("valid").definition;
+    assert_eq!((def.cpu, def.memory), (256, 512));
+}
+
+#[test]
+fn bad_size_strings_name_the_field() {
+    let message = json_message(&GOOD.replace(r#""1 vCPU""#, r#""lots""#));
+    assert!(
+        message.starts_with(r#"cpu: invalid cpu "lots": expected cpu units"#),
+        "{message}"
+    );
+    assert!(message.ends_with("at line 3 column 15"), "{message}");
+    let message = json_message(&GOOD.replace(r#""2 GB""#, r#""2 TB""#));
+    assert!(
+        message.starts_with(r#"memory: invalid memory "2 TB""#),
+        "{message}"
+    );
+    let message = json_message(&GOOD.replace(r#""2 GB""#, "-1"));
+    assert!(
+        message.starts_with("memory: invalid value: integer `-1`"),
+        "{message}"
+    );
+    let message = json_message(&GOOD.replace(r#""2 GB""#, "true"));
+    assert!(
+        message.starts_with("memory: invalid type: boolean `true`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn wrong_types_name_the_field_and_position() {
+    let json = GOOD.replace(r#""cpu": 512"#, r#""cpu": "abc""#);
+    assert_eq!(
+        json_message(&json),
+        r#"containerDefinitions[0].cpu: invalid type: string "abc", expected u32 at line 12 column 18"#
+    );
+    let json = GOOD.replace(r#""essential": false"#, r#""essential": "no""#);
+    let message = json_message(&json);
+    assert!(
+        message.starts_with(r#"containerDefinitions[1].essential: invalid type: string "no""#),
+        "{message}"
+    );
+    let json = GOOD.replace(r#""containerPort": 8080"#, r#""containerPort": [8080]"#);
+    let message = json_message(&json);
+    assert!(
+        message.starts_with(
+            "containerDefinitions[0].portMappings[0].containerPort: invalid type: sequence"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn dependency_conditions_are_checked_by_the_parser() {
+    let json = GOOD.replace(r#""SUCCESS""#, r#""READY""#);
+    let message = json_message(&json);
+    assert!(
+        message.starts_with(
+            "containerDefinitions[0].dependsOn[0].condition: unknown variant `READY`, expected one of `START`, `COMPLETE`, `SUCCESS`, `HEALTHY`"
+        ),
+        "{message}"
+    );
+    let json = GOOD.replace(r#", "condition": "SUCCESS""#, "");
+    let message = json_message(&json);
+    assert!(
+        message.starts_with("containerDefinitions[0].dependsOn[0]: missing field `condition`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn malformed_json_gives_the_position() {
+    let message = json_message(&GOOD.replace(r#""tcp"}"#, r#""tcp",}"#));
+    assert!(message.contains("trailing comma at line 15"), "{message}");
+    let message = json_message("");
+    assert!(message.starts_with("EOF while parsing"), "{message}");
+    for not_an_object in ["[]", "3", "null"] {
+        let message = json_message(not_an_object);
+        assert_eq!(message, "a task definition must be a JSON object");
+    }
+}
+
+#[test]
+fn accepts_describe_output() {
+    let json = format!(
+        r#"{{
+  "taskDefinition": {},
+  "tags": [{{"key": "owner", "value": "me"}}]
+}}"#,
+        GOOD.replace(
+            r#"  "tags": [{"key": "env", "value": "test"}]"#,
+            r#"  "revision": 3,
+  "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/web-app:3",
+  "status": "ACTIVE",
+  "registeredAt": "2025-01-01T00:00:00.000Z",
+  "registeredBy": "arn:aws:iam::123456789012:root",
+  "compatibilities": ["EC2", "FARGATE"],
+  "requiresAttributes": [{"name": "ecs.capability.task-eni"}]"#
+        )
+    );
+    let parsed = parse_default(&json).expect("valid");
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    assert_eq!(parsed.definition.family, "web-app");
+    assert_eq!(
+        parsed.definition.tags,
+        [Tag {
+            key: "owner".into(),
+            value: "me".into()
+        }]
+    );
+}
+
+#[test]
+fn describe_output_errors_use_task_definition_paths() {
+    let json = format!(
+        r#"{{"taskDefinition": {}}}"#,
+        GOOD.replace(r#""cpu": 512"#, r#""cpu": "x""#)
+    );
+    let message = json_message(&json);
+    assert!(
+        message.starts_with("containerDefinitions[0].cpu: invalid type"),
+        "{message}"
+    );
+}
+
+#[test]
+fn unknown_and_unsupported_fields_are_warned_about() {
+    let json = GOOD
+        .replace(
+            r#""name": "web","#,
+            r#""name": "web", "fooBar": 1, "ulimits": [{"name": "nofile"}],"#,
+        )
+        .replace(
+            r#""family": "web-app","#,
+            r#""family": "web-app", "famly": "typo","#,
+        );
+    let mut warnings = parse_default(&json).expect("valid").warnings;
+    warnings.sort();
+    assert_eq!(
+        warnings,
+        [
+            "containerDefinitions[0].fooBar: unknown field, ignored",
+            "containerDefinitions[0].ulimits is not supported by wasmgate and is ignored",
+            "famly: unknown field, ignored",
+        ]
+    );
+}
+
+#[test]
+fn nulls_mean_absent() {
+    let json = r#"{"family": "f", "cpu": 256, "memory": 512, "volumes": null, "tags": null,
+        "networkMode": null, "containerDefinitions": [{"name": "a", "image": "a.wasm",
+        "command": null, "environment": null, "cpu": null, "dockerLabels": null}]}"#;
+    let def = parse_default(json).expect("valid").definition;
+    assert!(def.volumes.is_empty() && def.network_mode.is_none());
+}
+
+#[test]
+fn invalid_definitions_list_every_broken_rule() {
+    let json = GOOD
+        .replace(r#""2 GB""#, r#""3000""#)
+        .replace(r#""awsvpc""#, r#""bridge""#)
+        .replace(
+            r#""containerPort": 8080,"#,
+            r#""containerPort": 8080, "hostPort": 80,"#,
+        );
+    let err = parse_default(&json).expect_err("invalid");
+    let errors: Vec<String> = err.field_errors().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [
+            r#"networkMode: "bridge" is not supported; wasmgate tasks use awsvpc"#,
+            "memory: 3000 MiB is not valid for cpu 1024; valid values: 2048 to 8192 in steps of 1024",
+            "containerDefinitions[0].portMappings[0].hostPort: must equal containerPort (8080) in awsvpc mode",
+        ]
+    );
+}
+
+#[test]
+fn missing_required_fields_are_rules_not_parse_errors() {
+    let err = parse_default(r#"{"containerDefinitions": [{}]}"#).expect_err("invalid");
+    let errors: Vec<String> = err.field_errors().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [
+            "family: is required",
+            "cpu: is required; valid values: 256, 512, 1024, 2048, 4096, 8192, 16384",
+            "memory: is required",
+            "containerDefinitions[0].name: is required",
+            "containerDefinitions[0].image: is required",
+        ]
+    );
+}
+
+#[test]
+fn bind_mounts_follow_the_option() {
+    let json = GOOD.replace(r#""host": {}"#, r#""host": {"sourcePath": "/srv"}"#);
+    let err = parse_default(&json).expect_err("bind mounts are off by default");
+    assert_eq!(err.field_errors()[0].path, "volumes[0].host.sourcePath");
+    let opts = ValidationOptions {
+        allow_bind_mounts: true,
+    };
+    let def = parse(&json, &opts).expect("allowed").definition;
+    assert_eq!(
+        def.volumes[0]
+            .host
+            .as_ref()
+            .and_then(|h| h.source_path.as_deref()),
+        Some("/srv")
+    );
+}

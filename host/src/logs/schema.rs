@@ -2,9 +2,9 @@
 //! of [`MIGRATIONS`] have been applied, so a newer host upgrades an older data dir in
 //! place and never re-runs a step.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 use super::LogError;
 
@@ -57,14 +57,35 @@ pub(crate) fn configure(conn: &Connection, wal: bool) -> Result<(), LogError> {
     if wal {
         // WAL lets a `wasmgate logs` process read while `wasmgate run` writes; NORMAL
         // sync is durable across app crashes and only risks the last commits on power loss.
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            tracing::warn!(%mode, "log store could not switch to WAL journal mode");
-        }
+        enable_wal(conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
     }
     conn.pragma_update(None, "foreign_keys", true)?;
     Ok(())
+}
+
+/// Switches to WAL, retrying while busy: SQLite does not call the busy handler for a
+/// journal-mode change, so two processes opening a fresh file at once would otherwise
+/// fail with "database is locked".
+fn enable_wal(conn: &Connection) -> Result<(), LogError> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(mode) => {
+                if !mode.eq_ignore_ascii_case("wal") {
+                    tracing::warn!(%mode, "log store could not switch to WAL journal mode");
+                }
+                return Ok(());
+            }
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Settings every connection needs, including the read-only ones.

@@ -19,6 +19,8 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx};
 /// ECS's wording for a container the OOM killer ended, and the exit code of SIGKILL.
 pub const OOM_REASON: &str = "OutOfMemoryError: container killed due to memory usage";
 pub const KILLED_EXIT_CODE: i32 = 137;
+/// Fuel between forced write-backs of the fuel meter (~1–3 ms of guest work).
+const FUEL_SYNC_INTERVAL: u64 = 10_000_000;
 
 /// A directory the container sees at `guest_path`.
 #[derive(Debug, Clone)]
@@ -184,6 +186,11 @@ fn new_store(
     let fuel_start = launch.fuel_budget.unwrap_or(u64::MAX);
     if engine.fuel {
         store.set_fuel(fuel_start).map_err(anyhow::Error::from)?;
+        // Compiled code keeps its fuel count in a register and only writes it back at calls
+        // out of wasm; a periodic fuel yield makes a guest that never calls out still report.
+        store
+            .fuel_async_yield_interval(Some(FUEL_SYNC_INTERVAL))
+            .map_err(anyhow::Error::from)?;
     }
     store.set_epoch_deadline(1);
     let fuel = engine.fuel;

@@ -119,3 +119,23 @@ fn ten_thousand_events_in_one_batch() -> TestResult {
     assert_eq!(filtered.events.len(), 3_333);
     Ok(())
 }
+
+/// Regression: the journal-mode switch on a fresh file ignores busy_timeout.
+#[test]
+fn processes_open_a_fresh_file_at_once() -> TestResult {
+    for _ in 0..30 {
+        let dir = tempfile::tempdir().map_err(|e| LogError::invalid("tempdir", e.to_string()))?;
+        let path = dir.path().join("logs.db");
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let path = path.clone();
+                thread::spawn(move || LogStore::open(&path).map(drop))
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| LogError::invalid("thread", "opener panicked"))??;
+        }
+    }
+    Ok(())
+}

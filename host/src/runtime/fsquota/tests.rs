@@ -303,3 +303,10 @@ async fn positioned_writes_and_set_size_are_charged() {
 fn borrow(fd: &Resource<Descriptor>) -> Resource<Descriptor> {
     Resource::new_borrow(fd.rep())
 }
+
+#[test]
+fn tmp_downcast() {
+    let e = super::stream::no_space();
+    let wasmtime_wasi::p2::StreamError::LastOperationFailed(e) = e else { panic!() };
+    eprintln!("DOWNCAST {:?}", e.downcast_ref::<std::io::Error>());
+}

@@ -101,7 +101,7 @@ impl types::Host for QuotaFsView<'_> {
         &mut self,
         err: Resource<wasmtime::Error>,
     ) -> wasmtime::Result<Option<ErrorCode>> {
-        let r = types::Host::filesystem_error_code(&mut self.inner, err); eprintln!("FSERR {r:?}"); r
+        types::Host::filesystem_error_code(&mut self.inner, err)
     }
 }
 
@@ -111,7 +111,7 @@ impl HostDescriptor for QuotaFsView<'_> {
         fd: Resource<types::Descriptor>,
         buf: Vec<u8>,
         offset: types::Filesize,
-    ) -> FsResult<types::Filesize> { eprintln!("TRACE descriptor.write");
+    ) -> FsResult<types::Filesize> {
         let charge = match self.writable_file(&fd) {
             true => blocks_touched(offset, buf.len() as u64),
             false => 0,

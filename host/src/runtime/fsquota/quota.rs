@@ -139,10 +139,10 @@ impl StorageQuota {
         if bytes <= self.limit_bytes {
             let walking = self.measure_lock.lock().await;
             // Someone else re-measured while we queued: their result is fresh enough.
-            if self.measures.load(Ordering::Acquire) == seen {
-                if let Err(e) = self.walk_and_reset().await {
-                    tracing::warn!(root = %self.root.display(), "storage re-measure failed: {e}");
-                }
+            if self.measures.load(Ordering::Acquire) == seen
+                && let Err(e) = self.walk_and_reset().await
+            {
+                tracing::warn!(root = %self.root.display(), "storage re-measure failed: {e}");
             }
             drop(walking);
             if let Some(reservation) = self.try_reserve(bytes) {

@@ -148,7 +148,7 @@ pub(crate) fn no_space() -> StreamError {
 
 #[wasmtime_wasi::async_trait]
 impl OutputStream for QuotaOutputStream {
-    fn write(&mut self, bytes: Bytes) -> StreamResult<()> { eprintln!("TRACE fn write");
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
         self.check_failed()?;
         if self.deferred.is_some() {
             return Err(StreamError::trap(
@@ -170,7 +170,7 @@ impl OutputStream for QuotaOutputStream {
         }
     }
 
-    async fn blocking_write_and_flush(&mut self, bytes: Bytes) -> StreamResult<()> { eprintln!("TRACE async fn blocking_write_and_flush");
+    async fn blocking_write_and_flush(&mut self, bytes: Bytes) -> StreamResult<()> {
         self.ready().await;
         self.check_failed()?;
         let (charge, after) = self.charging.next(bytes.len());
@@ -184,7 +184,7 @@ impl OutputStream for QuotaOutputStream {
         self.inner.blocking_write_and_flush(bytes).await
     }
 
-    fn flush(&mut self) -> StreamResult<()> { eprintln!("TRACE fn flush");
+    fn flush(&mut self) -> StreamResult<()> {
         self.check_failed()?;
         match &mut self.deferred {
             Some(deferred) => {
@@ -195,7 +195,7 @@ impl OutputStream for QuotaOutputStream {
         }
     }
 
-    fn check_write(&mut self) -> StreamResult<usize> { eprintln!("TRACE fn check_write");
+    fn check_write(&mut self) -> StreamResult<usize> {
         self.check_failed()?;
         if self.deferred.is_some() {
             return Ok(0);
@@ -217,7 +217,7 @@ impl OutputStream for QuotaOutputStream {
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for QuotaOutputStream {
-    async fn ready(&mut self) { eprintln!("TRACE async fn ready");
+    async fn ready(&mut self) {
         if let Some(deferred) = self.deferred.take() {
             match self.quota.reserve(deferred.charge).await {
                 Some(reservation) => {

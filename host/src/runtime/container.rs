@@ -32,7 +32,6 @@ pub struct Mount {
 
 /// Everything needed to start one container; built by the task from its definition.
 pub struct Launch {
-    pub name: Arc<str>,
     pub prepared: Prepared,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,

@@ -31,7 +31,8 @@ impl TaskMemory {
         })
     }
 
-    pub fn used(&self) -> u64 {
+    #[cfg(test)]
+    fn used(&self) -> u64 {
         self.used.load(Ordering::Relaxed)
     }
 

@@ -172,6 +172,7 @@ impl Runtime {
                     memory_limit_mib: p.def.memory,
                     fuel_consumed: None,
                     cpu_time_ms: 0,
+                    cpu_throttled_ms: 0,
                     memory_peak_bytes: 0,
                 })
                 .collect(),

@@ -94,6 +94,8 @@ pub struct ContainerSnapshot {
     /// Fuel consumed (None when fuel metering is off).
     pub fuel_consumed: Option<u64>,
     pub cpu_time_ms: u64,
+    /// Wall time the container was parked for having used its CPU share.
+    pub cpu_throttled_ms: u64,
     pub memory_peak_bytes: u64,
 }
 

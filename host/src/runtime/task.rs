@@ -108,6 +108,7 @@ impl Driver {
             if let Some(m) = meters {
                 c.fuel_consumed = fuel.then(|| m.fuel.load(Ordering::Relaxed));
                 c.cpu_time_ms = m.cpu.used().as_millis() as u64;
+                c.cpu_throttled_ms = m.cpu.throttled().as_millis() as u64;
                 c.memory_peak_bytes = m.memory_peak.load(Ordering::Relaxed);
             }
         });
@@ -295,7 +296,6 @@ impl Driver {
             });
         }
         Launch {
-            name: name.clone(),
             prepared,
             args: plan.args.clone(),
             env: plan.env.clone(),
@@ -374,13 +374,10 @@ impl Driver {
                     }
                 }
                 Some((code, reason)) = self.stop_rx.recv() => self.begin_stop(code, reason),
-                _ = quota.exceeded() => self.begin_stop(
-                    StopCode::TerminationNotice,
-                    format!(
-                        "EphemeralStorageExceeded: task storage exceeded its limit of {} MiB",
-                        quota.limit_bytes() / MIB
-                    ),
-                ),
+                // Resolves at once after the first breach: only listen until stopping.
+                _ = quota.exceeded(), if !self.stopping() => {
+                    self.begin_stop(StopCode::TerminationNotice, quota.stop_reason());
+                }
             }
             if self.stopping() {
                 self.skip_waiting(cs, "Task stopped before the container started");

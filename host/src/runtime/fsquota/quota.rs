@@ -32,7 +32,9 @@ struct Ledger {
 /// Writes reserve space before they happen, so concurrent writers (in any container) cannot
 /// race past the limit together. Charges never shrink on overwrite, truncation or deletion:
 /// those are credited lazily, when a write would not fit and [`StorageQuota::remeasure`]
-/// replaces the estimate with the real allocated size of `root`.
+/// replaces the estimate with the real allocated size of `root`. Only `root` is walked:
+/// writes to preopens outside it (operator-enabled host bind mounts) are charged, then
+/// forgotten by the next re-measure.
 pub struct StorageQuota {
     limit_bytes: u64,
     root: PathBuf,
@@ -131,12 +133,16 @@ impl StorageQuota {
 
     /// Reserves `bytes`, re-measuring once if the estimate says they do not fit. On refusal
     /// fires [`StorageQuota::exceeded`] and returns `None`.
+    ///
+    /// Once a write has been refused the task is being stopped, so later misses are refused
+    /// without another walk: a guest retrying in a loop must not turn each retry into a scan
+    /// of the whole task directory.
     pub(crate) async fn reserve(self: &Arc<Self>, bytes: u64) -> Option<Reservation> {
         let seen = self.measures.load(Ordering::Acquire);
         if let Some(reservation) = self.try_reserve(bytes) {
             return Some(reservation);
         }
-        if bytes <= self.limit_bytes {
+        if bytes <= self.limit_bytes && !self.is_exceeded() {
             let walking = self.measure_lock.lock().await;
             // Someone else re-measured while we queued: their result is fresh enough.
             if self.measures.load(Ordering::Acquire) == seen

@@ -75,8 +75,8 @@ struct Deferred {
     flush: bool,
 }
 
-/// Wraps the file stream wasmtime-wasi created; keeps its semantics and errors, and adds
-/// "No space left on device" when the task's quota refuses a chunk.
+/// Wraps the file stream wasmtime-wasi created; keeps its semantics and errors, and fails
+/// with [`no_space`] when the task's quota refuses a chunk.
 pub(crate) struct QuotaOutputStream {
     inner: DynOutputStream,
     quota: Arc<StorageQuota>,
@@ -138,8 +138,9 @@ impl QuotaOutputStream {
     }
 }
 
-/// What the guest sees on refusal: wasmtime-wasi's `filesystem-error-code` maps the io
-/// error to `insufficient-space`, i.e. ENOSPC.
+/// The refusal as a stream error: wasmtime-wasi's `filesystem-error-code` maps it to
+/// `insufficient-space` (ENOSPC). Guests built with the wasip1 adapter (Rust's std file I/O)
+/// never ask and report any stream failure as EIO.
 pub(crate) fn no_space() -> StreamError {
     StreamError::LastOperationFailed(wasmtime::Error::from(std::io::Error::from_raw_os_error(
         libc::ENOSPC,
@@ -218,9 +219,12 @@ impl OutputStream for QuotaOutputStream {
 #[wasmtime_wasi::async_trait]
 impl Pollable for QuotaOutputStream {
     async fn ready(&mut self) {
-        if let Some(deferred) = self.deferred.take() {
-            match self.quota.reserve(deferred.charge).await {
-                Some(reservation) => {
+        // `ready` may be cancelled (a `poll` on several pollables), so the deferred write is
+        // only taken once the quota has answered.
+        if let Some(charge) = self.deferred.as_ref().map(|d| d.charge) {
+            let outcome = self.quota.reserve(charge).await;
+            match (self.deferred.take(), outcome) {
+                (Some(deferred), Some(reservation)) => {
                     let started = self.start_write(deferred.bytes, reservation, deferred.after);
                     let flushed = started.and_then(|()| match deferred.flush {
                         true => self.inner.flush(),
@@ -228,7 +232,9 @@ impl Pollable for QuotaOutputStream {
                     });
                     self.failure = flushed.err();
                 }
-                None => self.failure = Some(no_space()),
+                (Some(_), None) => self.failure = Some(no_space()),
+                // Not reachable while we hold `&mut self`; give the space back regardless.
+                (None, reservation) => reservation.into_iter().for_each(Reservation::release),
             }
         }
         self.inner.ready().await;

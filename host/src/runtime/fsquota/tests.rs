@@ -213,7 +213,7 @@ async fn writes_under_quota_work_unchanged() {
     assert!(!quota.is_exceeded());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_reservations_never_pass_the_limit() {
     let (_keep, dir) = tempdir();
     let quota = StorageQuota::new(dir, 100 * BLOCK);

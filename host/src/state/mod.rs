@@ -1,0 +1,138 @@
+//! Durable control-plane state: clusters, task definitions, tasks and tags.
+//!
+//! The control plane talks to a [`StateStore`]; the SQLite backend (`sqlite`) is the default.
+//! Records carry the ECS JSON shapes as `serde_json::Value` so the store needs no change when
+//! the API grows a member; the columns beside them are only what queries filter and sort on.
+//! Every write is durable when the method returns (an acknowledged write survives SIGKILL).
+
+pub mod sqlite;
+
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state store: {0}")]
+    Db(String),
+    #[error("state store: stored record is corrupt: {0}")]
+    Corrupt(String),
+    #[error("state store schema version {found} is newer than this wasmgate supports ({supported})")]
+    TooNew { found: u32, supported: u32 },
+}
+
+pub type Result<T> = std::result::Result<T, StateError>;
+
+/// An ECS cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterRecord {
+    pub name: String,
+    /// ACTIVE or INACTIVE.
+    pub status: String,
+    pub created_at_ms: i64,
+    /// ECS `settings`, `configuration` etc. as given at creation.
+    pub extra: Value,
+}
+
+/// One revision of a task definition family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDefRecord {
+    pub family: String,
+    pub revision: u32,
+    /// ACTIVE, INACTIVE or DELETE_IN_PROGRESS.
+    pub status: String,
+    pub registered_at_ms: i64,
+    pub deregistered_at_ms: Option<i64>,
+    /// The ECS `taskDefinition` shape as registered (without arn/revision/status, which the
+    /// control plane adds when describing).
+    pub definition: Value,
+}
+
+/// What ListTaskDefinitions filters on.
+#[derive(Debug, Clone, Default)]
+pub struct TaskDefQuery {
+    pub family_prefix: Option<String>,
+    /// None = any status.
+    pub status: Option<String>,
+    /// Sort by family then revision; descending reverses both.
+    pub descending: bool,
+}
+
+/// A task, as last reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRecord {
+    pub task_id: String,
+    pub cluster: String,
+    /// `family:revision` of its definition.
+    pub task_definition: String,
+    pub family: String,
+    pub last_status: String,
+    pub desired_status: String,
+    pub started_by: Option<String>,
+    pub group: Option<String>,
+    pub created_at_ms: i64,
+    pub stopped_at_ms: Option<i64>,
+    /// The ECS `Task` shape (containers, attachments, overrides, reasons, …).
+    pub task: Value,
+}
+
+/// What ListTasks filters on; all given conditions must hold.
+#[derive(Debug, Clone, Default)]
+pub struct TaskQuery {
+    pub cluster: String,
+    pub family: Option<String>,
+    pub started_by: Option<String>,
+    pub group: Option<String>,
+    /// Matches `desired_status`.
+    pub desired_status: Option<String>,
+}
+
+/// The store behind the control plane. Implementations must be safe to share across
+/// threads; calls may block (callers use `spawn_blocking` where it matters).
+pub trait StateStore: Send + Sync {
+    // Clusters.
+    fn put_cluster(&self, cluster: &ClusterRecord) -> Result<()>;
+    fn get_cluster(&self, name: &str) -> Result<Option<ClusterRecord>>;
+    /// All clusters, sorted by name.
+    fn list_clusters(&self) -> Result<Vec<ClusterRecord>>;
+
+    // Task definitions.
+    /// Stores `definition` as the next revision of `family` (1 for a new family; revisions
+    /// only ever increase, also after deregistration) and returns the record.
+    fn register_task_definition(
+        &self,
+        family: &str,
+        definition: &Value,
+        registered_at_ms: i64,
+    ) -> Result<TaskDefRecord>;
+    /// A given revision, or with `None` the latest ACTIVE one.
+    fn get_task_definition(&self, family: &str, revision: Option<u32>)
+    -> Result<Option<TaskDefRecord>>;
+    /// Sets status (and deregistered time); returns the updated record, None if absent.
+    fn set_task_definition_status(
+        &self,
+        family: &str,
+        revision: u32,
+        status: &str,
+        at_ms: i64,
+    ) -> Result<Option<TaskDefRecord>>;
+    fn list_task_definitions(&self, q: &TaskDefQuery) -> Result<Vec<TaskDefRecord>>;
+    /// Family names, sorted; `status` ACTIVE = families with an ACTIVE revision, INACTIVE =
+    /// families with no ACTIVE revision, None = all.
+    fn list_families(&self, prefix: Option<&str>, status: Option<&str>) -> Result<Vec<String>>;
+
+    // Tasks.
+    /// Inserts or replaces the task (keyed by `task_id`).
+    fn put_task(&self, task: &TaskRecord) -> Result<()>;
+    fn get_task(&self, task_id: &str) -> Result<Option<TaskRecord>>;
+    /// Matching tasks, oldest first.
+    fn list_tasks(&self, q: &TaskQuery) -> Result<Vec<TaskRecord>>;
+    /// Tasks not STOPPED: after a host restart these are the ones that were lost.
+    fn unfinished_tasks(&self) -> Result<Vec<TaskRecord>>;
+    /// Deletes STOPPED tasks stopped before `before_ms`; returns how many.
+    fn prune_stopped_tasks(&self, before_ms: i64) -> Result<usize>;
+
+    // Tags, by resource ARN.
+    fn tags(&self, arn: &str) -> Result<Vec<(String, String)>>;
+    /// Adds or replaces the given keys.
+    fn tag(&self, arn: &str, tags: &[(String, String)]) -> Result<()>;
+    fn untag(&self, arn: &str, keys: &[String]) -> Result<()>;
+}

@@ -1,0 +1,1 @@
+//! SQLite backend of the state store (to be written).

@@ -1,1 +1,0 @@
-//! SQLite backend of the state store (to be written).

@@ -1,2 +1,157 @@
-//! placeholder
+//! SIGTERM / SIGINT during `wasmgate run`: a graceful stop bounded by the stop timeout,
+//! and a second signal that exits at once.
+
 mod common;
+
+use common::{Host, Live, guest};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// How long a test waits for wasmgate to react: far below the stop timeouts that a wrong
+/// behaviour would wait for.
+const WAIT: Duration = Duration::from_secs(20);
+
+fn sleep_task(ms: u64, stop_timeout: Option<u64>) -> Value {
+    let mut c = json!({"name": "c", "image": guest("sleep"), "command": [ms.to_string()]});
+    if let Some(s) = stop_timeout {
+        c["stopTimeout"] = json!(s);
+    }
+    json!({"family": "signals", "cpu": "1024", "memory": "2048", "containerDefinitions": [c]})
+}
+
+/// Starts the task and waits until its container runs (wasmgate's handlers are set by then).
+fn start_running(host: &Host, def: &Value, extra: &[&str]) -> Live {
+    let live = host.start(def, extra);
+    live.expect_stderr("wasmgate: container c RUNNING", WAIT);
+    live
+}
+
+#[test]
+fn sigterm_stops_the_task_and_drops_a_container_past_its_stop_timeout() {
+    let host = Host::new();
+    let live = start_running(&host, &sleep_task(60_000, None), &["--stop-timeout", "0.5"]);
+    assert_eq!(host.task_dirs().len(), 1, "the running task has storage");
+    live.signal(libc::SIGTERM);
+    let run = live.wait(WAIT);
+
+    assert_eq!(run.code, Some(137), "{}", run.debug());
+    let id = run.task["taskId"].as_str().expect("taskId");
+    assert!(
+        run.stderr.contains(&format!(
+            "wasmgate: SIGTERM received, stopping task {id} (send again to force)"
+        )),
+        "{}",
+        run.debug()
+    );
+    assert_eq!(run.task["stopCode"], "UserInitiated", "{}", run.debug());
+    assert_eq!(
+        run.task["stoppedReason"],
+        "Task stopped by user (SIGTERM)",
+        "{}",
+        run.debug()
+    );
+    assert_eq!(run.task["lastStatus"], "STOPPED", "{}", run.debug());
+    let c = run.container("c");
+    assert_eq!(c["exitCode"], 137, "{}", run.debug());
+    let reason = c["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("stopTimeout"),
+        "{reason:?}\n{}",
+        run.debug()
+    );
+    assert!(
+        run.stderr
+            .contains("wasmgate: container c STOPPED exitCode=137 reason=\"")
+            && run.stderr.contains("stopTimeout"),
+        "{}",
+        run.debug()
+    );
+    assert!(
+        run.stderr
+            .contains("wasmgate: task stopped: UserInitiated: Task stopped by user (SIGTERM)"),
+        "{}",
+        run.debug()
+    );
+    assert!(
+        run.lines_of("c").is_empty(),
+        "the sleep finished?\n{}",
+        run.debug()
+    );
+    assert!(host.task_dirs().is_empty(), "{:?}", host.task_dirs());
+}
+
+#[test]
+fn the_container_stop_timeout_applies_without_the_flag() {
+    let host = Host::new();
+    let live = start_running(&host, &sleep_task(60_000, Some(2)), &[]);
+    live.signal(libc::SIGTERM);
+    let run = live.wait(WAIT);
+    assert_eq!(run.code, Some(137), "{}", run.debug());
+    let reason = run.container("c")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        reason.contains("stopTimeout of 2s"),
+        "{reason:?}\n{}",
+        run.debug()
+    );
+    assert_eq!(run.task["stopCode"], "UserInitiated", "{}", run.debug());
+    assert!(host.task_dirs().is_empty(), "{:?}", host.task_dirs());
+}
+
+#[test]
+fn sigint_lets_a_container_finish_within_its_stop_timeout() {
+    let host = Host::new();
+    let live = start_running(&host, &sleep_task(700, None), &["--stop-timeout", "10"]);
+    live.signal(libc::SIGINT);
+    let run = live.wait(WAIT);
+
+    assert!(
+        run.stderr
+            .contains("wasmgate: SIGINT received, stopping task"),
+        "{}",
+        run.debug()
+    );
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+    assert_eq!(run.lines_of("c"), ["slept 700"], "{}", run.debug());
+    let c = run.container("c");
+    assert_eq!(c["exitCode"], 0, "{}", run.debug());
+    assert_eq!(c["reason"], Value::Null, "{}", run.debug());
+    assert_eq!(run.task["stopCode"], "UserInitiated", "{}", run.debug());
+    assert_eq!(
+        run.task["stoppedReason"],
+        "Task stopped by user (SIGINT)",
+        "{}",
+        run.debug()
+    );
+    assert!(host.task_dirs().is_empty(), "{:?}", host.task_dirs());
+}
+
+#[test]
+fn a_second_signal_exits_130_at_once() {
+    let host = Host::new();
+    // A stop timeout far beyond the test's wait: only the second signal can end it in time.
+    let live = start_running(
+        &host,
+        &sleep_task(600_000, None),
+        &["--stop-timeout", "600"],
+    );
+    live.signal(libc::SIGTERM);
+    live.expect_stderr("wasmgate: SIGTERM received, stopping task", WAIT);
+    live.signal(libc::SIGINT);
+    let run = live.wait(WAIT);
+    assert_eq!(run.code, Some(130), "{}", run.debug());
+    assert!(
+        run.stderr
+            .contains("wasmgate: SIGINT received again, exiting without waiting"),
+        "{}",
+        run.debug()
+    );
+    assert!(run.lines_of("c").is_empty(), "{}", run.debug());
+
+    // Whatever a forced exit leaves on disk is removed by the next run.
+    let next = host.run(&sleep_task(1, None), &[]);
+    assert_eq!(next.code, Some(0), "{}", next.debug());
+    assert!(host.task_dirs().is_empty(), "{:?}", host.task_dirs());
+}

@@ -4,6 +4,7 @@
 //! file given with `--config` overrides any part of it.
 
 use serde::Deserialize;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// Errors reading the host configuration file.
@@ -27,6 +28,8 @@ pub struct HostConfig {
     pub cpu: CpuConfig,
     pub storage: StorageConfig,
     pub pool: PoolConfig,
+    pub api: ApiConfig,
+    pub network: NetworkConfig,
 }
 
 /// Fuel is the CPU meter (billing, metrics) and an optional hard budget per container.
@@ -105,6 +108,117 @@ impl Default for PoolConfig {
     }
 }
 
+/// `wasmgate serve`: the ECS/CloudWatch-Logs-compatible API (`[api]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Address the API listens on (`--listen` overrides it).
+    pub listen: SocketAddr,
+    /// Region in ARNs; requests must be signed for it.
+    pub region: String,
+    /// 12-digit account id in ARNs and default principals.
+    pub account_id: String,
+    /// Access keys that may sign requests (`[[api.keys]]`). With none, one key `test`/`test`
+    /// exists, and the host refuses to listen on anything but a loopback address.
+    pub keys: Vec<ApiKeyConfig>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 7300)),
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// One `[[api.keys]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// The principal's ARN; default `arn:aws:iam::<account_id>:user/<access_key_id>`.
+    #[serde(default)]
+    pub principal: Option<String>,
+}
+
+/// Task networking (`[network]`): each task's loopback address and what it may reach.
+///
+/// Addresses and ranges are kept as text here and checked when the runtime starts
+/// (`runtime::net`), so this module depends on nothing else in the crate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// CIDR inside 127.0.0.0/8 that task addresses come from (127.0.0.1, .0 and .255 hosts
+    /// and the gateway address are never handed out).
+    pub pool: String,
+    /// Machine-wide directory of `<ip>.lock` files (flock) that keep two `wasmgate`
+    /// processes from giving out the same address; created world-writable and sticky.
+    pub lock_dir: PathBuf,
+    /// The address guests reach the host's `[[network.gateway]]` ports on; the name
+    /// `host.wasmgate.internal` resolves to it. Default: the pool's last address but one.
+    pub gateway_address: Option<String>,
+    /// Outbound connections to non-loopback addresses: `"allow"` (default) or `"deny"`.
+    pub egress: Egress,
+    /// CIDRs still reachable when `egress = "deny"`.
+    pub egress_allow: Vec<String>,
+    /// Which other tasks' addresses a task may connect to (`[[network.rules]]`).
+    pub rules: Vec<NetworkRuleConfig>,
+    /// Host ports guests may reach through the gateway address (`[[network.gateway]]`).
+    pub gateway: Vec<GatewayConfig>,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            pool: "127.42.0.0/16".into(),
+            lock_dir: PathBuf::from("/tmp/wasmgate-net"),
+            gateway_address: None,
+            egress: Egress::Allow,
+            egress_allow: Vec::new(),
+            rules: Vec::new(),
+            gateway: Vec::new(),
+        }
+    }
+}
+
+/// `[network] egress`: like a public subnet's default egress, or closed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Egress {
+    #[default]
+    Allow,
+    Deny,
+}
+
+/// One `[[network.rules]]` entry: lets tasks connect to other tasks. Every key given must
+/// match; `family` and `service` name the *destination* task.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkRuleConfig {
+    /// Destination address range (CIDR or single address), e.g. `"127.42.0.0/16"`.
+    pub allow: Option<String>,
+    /// Destination task definition family (tasks of this host process only, for now).
+    pub family: Option<String>,
+    /// Destination service name (not enforced yet: needs the control plane).
+    pub service: Option<String>,
+    /// Destination ports; empty means every port.
+    pub ports: Vec<u16>,
+}
+
+/// One `[[network.gateway]]` entry: guests connecting to the gateway address on `port`
+/// reach `target` on the host (default `127.0.0.1:<port>`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub port: u16,
+    #[serde(default)]
+    pub target: Option<SocketAddr>,
+}
+
 impl HostConfig {
     /// Reads a TOML config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -145,5 +259,47 @@ mod tests {
     fn unknown_key_is_an_error_naming_it() {
         let e = toml::from_str::<HostConfig>("[fuel]\nenabeld = false\n").unwrap_err();
         assert!(e.to_string().contains("enabeld"), "{e}");
+    }
+
+    #[test]
+    fn network_section() {
+        let c: HostConfig = toml::from_str("").unwrap();
+        assert_eq!(c.network.pool, "127.42.0.0/16");
+        assert_eq!(c.network.egress, Egress::Allow);
+        let c: HostConfig = toml::from_str(
+            "[network]\npool = \"127.77.0.0/24\"\negress = \"deny\"\negress_allow = [\"10.0.0.0/8\"]\n\
+             [[network.rules]]\nallow = \"127.77.0.0/24\"\nports = [80]\n\
+             [[network.gateway]]\nport = 5432\n",
+        )
+        .unwrap();
+        assert_eq!(c.network.egress, Egress::Deny);
+        assert_eq!(c.network.rules[0].ports, vec![80]);
+        assert_eq!(c.network.gateway[0].port, 5432);
+        assert_eq!(c.network.gateway[0].target, None);
+    }
+
+    #[test]
+    fn api_section() {
+        let c: HostConfig = toml::from_str("").unwrap();
+        assert_eq!(c.api.listen.to_string(), "127.0.0.1:7300");
+        assert_eq!(c.api.region, "us-east-1");
+        assert_eq!(c.api.account_id, "000000000000");
+        assert!(c.api.keys.is_empty());
+        let c: HostConfig = toml::from_str(
+            "[api]\nlisten = \"0.0.0.0:8080\"\naccount_id = \"123456789012\"\n\
+             [[api.keys]]\naccess_key_id = \"AKIDEXAMPLE\"\nsecret_access_key = \"s3cr3t\"\n\
+             [[api.keys]]\naccess_key_id = \"ops\"\nsecret_access_key = \"x\"\n\
+             principal = \"arn:aws:iam::123456789012:role/ops\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.api.listen.port(), 8080);
+        assert_eq!(c.api.keys.len(), 2);
+        assert_eq!(c.api.keys[0].principal, None);
+        assert_eq!(
+            c.api.keys[1].principal.as_deref(),
+            Some("arn:aws:iam::123456789012:role/ops")
+        );
+        let e = toml::from_str::<HostConfig>("[api]\nlisten = \"localhost\"\n").unwrap_err();
+        assert!(e.to_string().contains("listen"), "{e}");
     }
 }

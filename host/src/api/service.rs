@@ -64,5 +64,10 @@ pub trait Service: Send + Sync {
     fn target_prefix(&self) -> &'static str;
     /// Runs `operation` with the request body (always a JSON object). Unknown operations
     /// answer `UnknownOperationException`.
-    fn call<'a>(&'a self, principal: &'a Principal, operation: &'a str, body: Value) -> ServiceFuture<'a>;
+    fn call<'a>(
+        &'a self,
+        principal: &'a Principal,
+        operation: &'a str,
+        body: Value,
+    ) -> ServiceFuture<'a>;
 }

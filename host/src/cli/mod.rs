@@ -4,6 +4,7 @@
 mod console;
 mod logs;
 mod run;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -38,6 +39,8 @@ enum Command {
     },
     /// Read container logs from the embedded log store.
     Logs(logs::LogsArgs),
+    /// Serve the ECS- and CloudWatch-Logs-compatible API (AWS CLI, boto3) until SIGTERM.
+    Serve(serve::ServeArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(config, args),
         Command::Validate { taskdef } => run::validate(&config, &taskdef),
         Command::Logs(args) => logs::logs(config, args),
+        Command::Serve(args) => serve::serve(config, args),
     };
     match result {
         Ok(code) => code,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use wasmgate::config::HostConfig;
 use wasmgate::runtime::{
     ContainerOverride, Runtime, StopCode, TaskEvent, TaskSnapshot, TaskSpec, TaskStatus,
+    runtime_rules,
 };
 use wasmgate::taskdef::{self, KeyValuePair, ValidationOptions};
 
@@ -40,52 +41,66 @@ pub struct RunArgs {
 }
 
 pub fn validate(config: &HostConfig, path: &Path) -> anyhow::Result<ExitCode> {
-    let opts = ValidationOptions {
-        allow_bind_mounts: config.storage.allow_bind_mounts,
-    };
-    match read_definition(path, &opts) {
-        Ok(parsed) => {
-            for w in &parsed.warnings {
-                eprintln!("warning: {w}");
-            }
-            let d = &parsed.definition;
-            println!(
-                "{}: valid ({} containers, cpu {}, memory {} MiB)",
-                d.family,
-                d.container_definitions.len(),
-                d.cpu,
-                d.memory
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            eprintln!("{e:#}");
-            Ok(ExitCode::from(EXIT_INVALID))
-        }
-    }
-}
-
-fn read_definition(path: &Path, opts: &ValidationOptions) -> anyhow::Result<taskdef::Parsed> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read task definition {}", path.display()))?;
-    taskdef::parse(&text, opts)
-        .with_context(|| format!("{}: invalid task definition", path.display()))
-}
-
-pub fn run(config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let opts = ValidationOptions {
-        allow_bind_mounts: config.storage.allow_bind_mounts,
-    };
-    let parsed = match read_definition(&args.taskdef, &opts) {
+    let parsed = match read_definition(config, path) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("wasmgate: {e:#}");
-            return Ok(ExitCode::from(EXIT_INVALID));
+        Err(code) => return Ok(code),
+    };
+    let d = &parsed.definition;
+    println!(
+        "{}: valid ({} containers, cpu {}, memory {} MiB)",
+        d.family,
+        d.container_definitions.len(),
+        d.cpu,
+        d.memory
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads, parses and checks a definition with every rule `run` applies; on failure prints
+/// each error on its own line (`path: rule`) and returns the exit code to use.
+fn read_definition(config: &HostConfig, path: &Path) -> Result<taskdef::Parsed, ExitCode> {
+    let opts = ValidationOptions {
+        allow_bind_mounts: config.storage.allow_bind_mounts,
+    };
+    let invalid = |lines: Vec<String>| {
+        eprintln!("wasmgate: {}: invalid task definition:", path.display());
+        for l in lines {
+            eprintln!("  {l}");
         }
+        ExitCode::from(EXIT_INVALID)
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "wasmgate: cannot read task definition {}: {e}",
+                path.display()
+            );
+            return Err(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    let parsed = match taskdef::parse(&text, &opts) {
+        Ok(p) => p,
+        Err(taskdef::TaskDefError::Invalid(errors)) => {
+            return Err(invalid(errors.iter().map(ToString::to_string).collect()));
+        }
+        Err(e) => return Err(invalid(vec![e.to_string()])),
     };
     for w in &parsed.warnings {
         eprintln!("wasmgate: warning: {w}");
     }
+    let errors = runtime_rules(&parsed.definition);
+    if !errors.is_empty() {
+        return Err(invalid(errors));
+    }
+    Ok(parsed)
+}
+
+pub fn run(config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let parsed = match read_definition(&config, &args.taskdef) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
     let overrides = match overrides(&args) {
         Ok(o) => o,
         Err(e) => {

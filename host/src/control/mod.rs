@@ -1,1 +1,283 @@
 //! The control plane: ECS semantics over the state store and the task runtime.
+//!
+//! [`EcsService`] answers the ECS operations (`AmazonEC2ContainerServiceV20141113.*`) that
+//! the HTTP front end routes to it. Each request body is checked member by member
+//! (`input`), served against the [`StateStore`] and the [`Runtime`], and answered in the
+//! ECS wire shapes (`shape`). Tasks started here are watched (`live`): every change of
+//! their snapshot is written to the store, so DescribeTasks shows each transition and a
+//! restart keeps the history. On start, tasks a previous host left unfinished are
+//! recorded as STOPPED (`recovery`).
+//!
+//! Only the runtime's public API is used here: no wasmtime types.
+
+mod arn;
+mod clusters;
+mod error;
+mod input;
+mod live;
+mod overrides;
+mod page;
+mod recovery;
+mod run;
+mod shape;
+mod tags;
+mod taskdefs;
+mod tasks;
+mod time;
+mod tokens;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::ControlError;
+
+use crate::api::service::{ApiError, Principal, Service, ServiceFuture};
+use crate::runtime::Runtime;
+use crate::state::{self, StateStore};
+use arn::Arns;
+use error::Result;
+use live::LiveTask;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+pub const SIGNING_NAME: &str = "ecs";
+pub const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
+
+/// The cluster that exists on first start and that requests without `cluster` use.
+pub const DEFAULT_CLUSTER: &str = "default";
+/// STOPPED tasks stay describable at least this long.
+pub const STOPPED_TASK_RETENTION: Duration = Duration::from_secs(3600);
+/// How often STOPPED tasks past their retention are pruned.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(300);
+/// How long `shutdown` waits for tasks to stop (the default stopTimeout is 30 s).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(35);
+
+/// What ARNs are made of.
+#[derive(Debug, Clone)]
+pub struct EcsSettings {
+    pub region: String,
+    pub account_id: String,
+}
+
+/// What the request handlers and the task watchers share.
+pub(crate) struct Core {
+    state: Arc<dyn StateStore>,
+    arns: Arns,
+    /// Tasks this host started that have not reached STOPPED, by task id.
+    live: Mutex<HashMap<String, Arc<LiveTask>>>,
+    /// Signalled whenever a task leaves `live`.
+    live_changed: tokio::sync::Notify,
+}
+
+impl Core {
+    /// Runs a store call on the blocking pool.
+    async fn db<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn StateStore) -> state::Result<T> + Send + 'static,
+    {
+        let store = self.state.clone();
+        match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
+            Ok(result) => result.map_err(ControlError::from),
+            Err(e) => Err(ControlError::Internal(format!(
+                "state store call failed: {e}"
+            ))),
+        }
+    }
+
+    fn live(&self) -> MutexGuard<'_, HashMap<String, Arc<LiveTask>>> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The ECS API of one wasmgate host.
+pub struct EcsService {
+    core: Arc<Core>,
+    runtime: Runtime,
+    /// Relative images resolve against the server's working directory.
+    base_dir: PathBuf,
+    /// RunTask `clientToken`s seen recently (idempotent retries).
+    tokens: tokens::RunTokens,
+    shutting_down: AtomicBool,
+}
+
+impl EcsService {
+    /// Opens the control plane over `state`: makes sure the `default` cluster exists (on
+    /// first start) and records every task a previous host left unfinished as STOPPED.
+    /// Called within a tokio runtime, it also starts pruning old STOPPED tasks.
+    pub fn new(
+        state: Arc<dyn StateStore>,
+        runtime: Runtime,
+        settings: EcsSettings,
+    ) -> Result<Arc<EcsService>, ControlError> {
+        let arns = Arns::new(&settings.region, &settings.account_id);
+        clusters::ensure_default(state.as_ref())?;
+        let recovered = recovery::recover(state.as_ref())?;
+        if recovered > 0 {
+            tracing::warn!(
+                "{recovered} tasks were still running when the previous host stopped; recorded them as STOPPED"
+            );
+        }
+        let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let service = Arc::new(EcsService {
+            core: Arc::new(Core {
+                state,
+                arns,
+                live: Mutex::new(HashMap::new()),
+                live_changed: tokio::sync::Notify::new(),
+            }),
+            runtime,
+            base_dir,
+            tokens: tokens::RunTokens::default(),
+            shutting_down: AtomicBool::new(false),
+        });
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(maintain(Arc::downgrade(&service)));
+        }
+        Ok(service)
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Stops every task this host runs (stopCode TerminationNotice, "Host shutting down")
+    /// and waits for them, at most [`SHUTDOWN_GRACE`]. RunTask is refused from now on.
+    pub async fn shutdown(&self) {
+        self.shutdown_within(SHUTDOWN_GRACE).await;
+    }
+
+    /// [`shutdown`](Self::shutdown) with another bound; returns whether every task stopped.
+    pub async fn shutdown_within(&self, grace: Duration) -> bool {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let live: Vec<Arc<LiveTask>> = self.core.live().values().cloned().collect();
+        for task in &live {
+            task.request_stop(
+                crate::runtime::StopCode::TerminationNotice,
+                "Host shutting down".to_owned(),
+            );
+            if let Err(e) = live::persist(&self.core, task).await {
+                tracing::warn!("cannot record the stop of task {}: {e}", task.meta.task_id);
+            }
+        }
+        let all_stopped = tokio::time::timeout(grace, self.wait_idle()).await.is_ok();
+        if !all_stopped {
+            tracing::warn!(
+                "{} tasks did not stop within {}s of the shutdown",
+                self.core.live().len(),
+                grace.as_secs()
+            );
+        }
+        all_stopped
+    }
+
+    /// Waits until no task of this host is live.
+    async fn wait_idle(&self) {
+        loop {
+            let notified = self.core.live_changed.notified();
+            if self.core.live().is_empty() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Deletes STOPPED tasks (and their tags) that stopped more than `retention` ago;
+    /// returns how many.
+    pub async fn prune_stopped_tasks(&self, retention: Duration) -> Result<usize, ControlError> {
+        self.tokens.expire(STOPPED_TASK_RETENTION);
+        let cutoff =
+            time::now_ms().saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+        let arns = self.core.arns.clone();
+        self.core
+            .db(move |s| {
+                for cluster in s.list_clusters()? {
+                    let q = state::TaskQuery {
+                        cluster: cluster.name.clone(),
+                        desired_status: Some("STOPPED".into()),
+                        ..Default::default()
+                    };
+                    for t in s.list_tasks(&q)? {
+                        if t.last_status == "STOPPED"
+                            && t.stopped_at_ms.is_some_and(|at| at < cutoff)
+                        {
+                            let arn = arns.task(&t.cluster, &t.task_id);
+                            let keys: Vec<String> =
+                                s.tags(&arn)?.into_iter().map(|(k, _)| k).collect();
+                            if !keys.is_empty() {
+                                s.untag(&arn, &keys)?;
+                            }
+                        }
+                    }
+                }
+                s.prune_stopped_tasks(cutoff)
+            })
+            .await
+    }
+
+    async fn dispatch(&self, principal: &Principal, operation: &str, body: Value) -> Result<Value> {
+        match operation {
+            "CreateCluster" => self.create_cluster(body).await,
+            "DeleteCluster" => self.delete_cluster(body).await,
+            "ListClusters" => self.list_clusters(body).await,
+            "DescribeClusters" => self.describe_clusters(body).await,
+            "RegisterTaskDefinition" => self.register_task_definition(principal, body).await,
+            "DeregisterTaskDefinition" => self.deregister_task_definition(body).await,
+            "DescribeTaskDefinition" => self.describe_task_definition(body).await,
+            "ListTaskDefinitions" => self.list_task_definitions(body).await,
+            "ListTaskDefinitionFamilies" => self.list_task_definition_families(body).await,
+            "RunTask" => self.run_task(body).await,
+            "StopTask" => self.stop_task(body).await,
+            "DescribeTasks" => self.describe_tasks(body).await,
+            "ListTasks" => self.list_tasks(body).await,
+            "TagResource" => self.tag_resource(body).await,
+            "UntagResource" => self.untag_resource(body).await,
+            "ListTagsForResource" => self.list_tags_for_resource(body).await,
+            other => Err(ControlError::UnknownOperation(other.to_owned())),
+        }
+    }
+}
+
+impl Service for EcsService {
+    fn signing_name(&self) -> &'static str {
+        SIGNING_NAME
+    }
+
+    fn target_prefix(&self) -> &'static str {
+        TARGET_PREFIX
+    }
+
+    fn call<'a>(
+        &'a self,
+        principal: &'a Principal,
+        operation: &'a str,
+        body: Value,
+    ) -> ServiceFuture<'a> {
+        Box::pin(async move {
+            self.dispatch(principal, operation, body)
+                .await
+                .map_err(ApiError::from)
+        })
+    }
+}
+
+/// Background upkeep while the service exists: prunes old STOPPED tasks.
+async fn maintain(service: Weak<EcsService>) {
+    let mut tick = tokio::time::interval(PRUNE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(service) = service.upgrade() else {
+            return;
+        };
+        match service.prune_stopped_tasks(STOPPED_TASK_RETENTION).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("pruned {n} tasks stopped more than an hour ago"),
+            Err(e) => tracing::warn!("cannot prune stopped tasks: {e}"),
+        }
+    }
+}

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 use wasmtime::component::Component;
 use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
@@ -34,11 +35,24 @@ pub enum ArtifactError {
     },
 }
 
+/// How a component is run, decided by what it exports.
+#[derive(Clone)]
+pub enum Entry {
+    /// `wasi:cli/run`: instantiated once, runs to its exit.
+    Command(CommandPre<GuestState>),
+    /// `wasi:http/incoming-handler`: served on the task's ports, one instance per request.
+    /// Wins over `wasi:cli/run` when a component exports both (Rust binaries do).
+    Http(ProxyPre<GuestState>),
+}
+
+/// The export that makes a component an HTTP component (any 0.2.x version).
+const INCOMING_HANDLER: &str = "wasi:http/incoming-handler@0.2.";
+
 /// A component ready to instantiate.
 #[derive(Clone)]
 pub struct Prepared {
     pub digest: String,
-    pub pre: CommandPre<GuestState>,
+    pub entry: Entry,
     /// True when this load had to run the compiler (a cold start).
     pub compiled: bool,
 }
@@ -90,14 +104,22 @@ impl ArtifactCache {
             path: path.to_owned(),
             message: format!("{e:#}"),
         };
+        let serves_http = component
+            .component_type()
+            .exports(&engine.engine)
+            .any(|(name, _)| name.starts_with(INCOMING_HANDLER));
         let pre = engine
             .linker
             .instantiate_pre(&component)
             .map_err(link_err)?;
-        let pre = CommandPre::new(pre).map_err(link_err)?;
+        let entry = if serves_http {
+            Entry::Http(ProxyPre::new(pre).map_err(link_err)?)
+        } else {
+            Entry::Command(CommandPre::new(pre).map_err(link_err)?)
+        };
         let prepared = Prepared {
             digest: digest.clone(),
-            pre,
+            entry,
             compiled,
         };
         lock(&self.prepared).insert(digest, prepared.clone());

@@ -1,12 +1,13 @@
 //! Runs one container: a fresh `Store` with its own WASI context, limits and meters, one
 //! instance of its component, and `wasi:cli/run` driven to completion under its CPU share.
 
-use super::artifacts::Prepared;
+use super::artifacts::{Entry, Prepared};
 use super::cpu::{CpuMeter, CpuShare, Throttled};
 use super::engine::GuestEngine;
 use super::fsquota::StorageQuota;
 use super::guest_state::GuestState;
 use super::limits::{ContainerLimiter, OomKilled, TaskMemory};
+use super::net::{ContainerNet, TaskNetwork};
 use super::stdio::GuestOutput;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx};
 pub const OOM_REASON: &str = "OutOfMemoryError: container killed due to memory usage";
 pub const KILLED_EXIT_CODE: i32 = 137;
 /// Fuel between forced write-backs of the fuel meter (~1–3 ms of guest work).
-const FUEL_SYNC_INTERVAL: u64 = 10_000_000;
+pub(super) const FUEL_SYNC_INTERVAL: u64 = 10_000_000;
 
 /// A directory the container sees at `guest_path`.
 #[derive(Debug, Clone)]
@@ -41,6 +42,15 @@ pub struct Launch {
     pub fuel_budget: Option<u64>,
     pub stdout: GuestOutput,
     pub stderr: GuestOutput,
+    /// The container's name (its stores' outgoing HTTP hooks say who is asking).
+    pub name: Arc<str>,
+    /// The task's HTTP side: where outgoing wasi:http requests go, where HTTP containers
+    /// listen and register for their siblings.
+    pub http: Arc<super::http::TaskHttp>,
+    /// tcp `portMappings` containerPorts: where an HTTP component is served.
+    pub ports: Vec<u16>,
+    /// The task's network: its address, address map and socket rules.
+    pub network: Arc<TaskNetwork>,
 }
 
 /// Live meters of a running container, readable from outside its store.
@@ -60,21 +70,21 @@ pub struct Exit {
 }
 
 impl Exit {
-    fn code(code: i32) -> Self {
+    pub(super) fn code(code: i32) -> Self {
         Self {
             exit_code: Some(code),
             reason: None,
         }
     }
 
-    fn killed(reason: String) -> Self {
+    pub(super) fn killed(reason: String) -> Self {
         Self {
             exit_code: Some(KILLED_EXIT_CODE),
             reason: Some(reason),
         }
     }
 
-    fn failed(reason: String) -> Self {
+    pub(super) fn failed(reason: String) -> Self {
         Self {
             exit_code: None,
             reason: Some(reason),
@@ -87,6 +97,9 @@ impl Exit {
 pub enum Kill {
     /// Keep running.
     No,
+    /// The task is stopping: finish what is in flight and exit. HTTP containers drain;
+    /// commands have no way to hear it (WASI has no signals) and run on until `Now`.
+    Stopping,
     /// Drop the instance now, with this reason.
     Now(String),
 }
@@ -101,11 +114,28 @@ pub async fn run(
     mut kill: watch::Receiver<Kill>,
     started: impl FnOnce(),
 ) -> Exit {
+    let pre = match &launch.prepared.entry {
+        Entry::Command(pre) => pre.clone(),
+        Entry::Http(pre) => {
+            let (pre, ports) = (pre.clone(), launch.ports.clone());
+            return super::http::serve(
+                engine,
+                pre,
+                launch,
+                ports,
+                task_memory,
+                quota,
+                meters,
+                kill,
+                started,
+            )
+            .await;
+        }
+    };
     let mut store = match new_store(engine, &launch, task_memory, quota, &meters) {
         Ok(s) => s,
         Err(e) => return Exit::failed(format!("CannotStartContainerError: {e:#}")),
     };
-    let pre = launch.prepared.pre.clone();
     let outcome = {
         let store = &mut store;
         let run = Throttled::new(
@@ -118,19 +148,17 @@ pub async fn run(
             meters.cpu.clone(),
         );
         tokio::select! {
-            r = run => Some(r),
-            reason = killed(&mut kill) => {
-                launch.stdout.finish();
-                launch.stderr.finish();
-                return Exit::killed(reason);
-            }
+            r = run => Ok(r),
+            reason = killed(&mut kill) => Err(reason),
         }
     };
+    // The guest's future is gone (dropped if killed): the store can be read again.
     launch.stdout.finish();
     launch.stderr.finish();
     record_meters(engine, &store, launch.fuel_budget, &meters);
-    let Some(outcome) = outcome else {
-        return Exit::failed("container did not run".into());
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(reason) => return Exit::killed(reason),
     };
     match outcome {
         Ok(Ok(())) => Exit::code(0),
@@ -158,28 +186,9 @@ fn new_store(
     quota: Arc<StorageQuota>,
     meters: &Arc<Meters>,
 ) -> anyhow::Result<Store<GuestState>> {
-    let mut b = WasiCtx::builder();
-    b.args(&launch.args)
-        .envs(&launch.env)
-        .stdout(launch.stdout.clone())
-        .stderr(launch.stderr.clone());
-    for m in &launch.mounts {
-        let perms = if m.read_only {
-            FsPerms::ReadOnly
-        } else {
-            FsPerms::ReadWrite
-        };
-        b.preopened_dir(&m.host_path, &m.guest_path, perms)
-            .map_err(|e| anyhow::anyhow!("cannot mount {}: {e}", m.guest_path))?;
-    }
     let limiter = ContainerLimiter::new(task_memory, launch.memory_limit_bytes);
     let peak = limiter.peak();
-    let state = GuestState {
-        wasi: b.build(),
-        table: ResourceTable::new(),
-        limiter,
-        quota,
-    };
+    let state = guest_state(launch, limiter, quota)?;
     let mut store = Store::new(&engine.engine, state);
     store.limiter(|s| &mut s.limiter);
     let fuel_start = launch.fuel_budget.unwrap_or(u64::MAX);
@@ -208,6 +217,44 @@ fn new_store(
         Ok(UpdateDeadline::Yield(1))
     });
     Ok(store)
+}
+
+/// The data of a store of this container: its WASI context (args, env, stdout/stderr,
+/// preopens) and the rest of `GuestState`. Shared by a command's single store and the
+/// per-request stores of an HTTP container, so both see the same environment.
+pub(super) fn guest_state(
+    launch: &Launch,
+    limiter: ContainerLimiter,
+    quota: Arc<StorageQuota>,
+) -> anyhow::Result<GuestState> {
+    let mut b = WasiCtx::builder();
+    b.args(&launch.args)
+        .envs(&launch.env)
+        .stdout(launch.stdout.clone())
+        .stderr(launch.stderr.clone())
+        // wasi:sockets on the task's loopback; every address goes through the task's rules.
+        .allow_tcp(true)
+        .allow_udp(true)
+        .allow_ip_name_lookup(true)
+        .socket_addr_check(launch.network.socket_addr_check(&launch.name));
+    for m in &launch.mounts {
+        let perms = if m.read_only {
+            FsPerms::ReadOnly
+        } else {
+            FsPerms::ReadWrite
+        };
+        b.preopened_dir(&m.host_path, &m.guest_path, perms)
+            .map_err(|e| anyhow::anyhow!("cannot mount {}: {e}", m.guest_path))?;
+    }
+    Ok(GuestState {
+        wasi: b.build(),
+        table: ResourceTable::new(),
+        limiter,
+        quota,
+        http: wasmtime_wasi_http::WasiHttpCtx::new(),
+        http_hooks: launch.http.hooks(launch.name.clone()),
+        net: ContainerNet::new(launch.network.clone()),
+    })
 }
 
 fn record_meters(

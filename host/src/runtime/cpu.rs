@@ -5,11 +5,15 @@
 //! the container has used its quota for the current period it stops polling it until the
 //! period ends. Overshoot (a poll can run for up to one tick) is carried into the next period
 //! so the long-run share is exact. A throttled guest holds no thread: it is a parked future.
+//!
+//! The period's accounting lives in a [`CpuBucket`]. A command container has one future and
+//! one bucket; an HTTP container runs one future per request, all charging the container's
+//! single bucket, so that together its concurrent requests get the container's share.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -66,28 +70,70 @@ pub fn split_units(task_units: u32, container_units: &[Option<u32>]) -> Vec<u32>
         .collect()
 }
 
+/// One container's CPU use in the current period, shared by every future that runs it.
+#[derive(Debug)]
+pub struct CpuBucket {
+    quota: Duration,
+    period: Duration,
+    /// (end of the current period, CPU time used in it)
+    state: Mutex<(Instant, Duration)>,
+}
+
+impl CpuBucket {
+    pub fn new(share: CpuShare) -> Arc<Self> {
+        Arc::new(Self {
+            quota: share.quota(),
+            period: share.period,
+            state: Mutex::new((Instant::now() + share.period, Duration::ZERO)),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Instant, Duration)> {
+        // The state is two plain values: a panic elsewhere cannot leave it inconsistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Rolls forward over every period boundary passed, paying back overshoot; returns the
+    /// end of the current period if its quota is already used up.
+    fn exhausted(&self, now: Instant) -> Option<Instant> {
+        let mut st = self.lock();
+        while now >= st.0 {
+            st.0 += self.period;
+            st.1 = st.1.saturating_sub(self.quota);
+        }
+        (st.1 >= self.quota).then_some(st.0)
+    }
+
+    /// Charges `spent`; returns the end of the period if the quota is now used up.
+    fn charge(&self, spent: Duration) -> Option<Instant> {
+        let mut st = self.lock();
+        st.1 += spent;
+        (st.1 >= self.quota).then_some(st.0)
+    }
+}
+
 pin_project_lite::pin_project! {
     /// Polls `inner` only while the container is within its CPU share.
     pub struct Throttled<F> {
         #[pin]
         inner: F,
-        quota: Duration,
-        period: Duration,
-        period_end: Instant,
-        used_in_period: Duration,
+        bucket: Arc<CpuBucket>,
         sleep: Option<Pin<Box<Sleep>>>,
         meter: Arc<CpuMeter>,
     }
 }
 
 impl<F: Future> Throttled<F> {
+    /// A future with a share of its own.
     pub fn new(inner: F, share: CpuShare, meter: Arc<CpuMeter>) -> Self {
+        Self::sharing(inner, CpuBucket::new(share), meter)
+    }
+
+    /// A future that shares `bucket` with the container's other futures.
+    pub fn sharing(inner: F, bucket: Arc<CpuBucket>, meter: Arc<CpuMeter>) -> Self {
         Self {
             inner,
-            quota: share.quota(),
-            period: share.period,
-            period_end: Instant::now() + share.period,
-            used_in_period: Duration::ZERO,
+            bucket,
             sleep: None,
             meter,
         }
@@ -105,23 +151,23 @@ impl<F: Future> Future for Throttled<F> {
             }
             *this.sleep = None;
         }
-        // Roll forward over every period boundary passed, paying back overshoot.
         let now = Instant::now();
-        while now >= *this.period_end {
-            *this.period_end += *this.period;
-            *this.used_in_period = this.used_in_period.saturating_sub(*this.quota);
-        }
+        // Another future of the same container may have used up the period's quota: then
+        // park without polling (the inner future is polled when the timer fires).
+        let (out, wake_at) = match this.bucket.exhausted(now) {
+            Some(wake_at) => (Poll::Pending, Some(wake_at)),
+            None => {
+                let start = thread_cpu_time();
+                let out = this.inner.poll(cx);
+                let spent = thread_cpu_time().saturating_sub(start);
+                this.meter
+                    .nanos
+                    .fetch_add(spent.as_nanos() as u64, Ordering::Relaxed);
+                (out, this.bucket.charge(spent))
+            }
+        };
 
-        let start = thread_cpu_time();
-        let out = this.inner.poll(cx);
-        let spent = thread_cpu_time().saturating_sub(start);
-        *this.used_in_period += spent;
-        this.meter
-            .nanos
-            .fetch_add(spent.as_nanos() as u64, Ordering::Relaxed);
-
-        if out.is_pending() && *this.used_in_period >= *this.quota {
-            let wake_at = *this.period_end;
+        if let (true, Some(wake_at)) = (out.is_pending(), wake_at) {
             this.meter.throttled_nanos.fetch_add(
                 wake_at.saturating_duration_since(now).as_nanos() as u64,
                 Ordering::Relaxed,
@@ -130,6 +176,10 @@ impl<F: Future> Future for Throttled<F> {
             // Register the timer's waker; the inner future stays parked until then.
             if sleep.as_mut().poll(cx).is_pending() {
                 *this.sleep = Some(sleep);
+            } else {
+                // The period already ended: poll again at once (the inner future may not
+                // have been polled, so nothing else would wake this task).
+                cx.waker().wake_by_ref();
             }
         }
         out
@@ -194,5 +244,35 @@ mod tests {
         let ratio = meter.used().as_secs_f64() / wall.as_secs_f64();
         assert!(ratio < 0.45, "a 0.25 vCPU share used {ratio:.2} of a CPU");
         assert!(meter.throttled() > Duration::ZERO);
+    }
+
+    /// Several busy futures sharing one bucket get the share together, not each.
+    #[tokio::test(flavor = "current_thread")]
+    async fn futures_sharing_a_bucket_share_one_quota() {
+        let meter = Arc::new(CpuMeter::default());
+        let share = CpuShare {
+            units: 256,
+            period: Duration::from_millis(20),
+        };
+        let bucket = CpuBucket::new(share);
+        let busy = || {
+            futures::future::poll_fn(|cx: &mut Context<'_>| {
+                let until = std::time::Instant::now() + Duration::from_millis(2);
+                while std::time::Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                cx.waker().wake_by_ref();
+                Poll::<()>::Pending
+            })
+        };
+        let wall = Duration::from_millis(400);
+        let all = futures::future::join3(
+            Throttled::sharing(busy(), bucket.clone(), meter.clone()),
+            Throttled::sharing(busy(), bucket.clone(), meter.clone()),
+            Throttled::sharing(busy(), bucket, meter.clone()),
+        );
+        let _ = tokio::time::timeout(wall, all).await;
+        let ratio = meter.used().as_secs_f64() / wall.as_secs_f64();
+        assert!(ratio < 0.45, "three futures on a 0.25 vCPU share used {ratio:.2} of a CPU");
     }
 }

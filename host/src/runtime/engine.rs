@@ -6,6 +6,7 @@
 //! running guest yield to the executor, which is where CPU shares are enforced.
 
 use super::fsquota;
+use super::net;
 use super::guest_state::GuestState;
 use crate::config::HostConfig;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -49,8 +50,12 @@ impl GuestEngine {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // wasi:http types and outgoing-handler; outgoing requests go through the task's
+        // hooks (`http::OutgoingHooks`), never straight to the network.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         linker.allow_shadowing(true);
         fsquota::add_to_linker(&mut linker, GuestState::quota_fs)?;
+        net::add_to_linker(&mut linker, GuestState::task_net)?;
         linker.allow_shadowing(false);
 
         let mut h = DefaultHasher::new();

@@ -4,19 +4,39 @@
 //! a capability means one field here and one `add_to_linker` call in `engine`.
 
 use super::fsquota::{QuotaFsView, StorageQuota};
+use super::http::OutgoingHooks;
 use super::limits::ContainerLimiter;
+use super::net::{ContainerNet, TaskNetView};
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub struct GuestState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub limiter: ContainerLimiter,
     pub quota: Arc<StorageQuota>,
+    pub http: WasiHttpCtx,
+    /// Where the guest's outgoing wasi:http requests go: siblings in-process, else the
+    /// task's egress rules.
+    pub http_hooks: OutgoingHooks,
+    /// The task's network as this container's sockets see it (address map, rules, ports).
+    pub net: ContainerNet,
 }
 
 impl GuestState {
+    /// wasi:sockets as the task's network sees it.
+    pub fn task_net(&mut self) -> TaskNetView<'_> {
+        TaskNetView {
+            inner: wasmtime_wasi::sockets::WasiSocketsCtxView {
+                ctx: self.wasi.sockets(),
+                table: &mut self.table,
+            },
+            net: &mut self.net,
+        }
+    }
+
     /// The filesystem as the storage quota sees it.
     pub fn quota_fs(&mut self) -> QuotaFsView<'_> {
         QuotaFsView {
@@ -25,6 +45,16 @@ impl GuestState {
                 table: &mut self.table,
             },
             quota: &self.quota,
+        }
+    }
+}
+
+impl WasiHttpView for GuestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
         }
     }
 }

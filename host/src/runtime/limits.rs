@@ -3,6 +3,10 @@
 //! `wasmtime::StoreLimits` caps each linear memory on its own, not a component's total, and
 //! knows nothing of siblings; this limiter charges every memory and table growth of one
 //! container against both its own limit and the task's shared budget.
+//!
+//! An HTTP container runs one instance (one `Store`) per request; its `memory` limit then
+//! applies to the sum of its concurrent instances: each request's limiter charges a budget
+//! shared by the container's instances ([`ContainerLimiter::pooled`]) as well as the task's.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +25,7 @@ pub enum OomKilled {
 pub struct TaskMemory {
     limit: u64,
     used: AtomicU64,
+    peak: AtomicU64,
 }
 
 impl TaskMemory {
@@ -28,7 +33,13 @@ impl TaskMemory {
         Arc::new(Self {
             limit: limit_bytes,
             used: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
         })
+    }
+
+    /// Highest total ever reserved at once.
+    pub fn peak(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed)
     }
 
     #[cfg(test)]
@@ -41,11 +52,18 @@ impl TaskMemory {
     }
 
     fn reserve(&self, bytes: u64) -> bool {
-        self.used
+        let reserved = self
+            .used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
                 used.checked_add(bytes).filter(|&n| n <= self.limit)
-            })
-            .is_ok()
+            });
+        match reserved {
+            Ok(before) => {
+                self.peak.fetch_max(before + bytes, Ordering::Relaxed);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     fn release(&self, bytes: u64) {
@@ -57,6 +75,8 @@ impl TaskMemory {
 #[derive(Debug)]
 pub struct ContainerLimiter {
     task: Arc<TaskMemory>,
+    /// The container's budget when several stores share it (an HTTP container's requests).
+    pool: Option<Arc<TaskMemory>>,
     limit: Option<u64>,
     used: u64,
     peak: Arc<AtomicU64>,
@@ -70,7 +90,21 @@ impl ContainerLimiter {
     pub fn new(task: Arc<TaskMemory>, limit_bytes: Option<u64>) -> Self {
         Self {
             task,
+            pool: None,
             limit: limit_bytes,
+            used: 0,
+            peak: Arc::new(AtomicU64::new(0)),
+            denial: None,
+        }
+    }
+
+    /// A limiter for one of several stores of one container: growth is charged against
+    /// `pool` (the container's limit, shared by its stores) and the task's budget.
+    pub fn pooled(task: Arc<TaskMemory>, pool: Arc<TaskMemory>) -> Self {
+        Self {
+            task,
+            pool: Some(pool),
+            limit: None,
             used: 0,
             peak: Arc::new(AtomicU64::new(0)),
             denial: None,
@@ -93,7 +127,16 @@ impl ContainerLimiter {
         if let Some(limit) = self.limit.filter(|&l| wanted > l) {
             return Err(self.deny(OomKilled::Container { limit, wanted }));
         }
+        if let Some(pool) = &self.pool
+            && !pool.reserve(extra)
+        {
+            let (limit, wanted) = (pool.limit(), pool.used.load(Ordering::Relaxed) + extra);
+            return Err(self.deny(OomKilled::Container { limit, wanted }));
+        }
         if !self.task.reserve(extra) {
+            if let Some(pool) = &self.pool {
+                pool.release(extra);
+            }
             let limit = self.task.limit();
             return Err(self.deny(OomKilled::Task {
                 limit,
@@ -134,6 +177,9 @@ impl wasmtime::ResourceLimiter for ContainerLimiter {
 impl Drop for ContainerLimiter {
     fn drop(&mut self) {
         self.task.release(self.used);
+        if let Some(pool) = &self.pool {
+            pool.release(self.used);
+        }
     }
 }
 
@@ -167,5 +213,28 @@ mod tests {
         assert_eq!(task.used(), 0);
         assert!(b.memory_growing(0, 8 * MIB, None).unwrap());
         assert_eq!(task.used(), 8 * MIB as u64);
+    }
+
+    #[test]
+    fn pooled_limiters_share_the_container_limit_and_the_task_budget() {
+        let task = TaskMemory::new(100 * MIB as u64);
+        let pool = TaskMemory::new(10 * MIB as u64);
+        let mut a = ContainerLimiter::pooled(task.clone(), pool.clone());
+        let mut b = ContainerLimiter::pooled(task.clone(), pool.clone());
+        assert!(a.memory_growing(0, 6 * MIB, None).unwrap());
+        // Together the two requests would pass the container's 10 MiB.
+        assert!(b.memory_growing(0, 6 * MIB, None).is_err());
+        assert!(matches!(b.denial(), Some(OomKilled::Container { .. })));
+        assert_eq!(task.used(), 6 * MIB as u64, "the refused growth holds nothing");
+        drop(a);
+        assert_eq!((task.used(), pool.used()), (0, 0));
+        assert!(b.memory_growing(0, 6 * MIB, None).unwrap());
+        assert_eq!(pool.peak(), 6 * MIB as u64);
+
+        // The task's budget still bounds the container as a whole.
+        let small_task = TaskMemory::new(4 * MIB as u64);
+        let mut c = ContainerLimiter::pooled(small_task.clone(), TaskMemory::new(u64::MAX));
+        assert!(c.memory_growing(0, 5 * MIB, None).is_err());
+        assert!(matches!(c.denial(), Some(OomKilled::Task { .. })));
     }
 }

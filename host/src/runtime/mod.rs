@@ -10,9 +10,11 @@ mod cpu;
 mod engine;
 pub mod fsquota;
 mod guest_state;
+mod http;
 mod image;
 mod limits;
 mod logship;
+pub mod net;
 mod status;
 mod stdio;
 mod storage;
@@ -25,7 +27,7 @@ pub use status::{
     ContainerSnapshot, ContainerStatus, StopCode, TaskEvent, TaskSnapshot, TaskStatus,
 };
 pub use stdio::{LogLine, StdStream};
-pub use task::FUEL_LABEL;
+pub use task::{FUEL_LABEL, runtime_rules};
 
 use crate::config::HostConfig;
 use crate::logs::LogStore;
@@ -41,6 +43,8 @@ pub enum RuntimeError {
     Engine(String),
     #[error("cannot open the log store: {0}")]
     Logs(#[from] crate::logs::LogError),
+    #[error(transparent)]
+    Network(#[from] net::NetError),
     #[error("cannot prepare the data directory {path}: {source}")]
     DataDir {
         path: PathBuf,
@@ -85,6 +89,7 @@ pub(crate) struct Shared {
     artifacts: artifacts::ArtifactCache,
     logs: LogStore,
     tasks_dir: PathBuf,
+    net: net::NetworkHost,
 }
 
 #[derive(Clone)]
@@ -106,6 +111,7 @@ impl Runtime {
         let engine = engine::GuestEngine::new(&config)
             .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let logs = LogStore::open(&data_dir.join("logs.db"))?;
+        let net = net::NetworkHost::new(&config.network)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 artifacts: artifacts::ArtifactCache::new(data_dir.join("cache").join("components")),
@@ -113,6 +119,7 @@ impl Runtime {
                 engine,
                 logs,
                 tasks_dir,
+                net,
             }),
         })
     }
@@ -177,6 +184,7 @@ impl Runtime {
                 })
                 .collect(),
             ended_by: None,
+            private_ipv4_address: None,
         };
         let (snap_tx, snap_rx) = watch::channel(snapshot);
         let (events_tx, events_rx) = broadcast::channel(1024);
@@ -250,6 +258,12 @@ impl TaskHandle {
 
     pub fn snapshot(&self) -> TaskSnapshot {
         self.snapshot.borrow().clone()
+    }
+
+    /// A receiver of the task's snapshot whose `changed()` resolves on every change (changes
+    /// that happen between two looks are coalesced: the latest state is always seen).
+    pub fn watch(&self) -> watch::Receiver<TaskSnapshot> {
+        self.snapshot.clone()
     }
 
     /// The task's events from its very first one; available once.

@@ -118,6 +118,9 @@ pub struct TaskSnapshot {
     pub containers: Vec<ContainerSnapshot>,
     /// Index of the essential container whose exit ended the task.
     pub ended_by: Option<usize>,
+    /// The task's loopback address (ECS: the ENI's `privateIPv4Address`), once provisioned;
+    /// kept after STOPPED as ECS does, though by then it may belong to another task.
+    pub private_ipv4_address: Option<String>,
 }
 
 /// A change a watcher can see, in order.

@@ -129,6 +129,12 @@ impl GuestOutput {
         }
     }
 
+    /// Ships one whole line written by the host on the container's behalf (e.g. why an HTTP
+    /// request failed), without touching a partial line the guest is writing.
+    pub fn host_line(&self, message: &str) {
+        self.send(message.as_bytes());
+    }
+
     fn lock_partial(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
         // A poisoned buffer only means a writer panicked mid-append; the bytes are still valid.
         self.partial.lock().unwrap_or_else(|e| e.into_inner())

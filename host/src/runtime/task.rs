@@ -6,9 +6,11 @@ use super::Shared;
 use super::container::{self, Exit, Kill, Launch, Meters, Mount};
 use super::cpu::CpuShare;
 use super::fsquota::StorageQuota;
+use super::http::{self, TaskHttp};
 use super::image;
 use super::limits::TaskMemory;
 use super::logship::{Console, LogShipper};
+use super::net::TaskNetwork;
 use super::status::{ContainerStatus, StopCode, TaskEvent, TaskSnapshot, TaskStatus};
 use super::stdio::{GuestOutput, StdStream};
 use super::storage::TaskStorage;
@@ -141,6 +143,22 @@ impl Driver {
     pub async fn run(mut self) {
         let id = self.id();
         let n = self.plans.len();
+        let _ = self.events.send(TaskEvent::Task {
+            status: TaskStatus::Provisioning,
+        });
+        // The task's address; dropping the lease frees it, so it lives until STOPPED.
+        let network = match self.shared.net.provision(&id, &self.definition.family) {
+            Ok(lease) => lease,
+            Err(e) => {
+                self.fail_to_provision(format!(
+                    "ResourceInitializationError: cannot allocate the task's network address: {e}"
+                ));
+                return;
+            }
+        };
+        let address = network.address().to_string();
+        self.snapshot
+            .send_modify(|s| s.private_ipv4_address = Some(address));
         let storage = match TaskStorage::create(
             &self.shared.tasks_dir,
             &id,
@@ -149,14 +167,10 @@ impl Driver {
         ) {
             Ok(s) => s,
             Err(e) => {
-                let reason =
-                    format!("ResourceInitializationError: cannot create task storage: {e}");
-                for i in 0..n {
-                    self.set_container(i, &Phase::Skipped(reason.clone()), None);
-                }
-                self.begin_stop(StopCode::TaskFailedToStart, reason);
-                self.set_status(TaskStatus::Deprovisioning);
-                self.set_status(TaskStatus::Stopped);
+                drop(network);
+                self.fail_to_provision(format!(
+                    "ResourceInitializationError: cannot create task storage: {e}"
+                ));
                 return;
             }
         };
@@ -189,10 +203,13 @@ impl Driver {
             }
             Ok(prepared) => {
                 self.set_status(TaskStatus::Activating);
+                let task_http = TaskHttp::new(network.network().clone());
                 let launches: Vec<_> = prepared
                     .into_iter()
                     .enumerate()
-                    .map(|(i, p)| self.launch(i, p, &storage, &log_tx))
+                    .map(|(i, p)| {
+                        self.launch(i, p, &storage, &log_tx, &task_http, network.network())
+                    })
                     .collect();
                 self.supervise(&mut cs, launches, task_memory, quota).await;
             }
@@ -209,6 +226,18 @@ impl Driver {
         if let Err(e) = storage.remove() {
             self.notice(format!("cannot remove task storage: {e}"));
         }
+        // Every store (and with it every socket) is gone: the address is free again.
+        drop(network);
+        self.set_status(TaskStatus::Stopped);
+    }
+
+    /// Ends a task whose resources could not be set up: nothing ran, nothing to clean.
+    fn fail_to_provision(&self, reason: String) {
+        for i in 0..self.plans.len() {
+            self.set_container(i, &Phase::Skipped(reason.clone()), None);
+        }
+        self.begin_stop(StopCode::TaskFailedToStart, reason);
+        self.set_status(TaskStatus::Deprovisioning);
         self.set_status(TaskStatus::Stopped);
     }
 
@@ -242,6 +271,9 @@ impl Driver {
             self.snapshot.send_modify(|s| {
                 s.containers[i].image_digest = Some(format!("sha256:{}", prepared.digest));
             });
+            if http::is_http(&prepared) && http::tcp_ports(&plan.def).is_empty() {
+                return Err((i, http::no_ports_error(i, &plan.def.name)));
+            }
             out.push(prepared);
         }
         Ok(out)
@@ -265,6 +297,8 @@ impl Driver {
         prepared: super::artifacts::Prepared,
         storage: &TaskStorage,
         log_tx: &mpsc::UnboundedSender<super::stdio::QueuedLine>,
+        task_http: &Arc<TaskHttp>,
+        network: &Arc<TaskNetwork>,
     ) -> Launch {
         let plan = &self.plans[i];
         let name: Arc<str> = Arc::from(plan.def.name.as_str());
@@ -307,7 +341,11 @@ impl Driver {
             memory_limit_bytes: plan.def.memory.map(|m| m * MIB),
             fuel_budget: plan.fuel_budget,
             stdout: GuestOutput::new(name.clone(), StdStream::Stdout, log_tx.clone()),
-            stderr: GuestOutput::new(name, StdStream::Stderr, log_tx.clone()),
+            stderr: GuestOutput::new(name.clone(), StdStream::Stderr, log_tx.clone()),
+            name,
+            http: task_http.clone(),
+            ports: http::tcp_ports(&plan.def),
+            network: network.clone(),
         }
     }
 
@@ -345,20 +383,26 @@ impl Driver {
             if running.is_empty() {
                 if !self.stopping() {
                     // Nothing runs and nothing can start: the task is over.
-                    self.begin_stop(
-                        StopCode::EssentialContainerExited,
-                        "Essential container in task exited".into(),
-                    );
+                    let (code, reason) = self.end_of_task(cs);
+                    self.begin_stop(code, reason);
                 }
                 self.skip_waiting(cs, "Task stopped before the container started");
                 return;
             }
             tokio::select! {
+                // Causes before effects: a container's start before its exit, and a quota breach
+                // or stop request before the exit it provoked, which may already be queued.
+                biased;
                 Some(i) = started_rx.recv() => {
                     if cs.phases[i] == Phase::Starting {
                         cs.phases[i] = Phase::Running;
                         self.set_container(i, &cs.phases[i], None);
                     }
+                }
+                Some((code, reason)) = self.stop_rx.recv() => self.begin_stop(code, reason),
+                // Resolves at once after the first breach: only listen until stopping.
+                _ = quota.exceeded(), if !self.stopping() => {
+                    self.begin_stop(StopCode::TerminationNotice, quota.stop_reason());
                 }
                 Some(joined) = running.join_next() => {
                     let Ok((i, exit)) = joined else { continue };
@@ -373,16 +417,31 @@ impl Driver {
                         self.snapshot.send_modify(|s| s.ended_by = Some(i));
                     }
                 }
-                Some((code, reason)) = self.stop_rx.recv() => self.begin_stop(code, reason),
-                // Resolves at once after the first breach: only listen until stopping.
-                _ = quota.exceeded(), if !self.stopping() => {
-                    self.begin_stop(StopCode::TerminationNotice, quota.stop_reason());
-                }
             }
             if self.stopping() {
                 self.skip_waiting(cs, "Task stopped before the container started");
                 self.arm_kills(cs);
             }
+        }
+    }
+
+    /// Why a task whose containers have all ended stopped: an essential container that could
+    /// never start means the task failed to start, as ECS reports a failed dependency.
+    fn end_of_task(&self, cs: &Containers) -> (StopCode, String) {
+        let essential_ran = (0..cs.phases.len())
+            .any(|i| self.plans[i].def.is_essential() && matches!(cs.phases[i], Phase::Exited(_)));
+        let skipped = (0..cs.phases.len()).find_map(|i| match &cs.phases[i] {
+            Phase::Skipped(why) if self.plans[i].def.is_essential() => {
+                Some(format!("Essential container {} could not start: {why}", self.plans[i].def.name))
+            }
+            _ => None,
+        });
+        match skipped {
+            Some(reason) if !essential_ran => (StopCode::TaskFailedToStart, reason),
+            _ => (
+                StopCode::EssentialContainerExited,
+                "Essential container in task exited".into(),
+            ),
         }
     }
 
@@ -491,6 +550,8 @@ impl Driver {
                 continue;
             }
             let timeout = self.plans[i].stop_timeout;
+            // HTTP containers drain and exit on this; commands cannot hear it.
+            let _ = tx.send(Kill::Stopping);
             tokio::spawn(async move {
                 tokio::select! {
                     _ = tokio::time::sleep(timeout) => {}
@@ -517,6 +578,10 @@ pub(super) fn plan_containers(
     stop_timeout: Option<Duration>,
     default_fuel_budget: Option<u64>,
 ) -> Result<Vec<Plan>, String> {
+    let errors = runtime_rules(def);
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
+    }
     let units = super::cpu::split_units(
         def.cpu,
         &def.container_definitions
@@ -530,20 +595,9 @@ pub(super) fn plan_containers(
         .enumerate()
         .map(|(i, (c, cpu_units))| {
             let fuel_budget = match c.docker_labels.get(FUEL_LABEL) {
-                Some(v) => Some(v.trim().parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| {
-                    format!(
-                        "containerDefinitions[{i}].dockerLabels.{FUEL_LABEL}: {v:?} must be a positive integer"
-                    )
-                })?),
+                Some(v) => Some(parse_fuel_label(v).ok_or_else(|| fuel_label_error(i, v))?),
                 None => default_fuel_budget,
             };
-            for (j, d) in c.depends_on.iter().enumerate() {
-                if d.condition == DependencyCondition::Healthy {
-                    return Err(format!(
-                        "containerDefinitions[{i}].dependsOn[{j}].condition: HEALTHY needs container health checks, which wasmgate does not support yet; use START, COMPLETE or SUCCESS"
-                    ));
-                }
-            }
             let mut args = vec![c.name.clone()];
             args.extend(c.entry_point.iter().cloned());
             args.extend(c.command.iter().cloned());
@@ -567,6 +621,34 @@ pub(super) fn plan_containers(
             })
         })
         .collect()
+}
+
+/// Rules of this runtime beyond the ECS validator: every violation, each naming its field.
+pub fn runtime_rules(def: &TaskDefinition) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (i, c) in def.container_definitions.iter().enumerate() {
+        if let Some(v) = c.docker_labels.get(FUEL_LABEL)
+            && parse_fuel_label(v).is_none()
+        {
+            errors.push(fuel_label_error(i, v));
+        }
+        for (j, d) in c.depends_on.iter().enumerate() {
+            if d.condition == DependencyCondition::Healthy {
+                errors.push(format!(
+                    "containerDefinitions[{i}].dependsOn[{j}].condition: HEALTHY needs container health checks, which wasmgate does not support yet; use START, COMPLETE or SUCCESS"
+                ));
+            }
+        }
+    }
+    errors
+}
+
+fn parse_fuel_label(v: &str) -> Option<u64> {
+    v.trim().parse::<u64>().ok().filter(|&n| n > 0)
+}
+
+fn fuel_label_error(i: usize, v: &str) -> String {
+    format!("containerDefinitions[{i}].dockerLabels.{FUEL_LABEL}: {v:?} must be a positive integer")
 }
 
 /// ECS has no fuel field; a docker label carries the per-container budget.

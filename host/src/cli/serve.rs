@@ -1,0 +1,108 @@
+//! `wasmgate serve`: the ECS- and CloudWatch-Logs-compatible API on one listener, until
+//! SIGINT or SIGTERM; then in-flight requests finish, the control plane stops its tasks,
+//! and the process exits 0.
+
+use anyhow::Context;
+use clap::Args;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use wasmgate::api::{self, Auth, LogsService, Service};
+use wasmgate::config::HostConfig;
+use wasmgate::control::{EcsService, EcsSettings};
+use wasmgate::runtime::Runtime;
+use wasmgate::state::sqlite::SqliteStateStore;
+
+/// Exit code when a second signal cuts the graceful shutdown short.
+const EXIT_FORCED: u8 = 130;
+/// How long background work may linger once everything has been told to stop.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(5);
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default: `listen` of `[api]` in the config, 127.0.0.1:7300).
+    /// Port 0 picks a free port; the address is printed once listening.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+}
+
+pub fn serve(config: HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let auth = Auth::from_config(&config.api).context("invalid [api] configuration")?;
+    let listen = args.listen.unwrap_or(config.api.listen);
+    if !listen.ip().is_loopback() && auth.only_default_key() {
+        anyhow::bail!(
+            "refusing to listen on {listen}: no access keys are configured, so anyone could \
+             sign requests with the default test/test key. Add keys under [[api.keys]] \
+             (api.keys: access_key_id, secret_access_key) in the --config file, or listen \
+             on a loopback address such as 127.0.0.1"
+        );
+    }
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let result = rt.block_on(run(config, listen, auth));
+    rt.shutdown_timeout(RUNTIME_SHUTDOWN);
+    result
+}
+
+async fn run(config: HostConfig, listen: SocketAddr, auth: Auth) -> anyhow::Result<ExitCode> {
+    // Bind first: a taken port fails before any state is touched.
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr().context("listener address")?;
+
+    let data_dir = config.data_dir();
+    let settings = EcsSettings {
+        region: config.api.region.clone(),
+        account_id: config.api.account_id.clone(),
+    };
+    let runtime = Runtime::new(config).context("cannot start the task runtime")?;
+    let state_path = data_dir.join("state.db");
+    let state = SqliteStateStore::open(&state_path)
+        .with_context(|| format!("cannot open the state store {}", state_path.display()))?;
+    let ecs = EcsService::new(Arc::new(state), runtime.clone(), settings.clone())
+        .context("cannot start the control plane")?;
+    let logs = LogsService::new(runtime.logs().clone())
+        .with_arn_scope(settings.region.clone(), settings.account_id.clone());
+    let services: Vec<Arc<dyn Service>> = vec![ecs.clone(), Arc::new(logs)];
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(watch_signals(stop_tx));
+    eprintln!("wasmgate: listening on http://{addr}");
+    api::serve(listener, services, auth, stop_rx)
+        .await
+        .context("API server")?;
+    eprintln!("wasmgate: API closed; stopping tasks");
+    ecs.shutdown().await;
+    eprintln!("wasmgate: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The first SIGINT/SIGTERM starts a graceful shutdown; a second one exits at once.
+async fn watch_signals(stop: tokio::sync::oneshot::Sender<()>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        eprintln!("wasmgate: cannot install signal handlers; stop the server with SIGKILL");
+        return;
+    };
+    let name = |terminated: bool| if terminated { "SIGTERM" } else { "SIGINT" };
+    let first = tokio::select! {
+        _ = term.recv() => true,
+        _ = int.recv() => false,
+    };
+    eprintln!(
+        "wasmgate: {} received, shutting down (send again to exit at once)",
+        name(first)
+    );
+    let _ = stop.send(());
+    let second = tokio::select! {
+        _ = term.recv() => true,
+        _ = int.recv() => false,
+    };
+    eprintln!("wasmgate: {} received again, exiting now", name(second));
+    std::process::exit(i32::from(EXIT_FORCED));
+}

@@ -1,0 +1,403 @@
+//! CreateCluster, DeleteCluster, ListClusters, DescribeClusters.
+
+use super::error::{ControlError, Result};
+use super::input::{self, Field, NAME_RULE, STRINGS, TAGS, TagIn, Ty, opt, req};
+use super::page::{self, Order};
+use super::time::now_ms;
+use super::{DEFAULT_CLUSTER, EcsService};
+use crate::state::{ClusterRecord, StateStore, TaskRecord};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+
+const ACTIVE: &str = "ACTIVE";
+const INACTIVE: &str = "INACTIVE";
+const INCLUDE: &[&str] = &[
+    "ATTACHMENTS",
+    "CONFIGURATIONS",
+    "SETTINGS",
+    "STATISTICS",
+    "TAGS",
+];
+const CAPACITY_PROVIDERS: &[&str] = &["FARGATE", "FARGATE_SPOT"];
+/// Task statuses ECS counts as pending in `pendingTasksCount`.
+const PENDING_STATUSES: &[&str] = &["PROVISIONING", "PENDING", "ACTIVATING"];
+
+/// Creates `default` when the store has never had it (a deleted one stays deleted).
+pub fn ensure_default(state: &dyn StateStore) -> Result<()> {
+    if state.get_cluster(DEFAULT_CLUSTER)?.is_none() {
+        state.put_cluster(&ClusterRecord {
+            name: DEFAULT_CLUSTER.to_owned(),
+            status: ACTIVE.to_owned(),
+            created_at_ms: now_ms(),
+            extra: json!({}),
+        })?;
+    }
+    Ok(())
+}
+
+static SETTING: &[Field] = &[opt("name", Ty::Str), opt("value", Ty::Str)];
+static CREATE: &[Field] = &[
+    opt("clusterName", Ty::Str),
+    opt("tags", TAGS),
+    opt("settings", Ty::List(&Ty::Obj(SETTING))),
+    opt("configuration", Ty::Obj(&[])),
+    opt("capacityProviders", STRINGS),
+    opt("defaultCapacityProviderStrategy", Ty::List(&Ty::Obj(&[]))),
+    opt("serviceConnectDefaults", Ty::Obj(&[])),
+];
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateRequest {
+    cluster_name: Option<String>,
+    tags: Option<Vec<TagIn>>,
+    settings: Option<Vec<SettingIn>>,
+    configuration: Option<Value>,
+    capacity_providers: Option<Vec<String>>,
+    default_capacity_provider_strategy: Option<Vec<Value>>,
+}
+
+#[derive(Deserialize)]
+struct SettingIn {
+    name: Option<String>,
+    value: Option<String>,
+}
+
+static DELETE: &[Field] = &[req("cluster", Ty::Str)];
+
+#[derive(Deserialize)]
+struct DeleteRequest {
+    cluster: String,
+}
+
+static LIST: &[Field] = &[opt("maxResults", Ty::Int), opt("nextToken", Ty::Str)];
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListRequest {
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+static DESCRIBE: &[Field] = &[opt("clusters", STRINGS), opt("include", STRINGS)];
+
+#[derive(Deserialize)]
+struct DescribeRequest {
+    clusters: Option<Vec<String>>,
+    include: Option<Vec<String>>,
+}
+
+/// Task counts of one cluster.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    running: usize,
+    pending: usize,
+}
+
+impl EcsService {
+    pub(super) async fn create_cluster(&self, body: Value) -> Result<Value> {
+        let r: CreateRequest = input::parse(body, CREATE)?;
+        let name = r.cluster_name.unwrap_or_else(|| DEFAULT_CLUSTER.to_owned());
+        if !input::is_valid_name(&name) {
+            return Err(ControlError::invalid(format!("clusterName: {NAME_RULE}")));
+        }
+        let tags = input::tags("tags", r.tags.as_deref().unwrap_or_default())?;
+        let mut settings = Vec::new();
+        for (i, s) in r.settings.unwrap_or_default().iter().enumerate() {
+            let name = s.name.as_deref().unwrap_or_default();
+            input::one_of(&format!("settings[{i}].name"), name, &["containerInsights"])?;
+            let value = s.value.as_deref().unwrap_or_default();
+            input::one_of(
+                &format!("settings[{i}].value"),
+                value,
+                &["enabled", "disabled", "enhanced"],
+            )?;
+            settings.push(json!({ "name": name, "value": value }));
+        }
+        let providers = r.capacity_providers.unwrap_or_default();
+        for (i, p) in providers.iter().enumerate() {
+            input::one_of(&format!("capacityProviders[{i}]"), p, CAPACITY_PROVIDERS)?;
+        }
+        let mut extra = Map::new();
+        extra.insert("settings".into(), Value::Array(settings));
+        extra.insert("capacityProviders".into(), json!(providers));
+        extra.insert(
+            "defaultCapacityProviderStrategy".into(),
+            json!(r.default_capacity_provider_strategy.unwrap_or_default()),
+        );
+        if let Some(c) = r.configuration {
+            extra.insert("configuration".into(), c);
+        }
+
+        let arn = self.core.arns.cluster(&name);
+        let (record, tags) = self
+            .core
+            .db(move |s| {
+                let existing = s.get_cluster(&name)?;
+                let record = match existing {
+                    // Idempotent: an ACTIVE cluster is returned as it is, with the tags merged.
+                    Some(c) if c.status == ACTIVE => {
+                        let mut merged = s.tags(&arn)?;
+                        for (k, v) in &tags {
+                            match merged.iter_mut().find(|(mk, _)| mk == k) {
+                                Some(slot) => slot.1.clone_from(v),
+                                None => merged.push((k.clone(), v.clone())),
+                            }
+                        }
+                        if merged.len() > input::MAX_TAGS {
+                            return Ok(Err(ControlError::invalid(format!(
+                                "tags: the cluster would have {} tags; at most {} are allowed",
+                                merged.len(),
+                                input::MAX_TAGS
+                            ))));
+                        }
+                        if !tags.is_empty() {
+                            s.tag(&arn, &tags)?;
+                        }
+                        c
+                    }
+                    // A new cluster, or a deleted one made again: it starts afresh.
+                    _ => {
+                        let old: Vec<String> = s.tags(&arn)?.into_iter().map(|(k, _)| k).collect();
+                        let record = ClusterRecord {
+                            name: name.clone(),
+                            status: ACTIVE.to_owned(),
+                            created_at_ms: now_ms(),
+                            extra: Value::Object(extra),
+                        };
+                        s.put_cluster(&record)?;
+                        if !old.is_empty() {
+                            s.untag(&arn, &old)?;
+                        }
+                        if !tags.is_empty() {
+                            s.tag(&arn, &tags)?;
+                        }
+                        record
+                    }
+                };
+                let tags = s.tags(&arn)?;
+                Ok(Ok((record, tags)))
+            })
+            .await??;
+        let counts = self.counts().await?;
+        let c = counts.get(&record.name).copied().unwrap_or_default();
+        Ok(json!({ "cluster": self.cluster_json(&record, c, INCLUDE, Some(&tags)) }))
+    }
+
+    pub(super) async fn delete_cluster(&self, body: Value) -> Result<Value> {
+        let r: DeleteRequest = input::parse(body, DELETE)?;
+        let mut record = self.active_cluster("cluster", Some(&r.cluster)).await?;
+        let name = record.name.clone();
+        let busy_live = self.core.live().values().any(|t| t.meta.cluster == name);
+        let busy_stored = self
+            .core
+            .db(move |s| Ok(s.unfinished_tasks()?.iter().any(|t| t.cluster == name)))
+            .await?;
+        if busy_live || busy_stored {
+            return Err(ControlError::ClusterContainsTasks);
+        }
+        record.status = INACTIVE.to_owned();
+        let stored = record.clone();
+        let arn = self.core.arns.cluster(&record.name);
+        let tags = self
+            .core
+            .db(move |s| {
+                s.put_cluster(&stored)?;
+                s.tags(&arn)
+            })
+            .await?;
+        Ok(
+            json!({ "cluster": self.cluster_json(&record, Counts::default(), INCLUDE, Some(&tags)) }),
+        )
+    }
+
+    pub(super) async fn list_clusters(&self, body: Value) -> Result<Value> {
+        let r: ListRequest = input::parse(body, LIST)?;
+        let max = input::max_results(r.max_results)?;
+        let mut names: Vec<String> = self
+            .core
+            .db(|s| s.list_clusters())
+            .await?
+            .into_iter()
+            .filter(|c| c.status == ACTIVE)
+            .map(|c| c.name)
+            .collect();
+        names.sort();
+        let (names, next) = page::page(
+            names,
+            Clone::clone,
+            Order::Asc,
+            "clusters",
+            r.next_token.as_deref(),
+            max,
+        )?;
+        let arns: Vec<String> = names.iter().map(|n| self.core.arns.cluster(n)).collect();
+        let mut out = json!({ "clusterArns": arns });
+        if let (Some(next), Some(o)) = (next, out.as_object_mut()) {
+            o.insert("nextToken".into(), json!(next));
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn describe_clusters(&self, body: Value) -> Result<Value> {
+        let r: DescribeRequest = input::parse(body, DESCRIBE)?;
+        let refs = r
+            .clusters
+            .unwrap_or_else(|| vec![DEFAULT_CLUSTER.to_owned()]);
+        if refs.len() > 100 {
+            return Err(ControlError::invalid(format!(
+                "clusters: at most 100 clusters can be described at once, got {}",
+                refs.len()
+            )));
+        }
+        let include = r.include.unwrap_or_default();
+        for (i, item) in include.iter().enumerate() {
+            input::one_of(&format!("include[{i}]"), item, INCLUDE)?;
+        }
+        let include: Vec<&str> = include.iter().map(String::as_str).collect();
+
+        // Resolve every reference first: a malformed ARN is a failure, not an error.
+        let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+        for input in refs {
+            if wanted.iter().any(|(i, _)| *i == input) {
+                continue;
+            }
+            let name = self
+                .core
+                .arns
+                .cluster_ref("clusters", &input)
+                .ok()
+                .flatten();
+            wanted.push((input, name));
+        }
+        let names: Vec<String> = wanted.iter().filter_map(|(_, n)| n.clone()).collect();
+        let arns = self.core.arns.clone();
+        let want_tags = include.contains(&"TAGS");
+        let found = self
+            .core
+            .db(move |s| {
+                let mut found = HashMap::new();
+                for name in names {
+                    if let Some(c) = s.get_cluster(&name)? {
+                        let tags = if want_tags {
+                            Some(s.tags(&arns.cluster(&name))?)
+                        } else {
+                            None
+                        };
+                        found.insert(name, (c, tags));
+                    }
+                }
+                Ok(found)
+            })
+            .await?;
+        let counts = self.counts().await?;
+        let mut clusters = Vec::new();
+        let mut failures = Vec::new();
+        for (input, name) in &wanted {
+            match name.as_ref().and_then(|n| found.get(n)) {
+                Some((record, tags)) => {
+                    let c = counts.get(&record.name).copied().unwrap_or_default();
+                    clusters.push(self.cluster_json(record, c, &include, tags.as_deref()));
+                }
+                None => {
+                    let arn = match name {
+                        Some(n) if !input.starts_with("arn:") => self.core.arns.cluster(n),
+                        _ => input.clone(),
+                    };
+                    failures.push(json!({ "arn": arn, "reason": "MISSING" }));
+                }
+            }
+        }
+        Ok(json!({ "clusters": clusters, "failures": failures }))
+    }
+
+    /// The ACTIVE cluster a request names (`None`: `default`); anything else is
+    /// ClusterNotFoundException.
+    pub(super) async fn active_cluster(
+        &self,
+        member: &str,
+        reference: Option<&str>,
+    ) -> Result<ClusterRecord> {
+        let record = self.any_cluster(member, reference).await?;
+        if record.status != ACTIVE {
+            return Err(ControlError::ClusterNotFound);
+        }
+        Ok(record)
+    }
+
+    /// The cluster a request names, ACTIVE or INACTIVE (reads of what it held).
+    pub(super) async fn any_cluster(
+        &self,
+        member: &str,
+        reference: Option<&str>,
+    ) -> Result<ClusterRecord> {
+        let reference = reference.unwrap_or(DEFAULT_CLUSTER);
+        let Some(name) = self.core.arns.cluster_ref(member, reference)? else {
+            return Err(ControlError::ClusterNotFound);
+        };
+        self.core
+            .db(move |s| s.get_cluster(&name))
+            .await?
+            .ok_or(ControlError::ClusterNotFound)
+    }
+
+    /// Running and pending task counts per cluster.
+    async fn counts(&self) -> Result<HashMap<String, Counts>> {
+        let unfinished: Vec<TaskRecord> = self.core.db(|s| s.unfinished_tasks()).await?;
+        let mut counts: HashMap<String, Counts> = HashMap::new();
+        for t in unfinished {
+            let c = counts.entry(t.cluster.clone()).or_default();
+            if t.last_status == "RUNNING" {
+                c.running += 1;
+            } else if PENDING_STATUSES.contains(&t.last_status.as_str()) {
+                c.pending += 1;
+            }
+        }
+        Ok(counts)
+    }
+
+    fn cluster_json(
+        &self,
+        record: &ClusterRecord,
+        counts: Counts,
+        include: &[&str],
+        tags: Option<&[(String, String)]>,
+    ) -> Value {
+        let extra = |key: &str| record.extra.get(key).cloned().unwrap_or_else(|| json!([]));
+        let mut o = Map::new();
+        o.insert(
+            "clusterArn".into(),
+            json!(self.core.arns.cluster(&record.name)),
+        );
+        o.insert("clusterName".into(), json!(record.name));
+        o.insert("status".into(), json!(record.status));
+        o.insert("registeredContainerInstancesCount".into(), json!(0));
+        o.insert("runningTasksCount".into(), json!(counts.running));
+        o.insert("pendingTasksCount".into(), json!(counts.pending));
+        o.insert("activeServicesCount".into(), json!(0));
+        o.insert("capacityProviders".into(), extra("capacityProviders"));
+        o.insert(
+            "defaultCapacityProviderStrategy".into(),
+            extra("defaultCapacityProviderStrategy"),
+        );
+        if include.contains(&"SETTINGS") {
+            o.insert("settings".into(), extra("settings"));
+        }
+        if include.contains(&"CONFIGURATIONS")
+            && let Some(c) = record.extra.get("configuration")
+        {
+            o.insert("configuration".into(), c.clone());
+        }
+        if include.contains(&"STATISTICS") {
+            o.insert("statistics".into(), json!([]));
+        }
+        if include.contains(&"ATTACHMENTS") {
+            o.insert("attachments".into(), json!([]));
+        }
+        if include.contains(&"TAGS") {
+            o.insert("tags".into(), input::tags_json(tags.unwrap_or_default()));
+        }
+        Value::Object(o)
+    }
+}

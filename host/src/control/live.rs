@@ -1,0 +1,151 @@
+//! Tasks this host runs: their handles, and the watcher that writes every change of a
+//! task's snapshot to the store until it is STOPPED.
+
+use super::Core;
+use super::error::Result;
+use super::recovery;
+use super::shape::{self, StopRequest, TaskMeta};
+use super::time::now_ms;
+use crate::runtime::{StopCode, TaskHandle, TaskStatus};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// What the driver ending without a STOPPED snapshot is recorded as.
+const DRIVER_LOST: &str = "Host error: the task's driver ended unexpectedly";
+
+pub(crate) struct LiveTask {
+    pub meta: TaskMeta,
+    pub handle: TaskHandle,
+    /// A stop asked for through the API, shown at once even before the runtime acts on it.
+    stop: Mutex<Option<StopRequest>>,
+    /// Serialises writes of this task so that versions only ever increase.
+    writer: tokio::sync::Mutex<Written>,
+}
+
+#[derive(Default)]
+struct Written {
+    version: u64,
+    /// The last shape written, with version 0 (to tell whether anything changed).
+    unversioned: Option<Value>,
+    current: Value,
+}
+
+impl LiveTask {
+    pub fn new(meta: TaskMeta, handle: TaskHandle) -> Self {
+        Self {
+            meta,
+            handle,
+            stop: Mutex::new(None),
+            writer: tokio::sync::Mutex::new(Written::default()),
+        }
+    }
+
+    pub fn stop_request(&self) -> Option<StopRequest> {
+        self.stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Asks the runtime to stop the task. The first stop asked for is the one reported;
+    /// a task already stopping keeps its reason.
+    pub fn request_stop(&self, code: StopCode, reason: String) {
+        {
+            let mut stop = self.stop.lock().unwrap_or_else(PoisonError::into_inner);
+            if stop.is_some() || self.handle.snapshot().desired_status == TaskStatus::Stopped {
+                return;
+            }
+            *stop = Some(StopRequest {
+                code,
+                reason: reason.clone(),
+            });
+        }
+        self.handle.stop(code, reason);
+    }
+}
+
+/// Writes the task's current shape to the store if it changed since the last write
+/// (bumping `version`); returns the shape as written.
+pub async fn persist(core: &Core, task: &LiveTask) -> Result<Value> {
+    let mut written = task.writer.lock().await;
+    let snap = task.handle.snapshot();
+    let stop = task.stop_request();
+    let unversioned = shape::task_json(&core.arns, &task.meta, &snap, stop.as_ref(), 0);
+    if written.unversioned.as_ref() == Some(&unversioned) {
+        return Ok(written.current.clone());
+    }
+    let version = written.version + 1;
+    let mut current = unversioned.clone();
+    if let Some(o) = current.as_object_mut() {
+        o.insert("version".into(), json!(version));
+    }
+    let record = shape::record(&task.meta, &snap, current.clone());
+    core.db(move |s| s.put_task(&record)).await?;
+    written.version = version;
+    written.unversioned = Some(unversioned);
+    written.current = current.clone();
+    Ok(current)
+}
+
+/// Watches `task` until it is STOPPED, writing each change, then drops it from `live`.
+pub fn spawn_watcher(core: Arc<Core>, task: Arc<LiveTask>) {
+    let mut rx = task.handle.watch();
+    tokio::spawn(async move {
+        loop {
+            let stopped = rx.borrow_and_update().last_status == TaskStatus::Stopped;
+            if stopped {
+                persist_final(&core, &task).await;
+                break;
+            }
+            if let Err(e) = persist(&core, &task).await {
+                tracing::warn!("cannot record task {}: {e}", task.meta.task_id);
+            }
+            if rx.changed().await.is_err() {
+                // The driver is gone. Its last word may still be STOPPED; if it is not,
+                // the task is lost and is recorded so.
+                if task.handle.snapshot().last_status == TaskStatus::Stopped {
+                    persist_final(&core, &task).await;
+                } else {
+                    record_lost(&core, &task).await;
+                }
+                break;
+            }
+        }
+        core.live().remove(&task.meta.task_id);
+        core.live_changed.notify_waiters();
+    });
+}
+
+/// The STOPPED write must not be lost to a passing store error: it is retried.
+async fn persist_final(core: &Core, task: &LiveTask) {
+    for attempt in 1..=5u32 {
+        match persist(core, task).await {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot record that task {} stopped (attempt {attempt}): {e}",
+                    task.meta.task_id
+                );
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+            }
+        }
+    }
+}
+
+async fn record_lost(core: &Core, task: &LiveTask) {
+    let _ = persist(core, task).await;
+    let id = task.meta.task_id.clone();
+    let result = core
+        .db(move |s| {
+            if let Some(mut record) = s.get_task(&id)? {
+                recovery::mark_lost(&mut record, now_ms(), DRIVER_LOST);
+                s.put_task(&record)?;
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!("cannot record task {} as lost: {e}", task.meta.task_id);
+    }
+}

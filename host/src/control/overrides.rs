@@ -1,0 +1,212 @@
+//! RunTask `overrides` (ECS `TaskOverride`): read, checked, applied to the definition.
+
+use super::error::{ControlError, Result};
+use super::input::{Field, STRINGS, Ty, opt, req};
+use crate::runtime::ContainerOverride;
+use crate::taskdef::{EphemeralStorage, KeyValuePair, TaskDefinition, units};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+static KEY_VALUE: &[Field] = &[opt("name", Ty::Str), opt("value", Ty::Str)];
+static CONTAINER_OVERRIDE: &[Field] = &[
+    opt("name", Ty::Str),
+    opt("command", STRINGS),
+    opt("environment", Ty::List(&Ty::Obj(KEY_VALUE))),
+    opt("environmentFiles", Ty::List(&Ty::Obj(&[]))),
+    opt("cpu", Ty::Int),
+    opt("memory", Ty::Int),
+    opt("memoryReservation", Ty::Int),
+    opt("resourceRequirements", Ty::List(&Ty::Obj(&[]))),
+];
+static EPHEMERAL_STORAGE: &[Field] = &[req("sizeInGiB", Ty::Int)];
+pub(super) static OVERRIDES: &[Field] = &[
+    opt("containerOverrides", Ty::List(&Ty::Obj(CONTAINER_OVERRIDE))),
+    opt("cpu", Ty::Str),
+    opt("memory", Ty::Str),
+    opt("taskRoleArn", Ty::Str),
+    opt("executionRoleArn", Ty::Str),
+    opt("ephemeralStorage", Ty::Obj(EPHEMERAL_STORAGE)),
+    opt("inferenceAcceleratorOverrides", Ty::List(&Ty::Obj(&[]))),
+];
+/// ECS `TaskOverride`; serialized back as the task's `overrides`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct OverridesIn {
+    #[serde(default)]
+    container_overrides: Option<Vec<ContainerOverrideIn>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task_role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    execution_role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ephemeral_storage: Option<EphemeralStorageIn>,
+    #[serde(default)]
+    inference_accelerator_overrides: Option<Vec<Value>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+struct EphemeralStorageIn {
+    #[serde(rename = "sizeInGiB")]
+    size_in_gib: i64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerOverrideIn {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment: Option<Vec<KeyValueIn>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment_files: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_reservation: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_requirements: Option<Vec<Value>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+struct KeyValueIn {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+}
+
+/// Task-level overrides change the definition; container overrides become the runtime's
+/// `ContainerOverride`s (memoryReservation, which the runtime does not take, changes the
+/// definition too). Every override must name a container of the definition.
+pub(super) fn apply_overrides(
+    def: &mut TaskDefinition,
+    o: &OverridesIn,
+) -> Result<Vec<ContainerOverride>> {
+    const PATH: &str = "overrides";
+    if let Some(cpu) = &o.cpu {
+        def.cpu =
+            units::parse_cpu(cpu).map_err(|e| ControlError::invalid(format!("{PATH}.cpu: {e}")))?;
+    }
+    if let Some(memory) = &o.memory {
+        def.memory = units::parse_memory(memory)
+            .map_err(|e| ControlError::invalid(format!("{PATH}.memory: {e}")))?;
+    }
+    if let Some(role) = &o.task_role_arn {
+        def.task_role_arn = Some(role.clone());
+    }
+    if let Some(role) = &o.execution_role_arn {
+        def.execution_role_arn = Some(role.clone());
+    }
+    if let Some(storage) = &o.ephemeral_storage {
+        let size = u32::try_from(storage.size_in_gib).map_err(|_| {
+            ControlError::invalid(format!(
+                "{PATH}.ephemeralStorage.sizeInGiB: must be between 21 and 200"
+            ))
+        })?;
+        def.ephemeral_storage = Some(EphemeralStorage { size_in_gib: size });
+    }
+    if o.inference_accelerator_overrides
+        .as_ref()
+        .is_some_and(|l| !l.is_empty())
+    {
+        return Err(ControlError::invalid(format!(
+            "{PATH}.inferenceAcceleratorOverrides: inference accelerators are not supported"
+        )));
+    }
+
+    let mut out: Vec<ContainerOverride> = Vec::new();
+    for (i, c) in o.container_overrides.iter().flatten().enumerate() {
+        let path = format!("{PATH}.containerOverrides[{i}]");
+        let Some(name) = c.name.as_deref() else {
+            return Err(ControlError::invalid(format!("{path}.name: is required")));
+        };
+        let Some(container) = def
+            .container_definitions
+            .iter_mut()
+            .find(|d| d.name == name)
+        else {
+            return Err(ControlError::invalid(format!(
+                "{path}.name: the task definition has no container named {name:?}"
+            )));
+        };
+        if out.iter().any(|o| o.name == name) {
+            return Err(ControlError::invalid(format!(
+                "{path}.name: container {name:?} is overridden twice"
+            )));
+        }
+        for (member, list) in [
+            ("environmentFiles", &c.environment_files),
+            ("resourceRequirements", &c.resource_requirements),
+        ] {
+            if list.as_ref().is_some_and(|l| !l.is_empty()) {
+                return Err(ControlError::invalid(format!(
+                    "{path}.{member}: is not supported by wasmgate"
+                )));
+            }
+        }
+        let mut environment = Vec::new();
+        for (j, kv) in c.environment.iter().flatten().enumerate() {
+            let Some(var) = kv.name.as_deref().filter(|n| !n.is_empty()) else {
+                return Err(ControlError::invalid(format!(
+                    "{path}.environment[{j}].name: is required"
+                )));
+            };
+            environment.push(KeyValuePair {
+                name: var.to_owned(),
+                value: kv.value.clone().unwrap_or_default(),
+            });
+        }
+        let cpu = match c.cpu {
+            None => None,
+            Some(n) => Some(
+                u32::try_from(n)
+                    .map_err(|_| ControlError::invalid(format!("{path}.cpu: must be 0 or more")))?,
+            ),
+        };
+        let memory = match c.memory {
+            None => None,
+            Some(n) => Some(u64::try_from(n).ok().filter(|m| *m > 0).ok_or_else(|| {
+                ControlError::invalid(format!("{path}.memory: must be greater than 0"))
+            })?),
+        };
+        if let Some(n) = c.memory_reservation {
+            let reservation = u64::try_from(n).ok().filter(|m| *m > 0).ok_or_else(|| {
+                ControlError::invalid(format!("{path}.memoryReservation: must be greater than 0"))
+            })?;
+            container.memory_reservation = Some(reservation);
+        }
+        // Applied here as well so that the definition validated before starting is the
+        // one the runtime will run (the runtime applies the same overrides again).
+        if let Some(cmd) = &c.command {
+            container.command = cmd.clone();
+        }
+        if cpu.is_some() {
+            container.cpu = cpu;
+        }
+        if memory.is_some() {
+            container.memory = memory;
+        }
+        for kv in &environment {
+            match container.environment.iter_mut().find(|e| e.name == kv.name) {
+                Some(e) => e.value.clone_from(&kv.value),
+                None => container.environment.push(kv.clone()),
+            }
+        }
+        out.push(ContainerOverride {
+            name: name.to_owned(),
+            command: c.command.clone(),
+            environment,
+            cpu,
+            memory,
+        });
+    }
+    Ok(out)
+}

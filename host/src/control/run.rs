@@ -1,0 +1,378 @@
+//! RunTask: check every member, resolve what it names, then start the tasks.
+
+use super::EcsService;
+use super::error::{ControlError, Result};
+use super::input::{self, Field, STRINGS, TAGS, TagIn, Ty, opt, req};
+use super::live::{self, LiveTask};
+use super::overrides::{OVERRIDES, OverridesIn, apply_overrides};
+use super::shape::{NetworkConfig, PLATFORM_VERSION, TaskMeta};
+use super::taskdefs::{self, ACTIVE};
+use super::tokens::RunOutcome;
+use crate::runtime::{ContainerOverride, StartError, StopCode, TaskSpec};
+use crate::taskdef::{self, TaskDefError, TaskDefinition};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+const MAX_COUNT: i64 = 10;
+pub(super) const LAUNCH_TYPES: &[&str] = &["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"];
+static AWSVPC: &[Field] = &[
+    req("subnets", STRINGS),
+    opt("securityGroups", STRINGS),
+    opt("assignPublicIp", Ty::Str),
+];
+static NETWORK: &[Field] = &[opt("awsvpcConfiguration", Ty::Obj(AWSVPC))];
+static RUN: &[Field] = &[
+    req("taskDefinition", Ty::Str),
+    opt("cluster", Ty::Str),
+    opt("count", Ty::Int),
+    opt("launchType", Ty::Str),
+    opt("networkConfiguration", Ty::Obj(NETWORK)),
+    opt("overrides", Ty::Obj(OVERRIDES)),
+    opt("startedBy", Ty::Str),
+    opt("group", Ty::Str),
+    opt("tags", TAGS),
+    opt("propagateTags", Ty::Str),
+    opt("platformVersion", Ty::Str),
+    opt("enableExecuteCommand", Ty::Bool),
+    opt("enableECSManagedTags", Ty::Bool),
+    opt("clientToken", Ty::Str),
+    opt("referenceId", Ty::Str),
+    opt("capacityProviderStrategy", Ty::List(&Ty::Obj(&[]))),
+    opt("placementConstraints", Ty::List(&Ty::Obj(&[]))),
+    opt("placementStrategy", Ty::List(&Ty::Obj(&[]))),
+    opt("volumeConfigurations", Ty::List(&Ty::Obj(&[]))),
+];
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RunRequest {
+    task_definition: String,
+    cluster: Option<String>,
+    count: Option<i64>,
+    launch_type: Option<String>,
+    network_configuration: Option<NetworkIn>,
+    overrides: Option<OverridesIn>,
+    started_by: Option<String>,
+    group: Option<String>,
+    tags: Option<Vec<TagIn>>,
+    propagate_tags: Option<String>,
+    platform_version: Option<String>,
+    enable_execute_command: Option<bool>,
+    client_token: Option<String>,
+    capacity_provider_strategy: Option<Vec<Value>>,
+    placement_constraints: Option<Vec<Value>>,
+    placement_strategy: Option<Vec<Value>>,
+    volume_configurations: Option<Vec<Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NetworkIn {
+    awsvpc_configuration: Option<AwsVpcIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AwsVpcIn {
+    subnets: Vec<String>,
+    security_groups: Option<Vec<String>>,
+    assign_public_ip: Option<String>,
+}
+
+/// Everything RunTask decided before starting anything.
+struct RunPlan {
+    cluster: String,
+    family: String,
+    revision: u32,
+    definition: TaskDefinition,
+    overrides: Vec<ContainerOverride>,
+    overrides_json: Value,
+    count: usize,
+    started_by: Option<String>,
+    group: String,
+    tags: Vec<(String, String)>,
+    network: Option<NetworkConfig>,
+}
+
+impl EcsService {
+    pub(super) async fn run_task(&self, body: Value) -> Result<Value> {
+        // The request without its token, to tell a retry from a reuse of the token.
+        let fingerprint = match &body {
+            Value::Object(o) => {
+                let mut o = o.clone();
+                o.remove("clientToken");
+                Value::Object(o).to_string()
+            }
+            other => other.to_string(),
+        };
+        let r: RunRequest = input::parse(body, RUN)?;
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(ControlError::client(
+                "This host is shutting down and starts no new tasks.",
+            ));
+        }
+        let token = r.client_token.clone();
+        if let Some(t) = &token
+            && (t.is_empty() || t.len() > 64 || !t.bytes().all(|b| (33..=126).contains(&b)))
+        {
+            return Err(ControlError::invalid(
+                "clientToken: must be 1 to 64 characters in the ASCII range 33-126",
+            ));
+        }
+        let plan = self.plan_run(r).await?;
+        let outcome = match &token {
+            Some(t) => {
+                self.tokens
+                    .once(t, fingerprint, || self.start_tasks(&plan))
+                    .await?
+            }
+            None => self.start_tasks(&plan).await?,
+        };
+        let tasks = self.current_tasks(&outcome.task_ids, true).await?;
+        Ok(json!({ "tasks": tasks, "failures": outcome.failures }))
+    }
+
+    /// Checks every member of a RunTask and resolves what it names; nothing is changed.
+    async fn plan_run(&self, r: RunRequest) -> Result<RunPlan> {
+        let count = r.count.unwrap_or(1);
+        if !(1..=MAX_COUNT).contains(&count) {
+            return Err(ControlError::invalid(format!(
+                "count: {count} is out of range; must be between 1 and {MAX_COUNT}"
+            )));
+        }
+        if let Some(lt) = &r.launch_type
+            && input::one_of("launchType", lt, LAUNCH_TYPES)? != "FARGATE"
+        {
+            return Err(ControlError::invalid(format!(
+                "launchType: {lt} is not supported; wasmgate runs FARGATE tasks"
+            )));
+        }
+        for (member, list) in [
+            ("capacityProviderStrategy", &r.capacity_provider_strategy),
+            ("placementConstraints", &r.placement_constraints),
+            ("placementStrategy", &r.placement_strategy),
+            ("volumeConfigurations", &r.volume_configurations),
+        ] {
+            if list.as_ref().is_some_and(|l| !l.is_empty()) {
+                return Err(ControlError::invalid(format!(
+                    "{member}: is not supported for Fargate tasks on wasmgate"
+                )));
+            }
+        }
+        match r.platform_version.as_deref() {
+            None | Some("LATEST" | PLATFORM_VERSION) => {}
+            Some(v) => {
+                return Err(ControlError::PlatformUnknown(format!(
+                    "The specified platform version {v:?} doesn't exist; wasmgate offers LATEST ({PLATFORM_VERSION})."
+                )));
+            }
+        }
+        if r.enable_execute_command == Some(true) {
+            return Err(ControlError::invalid(
+                "enableExecuteCommand: ECS Exec is not supported by wasmgate",
+            ));
+        }
+        if let Some(s) = &r.started_by
+            && (s.is_empty()
+                || s.len() > 128
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_/".contains(&b)))
+        {
+            return Err(ControlError::invalid(
+                "startedBy: must be 1 to 128 letters, numbers, hyphens, forward slashes and underscores",
+            ));
+        }
+        if let Some(g) = &r.group
+            && (g.is_empty() || g.chars().count() > 255 || g.chars().any(char::is_control))
+        {
+            return Err(ControlError::invalid(
+                "group: must be 1 to 255 characters, without control characters",
+            ));
+        }
+        let network = match r.network_configuration {
+            None => None,
+            Some(n) => Some(network(n)?),
+        };
+        let mut tags = input::tags("tags", r.tags.as_deref().unwrap_or_default())?;
+        let propagate = match r.propagate_tags.as_deref() {
+            None => "NONE",
+            Some(p) => input::one_of("propagateTags", p, &["TASK_DEFINITION", "SERVICE", "NONE"])?,
+        };
+        if propagate == "SERVICE" {
+            return Err(ControlError::invalid(
+                "propagateTags: SERVICE applies only to tasks a service starts",
+            ));
+        }
+
+        let cluster = self.active_cluster("cluster", r.cluster.as_deref()).await?;
+        let record = self
+            .find_task_definition("taskDefinition", &r.task_definition)
+            .await?
+            .ok_or_else(|| ControlError::client("TaskDefinition not found."))?;
+        if record.status != ACTIVE {
+            return Err(ControlError::client("TaskDefinition is inactive"));
+        }
+        let mut definition = taskdefs::model(&record)?;
+        let overrides_in = r.overrides.unwrap_or_default();
+        let overrides = apply_overrides(&mut definition, &overrides_in)?;
+        // Checked here so that a bad override is refused before anything starts.
+        if let Err(e) = taskdef::validate(&definition, &self.runtime.validation_options()) {
+            return Err(taskdefs::rules_error(
+                e.field_errors(),
+                Some(u64::from(definition.cpu)),
+                definition.memory,
+            ));
+        }
+        let mut overrides_json = serde_json::to_value(&overrides_in)
+            .map_err(|e| ControlError::Internal(format!("cannot echo the overrides: {e}")))?;
+        if let Some(o) = overrides_json.as_object_mut() {
+            for key in ["containerOverrides", "inferenceAcceleratorOverrides"] {
+                if o.get(key).is_none_or(Value::is_null) {
+                    o.insert(key.into(), json!([]));
+                }
+            }
+        }
+
+        if propagate == "TASK_DEFINITION" {
+            let arn = self
+                .core
+                .arns
+                .task_definition(&record.family, record.revision);
+            let inherited = self.core.db(move |s| s.tags(&arn)).await?;
+            for (k, v) in inherited {
+                if !tags.iter().any(|(tk, _)| *tk == k) {
+                    tags.push((k, v));
+                }
+            }
+            input::check_tag_pairs("tags", &tags)?;
+        }
+
+        Ok(RunPlan {
+            group: r
+                .group
+                .unwrap_or_else(|| format!("family:{}", record.family)),
+            cluster: cluster.name,
+            family: record.family,
+            revision: record.revision,
+            definition,
+            overrides,
+            overrides_json,
+            count: usize::try_from(count).unwrap_or(1),
+            started_by: r.started_by,
+            tags,
+            network,
+        })
+    }
+
+    /// Starts the planned tasks. The first start failing refuses the request (nothing
+    /// started); a later one is reported in `failures`.
+    async fn start_tasks(&self, plan: &RunPlan) -> Result<RunOutcome> {
+        let mut outcome = RunOutcome {
+            task_ids: Vec::new(),
+            failures: Vec::new(),
+        };
+        for _ in 0..plan.count {
+            let spec = TaskSpec {
+                definition: plan.definition.clone(),
+                base_dir: self.base_dir.clone(),
+                overrides: plan.overrides.clone(),
+                stop_timeout: None,
+                console: None,
+            };
+            let handle = match self.runtime.start_task(spec) {
+                Ok(h) => h,
+                Err(e) if outcome.task_ids.is_empty() => return Err(start_error(e)),
+                Err(e) => {
+                    outcome.failures.push(json!({
+                        "arn": self.core.arns.task_definition(&plan.family, plan.revision),
+                        "reason": start_error(e).to_string(),
+                    }));
+                    continue;
+                }
+            };
+            let task_id = handle.id().to_owned();
+            let meta = TaskMeta {
+                task_id: task_id.clone(),
+                cluster: plan.cluster.clone(),
+                family: plan.family.clone(),
+                revision: plan.revision,
+                started_by: plan.started_by.clone(),
+                group: plan.group.clone(),
+                overrides: plan.overrides_json.clone(),
+                container_ids: plan
+                    .definition
+                    .container_definitions
+                    .iter()
+                    .map(|_| uuid::Uuid::new_v4().to_string())
+                    .collect(),
+                ephemeral_storage_gib: plan.definition.ephemeral_storage_gib(),
+                network: plan.network.clone(),
+            };
+            if !plan.tags.is_empty() {
+                let arn = self.core.arns.task(&plan.cluster, &task_id);
+                let tags = plan.tags.clone();
+                if let Err(e) = self.core.db(move |s| s.tag(&arn, &tags)).await {
+                    handle.stop(StopCode::TaskFailedToStart, format!("Host error: {e}"));
+                    return Err(e);
+                }
+            }
+            let task = Arc::new(LiveTask::new(meta, handle));
+            self.core.live().insert(task_id.clone(), task.clone());
+            live::spawn_watcher(self.core.clone(), task.clone());
+            live::persist(&self.core, &task).await?;
+            outcome.task_ids.push(task_id);
+        }
+        Ok(outcome)
+    }
+}
+
+fn network(n: NetworkIn) -> Result<NetworkConfig> {
+    let Some(vpc) = n.awsvpc_configuration else {
+        return Err(ControlError::invalid(
+            "networkConfiguration.awsvpcConfiguration: is required",
+        ));
+    };
+    const PATH: &str = "networkConfiguration.awsvpcConfiguration";
+    if vpc.subnets.is_empty() || vpc.subnets.len() > 16 {
+        return Err(ControlError::invalid(format!(
+            "{PATH}.subnets: must hold 1 to 16 subnets"
+        )));
+    }
+    if vpc.subnets.iter().any(String::is_empty) {
+        return Err(ControlError::invalid(format!(
+            "{PATH}.subnets: a subnet id must not be empty"
+        )));
+    }
+    let security_groups = vpc.security_groups.unwrap_or_default();
+    if security_groups.len() > 5 {
+        return Err(ControlError::invalid(format!(
+            "{PATH}.securityGroups: at most 5 security groups are allowed"
+        )));
+    }
+    if let Some(p) = &vpc.assign_public_ip {
+        input::one_of(
+            &format!("{PATH}.assignPublicIp"),
+            p,
+            &["ENABLED", "DISABLED"],
+        )?;
+    }
+    Ok(NetworkConfig {
+        subnets: vpc.subnets,
+        security_groups,
+        assign_public_ip: vpc.assign_public_ip,
+    })
+}
+
+fn start_error(e: StartError) -> ControlError {
+    match e {
+        StartError::Invalid(message) => ControlError::client(message.replace('\n', "; ")),
+        StartError::Definition(TaskDefError::Invalid(errors)) => {
+            // The size was checked before starting: no ECS sentence here.
+            taskdefs::rules_error(&errors, Some(0), 0)
+        }
+        StartError::Definition(err) => ControlError::client(err.to_string()),
+    }
+}

@@ -1,0 +1,227 @@
+//! An in-memory `StateStore` for the control plane's tests (the SQLite backend is
+//! another module's work; these tests only need the trait's contract).
+
+use crate::state::{
+    ClusterRecord, Result, StateStore, TaskDefQuery, TaskDefRecord, TaskQuery, TaskRecord,
+};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Data {
+    pub clusters: BTreeMap<String, ClusterRecord>,
+    /// (family, revision) → record.
+    pub taskdefs: BTreeMap<(String, u32), TaskDefRecord>,
+    /// Highest revision ever given per family.
+    pub revisions: BTreeMap<String, u32>,
+    pub tasks: BTreeMap<String, TaskRecord>,
+    pub tags: BTreeMap<String, Vec<(String, String)>>,
+}
+
+#[derive(Default)]
+pub struct MemStore {
+    data: Mutex<Data>,
+}
+
+impl MemStore {
+    pub fn dump(&self) -> Data {
+        self.data().clone()
+    }
+
+    fn data(&self) -> std::sync::MutexGuard<'_, Data> {
+        self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl StateStore for MemStore {
+    fn put_cluster(&self, cluster: &ClusterRecord) -> Result<()> {
+        self.data()
+            .clusters
+            .insert(cluster.name.clone(), cluster.clone());
+        Ok(())
+    }
+
+    fn get_cluster(&self, name: &str) -> Result<Option<ClusterRecord>> {
+        Ok(self.data().clusters.get(name).cloned())
+    }
+
+    fn list_clusters(&self) -> Result<Vec<ClusterRecord>> {
+        Ok(self.data().clusters.values().cloned().collect())
+    }
+
+    fn register_task_definition(
+        &self,
+        family: &str,
+        definition: &Value,
+        registered_at_ms: i64,
+    ) -> Result<TaskDefRecord> {
+        let mut d = self.data();
+        let revision = d.revisions.get(family).copied().unwrap_or(0) + 1;
+        d.revisions.insert(family.to_owned(), revision);
+        let record = TaskDefRecord {
+            family: family.to_owned(),
+            revision,
+            status: "ACTIVE".into(),
+            registered_at_ms,
+            deregistered_at_ms: None,
+            definition: definition.clone(),
+        };
+        d.taskdefs
+            .insert((family.to_owned(), revision), record.clone());
+        Ok(record)
+    }
+
+    fn get_task_definition(
+        &self,
+        family: &str,
+        revision: Option<u32>,
+    ) -> Result<Option<TaskDefRecord>> {
+        let d = self.data();
+        Ok(match revision {
+            Some(r) => d.taskdefs.get(&(family.to_owned(), r)).cloned(),
+            None => d
+                .taskdefs
+                .values()
+                .filter(|t| t.family == family && t.status == "ACTIVE")
+                .max_by_key(|t| t.revision)
+                .cloned(),
+        })
+    }
+
+    fn set_task_definition_status(
+        &self,
+        family: &str,
+        revision: u32,
+        status: &str,
+        at_ms: i64,
+    ) -> Result<Option<TaskDefRecord>> {
+        let mut d = self.data();
+        Ok(d.taskdefs.get_mut(&(family.to_owned(), revision)).map(|t| {
+            t.status = status.to_owned();
+            t.deregistered_at_ms = Some(at_ms);
+            t.clone()
+        }))
+    }
+
+    fn list_task_definitions(&self, q: &TaskDefQuery) -> Result<Vec<TaskDefRecord>> {
+        let d = self.data();
+        let mut out: Vec<TaskDefRecord> = d
+            .taskdefs
+            .values()
+            .filter(|t| {
+                q.family_prefix
+                    .as_ref()
+                    .is_none_or(|p| t.family.starts_with(p.as_str()))
+                    && q.status.as_ref().is_none_or(|s| t.status == *s)
+            })
+            .cloned()
+            .collect();
+        if q.descending {
+            out.reverse();
+        }
+        Ok(out)
+    }
+
+    fn list_families(&self, prefix: Option<&str>, status: Option<&str>) -> Result<Vec<String>> {
+        let d = self.data();
+        let mut families: Vec<String> = d
+            .taskdefs
+            .values()
+            .map(|t| t.family.clone())
+            .filter(|f| prefix.is_none_or(|p| f.starts_with(p)))
+            .collect();
+        families.dedup();
+        Ok(families
+            .into_iter()
+            .filter(|f| {
+                let active = d
+                    .taskdefs
+                    .values()
+                    .any(|t| t.family == *f && t.status == "ACTIVE");
+                match status {
+                    Some("ACTIVE") => active,
+                    Some("INACTIVE") => !active,
+                    _ => true,
+                }
+            })
+            .collect())
+    }
+
+    fn put_task(&self, task: &TaskRecord) -> Result<()> {
+        self.data().tasks.insert(task.task_id.clone(), task.clone());
+        Ok(())
+    }
+
+    fn get_task(&self, task_id: &str) -> Result<Option<TaskRecord>> {
+        Ok(self.data().tasks.get(task_id).cloned())
+    }
+
+    fn list_tasks(&self, q: &TaskQuery) -> Result<Vec<TaskRecord>> {
+        let d = self.data();
+        let mut out: Vec<TaskRecord> = d
+            .tasks
+            .values()
+            .filter(|t| {
+                t.cluster == q.cluster
+                    && q.family.as_ref().is_none_or(|f| t.family == *f)
+                    && q.started_by
+                        .as_ref()
+                        .is_none_or(|s| t.started_by.as_ref() == Some(s))
+                    && q.group.as_ref().is_none_or(|g| t.group.as_ref() == Some(g))
+                    && q.desired_status
+                        .as_ref()
+                        .is_none_or(|s| t.desired_status == *s)
+            })
+            .cloned()
+            .collect();
+        out.sort_by_key(|t| t.created_at_ms);
+        Ok(out)
+    }
+
+    fn unfinished_tasks(&self) -> Result<Vec<TaskRecord>> {
+        Ok(self
+            .data()
+            .tasks
+            .values()
+            .filter(|t| t.last_status != "STOPPED")
+            .cloned()
+            .collect())
+    }
+
+    fn prune_stopped_tasks(&self, before_ms: i64) -> Result<usize> {
+        let mut d = self.data();
+        let before = d.tasks.len();
+        d.tasks.retain(|_, t| {
+            !(t.last_status == "STOPPED" && t.stopped_at_ms.is_some_and(|at| at < before_ms))
+        });
+        Ok(before - d.tasks.len())
+    }
+
+    fn tags(&self, arn: &str) -> Result<Vec<(String, String)>> {
+        Ok(self.data().tags.get(arn).cloned().unwrap_or_default())
+    }
+
+    fn tag(&self, arn: &str, tags: &[(String, String)]) -> Result<()> {
+        let mut d = self.data();
+        let entry = d.tags.entry(arn.to_owned()).or_default();
+        for (k, v) in tags {
+            match entry.iter_mut().find(|(ek, _)| ek == k) {
+                Some(slot) => slot.1.clone_from(v),
+                None => entry.push((k.clone(), v.clone())),
+            }
+        }
+        Ok(())
+    }
+
+    fn untag(&self, arn: &str, keys: &[String]) -> Result<()> {
+        let mut d = self.data();
+        if let Some(entry) = d.tags.get_mut(arn) {
+            entry.retain(|(k, _)| !keys.contains(k));
+            if entry.is_empty() {
+                d.tags.remove(arn);
+            }
+        }
+        Ok(())
+    }
+}

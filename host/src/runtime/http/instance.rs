@@ -1,0 +1,322 @@
+//! One request in one fresh instance: a new `Store` (the container's WASI context, a limiter
+//! charging the container's shared memory budget, fuel, the epoch yield), the pre-instantiated
+//! component instantiated into it from the pooling allocator, `incoming-handler.handle`
+//! called, all under the container's CPU share. The instance lives on in its own tokio task
+//! while the response body streams; its store is dropped (memory given back) when it ends.
+
+use super::HttpService;
+use crate::runtime::container::{FUEL_SYNC_INTERVAL, guest_state};
+use crate::runtime::cpu::Throttled;
+use crate::runtime::limits::{ContainerLimiter, OomKilled};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::oneshot;
+use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+use crate::runtime::guest_state::GuestState;
+
+/// How a request's instance ended, when it did not end well.
+#[derive(Debug)]
+pub(super) enum Failure {
+    /// The container is closed (stopped): nothing serves this request.
+    Closed,
+    /// The instance could not be made: memory (the container's limit or the task's budget
+    /// is held by other requests) or another start error.
+    Start { oom: bool, message: String },
+    /// The guest trapped; `oom` when a memory growth past the limit killed it.
+    Trap { oom: bool, message: String },
+    /// The container's fuel budget is used up.
+    OutOfFuel,
+    /// `handle` returned without setting a response.
+    NoResponse,
+    /// The guest answered with an error code instead of a response.
+    ErrorCode(String),
+}
+
+impl Failure {
+    /// The status a client gets for it.
+    fn status(&self) -> u16 {
+        match self {
+            Failure::Closed | Failure::Start { oom: true, .. } | Failure::OutOfFuel => 503,
+            _ => 500,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Failure::Closed => "the container is stopping".into(),
+            Failure::Start { oom: true, message } => {
+                format!("no memory for a new instance: {message}")
+            }
+            Failure::Start { message, .. } => format!("cannot instantiate: {message}"),
+            Failure::Trap { oom: true, message } => {
+                format!("OutOfMemoryError: request killed due to memory usage: {message}")
+            }
+            Failure::Trap { message, .. } => format!("wasm trap: {message}"),
+            Failure::OutOfFuel => "FuelExhausted: the container used its fuel budget".into(),
+            Failure::NoResponse => "the component returned without a response".into(),
+            Failure::ErrorCode(code) => format!("the component answered with error {code}"),
+        }
+    }
+
+    /// The response the client gets.
+    pub(super) fn response(&self) -> hyper::Response<HyperOutgoingBody> {
+        let status = self.status();
+        let text = match status {
+            503 => "503 Service Unavailable: the container cannot take this request now\n",
+            _ => "500 Internal Server Error: the component failed to handle the request\n",
+        };
+        let mut resp = hyper::Response::new(body(text));
+        *resp.status_mut() =
+            hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+        resp.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/plain"),
+        );
+        resp
+    }
+}
+
+fn body(text: &'static str) -> HyperOutgoingBody {
+    Full::new(Bytes::from_static(text.as_bytes()))
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+impl HttpService {
+    /// Serves one request in a fresh instance. Always answers: a failure becomes a
+    /// host-made 500 (or 503), logged to the container's stderr stream.
+    pub(super) async fn handle<B>(
+        self: &Arc<Self>,
+        req: hyper::Request<B>,
+    ) -> hyper::Response<HyperOutgoingBody>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        match self.try_handle(req).await {
+            Ok(resp) => resp,
+            Err(f) => f.response(),
+        }
+    }
+
+    /// Like `handle`, but a failure is returned (an in-process caller maps `Closed` to a
+    /// refused connection).
+    pub(super) async fn try_handle<B>(
+        self: &Arc<Self>,
+        req: hyper::Request<B>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, Failure>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let what = format!(
+            "{} {}",
+            req.method(),
+            req.uri().path_and_query().map_or("/", |p| p.as_str())
+        );
+        let Some(guard) = self.in_flight.enter() else {
+            return Err(Failure::Closed);
+        };
+        if self.fuel && self.fuel_left() == 0 {
+            return Err(Failure::OutOfFuel);
+        }
+        let prepared = self.new_store().and_then(|(mut store, charged)| {
+            let (tx, rx) = oneshot::channel();
+            let mut http = store.data_mut().http();
+            let req = http.new_incoming_request(Scheme::Http, req)?;
+            let out = http.new_response_outparam(tx)?;
+            Ok((store, charged, req, out, rx))
+        });
+        let (mut store, charged, req, out, rx) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                let f = Failure::Start {
+                    oom: false,
+                    message: format!("{e:#}"),
+                };
+                self.log_failure(&what, &f);
+                return Err(f);
+            }
+        };
+
+        let svc = self.clone();
+        let pre = self.pre.clone();
+        let what2 = what.clone();
+        let run = async move {
+            let what = what2;
+            let _guard = guard;
+            let started = match pre.instantiate_async(&mut store).await {
+                Ok(proxy) => Ok(proxy),
+                Err(e) => Err(Failure::Start {
+                    oom: is_oom(&e, &store),
+                    message: format!("{e:#}"),
+                }),
+            };
+            let outcome = match started {
+                Ok(proxy) => proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, req, out)
+                    .await
+                    .map_err(|e| svc.classify(e, &store)),
+                Err(f) => Err(f),
+            };
+            svc.record(&store, &charged);
+            if let Err(f) = &outcome {
+                svc.log_failure(&what, f);
+                if matches!(f, Failure::OutOfFuel) && svc.fuel_left() == 0 {
+                    svc.set_fatal(format!(
+                        "FuelExhausted: container used its fuel budget of {}",
+                        svc.launch.fuel_budget.unwrap_or(u64::MAX)
+                    ));
+                }
+            }
+            outcome
+        };
+        let task = self.spawn(Throttled::sharing(
+            run,
+            self.cpu.clone(),
+            self.meters.cpu.clone(),
+        ));
+        match rx.await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(code)) => {
+                let f = Failure::ErrorCode(format!("{code:?}"));
+                self.log_failure_line(&format!("{what}: {}", f.describe()));
+                Err(f)
+            }
+            // The guest never set a response: its end says why.
+            Err(_) => match task.await {
+                Ok(Some(Ok(()))) => {
+                    let f = Failure::NoResponse;
+                    self.log_failure(&what, &f);
+                    Err(f)
+                }
+                Ok(Some(Err(f))) => Err(f),
+                // The container ended (killed) while this request ran.
+                Ok(None) => Err(Failure::Closed),
+                Err(join) => Err(Failure::Trap {
+                    oom: false,
+                    message: join.to_string(),
+                }),
+            },
+        }
+    }
+
+    /// A fresh store for one request, with the fuel it may use and a meter of what it used.
+    fn new_store(&self) -> anyhow::Result<(Store<GuestState>, Arc<Charged>)> {
+        let limiter = ContainerLimiter::pooled(self.task_memory.clone(), self.memory.clone());
+        let state = guest_state(&self.launch, limiter, self.quota.clone())?;
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        let charged = Arc::new(Charged {
+            start: u64::MAX,
+            used: AtomicU64::new(0),
+        });
+        let charged = if self.fuel {
+            let start = self.fuel_left();
+            store.set_fuel(start).map_err(anyhow::Error::from)?;
+            store
+                .fuel_async_yield_interval(Some(FUEL_SYNC_INTERVAL))
+                .map_err(anyhow::Error::from)?;
+            Arc::new(Charged {
+                start,
+                used: AtomicU64::new(0),
+            })
+        } else {
+            charged
+        };
+        store.set_epoch_deadline(1);
+        let (fuel, meters, memory, c) = (
+            self.fuel,
+            self.meters.clone(),
+            self.memory.clone(),
+            charged.clone(),
+        );
+        // Each epoch tick: charge the fuel used since the last tick to the container, publish
+        // its memory peak, then yield so the CPU share can be enforced.
+        store.epoch_deadline_callback(move |ctx| {
+            if fuel {
+                c.charge(ctx.get_fuel().unwrap_or(0), &meters.fuel);
+            }
+            meters.memory_peak.store(memory.peak(), Ordering::Relaxed);
+            Ok(UpdateDeadline::Yield(1))
+        });
+        Ok((store, charged))
+    }
+
+    /// Fuel the container may still use (all of it without a budget).
+    fn fuel_left(&self) -> u64 {
+        match self.launch.fuel_budget {
+            Some(b) => b.saturating_sub(self.meters.fuel.load(Ordering::Relaxed)),
+            None => u64::MAX,
+        }
+    }
+
+    /// Final meters of one request.
+    fn record(&self, store: &Store<GuestState>, charged: &Charged) {
+        if self.fuel {
+            charged.charge(store.get_fuel().unwrap_or(0), &self.meters.fuel);
+        }
+        self.meters
+            .memory_peak
+            .store(self.memory.peak(), Ordering::Relaxed);
+    }
+
+    fn classify(&self, e: wasmtime::Error, store: &Store<GuestState>) -> Failure {
+        if is_oom(&e, store) {
+            let message = store
+                .data()
+                .limiter
+                .denial()
+                .map_or_else(|| format!("{e:#}"), |d| d.to_string());
+            return Failure::Trap { oom: true, message };
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => Failure::OutOfFuel,
+            Some(trap) => Failure::Trap {
+                oom: false,
+                message: trap.to_string(),
+            },
+            None => Failure::Trap {
+                oom: false,
+                message: format!("{e:#}"),
+            },
+        }
+    }
+
+    fn log_failure(&self, what: &str, f: &Failure) {
+        self.log_failure_line(&format!("{what}: {} ({})", f.describe(), f.status()));
+    }
+
+    /// One line in the container's stderr log stream, from the host.
+    fn log_failure_line(&self, message: &str) {
+        self.launch
+            .stderr
+            .host_line(&format!("wasmgate: request {message}"));
+    }
+}
+
+fn is_oom(e: &wasmtime::Error, store: &Store<GuestState>) -> bool {
+    e.downcast_ref::<OomKilled>().is_some() || store.data().limiter.denial().is_some()
+}
+
+/// Fuel a request started with and how much of it is already on the container's meter.
+struct Charged {
+    start: u64,
+    used: AtomicU64,
+}
+
+impl Charged {
+    /// Adds what was used since the last charge (`left` is the store's fuel now).
+    fn charge(&self, left: u64, meter: &AtomicU64) {
+        let used = self.start.saturating_sub(left);
+        let before = self.used.swap(used, Ordering::Relaxed);
+        meter.fetch_add(used.saturating_sub(before), Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,225 @@
+//! HTTP components: containers whose component exports `wasi:http/incoming-handler`.
+//!
+//! Such a container does not "run": the host serves it (hyper, HTTP/1.1) on
+//! `<task address>:<containerPort>` for each of its tcp `portMappings` until the task stops,
+//! and makes a fresh instance per request from the pre-instantiated component (the pooling
+//! allocator makes that ~tens of µs). Every request instance gets what a command container
+//! gets (args, env, preopens, stdout/stderr) and is charged to the container: its fuel
+//! meter, its `memory` limit (shared by its concurrent requests, see
+//! `limits::ContainerLimiter::pooled`), the task's memory budget, and its CPU share (one
+//! `cpu::CpuBucket` for all its requests). A request that traps gets a 500; the container
+//! keeps serving. When the task stops, the listeners close, in-flight requests finish
+//! (bounded by `stopTimeout`), and the container exits with 0.
+//!
+//! Outgoing `wasi:http` requests of every container (commands too) go through
+//! [`OutgoingHooks`]: `localhost:<port>` of a sibling HTTP container is served in-process by
+//! that sibling (the same code path as a request from the network); everything else must
+//! pass the task's egress rules before the host opens a connection.
+//!
+//! - `server`: listeners, connections, draining.
+//! - `instance`: one request in one fresh instance.
+//! - `outgoing`: the hooks: sibling routing and egress.
+
+mod instance;
+mod outgoing;
+mod server;
+
+pub use outgoing::OutgoingHooks;
+pub(super) use server::serve;
+
+use super::artifacts::Prepared;
+use super::container::{Launch, Meters};
+use super::cpu::CpuBucket;
+use super::fsquota::StorageQuota;
+use super::limits::TaskMemory;
+use super::net::TaskNetwork;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::{Notify, watch};
+use wasmtime::Engine;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+use super::guest_state::GuestState;
+
+/// What the HTTP side of a task shares: its network (address, address map, rules) and
+/// which ports its HTTP containers serve (for in-process sibling calls).
+pub struct TaskHttp {
+    net: Arc<TaskNetwork>,
+    services: RwLock<HashMap<u16, Arc<HttpService>>>,
+}
+
+impl TaskHttp {
+    pub fn new(net: Arc<TaskNetwork>) -> Arc<Self> {
+        Arc::new(Self {
+            net,
+            services: RwLock::default(),
+        })
+    }
+
+    /// Where the task's HTTP containers listen: the task's own address.
+    pub fn address(&self) -> IpAddr {
+        IpAddr::V4(self.net.address())
+    }
+
+    /// The hooks for one store of container `container`.
+    pub fn hooks(self: &Arc<Self>, container: Arc<str>) -> OutgoingHooks {
+        OutgoingHooks::new(self.clone(), container)
+    }
+
+    /// The HTTP container serving `port` of this task, if one does and still accepts requests.
+    fn sibling(&self, port: u16) -> Option<Arc<HttpService>> {
+        read(&self.services)
+            .get(&port)
+            .filter(|s| !s.in_flight.is_closed())
+            .cloned()
+    }
+
+    fn register(&self, svc: &Arc<HttpService>) {
+        let mut map = write(&self.services);
+        for &p in &svc.ports {
+            map.insert(p, svc.clone());
+        }
+    }
+
+    fn deregister(&self, svc: &HttpService) {
+        let mut map = write(&self.services);
+        for p in &svc.ports {
+            if map.get(p).is_some_and(|s| std::ptr::eq(&**s, svc)) {
+                map.remove(p);
+            }
+        }
+    }
+}
+
+/// One HTTP container while it serves: everything a request instance is made from.
+pub(super) struct HttpService {
+    pub(super) launch: Launch,
+    pub(super) pre: ProxyPre<GuestState>,
+    pub(super) engine: Engine,
+    pub(super) fuel: bool,
+    pub(super) ports: Vec<u16>,
+    pub(super) task_memory: Arc<TaskMemory>,
+    /// The container's `memory` limit, shared by its concurrent request instances.
+    pub(super) memory: Arc<TaskMemory>,
+    pub(super) quota: Arc<StorageQuota>,
+    pub(super) meters: Arc<Meters>,
+    pub(super) cpu: Arc<CpuBucket>,
+    pub(super) in_flight: Arc<InFlight>,
+    /// Set when a request used up the container's fuel budget: the container must end.
+    pub(super) fatal: watch::Sender<Option<String>>,
+    /// Set when the container ends: connections and request instances still running are
+    /// dropped with it (after a drain there are none left).
+    pub(super) ended: watch::Sender<bool>,
+}
+
+impl HttpService {
+    pub(super) fn name(&self) -> &Arc<str> {
+        &self.launch.name
+    }
+
+    /// Runs `fut` on its own tokio task until it completes or the container ends (then
+    /// it is dropped, with the store it holds, and the task yields `None`).
+    pub(super) fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<Option<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let mut ended = self.ended.subscribe();
+        tokio::spawn(async move {
+            tokio::select! {
+                out = fut => Some(out),
+                _ = ended.wait_for(|&e| e) => None,
+            }
+        })
+    }
+
+    fn set_fatal(&self, reason: String) {
+        self.fatal.send_if_modified(|f| {
+            let first = f.is_none();
+            f.get_or_insert(reason);
+            first
+        });
+    }
+}
+
+/// The ports an HTTP container serves: its tcp `portMappings`.
+pub(super) fn tcp_ports(def: &crate::taskdef::ContainerDefinition) -> Vec<u16> {
+    def.port_mappings
+        .iter()
+        .filter(|m| m.protocol().eq_ignore_ascii_case("tcp"))
+        .filter_map(|m| u16::try_from(m.container_port).ok())
+        .collect()
+}
+
+/// Whether a prepared component is served rather than run.
+pub(super) fn is_http(p: &Prepared) -> bool {
+    matches!(p.entry, super::artifacts::Entry::Http(_))
+}
+
+/// The error a task gets when an HTTP container has nowhere to be served.
+pub(super) fn no_ports_error(i: usize, name: &str) -> String {
+    format!(
+        "CannotStartContainerError: containerDefinitions[{i}].portMappings: container {name:?} \
+         is a wasi:http component (it exports wasi:http/incoming-handler) and needs at least \
+         one tcp containerPort to be served on"
+    )
+}
+
+/// Requests being handled by one container; closing refuses new ones.
+#[derive(Default)]
+pub(super) struct InFlight {
+    count: AtomicUsize,
+    closed: AtomicBool,
+    idle: Notify,
+}
+
+pub(super) struct InFlightGuard(Arc<InFlight>);
+
+impl InFlight {
+    pub(super) fn enter(self: &Arc<Self>) -> Option<InFlightGuard> {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        let guard = InFlightGuard(self.clone());
+        (!self.closed.load(Ordering::Acquire)).then_some(guard)
+    }
+
+    pub(super) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(super) fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Resolves once no request is in flight.
+    pub(super) async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.count() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}

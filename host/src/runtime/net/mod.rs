@@ -1,0 +1,114 @@
+//! Task networking: one loopback address per task, shared by its containers (awsvpc-like).
+//!
+//! - [`pool`]: each task leases an address from a pool inside 127/8 at PROVISIONING and
+//!   gives it back at STOPPED; flock'ed lock files make that machine-wide.
+//! - [`map`]: guests see a loopback of their own (`127.0.0.1`, `0.0.0.0`, `localhost` are
+//!   the task); the host sees the task address.
+//! - [`tcp`], [`udp`], [`lookup`]: shadow `wasi:sockets/{tcp,udp,ip-name-lookup}`
+//!   (wasmtime-wasi has no rewrite hook) and delegate to wasmtime-wasi.
+//! - [`policy`]: what a task may reach, decided in `socket_addr_check` on host-side
+//!   addresses; denials are `access-denied` in the guest and one warning on the host.
+//! - [`publish`]: `wasmgate run --publish` proxies a host port to a task port.
+
+mod cidr;
+mod lookup;
+mod map;
+mod policy;
+mod pool;
+pub mod publish;
+mod sysnet;
+mod tasknet;
+mod tcp;
+#[cfg(test)]
+mod tests;
+mod udp;
+mod view;
+
+pub use cidr::{Cidr, CidrError};
+pub use lookup::GATEWAY_NAME;
+pub use map::{AddrMap, GatewayRoute};
+pub use policy::{Denial, PeerInfo, Policy, PolicyError, Proto};
+pub use pool::PoolError;
+pub use tasknet::{PortGuard, TaskNetwork};
+pub use view::{ContainerNet, TaskNet, TaskNetView, add_to_linker};
+
+use crate::config::NetworkConfig;
+use pool::{AddressLease, AddressPool};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("invalid network configuration: {0}")]
+    Config(#[from] PolicyError),
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+}
+
+/// What all tasks of a host share: the rules and the address pool.
+pub struct NetworkHost {
+    policy: Arc<Policy>,
+    pool: AddressPool,
+}
+
+impl NetworkHost {
+    pub fn new(config: &NetworkConfig) -> Result<Self, NetError> {
+        let policy = Policy::from_config(config)?;
+        let pool_range = policy.pool();
+        let bounds = pool_range
+            .v4_bounds()
+            .ok_or_else(|| PolicyError {
+                field: "network.pool".into(),
+                message: "must be an IPv4 range".into(),
+            })?;
+        let pool = AddressPool::new(
+            pool_range.to_string(),
+            bounds,
+            vec![policy.gateway()],
+            config.lock_dir.clone(),
+        )?;
+        Ok(Self {
+            policy: Arc::new(policy),
+            pool,
+        })
+    }
+
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    /// Leases an address for a task (PROVISIONING); the lease ends with the task.
+    pub fn provision(&self, task_id: &str, family: &str) -> Result<TaskLease, NetError> {
+        let lease = self.pool.allocate(PeerInfo {
+            task_id: task_id.to_owned(),
+            family: family.to_owned(),
+        })?;
+        let network = Arc::new(TaskNetwork::new(
+            task_id,
+            lease.address(),
+            self.policy.clone(),
+            self.pool.live().clone(),
+        ));
+        Ok(TaskLease {
+            network,
+            _address: lease,
+        })
+    }
+}
+
+/// A task's network for its lifetime. The address is free again once this is dropped,
+/// whatever still holds the [`TaskNetwork`] (a socket check a dying store left behind).
+pub struct TaskLease {
+    network: Arc<TaskNetwork>,
+    _address: AddressLease,
+}
+
+impl TaskLease {
+    pub fn network(&self) -> &Arc<TaskNetwork> {
+        &self.network
+    }
+
+    pub fn address(&self) -> Ipv4Addr {
+        self.network.address()
+    }
+}

@@ -43,10 +43,66 @@ fn boto3_errors() {
     scenario("errors.py", &[]);
 }
 
+/// Many clients at once: concurrent registrations, runs, stops and tags.
+#[test]
+fn boto3_concurrency() {
+    scenario("concurrency.py", &[]);
+}
+
 /// Random and mutated bodies for every operation: no 5xx, no hang, no state change.
 #[test]
 fn fuzz_every_operation() {
     scenario("fuzz.py", &["30"]);
+}
+
+/// `[[api.keys]]`, `region` and `account_id` from the config file: only configured keys
+/// sign, for the configured region, and ARNs carry that region and account.
+#[test]
+fn configured_keys_region_and_account() {
+    let host = Host::with_config(
+        r#"
+[api]
+region = "eu-west-1"
+account_id = "123456789012"
+
+[[api.keys]]
+access_key_id = "AKIDWASMGATE"
+secret_access_key = "s3cr3t/with+chars"
+"#,
+    );
+    let server = Server::start(&host);
+    let run = server.python_ok(
+        "keys.py",
+        &["AKIDWASMGATE", "s3cr3t/with+chars", "eu-west-1", "123456789012"],
+    );
+    println!("{}", run.stdout);
+}
+
+/// With only the default test/test key, the host refuses a non-loopback listen address.
+#[test]
+fn serve_refuses_non_loopback_with_only_the_default_key() {
+    let host = Host::new();
+    for addr in ["0.0.0.0:0", "[::]:0"] {
+        let mut cmd = host.cmd(&["serve", "--listen", addr]);
+        cmd.env_remove("WASMGATE_LOG");
+        let run = ClientRun::run(cmd, std::time::Duration::from_secs(30));
+        assert!(
+            run.code.is_some_and(|c| c != 0),
+            "serve --listen {addr} should exit non-zero: {:?}\n{}",
+            run.code,
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("listening on"),
+            "serve --listen {addr} must not listen:\n{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(addr) && run.stderr.contains("127.0.0.1"),
+            "the message names the address and the loopback alternative:\n{}",
+            run.stderr
+        );
+    }
 }
 
 fn arr<'a>(v: &'a Value, key: &str) -> &'a Vec<Value> {

@@ -626,7 +626,10 @@ impl Server {
             ])
             .current_dir(repo());
         aws_client_env(&mut cmd);
-        ClientRun::run(cmd, std::time::Duration::from_secs(120))
+        let t0 = std::time::Instant::now();
+        let run = ClientRun::run(cmd, std::time::Duration::from_secs(120));
+        eprintln!("[{:.1}s] aws {}", t0.elapsed().as_secs_f64(), args.join(" "));
+        run
     }
 
     /// `aws …` that must succeed; returns its JSON output (Null for no output).
@@ -990,7 +993,11 @@ fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     loop {
         let eol = b.windows(2).position(|w| w == b"\r\n")?;
-        let size = std::str::from_utf8(&b[..eol]).ok()?.split(';').next()?.trim();
+        let size = std::str::from_utf8(&b[..eol])
+            .ok()?
+            .split(';')
+            .next()?
+            .trim();
         let size = usize::from_str_radix(size, 16).ok()?;
         b = &b[eol + 2..];
         if size == 0 {
@@ -1007,9 +1014,9 @@ impl Live {
     /// networking prints none, and its tasks listen on 127.0.0.1.
     pub fn task_address(&self, timeout: std::time::Duration) -> std::net::IpAddr {
         let running = |l: &str| l.starts_with("wasmgate: task ") && l.ends_with(" RUNNING");
-        self.err.wait_for(&running, timeout).unwrap_or_else(|| {
-            panic!("the task did not reach RUNNING\n{}", self.debug())
-        });
+        self.err
+            .wait_for(&running, timeout)
+            .unwrap_or_else(|| panic!("the task did not reach RUNNING\n{}", self.debug()));
         let address = |l: &str| l.starts_with("wasmgate: task ") && l.contains(" address ");
         self.err
             .wait_for(&address, std::time::Duration::ZERO)

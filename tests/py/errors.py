@@ -111,6 +111,9 @@ def signatures():
     check(r.status in (400, 403), "a request signed 20 min ago is refused", r)
     check(r.error_type in ("InvalidSignatureException", "SignatureDoesNotMatch", "AccessDeniedException"),
           "expired signature __type", r)
+    future = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(minutes=20)
+    r = raw_call("ecs", "CreateCluster", {"clusterName": "sig-future"}, when=future)
+    check(r.status in (400, 403) and r.error_type, "a request signed 20 min in the future is refused", r)
     # Missing Authorization header.
     body = b'{"clusterName": "sig-none"}'
     r = raw_request({"Content-Type": "application/x-amz-json-1.1",

@@ -88,6 +88,19 @@ def listing():
     fams = ecs.list_task_definition_families()["families"]
     check("web" in fams, "families include web", fams)
     eq(ecs.list_task_definition_families(familyPrefix="we")["families"], ["web"], "familyPrefix")
+    register("gone", ECHO)
+    register("gone", ECHO)
+    ecs.deregister_task_definition(taskDefinition="gone:1")
+    ecs.deregister_task_definition(taskDefinition="gone:2")
+    fam = lambda st: ecs.list_task_definition_families(familyPrefix="gone", status=st)["families"]  # noqa: E731
+    eq(fam("ACTIVE"), [], "a family without ACTIVE revisions is not ACTIVE")
+    eq(fam("INACTIVE"), ["gone"], "it is INACTIVE")
+    eq(fam("ALL"), ["gone"], "and listed with ALL")
+    eq(ecs.list_task_definition_families(familyPrefix="gone")["families"], ["gone"], "default: ACTIVE and INACTIVE")
+    expect_error("describe a family with no ACTIVE revision", "ClientException",
+                 ecs.describe_task_definition, taskDefinition="gone")
+    eq(ecs.describe_task_definition(taskDefinition="gone:2")["taskDefinition"]["status"], "INACTIVE",
+       "its revisions stay describable")
 
 
 @step

@@ -108,6 +108,8 @@ def running_then_stop():
     check(is_epoch_seconds(t.get("startedAt")), "startedAt once RUNNING", t.get("startedAt"))
     check("stoppedAt" not in t, "no stoppedAt while running", t.get("stoppedAt"))
 
+    c = ecs.describe_clusters(clusters=["default"])["clusters"][0]
+    eq(c.get("runningTasksCount"), 1, "runningTasksCount while the sleeper runs")
     running = ecs.list_tasks(desiredStatus="RUNNING")["taskArns"]
     check(arn in running, "list_tasks(RUNNING) has the sleeper", running)
     check(not set(S["echo"]) & set(running), "stopped echo tasks are not RUNNING", running)
@@ -137,10 +139,37 @@ def running_then_stop():
     eq(t.get("stopCode"), "UserInitiated", "stopCode")
     check(is_epoch_seconds(t.get("stoppingAt")) or "stoppingAt" not in t, "stoppingAt", t.get("stoppingAt"))
     eq(ecs.list_tasks(family="sleeper")["taskArns"], [], "no RUNNING sleeper after stop")
+    eq(ecs.describe_clusters(clusters=["default"])["clusters"][0].get("runningTasksCount"), 0,
+       "runningTasksCount after the stop")
     # Stopping a stopped task is harmless.
     again = ecs.stop_task(task=arn, reason="again")["task"]
     eq(again["lastStatus"], "STOPPED", "stop_task on a STOPPED task")
     eq(describe_task(arn).get("stoppedReason"), "e2e stop", "the first reason stays")
+
+
+@step
+def task_tags():
+    arn = S["echo"][0]
+    eq(ecs.list_tags_for_resource(resourceArn=arn)["tags"], [{"key": "purpose", "value": "e2e"}],
+       "list_tags_for_resource on a task ARN")
+    ecs.tag_resource(resourceArn=arn, tags=[{"key": "extra", "value": "1"}])
+    eq(sorted(t["key"] for t in describe_task(arn, include=["TAGS"]).get("tags", [])), ["extra", "purpose"],
+       "describe_tasks include=TAGS after tag_resource")
+
+
+@step
+def delete_busy_cluster():
+    ecs.create_cluster(clusterName="busy")
+    arn = run_task("sleeper", cluster="busy")[0]["taskArn"]
+    wait_tasks("running", [arn], cluster="busy")
+    expect_error("delete_cluster with a RUNNING task", "ClusterContainsTasksException",
+                 ecs.delete_cluster, cluster="busy")
+    eq(ecs.describe_clusters(clusters=["busy"])["clusters"][0]["status"], "ACTIVE", "still ACTIVE")
+    ecs.stop_task(cluster="busy", task=arn)
+    wait_tasks("stopped", [arn], cluster="busy")
+    eq(ecs.delete_cluster(cluster="busy")["cluster"]["status"], "INACTIVE", "deletable once stopped")
+    eq(describe_task(arn, cluster="busy")["lastStatus"], "STOPPED",
+       "a deleted cluster's stopped task is still describable")
 
 
 @step

@@ -1,6 +1,7 @@
 //! `wasmgate run`: one task in the foreground, stopped gracefully on SIGINT/SIGTERM.
 
 use super::console::PrefixedConsole;
+use super::signals::{EXIT_FORCED, Signals};
 use anyhow::Context;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -139,6 +140,7 @@ pub fn run(config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
             stop_timeout,
             console: Some(Arc::new(PrefixedConsole { width })),
         };
+        let mut signals = Signals::install().context("cannot install signal handlers")?;
         let mut task = match runtime.start_task(spec) {
             Ok(t) => t,
             Err(e) => {
@@ -151,14 +153,14 @@ pub fn run(config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
         let printer = tokio::spawn(print_events(id.clone(), events));
         let final_state = tokio::select! {
             s = task.wait() => s,
-            sig = shutdown_signal() => {
+            sig = signals.next() => {
                 eprintln!("wasmgate: {sig} received, stopping task {id} (send again to force)");
                 task.stop(StopCode::UserInitiated, format!("Task stopped by user ({sig})"));
                 tokio::select! {
                     s = task.wait() => s,
-                    sig = shutdown_signal() => {
+                    sig = signals.next() => {
                         eprintln!("wasmgate: {sig} received again, exiting without waiting");
-                        return Ok(ExitCode::from(130));
+                        return Ok(ExitCode::from(EXIT_FORCED));
                     }
                 }
             }
@@ -307,19 +309,5 @@ fn exit_code(s: &TaskSnapshot) -> ExitCode {
     match container.and_then(|c| c.exit_code) {
         Some(code) => ExitCode::from(code.clamp(0, 255) as u8),
         None => ExitCode::from(1),
-    }
-}
-
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
     }
 }

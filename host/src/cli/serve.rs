@@ -2,6 +2,7 @@
 //! SIGINT or SIGTERM; then in-flight requests finish, the control plane stops its tasks,
 //! and the process exits 0.
 
+use super::signals::{EXIT_FORCED, Signals};
 use anyhow::Context;
 use clap::Args;
 use std::net::SocketAddr;
@@ -15,8 +16,6 @@ use wasmgate::control::{EcsService, EcsSettings};
 use wasmgate::runtime::Runtime;
 use wasmgate::state::sqlite::SqliteStateStore;
 
-/// Exit code when a second signal cuts the graceful shutdown short.
-const EXIT_FORCED: u8 = 130;
 /// How long background work may linger once everything has been told to stop.
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(5);
 
@@ -68,7 +67,8 @@ async fn run(config: HostConfig, listen: SocketAddr, auth: Auth) -> anyhow::Resu
     let services: Vec<Arc<dyn Service>> = vec![ecs.clone(), Arc::new(logs)];
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(watch_signals(stop_tx));
+    let signals = Signals::install().context("cannot install signal handlers")?;
+    tokio::spawn(watch_signals(signals, stop_tx));
     eprintln!("wasmgate: listening on http://{addr}");
     api::serve(listener, services, auth, stop_rx)
         .await
@@ -80,29 +80,11 @@ async fn run(config: HostConfig, listen: SocketAddr, auth: Auth) -> anyhow::Resu
 }
 
 /// The first SIGINT/SIGTERM starts a graceful shutdown; a second one exits at once.
-async fn watch_signals(stop: tokio::sync::oneshot::Sender<()>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        eprintln!("wasmgate: cannot install signal handlers; stop the server with SIGKILL");
-        return;
-    };
-    let name = |terminated: bool| if terminated { "SIGTERM" } else { "SIGINT" };
-    let first = tokio::select! {
-        _ = term.recv() => true,
-        _ = int.recv() => false,
-    };
-    eprintln!(
-        "wasmgate: {} received, shutting down (send again to exit at once)",
-        name(first)
-    );
+async fn watch_signals(mut signals: Signals, stop: tokio::sync::oneshot::Sender<()>) {
+    let first = signals.next().await;
+    eprintln!("wasmgate: {first} received, shutting down (send again to exit at once)");
     let _ = stop.send(());
-    let second = tokio::select! {
-        _ = term.recv() => true,
-        _ = int.recv() => false,
-    };
-    eprintln!("wasmgate: {} received again, exiting now", name(second));
+    let second = signals.next().await;
+    eprintln!("wasmgate: {second} received again, exiting now");
     std::process::exit(i32::from(EXIT_FORCED));
 }

@@ -32,7 +32,10 @@ struct Written {
 }
 
 impl LiveTask {
-    pub fn new(meta: TaskMeta, handle: TaskHandle) -> Self {
+    pub fn new(meta: TaskMeta, mut handle: TaskHandle) -> Self {
+        // The snapshot says all the control plane needs; an unread event stream would
+        // only hold memory.
+        drop(handle.take_events());
         Self {
             meta,
             handle,

@@ -111,9 +111,13 @@ pub struct TaskSnapshot {
     pub stopped_reason: Option<String>,
     pub cpu: u32,
     pub memory: u64,
+    #[serde(serialize_with = "epoch_seconds")]
     pub created_at: SystemTime,
+    #[serde(serialize_with = "opt_epoch_seconds")]
     pub started_at: Option<SystemTime>,
+    #[serde(serialize_with = "opt_epoch_seconds")]
     pub stopping_at: Option<SystemTime>,
+    #[serde(serialize_with = "opt_epoch_seconds")]
     pub stopped_at: Option<SystemTime>,
     pub containers: Vec<ContainerSnapshot>,
     /// Index of the essential container whose exit ended the task.
@@ -137,4 +141,25 @@ pub enum TaskEvent {
     },
     /// A host-side message about the task (compiling, a denied limit, …).
     Notice(String),
+}
+
+/// Times print as ECS prints them: epoch seconds with a fraction.
+pub fn seconds_since_epoch(t: SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn epoch_seconds<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(seconds_since_epoch(*t))
+}
+
+fn opt_epoch_seconds<S: serde::Serializer>(
+    t: &Option<SystemTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_f64(seconds_since_epoch(*t)),
+        None => s.serialize_none(),
+    }
 }

@@ -15,6 +15,8 @@ fn task_states(run: &Run) -> Vec<String> {
     run.stderr
         .lines()
         .filter_map(|l| l.strip_prefix(&prefix))
+        // `wasmgate: task <id8> address <ip>` is the task's network address, not a state.
+        .filter(|rest| !rest.starts_with("address "))
         .map(str::to_owned)
         .collect()
 }

@@ -671,32 +671,45 @@ async fn bench_start(scratch: &Path) -> Result<()> {
         }
     }
 
-    // Warm: one Runtime, components already prepared in memory; 1/2/10 interleaved.
-    let rt = runtime_in(&scratch.join("warm"), true)?;
-    let warm_cases: Vec<(String, TaskDefinition)> = vec![
-        (
-            "1 container".into(),
-            sleepers(1, std::slice::from_ref(&sleep)),
-        ),
-        (
-            "2 containers".into(),
-            sleepers(2, std::slice::from_ref(&sleep)),
-        ),
-        (
-            "10 containers".into(),
-            sleepers(10, std::slice::from_ref(&sleep)),
-        ),
-    ];
-    for (_, def) in &warm_cases {
+    // Warm: one Runtime, components already prepared in memory; 1/2/10 interleaved. The
+    // same again with the data dir on tmpfs (/dev/shm), which shows what creating and
+    // removing each task's directories on the real disk costs.
+    let on_disk = runtime_in(&scratch.join("warm"), true)?;
+    let shm = Path::new("/dev/shm");
+    let shm_dir = if shm.is_dir() {
+        Some(
+            tempfile::Builder::new()
+                .prefix("wasmgate-bench-")
+                .tempdir_in(shm)?,
+        )
+    } else {
+        None
+    };
+    let on_tmpfs = match &shm_dir {
+        Some(d) => Some(runtime_in(d.path(), true)?),
+        None => None,
+    };
+    let mut warm_cases: Vec<(String, &Runtime, TaskDefinition)> = Vec::new();
+    for (label, rt) in [
+        ("", Some(&on_disk)),
+        (", data dir on tmpfs", on_tmpfs.as_ref()),
+    ] {
+        let Some(rt) = rt else { continue };
+        for n in [1, 2, 10] {
+            let name = format!("{n} container{}{label}", if n == 1 { "" } else { "s" });
+            warm_cases.push((name, rt, sleepers(n, std::slice::from_ref(&sleep))));
+        }
+    }
+    for (_, rt, def) in &warm_cases {
         for _ in 0..10 {
-            start_sample(&rt, def).await?;
+            start_sample(rt, def).await?;
         }
     }
     let mut warm: Vec<Vec<Duration>> = vec![Vec::new(); warm_cases.len()];
     let mut phases: Vec<Vec<Phases>> = vec![Vec::new(); warm_cases.len()];
     for _ in 0..WARM_SAMPLES {
-        for (i, (_, def)) in warm_cases.iter().enumerate() {
-            let (dt, p) = start_sample_phases(&rt, def).await?;
+        for (i, (_, rt, def)) in warm_cases.iter().enumerate() {
+            let (dt, p) = start_sample_phases(rt, def).await?;
             warm[i].push(dt);
             phases[i].push(p);
         }
@@ -724,7 +737,7 @@ async fn bench_start(scratch: &Path) -> Result<()> {
     for (i, (name, _)) in cold_cases.iter().enumerate() {
         row(name, "disk cache (new Runtime, artifact on disk)", &disk[i]);
     }
-    for (i, (name, _)) in warm_cases.iter().enumerate() {
+    for (i, (name, _, _)) in warm_cases.iter().enumerate() {
         row(name, "warm (same Runtime)", &warm[i]);
     }
     // Runtime::new itself (not in the rows above, but in every `wasmgate run`): default
@@ -774,7 +787,7 @@ async fn bench_start(scratch: &Path) -> Result<()> {
         "| task | start_task → PENDING (validate, plan, spawn, create storage) | → ACTIVATING (load images) | → all RUNNING (stores, instantiate) | total |"
     );
     println!("|---|---|---|---|---|");
-    for (i, (name, _)) in warm_cases.iter().enumerate() {
+    for (i, (name, _, _)) in warm_cases.iter().enumerate() {
         let p: Vec<Duration> = phases[i].iter().map(|p| p.pending).collect();
         let a: Vec<Duration> = phases[i]
             .iter()
@@ -853,8 +866,11 @@ async fn bench_tps(scratch: &Path) -> Result<()> {
 
     // Sequential: one task at a time, start_task → STOPPED.
     let mut serial = Vec::with_capacity(SERIAL_SAMPLES);
+    let mut serial_missing = 0;
     for _ in 0..SERIAL_SAMPLES {
-        serial.push(run_to_end(&rt, def.clone()).await?.0);
+        let (dt, saw) = run_to_end(&rt, def.clone()).await?;
+        serial.push(dt);
+        serial_missing += usize::from(!saw);
     }
 
     // Throughput: TPS_TASKS tasks, TPS_IN_FLIGHT at a time.
@@ -891,7 +907,7 @@ async fn bench_tps(scratch: &Path) -> Result<()> {
     );
     println!("|---|---|---|---|---|---|---|---|");
     println!(
-        "| sequential | {SERIAL_SAMPLES} | 1 | {:.2} | {:.0} | {} | {} | – |",
+        "| sequential | {SERIAL_SAMPLES} | 1 | {:.2} | {:.0} | {} | {} | {serial_missing} |",
         serial.iter().sum::<Duration>().as_secs_f64(),
         SERIAL_SAMPLES as f64 / serial.iter().sum::<Duration>().as_secs_f64(),
         ms(s.median),

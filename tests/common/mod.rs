@@ -493,8 +493,12 @@ pub fn aws_client_env(cmd: &mut Command) -> &mut Command {
     cmd.env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        // Paths that do not exist: botocore then reads no file at all.
+        .env("AWS_CONFIG_FILE", repo().join("target/no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            repo().join("target/no-aws-credentials"),
+        )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_PAGER", "")
         // One attempt: a 5xx or a throttling answer fails at once instead of being retried.
@@ -628,7 +632,11 @@ impl Server {
         aws_client_env(&mut cmd);
         let t0 = std::time::Instant::now();
         let run = ClientRun::run(cmd, std::time::Duration::from_secs(120));
-        eprintln!("[{:.1}s] aws {}", t0.elapsed().as_secs_f64(), args.join(" "));
+        eprintln!(
+            "[{:.1}s] aws {}",
+            t0.elapsed().as_secs_f64(),
+            args.join(" ")
+        );
         run
     }
 

@@ -23,6 +23,7 @@ F = {}  # fixtures
 MUTATING = {
     "CreateCluster", "DeleteCluster", "RegisterTaskDefinition", "DeregisterTaskDefinition",
     "RunTask", "StopTask", "TagResource", "UntagResource", "CreateLogGroup", "DeleteLogGroup",
+    "CreateLogStream", "PutLogEvents",
 }
 
 
@@ -39,6 +40,8 @@ def fixtures():
     register("fz-dereg", [container("main", "echo")])
     ecs.create_cluster(clusterName="fz-del")
     logs.create_log_group(logGroupName="/fz-del")
+    logs.create_log_group(logGroupName="/fz-put")
+    logs.create_log_stream(logGroupName="/fz-put", logStreamName="s")
     wait_tasks("stopped", [log_task], cluster="fz")
     F["log_task"] = task_id(log_task)
     F["stream"] = f"p/main/{F['log_task']}"
@@ -83,6 +86,10 @@ def seeds():
                                          "descending": True},
         ("logs", "CreateLogGroup"): {"logGroupName": "/fz-new"},
         ("logs", "DeleteLogGroup"): {"logGroupName": "/fz-del"},
+        ("logs", "CreateLogStream"): {"logGroupName": "/fz-put", "logStreamName": "new-stream"},
+        ("logs", "PutLogEvents"): {"logGroupName": "/fz-put", "logStreamName": "s",
+                                   "logEvents": [{"timestamp": int(time.time() * 1000), "message": "m1"},
+                                                 {"timestamp": int(time.time() * 1000) + 1, "message": "m2"}]},
     }
 
 
@@ -272,6 +279,13 @@ def snapshot():
         s["tags " + arn] = tuple(sorted((t.get("key"), t.get("value")) for t in
                                         call("ecs", "ListTagsForResource", {"resourceArn": arn}).get("tags", [])))
     s["groups"] = tuple(g["logGroupName"] for g in call("logs", "DescribeLogGroups", {}).get("logGroups", []))
+    if "/fz-put" in s["groups"]:
+        s["fz-put streams"] = tuple(x["logStreamName"] for x in call(
+            "logs", "DescribeLogStreams", {"logGroupName": "/fz-put"}).get("logStreams", []))
+        if "s" in s["fz-put streams"]:
+            s["fz-put events"] = tuple(e["message"] for e in call(
+                "logs", "GetLogEvents", {"logGroupName": "/fz-put", "logStreamName": "s", "startFromHead": True,
+                                         "limit": 10000}).get("events", []))
     return s
 
 
@@ -330,6 +344,85 @@ def fuzz_every_operation():
     print(f"fuzzed {sum(sum(c.values()) for c in stats.values())} requests in {time.monotonic() - t0:.1f}s")
     for op, c in stats.items():
         print(f"  {op:28} 2xx {c['2xx']:3}  4xx {c['4xx']:3}  bad {c['bad']:3}")
+
+
+def header_cases():
+    """Requests that are wrong at the HTTP or signature level: (description, headers, body,
+    method, path). Bodies are valid; the damage is elsewhere."""
+    body = b'{"clusterName": "hdr"}'
+    good = sign("ecs", "CreateCluster", body)
+    auth = good["Authorization"]
+    cred, signed, sig = [p.strip() for p in auth[len("AWS4-HMAC-SHA256 "):].split(",")]
+    variants = {
+        "no algorithm": auth[len("AWS4-HMAC-SHA256 "):],
+        "other algorithm": auth.replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA512"),
+        "algorithm only": "AWS4-HMAC-SHA256",
+        "empty": "",
+        "garbage": "x" * 5000,
+        "no Credential": f"AWS4-HMAC-SHA256 {signed}, {sig}",
+        "no SignedHeaders": f"AWS4-HMAC-SHA256 {cred}, {sig}",
+        "no Signature": f"AWS4-HMAC-SHA256 {cred}, {signed}",
+        "short credential": "AWS4-HMAC-SHA256 Credential=test/20240101, " + f"{signed}, {sig}",
+        "credential with slashes": "AWS4-HMAC-SHA256 Credential=test////////aws4_request, " + f"{signed}, {sig}",
+        "empty key id": auth.replace("Credential=test/", "Credential=/"),
+        "signature not hex": auth[: -64] + "z" * 64,
+        "signature short": auth[: -60],
+        "host not signed": auth.replace("content-type;host;", "content-type;"),
+        "unknown signed header": auth.replace("x-amz-target", "x-amz-target;x-not-sent"),
+        "signed headers unsorted": auth.replace("content-type;host;x-amz-date;x-amz-target",
+                                                "x-amz-target;host;content-type;x-amz-date"),
+        "unicode": auth.replace("test", "tëst"),
+        "scope date differs": auth.replace("Credential=test/" + good["X-Amz-Date"][:8],
+                                           "Credential=test/19990101"),
+        "scope region": auth.replace("/us-east-1/", "/mars-1/"),
+        "scope service": auth.replace("/ecs/", "/s3/"),
+        "scope terminator": auth.replace("aws4_request", "aws4_reques"),
+    }
+    out = [(f"Authorization {k}", dict(good, Authorization=v), body, "POST", "/") for k, v in variants.items()]
+    for k, v in {"no date": None, "bad date": "yesterday", "date without Z": good["X-Amz-Date"][:-1],
+                 "year 9999": "99991231T235959Z", "empty date": ""}.items():
+        h = dict(good)
+        if v is None:
+            del h["X-Amz-Date"]
+        else:
+            h["X-Amz-Date"] = v
+        out.append((f"X-Amz-Date {k}", h, body, "POST", "/"))
+    for k, v in {"empty op": "AmazonEC2ContainerServiceV20141113.", "no dot": "AmazonEC2ContainerServiceV20141113",
+                 "two dots": "AmazonEC2ContainerServiceV20141113.CreateCluster.X", "long": "A." + "B" * 10000,
+                 "unicode": "AmazonEC2ContainerServiceV20141113.Créate", "lower-case op":
+                 "AmazonEC2ContainerServiceV20141113.createcluster"}.items():
+        h = sign("ecs", "CreateCluster", body, extra_headers={"X-Amz-Target": v})
+        out.append((f"X-Amz-Target {k}", h, body, "POST", "/"))
+    # Other content types: refused or served, never a 5xx (a read-only operation, so that
+    # serving them changes nothing).
+    for ct in ["application/json", "application/x-amz-json-1.0", "text/plain", "", "application/x-amz-cbor-1.1"]:
+        h = sign("ecs", "ListClusters", b"{}", extra_headers={"Content-Type": ct})
+        out.append((f"tolerated: Content-Type {ct!r}", h, b"{}", "POST", "/"))
+    for method in ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"]:
+        out.append((f"method {method}", good, body, method, "/"))
+    for path in ["/x", "/?a=b", "//", "/%2e%2e/"]:
+        out.append((f"path {path}", good, body, "POST", path))
+    return out
+
+
+@step
+def fuzz_headers_and_signatures():
+    """Everything here must be refused (it is signed wrongly, or does not say what to do),
+    with a 4xx JSON error, and create nothing."""
+    before = snapshot()
+    for what, headers, body, method, path in header_cases():
+        try:
+            r = raw_request(headers, body, method=method, path=path, timeout=10)
+        except Hang as e:
+            check(False, f"{what}: no answer", str(e))
+            continue
+        if what.startswith("tolerated") and r.status == 200:
+            continue
+        check(400 <= r.status < 500 and r.error_type is not None, f"{what}: a 4xx JSON error with __type", r)
+    after = snapshot()
+    check(cluster_arn("hdr") not in after["clusters"], "no cluster 'hdr' created by refused requests",
+          diff(before, after))
+    eq(after, before, "state unchanged by refused requests")
 
 
 @step

@@ -77,6 +77,32 @@ def newest_page_by_default():
 
 
 @step
+def group_identifier_and_time_range():
+    arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{GROUP}"
+    r = logs.get_log_events(logGroupIdentifier=arn, logStreamName=S["echo_stream"], startFromHead=True)
+    eq([e["message"] for e in r["events"]], S.get("all"), "logGroupIdentifier (ARN)")
+    r = logs.get_log_events(logGroupIdentifier=GROUP, logStreamName=S["echo_stream"], startFromHead=True)
+    eq([e["message"] for e in r["events"]], S.get("all"), "logGroupIdentifier (name)")
+    expect_error("both logGroupName and logGroupIdentifier", "InvalidParameterException",
+                 logs.get_log_events, logGroupName=GROUP, logGroupIdentifier=GROUP, logStreamName=S["echo_stream"])
+    ev = logs.get_log_events(logGroupName=GROUP, logStreamName=S["echo_stream"], startFromHead=True)["events"]
+    last = ev[-1]["timestamp"]
+    r = logs.get_log_events(logGroupName=GROUP, logStreamName=S["echo_stream"], startTime=last + 1)
+    eq(r["events"], [], "startTime after the last event")
+    r = logs.get_log_events(logGroupName=GROUP, logStreamName=S["echo_stream"], startFromHead=True,
+                            endTime=ev[0]["timestamp"])
+    check(all(e["timestamp"] < ev[0]["timestamp"] for e in r["events"]), "endTime is exclusive", r["events"])
+    # A tail-style follow (aws logs tail in CLI v2): FilterLogEvents with startTime.
+    r = logs.filter_log_events(logGroupName=GROUP, startTime=last)
+    check(r["events"] and all(e["timestamp"] >= last for e in r["events"]), "filter startTime", r["events"])
+    expect_error("orderBy LastEventTime with a prefix", "InvalidParameterException",
+                 logs.describe_log_streams, logGroupName=GROUP, orderBy="LastEventTime", logStreamNamePrefix="p/")
+    r = logs.describe_log_streams(logGroupName=GROUP, orderBy="LastEventTime", descending=True)
+    ts = [s.get("lastEventTimestamp", 0) for s in r["logStreams"]]
+    eq(ts, sorted(ts, reverse=True), "orderBy LastEventTime descending")
+
+
+@step
 def filter_log_events():
     r = logs.filter_log_events(logGroupName=GROUP, filterPattern='"slept"')
     ev = r["events"]

@@ -44,6 +44,10 @@ if PHASE == "restart-setup":
         ecs.deregister_task_definition(taskDefinition="keep:1")
         ecs.tag_resource(resourceArn=td2["taskDefinitionArn"], tags=[{"key": "v", "value": "2"}])
         register("keep-sleep", [container("main", "sleep", ["600000"], stopTimeout=2)])
+        # The newest revision deregistered: the next one must still be new after a restart.
+        register("top", [container("main", "echo")])
+        register("top", [container("main", "echo")])
+        ecs.deregister_task_definition(taskDefinition="top:2")
         t = run_task("keep", cluster="keep", startedBy="keeper", tags=[{"key": "t", "value": "x"}])[0]
         wait_tasks("stopped", [t["taskArn"]], cluster="keep")
         d = describe_task(t["taskArn"], cluster="keep", include=["TAGS"])
@@ -93,6 +97,8 @@ if PHASE == "restart-verify":
         eq(ecs.list_tags_for_resource(resourceArn=S["td2"])["tags"], [{"key": "v", "value": "2"}],
            "list_tags_for_resource on the definition")
         eq(register("keep", [container("main", "echo")])["revision"], 3, "revision counter survives")
+        eq(register("top", [container("main", "echo")])["revision"], 3,
+           "a deregistered newest revision is not reused after a restart")
         fams = ecs.list_task_definition_families()["families"]
         check({"keep", "keep-sleep"} <= set(fams), "families", fams)
 
@@ -147,7 +153,17 @@ if PHASE == "crash-setup":
         arn = run_task("crash-sleep", cluster="crash")[0]["taskArn"]
         wait_tasks("running", [arn], cluster="crash")
         ecs.tag_resource(resourceArn=cluster_arn("crash"), tags=[{"key": "k", "value": "v"}])
-        save({"running": arn})
+        register("top", [container("main", "echo")])
+        register("top", [container("main", "echo")])
+        ecs.deregister_task_definition(taskDefinition="top:2")
+        register("crash-echo", [container("main", "echo", ["before", "crash"], log_group="/wg/crash")])
+        done = run_task("crash-echo", cluster="crash")[0]["taskArn"]
+        wait_tasks("stopped", [done], cluster="crash")
+        stream = f"p/main/{task_id(done)}"
+        lines = [e["message"] for e in logs.get_log_events(logGroupName="/wg/crash", logStreamName=stream,
+                                                          startFromHead=True)["events"]]
+        check("arg[1]=before" in lines, "logs before the crash", lines)
+        save({"running": arn, "done": done, "stream": stream, "lines": lines})
 
 
 if PHASE == "crash-writer":
@@ -159,7 +175,12 @@ if PHASE == "crash-writer":
         with open(FILE, "w") as out:
             for i in range(3000):
                 try:
-                    if i % 3 == 2:
+                    if i == 20:
+                        # A task flooding the log store when the host dies.
+                        register("crash-flood", [container("main", "flood", ["100000"], log_group="/wg/crash")])
+                        t = run_task("crash-flood", cluster="crash")[0]["taskArn"]
+                        out.write(f"flood {t}\n")
+                    elif i % 3 == 2:
                         ecs.create_cluster(clusterName=f"burst-{i}")
                         out.write(f"cluster burst-{i}\n")
                     else:
@@ -190,6 +211,47 @@ if PHASE == "crash-verify":
         eq(ecs.list_tasks(cluster="crash")["taskArns"], [], "no RUNNING task in the crashed cluster")
         eq(ecs.list_tags_for_resource(resourceArn=cluster_arn("crash"))["tags"], [{"key": "k", "value": "v"}],
            "tags written before the crash")
+
+    @step
+    def finished_work_survives():
+        d = describe_task(S["done"], cluster="crash")
+        eq((d["lastStatus"], d["containers"][0].get("exitCode")), ("STOPPED", 0), "the finished task")
+        lines = [e["message"] for e in logs.get_log_events(logGroupName="/wg/crash", logStreamName=S["stream"],
+                                                          startFromHead=True)["events"]]
+        eq(lines, S["lines"], "its logs")
+        eq(register("top", [container("main", "echo")])["revision"], 3,
+           "a deregistered newest revision is not reused after a crash")
+
+    @step
+    def log_store_consistent_after_crash():
+        floods = [a[1] for a in ACKS if a[0] == "flood"]
+        eq(len(floods), 1, "the flood task was started")
+        if not floods:
+            return
+        d = describe_task(floods[0], cluster="crash")
+        eq(d["lastStatus"], "STOPPED", "the flood task is STOPPED")
+        stream = f"p/main/{task_id(floods[0])}"
+        got, token = [], None
+        exists = any(s["logStreamName"] == stream for s in
+                     logs.describe_log_streams(logGroupName="/wg/crash", logStreamNamePrefix="p/main/")["logStreams"])
+        for _ in range(200):
+            if not exists:
+                break
+            kw = {"logGroupName": "/wg/crash", "logStreamName": stream, "startFromHead": True, "limit": 10000}
+            if token:
+                kw["nextToken"] = token
+            r = logs.get_log_events(**kw)
+            got.extend(e["message"] for e in r["events"])
+            if r["nextForwardToken"] == token:
+                break
+            token = r["nextForwardToken"]
+        want = [f"line {i} " + "x" * (100 - len(f"line {i} ")) for i in range(1, len(got) + 1)]
+        if got and got[-1] != want[-1] and want[-1].startswith(got[-1]):
+            want[-1] = got[-1]
+        bad = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), None)
+        check(got == want, "the flood's stored lines are line 1..k, no gap, no repeat",
+              None if bad is None else {"index": bad, "got": got[bad:bad + 2], "want": want[bad:bad + 2]})
+        print(f"the flood had {len(got)} lines stored when the host died")
 
     @step
     def every_acknowledged_write_is_there():

@@ -122,6 +122,11 @@ def pagination():
         familyPrefix="fam-", PaginationConfig={"PageSize": 2}
     ).build_full_result()["families"]
     eq(got, ["fam-a", "fam-b", "fam-c", "fam-d", "fam-e"], "families paginator PageSize=2")
+    got = paginate(ecs.list_task_definitions, "taskDefinitionArns", familyPrefix="pg", sort="DESC", maxResults=2)
+    eq(got, want[::-1], "sort=DESC, maxResults=2 by hand")
+    got = paginate(ecs.list_task_definitions, "taskDefinitionArns", familyPrefix="pg", status="ACTIVE",
+                   maxResults=3)
+    eq(got, want, "status=ACTIVE, maxResults=3 by hand")
     # Everything, small pages, no duplicates.
     every = paginate(ecs.list_task_definitions, "taskDefinitionArns", maxResults=1)
     eq(len(every), len(set(every)), "no ARN listed twice over all pages")

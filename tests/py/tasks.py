@@ -128,14 +128,14 @@ def running_then_stop():
                  ecs.list_tasks, desiredStatus="SLEEPING")
 
     t0 = time.monotonic()
-    r = ecs.stop_task(task=task_id(arn), reason="e2e stop")["task"]
+    r = ecs.stop_task(task=task_id(arn), reason="e2e stop — ünïcödé ✓")["task"]
     eq(r["taskArn"], arn, "stop_task returns the task")
     eq(r["desiredStatus"], "STOPPED", "desiredStatus after stop_task")
     wait_tasks("stopped", [arn])
     took = time.monotonic() - t0
     check(took < 15, "stopped within stopTimeout (2 s) plus slack", took)
     t = describe_task(arn)
-    eq(t.get("stoppedReason"), "e2e stop", "stoppedReason is the StopTask reason")
+    eq(t.get("stoppedReason"), "e2e stop — ünïcödé ✓", "stoppedReason is the StopTask reason")
     eq(t.get("stopCode"), "UserInitiated", "stopCode")
     check(is_epoch_seconds(t.get("stoppingAt")) or "stoppingAt" not in t, "stoppingAt", t.get("stoppingAt"))
     eq(ecs.list_tasks(family="sleeper")["taskArns"], [], "no RUNNING sleeper after stop")
@@ -144,7 +144,42 @@ def running_then_stop():
     # Stopping a stopped task is harmless.
     again = ecs.stop_task(task=arn, reason="again")["task"]
     eq(again["lastStatus"], "STOPPED", "stop_task on a STOPPED task")
-    eq(describe_task(arn).get("stoppedReason"), "e2e stop", "the first reason stays")
+    eq(describe_task(arn).get("stoppedReason"), "e2e stop — ünïcödé ✓", "the first reason stays")
+
+
+@step
+def override_semantics():
+    register("envs", [container("main", "echo", ["def"], log_group=GROUP, environment=[
+        {"name": "A", "value": "1"}, {"name": "B", "value": "2"}])], tags=[{"key": "from", "value": "définition ü"}])
+    arn = run_task("envs", overrides={"containerOverrides": [{"name": "main", "environment": [
+        {"name": "B", "value": "3"}, {"name": "C", "value": "4"}]}]},
+        propagateTags="TASK_DEFINITION", startedBy="who/me_1-x", group="grp-1")[0]["taskArn"]
+    wait_tasks("stopped", [arn])
+    lines = [e["message"] for e in logs.get_log_events(logGroupName=GROUP, logStreamName=f"p/main/{task_id(arn)}",
+                                                      startFromHead=True)["events"]]
+    envs = [l for l in lines if l.startswith("env ")]
+    check({"env A=1", "env B=3", "env C=4"} <= set(envs) and "env B=2" not in envs,
+          "override environment is added to and replaces the definition's", envs)
+    t = describe_task(arn, include=["TAGS"])
+    eq(t.get("startedBy"), "who/me_1-x", "startedBy")
+    eq(t.get("group"), "grp-1", "group")
+    eq(t.get("tags"), [{"key": "from", "value": "définition ü"}], "propagateTags=TASK_DEFINITION copies the tags")
+    eq(ecs.list_tasks(startedBy="who/me_1-x", desiredStatus="STOPPED")["taskArns"], [arn], "list by startedBy")
+    S["envs"] = arn
+
+
+@step
+def client_token_is_idempotent():
+    """botocore fills RunTask.clientToken (an idempotency token) and sends the same one on a
+    retry: a retried RunTask must not start the tasks twice."""
+    body = {"taskDefinition": "exit42", "count": 2, "clientToken": "retry-me-0001"}
+    a = raw_call("ecs", "RunTask", body)
+    b = raw_call("ecs", "RunTask", body)
+    eq((a.status, b.status), (200, 200), "both answered")
+    arns = lambda r: sorted(t["taskArn"] for t in (r.json or {}).get("tasks", []))  # noqa: E731
+    eq(len(arns(a)), 2, "two tasks")
+    eq(arns(b), arns(a), "the same clientToken gives the same tasks")
+    wait_tasks("stopped", arns(a))
 
 
 @step
@@ -170,6 +205,36 @@ def delete_busy_cluster():
     eq(ecs.delete_cluster(cluster="busy")["cluster"]["status"], "INACTIVE", "deletable once stopped")
     eq(describe_task(arn, cluster="busy")["lastStatus"], "STOPPED",
        "a deleted cluster's stopped task is still describable")
+
+
+@step
+def status_never_goes_back():
+    """Watch a short task closely: lastStatus only moves forward through the lifecycle,
+    `version` grows with every change, and RUNNING is seen on the way."""
+    register("nap500", [container("main", "sleep", ["500"])])
+    arn = run_task("nap500")[0]["taskArn"]
+    seen, versions, cstates = [], [], []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        t = describe_task(arn)
+        seen.append(t["lastStatus"])
+        versions.append(t.get("version"))
+        cstates.append(t["containers"][0].get("lastStatus"))
+        if t["lastStatus"] == "STOPPED":
+            break
+        time.sleep(0.01)
+    idx = [LIFECYCLE.index(x) if x in LIFECYCLE else -1 for x in seen]
+    check(-1 not in idx and idx == sorted(idx), "lastStatus only moves forward", seen)
+    check("RUNNING" in seen, "RUNNING seen while the task sleeps 500 ms", sorted(set(seen), key=seen.index))
+    eq(seen[-1], "STOPPED", "ends STOPPED")
+    changes = [(a, b, va, vb) for a, b, va, vb in zip(seen, seen[1:], versions, versions[1:]) if a != b]
+    check(all(isinstance(v, int) for v in versions) and versions == sorted(versions)
+          and all(vb > va for _, _, va, vb in changes), "version grows with every change",
+          list(zip(seen, versions))[:40])
+    corder = ["PENDING", "RUNNING", "STOPPED"]
+    cidx = [corder.index(x) if x in corder else -1 for x in cstates]
+    check(-1 not in cidx and cidx == sorted(cidx), "container lastStatus only moves forward",
+          sorted(set(cstates), key=cstates.index))
 
 
 @step

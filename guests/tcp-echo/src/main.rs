@@ -40,10 +40,11 @@ fn main() {
     }
 }
 
-/// Echoes lines until the client closes its side.
+/// Echoes lines until the client closes its side. (`&TcpStream` reads and writes: wasip2
+/// has no `try_clone`.)
 fn echo(stream: TcpStream) -> std::io::Result<()> {
-    let mut out = stream.try_clone()?;
-    for line in BufReader::new(stream).lines() {
+    let mut out = &stream;
+    for line in BufReader::new(&stream).lines() {
         let line = line?;
         writeln!(out, "{line}")?;
         out.flush()?;

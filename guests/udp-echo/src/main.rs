@@ -16,8 +16,14 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize| args.get(i).map(String::as_str);
     let result = match arg(0) {
-        Some("serve") => serve(arg(1).unwrap_or("7000"), arg(2).and_then(|c| c.parse().ok())),
-        Some("send") => send(arg(1).unwrap_or("localhost:7000"), arg(2).unwrap_or("hello")),
+        Some("serve") => serve(
+            arg(1).unwrap_or("7000"),
+            arg(2).and_then(|c| c.parse().ok()),
+        ),
+        Some("send") => send(
+            arg(1).unwrap_or("localhost:7000"),
+            arg(2).unwrap_or("hello"),
+        ),
         _ => Err(std::io::Error::new(
             ErrorKind::InvalidInput,
             "usage: udp-echo serve PORT [COUNT] | udp-echo send ADDR MESSAGE",

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmgate::config::HostConfig;
+use wasmgate::runtime::net::publish::{PublishError, PublishSpec, PublishedPort};
 use wasmgate::runtime::{
     ContainerOverride, Runtime, StopCode, TaskEvent, TaskSnapshot, TaskSpec, TaskStatus,
     runtime_rules,
@@ -39,6 +40,10 @@ pub struct RunArgs {
     /// Print the final task state as JSON on stdout when the task stops.
     #[arg(long)]
     json: bool,
+    /// Forward 127.0.0.1:HOSTPORT to a task port (TCP; repeatable). The port must be a
+    /// `portMappings[].containerPort`; HOSTPORT 0 picks a free port.
+    #[arg(short = 'p', long = "publish", value_name = "HOSTPORT:CONTAINERPORT")]
+    publish: Vec<String>,
 }
 
 pub fn validate(config: &HostConfig, path: &Path) -> anyhow::Result<ExitCode> {
@@ -109,6 +114,13 @@ pub fn run(config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
+    let publish = match publish_specs(&args.publish, &parsed.definition) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("wasmgate: {e}");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
     let stop_timeout = match args.stop_timeout {
         Some(s) if !(0.0..=86_400.0).contains(&s) => {
             eprintln!("wasmgate: --stop-timeout: {s} must be between 0 and 86400 seconds");
@@ -133,6 +145,19 @@ pub fn run(config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let runtime = Runtime::new(config)?;
+        let mut published = Vec::with_capacity(publish.len());
+        for spec in publish {
+            match PublishedPort::bind(spec).await {
+                Ok(p) => published.push(p),
+                Err(e) => {
+                    eprintln!(
+                        "wasmgate: --publish {spec}: cannot listen on 127.0.0.1:{}: {e}",
+                        spec.host_port
+                    );
+                    return Ok(ExitCode::from(EXIT_NOT_STARTED));
+                }
+            }
+        }
         let spec = TaskSpec {
             definition: parsed.definition,
             base_dir,
@@ -151,6 +176,7 @@ pub fn run(config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
         let id = task.id().to_owned();
         let events = task.take_events();
         let printer = tokio::spawn(print_events(id.clone(), events));
+        tokio::spawn(serve_network(id.clone(), task.watch(), published));
         let final_state = tokio::select! {
             s = task.wait() => s,
             sig = signals.next() => {
@@ -171,6 +197,51 @@ pub fn run(config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(exit_code(&final_state))
     })
+}
+
+/// Parses every `--publish` and checks its container port against the definition.
+fn publish_specs(
+    values: &[String],
+    def: &taskdef::TaskDefinition,
+) -> Result<Vec<PublishSpec>, PublishError> {
+    values
+        .iter()
+        .map(|v| {
+            let spec: PublishSpec = v.parse()?;
+            spec.check(def)?;
+            Ok(spec)
+        })
+        .collect()
+}
+
+/// Once the task has its address: prints it, then forwards the published ports to it.
+async fn serve_network(
+    id: String,
+    mut snapshot: tokio::sync::watch::Receiver<TaskSnapshot>,
+    published: Vec<PublishedPort>,
+) {
+    let address = match snapshot
+        .wait_for(|s| s.private_ipv4_address.is_some() || s.last_status == TaskStatus::Stopped)
+        .await
+    {
+        Ok(s) => s.private_ipv4_address.clone(),
+        Err(_) => None,
+    };
+    let Some(ip) = address.and_then(|a| a.parse::<std::net::Ipv4Addr>().ok()) else {
+        return;
+    };
+    eprintln!("wasmgate: task {} address {ip}", &id[..id.len().min(8)]);
+    for port in published {
+        let spec = port.spec();
+        match port.local_addr() {
+            Ok(local) => eprintln!(
+                "wasmgate: publishing {local} -> {ip}:{}",
+                spec.container_port
+            ),
+            Err(e) => eprintln!("wasmgate: --publish {spec}: {e}"),
+        }
+        tokio::spawn(port.serve(ip));
+    }
 }
 
 /// Parses `--overrides`, `--env` and `--command` into ECS container overrides.

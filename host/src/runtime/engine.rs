@@ -6,8 +6,8 @@
 //! running guest yield to the executor, which is where CPU shares are enforced.
 
 use super::fsquota;
-use super::net;
 use super::guest_state::GuestState;
+use super::net;
 use crate::config::HostConfig;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;

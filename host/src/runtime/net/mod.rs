@@ -55,12 +55,10 @@ impl NetworkHost {
     pub fn new(config: &NetworkConfig) -> Result<Self, NetError> {
         let policy = Policy::from_config(config)?;
         let pool_range = policy.pool();
-        let bounds = pool_range
-            .v4_bounds()
-            .ok_or_else(|| PolicyError {
-                field: "network.pool".into(),
-                message: "must be an IPv4 range".into(),
-            })?;
+        let bounds = pool_range.v4_bounds().ok_or_else(|| PolicyError {
+            field: "network.pool".into(),
+            message: "must be an IPv4 range".into(),
+        })?;
         let pool = AddressPool::new(
             pool_range.to_string(),
             bounds,

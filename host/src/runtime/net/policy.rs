@@ -167,10 +167,7 @@ const LOOPBACK_NET: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 0);
 
 impl Policy {
     pub fn from_config(c: &NetworkConfig) -> Result<Self, PolicyError> {
-        let pool: Cidr = c
-            .pool
-            .parse()
-            .map_err(|e| config_err("network.pool", e))?;
+        let pool: Cidr = c.pool.parse().map_err(|e| config_err("network.pool", e))?;
         let loopback = Cidr::new(IpAddr::V4(LOOPBACK_NET), 8).expect("valid /8");
         if !pool.is_within(&loopback) {
             return Err(config_err(

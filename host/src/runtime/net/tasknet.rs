@@ -149,7 +149,8 @@ impl TaskNetwork {
     }
 
     fn decide(&self, dest: SocketAddr, proto: Proto) -> Result<(), Denial> {
-        self.policy.connect(self.address(), dest, proto, &LiveEnv(self))
+        self.policy
+            .connect(self.address(), dest, proto, &LiveEnv(self))
     }
 
     fn log_denial(&self, container: &str, what: &'static str, addr: SocketAddr, why: &Denial) {

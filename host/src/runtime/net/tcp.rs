@@ -18,7 +18,11 @@ impl TaskNetView<'_> {
     /// Binds an unbound socket to `(task address, 0)` before it connects over loopback:
     /// left to the kernel, the source would be 127.0.0.1, which peers could not tell from
     /// the host and replies could not reach.
-    fn bind_source(&mut self, this: &Resource<TcpSocket>, network: &Resource<Network>) -> SocketResult<()> {
+    fn bind_source(
+        &mut self,
+        this: &Resource<TcpSocket>,
+        network: &Resource<Network>,
+    ) -> SocketResult<()> {
         if HostTcpSocket::local_address(&mut self.inner, again(this)).is_ok() {
             return Ok(()); // bound by the guest already
         }
@@ -112,7 +116,11 @@ impl HostTcpSocket for TaskNetView<'_> {
         HostTcpSocket::address_family(&mut self.inner, this)
     }
 
-    fn set_listen_backlog_size(&mut self, this: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
+    fn set_listen_backlog_size(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
         HostTcpSocket::set_listen_backlog_size(&mut self.inner, this, value)
     }
 
@@ -120,7 +128,11 @@ impl HostTcpSocket for TaskNetView<'_> {
         HostTcpSocket::keep_alive_enabled(&mut self.inner, this)
     }
 
-    fn set_keep_alive_enabled(&mut self, this: Resource<TcpSocket>, value: bool) -> SocketResult<()> {
+    fn set_keep_alive_enabled(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: bool,
+    ) -> SocketResult<()> {
         HostTcpSocket::set_keep_alive_enabled(&mut self.inner, this, value)
     }
 
@@ -128,7 +140,11 @@ impl HostTcpSocket for TaskNetView<'_> {
         HostTcpSocket::keep_alive_idle_time(&mut self.inner, this)
     }
 
-    fn set_keep_alive_idle_time(&mut self, this: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
+    fn set_keep_alive_idle_time(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
         HostTcpSocket::set_keep_alive_idle_time(&mut self.inner, this, value)
     }
 
@@ -136,7 +152,11 @@ impl HostTcpSocket for TaskNetView<'_> {
         HostTcpSocket::keep_alive_interval(&mut self.inner, this)
     }
 
-    fn set_keep_alive_interval(&mut self, this: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
+    fn set_keep_alive_interval(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
         HostTcpSocket::set_keep_alive_interval(&mut self.inner, this, value)
     }
 
@@ -160,7 +180,11 @@ impl HostTcpSocket for TaskNetView<'_> {
         HostTcpSocket::receive_buffer_size(&mut self.inner, this)
     }
 
-    fn set_receive_buffer_size(&mut self, this: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
+    fn set_receive_buffer_size(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
         HostTcpSocket::set_receive_buffer_size(&mut self.inner, this, value)
     }
 
@@ -176,7 +200,11 @@ impl HostTcpSocket for TaskNetView<'_> {
         HostTcpSocket::subscribe(&mut self.inner, this)
     }
 
-    fn shutdown(&mut self, this: Resource<TcpSocket>, shutdown_type: ShutdownType) -> SocketResult<()> {
+    fn shutdown(
+        &mut self,
+        this: Resource<TcpSocket>,
+        shutdown_type: ShutdownType,
+    ) -> SocketResult<()> {
         HostTcpSocket::shutdown(&mut self.inner, this, shutdown_type)
     }
 

@@ -46,11 +46,18 @@ fn cidr_parses_and_contains() {
     let c: Cidr = "127.42.0.0/16".parse().unwrap();
     assert!(c.contains(IpAddr::V4(TASK)));
     assert!(!c.contains("127.43.0.1".parse().unwrap()));
-    assert!(c.contains("::ffff:127.42.1.1".parse().unwrap()), "v4-mapped counts as v4");
+    assert!(
+        c.contains("::ffff:127.42.1.1".parse().unwrap()),
+        "v4-mapped counts as v4"
+    );
     assert_eq!(c.v4_bounds(), Some((0x7f2a_0000, 0x7f2a_ffff)));
     let host: Cidr = "10.1.2.3".parse().unwrap();
     assert_eq!(host.prefix(), 32);
-    assert_eq!("127.42.9.9/16".parse::<Cidr>().unwrap(), c, "host bits are cleared");
+    assert_eq!(
+        "127.42.9.9/16".parse::<Cidr>().unwrap(),
+        c,
+        "host bits are cleared"
+    );
     let v6: Cidr = "fd00::/8".parse().unwrap();
     assert!(v6.contains("fd12::1".parse().unwrap()));
     assert!(!v6.contains(IpAddr::V4(TASK)));
@@ -65,11 +72,23 @@ fn cidr_parses_and_contains() {
 #[test]
 fn binds_to_loopback_and_wildcard_become_the_task_address() {
     let m = map();
-    for guest in ["127.0.0.1:5000", "0.0.0.0:5000", "127.1.2.3:5000", "127.42.0.7:5000"] {
-        assert_eq!(m.bind_to_host(sock(guest)), sock("127.42.0.7:5000"), "{guest}");
+    for guest in [
+        "127.0.0.1:5000",
+        "0.0.0.0:5000",
+        "127.1.2.3:5000",
+        "127.42.0.7:5000",
+    ] {
+        assert_eq!(
+            m.bind_to_host(sock(guest)),
+            sock("127.42.0.7:5000"),
+            "{guest}"
+        );
     }
     // Another task's address stays itself (and the check denies binding it).
-    assert_eq!(m.bind_to_host(sock("127.42.0.8:5000")), sock("127.42.0.8:5000"));
+    assert_eq!(
+        m.bind_to_host(sock("127.42.0.8:5000")),
+        sock("127.42.0.8:5000")
+    );
     assert_eq!(m.bind_to_host(sock("[::1]:5000")), sock("[::1]:5000"));
     assert_eq!(m.bind_to_host(sock("10.0.0.1:5000")), sock("10.0.0.1:5000"));
 }
@@ -77,17 +96,35 @@ fn binds_to_loopback_and_wildcard_become_the_task_address() {
 #[test]
 fn connects_to_loopback_reach_the_task_and_the_gateway_reaches_routes() {
     let m = map();
-    assert_eq!(m.remote_to_host(sock("127.0.0.1:7000")), sock("127.42.0.7:7000"));
-    assert_eq!(m.remote_to_host(sock("127.9.9.9:7000")), sock("127.42.0.7:7000"));
-    assert_eq!(m.remote_to_host(sock("127.42.0.8:7000")), sock("127.42.0.8:7000"));
-    assert_eq!(m.remote_to_host(sock("127.42.255.254:5432")), sock("127.0.0.1:5432"));
-    assert_eq!(m.remote_to_host(sock("127.42.255.254:6000")), sock("127.0.0.1:16000"));
+    assert_eq!(
+        m.remote_to_host(sock("127.0.0.1:7000")),
+        sock("127.42.0.7:7000")
+    );
+    assert_eq!(
+        m.remote_to_host(sock("127.9.9.9:7000")),
+        sock("127.42.0.7:7000")
+    );
+    assert_eq!(
+        m.remote_to_host(sock("127.42.0.8:7000")),
+        sock("127.42.0.8:7000")
+    );
+    assert_eq!(
+        m.remote_to_host(sock("127.42.255.254:5432")),
+        sock("127.0.0.1:5432")
+    );
+    assert_eq!(
+        m.remote_to_host(sock("127.42.255.254:6000")),
+        sock("127.0.0.1:16000")
+    );
     assert_eq!(
         m.remote_to_host(sock("127.42.255.254:22")),
         sock("127.42.255.254:22"),
         "no route: stays the gateway, which the check denies"
     );
-    assert_eq!(m.remote_to_host(sock("93.184.216.34:80")), sock("93.184.216.34:80"));
+    assert_eq!(
+        m.remote_to_host(sock("93.184.216.34:80")),
+        sock("93.184.216.34:80")
+    );
     assert_eq!(m.remote_to_host(sock("[::1]:80")), sock("[::1]:80"));
 }
 
@@ -96,12 +133,22 @@ fn the_guest_reads_its_own_address_as_loopback_and_the_host_as_the_gateway() {
     let m = map();
     assert_eq!(m.to_guest(sock("127.42.0.7:7000")), sock("127.0.0.1:7000"));
     assert_eq!(m.to_guest(sock("127.42.0.8:7000")), sock("127.42.0.8:7000"));
-    assert_eq!(m.to_guest(sock("127.0.0.1:16000")), sock("127.42.255.254:6000"));
-    assert_eq!(m.to_guest(sock("127.0.0.1:41000")), sock("127.42.255.254:41000"));
+    assert_eq!(
+        m.to_guest(sock("127.0.0.1:16000")),
+        sock("127.42.255.254:6000")
+    );
+    assert_eq!(
+        m.to_guest(sock("127.0.0.1:41000")),
+        sock("127.42.255.254:41000")
+    );
     assert_eq!(m.to_guest(sock("8.8.8.8:53")), sock("8.8.8.8:53"));
     // Round trip of what a guest connects to.
     for guest in ["127.0.0.1:80", "127.42.255.254:5432", "127.42.255.254:6000"] {
-        assert_eq!(m.to_guest(m.remote_to_host(sock(guest))), sock(guest), "{guest}");
+        assert_eq!(
+            m.to_guest(m.remote_to_host(sock(guest))),
+            sock(guest),
+            "{guest}"
+        );
     }
 }
 
@@ -123,10 +170,13 @@ impl Environment for FakeEnv {
         self.bound.contains(&(proto, addr))
     }
     fn peer(&self, ip: Ipv4Addr) -> Option<PeerInfo> {
-        self.peers.iter().find(|(a, _)| *a == ip).map(|(_, f)| PeerInfo {
-            task_id: "t".into(),
-            family: (*f).into(),
-        })
+        self.peers
+            .iter()
+            .find(|(a, _)| *a == ip)
+            .map(|(_, f)| PeerInfo {
+                task_id: "t".into(),
+                family: (*f).into(),
+            })
     }
     fn is_host_address(&self, ip: IpAddr) -> bool {
         self.host_addrs.contains(&ip)
@@ -153,7 +203,10 @@ fn own_address_only_on_ports_the_task_listens_on() {
     );
     env.own_open.insert((Proto::Tcp, 7000));
     assert_eq!(p.connect(TASK, dest, Proto::Tcp, &env), Ok(()));
-    assert!(p.connect(TASK, dest, Proto::Udp, &env).is_err(), "per protocol");
+    assert!(
+        p.connect(TASK, dest, Proto::Udp, &env).is_err(),
+        "per protocol"
+    );
     // A server the host runs for the task on its address (found by the kernel).
     env.bound.insert((Proto::Udp, v4("127.42.0.7:7000")));
     assert_eq!(p.connect(TASK, dest, Proto::Udp, &env), Ok(()));
@@ -165,7 +218,10 @@ fn host_loopback_and_ipv6_loopback_are_denied() {
     let env = FakeEnv::default();
     for dest in ["127.0.0.1:22", "127.0.0.53:53", "127.99.0.1:80"] {
         assert!(
-            matches!(p.connect(TASK, sock(dest), Proto::Tcp, &env), Err(Denial::HostLoopback(_))),
+            matches!(
+                p.connect(TASK, sock(dest), Proto::Tcp, &env),
+                Err(Denial::HostLoopback(_))
+            ),
             "{dest}"
         );
     }
@@ -179,8 +235,14 @@ fn host_loopback_and_ipv6_loopback_are_denied() {
 fn gateway_routes_are_the_only_way_to_the_host() {
     let p = policy(config());
     let env = FakeEnv::default();
-    assert_eq!(p.connect(TASK, sock("127.0.0.1:5432"), Proto::Tcp, &env), Ok(()));
-    assert_eq!(p.connect(TASK, sock("127.0.0.1:16000"), Proto::Tcp, &env), Ok(()));
+    assert_eq!(
+        p.connect(TASK, sock("127.0.0.1:5432"), Proto::Tcp, &env),
+        Ok(())
+    );
+    assert_eq!(
+        p.connect(TASK, sock("127.0.0.1:16000"), Proto::Tcp, &env),
+        Ok(())
+    );
     assert_eq!(
         p.connect(TASK, sock("127.42.255.254:22"), Proto::Tcp, &env),
         Err(Denial::GatewayPort(22))
@@ -253,8 +315,14 @@ fn egress_is_open_by_default_and_can_be_closed() {
         ..Default::default()
     };
     let open = policy(config());
-    assert_eq!(open.connect(TASK, sock("93.184.216.34:443"), Proto::Tcp, &env), Ok(()));
-    assert_eq!(open.connect(TASK, sock("[2001:db8::1]:443"), Proto::Tcp, &env), Ok(()));
+    assert_eq!(
+        open.connect(TASK, sock("93.184.216.34:443"), Proto::Tcp, &env),
+        Ok(())
+    );
+    assert_eq!(
+        open.connect(TASK, sock("[2001:db8::1]:443"), Proto::Tcp, &env),
+        Ok(())
+    );
     assert!(
         matches!(
             open.connect(TASK, sock("10.0.0.5:5432"), Proto::Tcp, &env),
@@ -271,7 +339,10 @@ fn egress_is_open_by_default_and_can_be_closed() {
         closed.connect(TASK, sock("93.184.216.34:443"), Proto::Tcp, &env),
         Err(Denial::Egress(_))
     ));
-    assert_eq!(closed.connect(TASK, sock("10.1.2.3:443"), Proto::Udp, &env), Ok(()));
+    assert_eq!(
+        closed.connect(TASK, sock("10.1.2.3:443"), Proto::Udp, &env),
+        Ok(())
+    );
 }
 
 #[test]
@@ -280,7 +351,13 @@ fn binds_only_on_the_task_address() {
     assert_eq!(p.bind(TASK, sock("127.42.0.7:80")), Ok(()));
     assert_eq!(p.bind(TASK, sock("0.0.0.0:0")), Ok(()), "implicit bind");
     assert_eq!(p.bind(TASK, sock("[::]:0")), Ok(()), "implicit bind");
-    for bad in ["127.42.0.8:80", "0.0.0.0:80", "127.0.0.1:80", "[::1]:80", "10.0.0.5:80"] {
+    for bad in [
+        "127.42.0.8:80",
+        "0.0.0.0:80",
+        "127.0.0.1:80",
+        "[::1]:80",
+        "10.0.0.5:80",
+    ] {
         assert!(p.bind(TASK, sock(bad)).is_err(), "{bad}");
     }
     assert_eq!(p.listen(TASK, sock("127.42.0.7:80")), Ok(()));
@@ -358,14 +435,23 @@ fn proc_net_tables_are_read_exactly() {
         ip([127, 0, 0, 1]),
     );
     assert!(table_has(&table, Proto::Tcp, v4("127.42.0.8:7000")));
-    assert!(!table_has(&table, Proto::Tcp, v4("127.42.0.8:5432")), "wildcard only");
-    assert!(!table_has(&table, Proto::Tcp, v4("127.42.0.9:80")), "not listening");
-    assert!(table_has(&table, Proto::Udp, v4("127.42.0.9:80")), "UDP: any state");
+    assert!(
+        !table_has(&table, Proto::Tcp, v4("127.42.0.8:5432")),
+        "wildcard only"
+    );
+    assert!(
+        !table_has(&table, Proto::Tcp, v4("127.42.0.9:80")),
+        "not listening"
+    );
+    assert!(
+        table_has(&table, Proto::Udp, v4("127.42.0.9:80")),
+        "UDP: any state"
+    );
 }
 
 #[test]
 fn the_kernel_table_sees_a_real_listener() {
-    let l = std::net::TcpListener::bind("127.42.250.3:0").unwrap();
+    let l = std::net::TcpListener::bind("127.97.0.3:0").unwrap();
     let SocketAddr::V4(addr) = l.local_addr().unwrap() else {
         unreachable!()
     };
@@ -425,11 +511,12 @@ fn pool_never_hands_out_127_0_0_1_or_dot_255() {
     let dir = tempfile::tempdir().unwrap();
     let p = pool_in(dir.path(), "127.0.0.0/24");
     let mut held = Vec::new();
-    while let Ok(l) = p.allocate(peer()) {
-        held.push(l.address());
+    while let Ok(lease) = p.allocate(peer()) {
+        held.push(lease);
+        assert!(held.len() <= 256, "an address was handed out twice");
     }
     assert_eq!(held.len(), 253, "256 minus .0, .1 (127.0.0.1) and .255");
-    assert!(!held.contains(&Ipv4Addr::LOCALHOST));
+    assert!(held.iter().all(|l| l.address() != Ipv4Addr::LOCALHOST));
 }
 
 // ---- a task's network
@@ -461,11 +548,17 @@ fn the_check_tracks_open_ports_and_denies_the_rest() {
     let second = net.open_port(Proto::Tcp, 7000);
     assert!(check(dest, SocketAddrUse::TcpConnect));
     drop(guard);
-    assert!(check(dest, SocketAddrUse::TcpConnect), "still held by another socket");
+    assert!(
+        check(dest, SocketAddrUse::TcpConnect),
+        "still held by another socket"
+    );
     drop(second);
     assert!(!check(dest, SocketAddrUse::TcpConnect));
     assert!(!check(sock("127.0.0.1:5432"), SocketAddrUse::UdpBind));
-    assert!(check(sock("127.0.0.1:5432"), SocketAddrUse::TcpConnect), "gateway route");
+    assert!(
+        check(sock("127.0.0.1:5432"), SocketAddrUse::TcpConnect),
+        "gateway route"
+    );
     assert!(check(sock("127.0.0.1:1"), SocketAddrUse::TcpAccept));
     assert!(check(sock("127.0.0.1:1"), SocketAddrUse::UdpReceive));
     // Outgoing connections the host makes for a guest go through the same rules.
@@ -473,7 +566,10 @@ fn the_check_tracks_open_ports_and_denies_the_rest() {
         net.outgoing("c", sock("127.98.0.254:5432"), Proto::Tcp),
         Ok(sock("127.0.0.1:5432"))
     );
-    assert!(net.outgoing("c", sock("127.0.0.1:7000"), Proto::Tcp).is_err());
+    assert!(
+        net.outgoing("c", sock("127.0.0.1:7000"), Proto::Tcp)
+            .is_err()
+    );
 }
 
 #[test]
@@ -495,7 +591,10 @@ fn publish_specs() {
     let p: PublishSpec = "8080:80".parse().unwrap();
     assert_eq!((p.host_port, p.container_port), (8080, 80));
     assert_eq!("0:80/tcp".parse::<PublishSpec>().unwrap().host_port, 0);
-    assert!(matches!("8080:80/udp".parse::<PublishSpec>(), Err(PublishError::Udp(_))));
+    assert!(matches!(
+        "8080:80/udp".parse::<PublishSpec>(),
+        Err(PublishError::Udp(_))
+    ));
     for bad in ["8080", "a:80", "8080:0", "8080:80/sctp", "70000:80"] {
         assert!(
             matches!(bad.parse::<PublishSpec>(), Err(PublishError::Syntax(_))),
@@ -509,7 +608,11 @@ fn publish_specs() {
     }))
     .unwrap();
     assert!(p.check(&def).is_ok());
-    let e = "8080:53".parse::<PublishSpec>().unwrap().check(&def).unwrap_err();
+    let e = "8080:53"
+        .parse::<PublishSpec>()
+        .unwrap()
+        .check(&def)
+        .unwrap_err();
     assert!(e.to_string().contains("--publish 8080:53"), "{e}");
 }
 
@@ -521,6 +624,9 @@ fn guest_view_gateway_route_table() {
     }]
     .into();
     let m = AddrMap::new(TASK, "127.42.0.0/16".parse().unwrap(), GATEWAY, routes);
-    assert_eq!(m.remote_to_host(sock("127.42.255.254:1")), sock("10.0.0.1:2"));
+    assert_eq!(
+        m.remote_to_host(sock("127.42.255.254:1")),
+        sock("10.0.0.1:2")
+    );
     assert_eq!(m.to_guest(sock("10.0.0.1:2")), sock("127.42.255.254:1"));
 }

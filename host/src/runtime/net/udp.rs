@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use wasmtime::component::Resource;
 use wasmtime_wasi::p2::bindings::sockets::network::{IpAddressFamily, IpSocketAddress, Network};
 use wasmtime_wasi::p2::bindings::sockets::udp::{
-    self, HostIncomingDatagramStream, HostOutgoingDatagramStream, HostUdpSocket,
-    IncomingDatagram, IncomingDatagramStream, OutgoingDatagram, OutgoingDatagramStream,
+    self, HostIncomingDatagramStream, HostOutgoingDatagramStream, HostUdpSocket, IncomingDatagram,
+    IncomingDatagramStream, OutgoingDatagram, OutgoingDatagramStream,
 };
 use wasmtime_wasi::p2::{DynPollable, SocketResult, UdpSocket};
 
@@ -79,7 +79,11 @@ impl HostUdpSocket for TaskNetView<'_> {
         HostUdpSocket::receive_buffer_size(&mut self.inner, this)
     }
 
-    fn set_receive_buffer_size(&mut self, this: Resource<UdpSocket>, value: u64) -> SocketResult<()> {
+    fn set_receive_buffer_size(
+        &mut self,
+        this: Resource<UdpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
         HostUdpSocket::set_receive_buffer_size(&mut self.inner, this, value)
     }
 
@@ -107,7 +111,8 @@ impl HostIncomingDatagramStream for TaskNetView<'_> {
         this: Resource<IncomingDatagramStream>,
         max_results: u64,
     ) -> SocketResult<Vec<IncomingDatagram>> {
-        let mut datagrams = HostIncomingDatagramStream::receive(&mut self.inner, this, max_results)?;
+        let mut datagrams =
+            HostIncomingDatagramStream::receive(&mut self.inner, this, max_results)?;
         for d in &mut datagrams {
             d.remote_address = self.net.task.map().to_guest(sa(d.remote_address)).into();
         }

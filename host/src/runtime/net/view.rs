@@ -4,8 +4,8 @@ use super::tasknet::{PortGuard, TaskNetwork};
 use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::component::{HasData, Linker, Resource};
-use wasmtime_wasi::p2::bindings::sockets::{ip_name_lookup, network, tcp, udp};
 use wasmtime_wasi::p2::SocketError;
+use wasmtime_wasi::p2::bindings::sockets::{ip_name_lookup, network, tcp, udp};
 use wasmtime_wasi::sockets::WasiSocketsCtxView;
 
 /// One container's view of its task's network; lives in the container's store.

@@ -46,7 +46,6 @@ fn boto3_errors() {
 /// A RUNNING awsvpc task's ENI attachment carries its loopback address, and the host
 /// reaches a wasi:http container there.
 #[test]
-#[ignore = "host gap: control::shape::attachments() is still empty (run with --ignored once wired)"]
 fn boto3_task_networking() {
     scenario("networking.py", &[]);
 }

@@ -1018,8 +1018,8 @@ fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
 
 impl Live {
     /// The task's address: the `wasmgate: task <id8> address <ip>` line `wasmgate run`
-    /// prints at PROVISIONING. Waits for the task to be RUNNING first; a host without task
-    /// networking prints none, and its tasks listen on 127.0.0.1.
+    /// prints once the task has one. Waits for the task to be RUNNING first (127.0.0.1 if
+    /// no address line comes).
     pub fn task_address(&self, timeout: std::time::Duration) -> std::net::IpAddr {
         let running = |l: &str| l.starts_with("wasmgate: task ") && l.ends_with(" RUNNING");
         self.err
@@ -1027,7 +1027,7 @@ impl Live {
             .unwrap_or_else(|| panic!("the task did not reach RUNNING\n{}", self.debug()));
         let address = |l: &str| l.starts_with("wasmgate: task ") && l.contains(" address ");
         self.err
-            .wait_for(&address, std::time::Duration::ZERO)
+            .wait_for(&address, std::time::Duration::from_secs(5))
             .and_then(|l| l.rsplit(' ').next()?.parse().ok())
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
     }

@@ -34,7 +34,6 @@ pub struct TaskMeta {
     pub container_ids: Vec<String>,
     pub ephemeral_storage_gib: u32,
     /// Kept for the `ElasticNetworkInterface` attachment (see [`attachments`]).
-    #[allow(dead_code)]
     pub network: Option<NetworkConfig>,
 }
 
@@ -98,7 +97,7 @@ pub fn task_json(
                 c.memory_limit_mib.map(|m| json!(m.to_string())),
             );
             o.insert("networkBindings".into(), json!([]));
-            o.insert("networkInterfaces".into(), json!([]));
+            o.insert("networkInterfaces".into(), network_interfaces(meta, snap));
             o.insert("healthStatus".into(), json!("UNKNOWN"));
             Value::Object(o)
         })
@@ -166,12 +165,62 @@ pub fn task_json(
     Value::Object(o)
 }
 
-/// The task's `attachments`. Networking will add the `ElasticNetworkInterface` here:
-/// `{id, type: "ElasticNetworkInterface", status, details: [{name: "subnetId", value},
-/// {name: "networkInterfaceId", …}, {name: "macAddress", …}, {name: "privateIPv4Address",
-/// value: <the task's loopback address>}]}`, from `meta.network` and the task's address.
-pub fn attachments(_meta: &TaskMeta, _snap: &TaskSnapshot) -> Vec<Value> {
-    Vec::new()
+/// The task's `attachments`: for awsvpc, one `ElasticNetworkInterface` carrying the task's
+/// loopback address as `privateIPv4Address`, as ECS reports a Fargate task's ENI.
+pub fn attachments(meta: &TaskMeta, snap: &TaskSnapshot) -> Vec<Value> {
+    let Some(ip) = &snap.private_ipv4_address else {
+        return Vec::new();
+    };
+    let subnet = meta
+        .network
+        .as_ref()
+        .and_then(|n| n.subnets.first().cloned())
+        .unwrap_or_else(|| "subnet-wasmgate".into());
+    let status = if snap.last_status == TaskStatus::Stopped {
+        "DELETED"
+    } else {
+        "ATTACHED"
+    };
+    vec![json!({
+        "id": attachment_id(meta),
+        "type": "ElasticNetworkInterface",
+        "status": status,
+        "details": [
+            {"name": "subnetId", "value": subnet},
+            {"name": "networkInterfaceId", "value": format!("eni-{}", &meta.task_id[..meta.task_id.len().min(17)])},
+            {"name": "macAddress", "value": mac_address(ip)},
+            {"name": "privateIPv4Address", "value": ip},
+        ],
+    })]
+}
+
+/// A container's `networkInterfaces`: the task's ENI, shared by all its containers.
+fn network_interfaces(meta: &TaskMeta, snap: &TaskSnapshot) -> Value {
+    match &snap.private_ipv4_address {
+        Some(ip) => json!([{"attachmentId": attachment_id(meta), "privateIpv4Address": ip}]),
+        None => json!([]),
+    }
+}
+
+/// The attachment id, a UUID-shaped rendering of the task id (stable across describes).
+fn attachment_id(meta: &TaskMeta) -> String {
+    let id = &meta.task_id;
+    if id.len() == 32 && id.is_ascii() {
+        format!("{}-{}-{}-{}-{}", &id[..8], &id[8..12], &id[12..16], &id[16..20], &id[20..])
+    } else {
+        id.clone()
+    }
+}
+
+/// A locally administered MAC made from the address, so each task's ENI has its own.
+fn mac_address(ip: &str) -> String {
+    let octets: Vec<u8> = ip.split('.').filter_map(|p| p.parse().ok()).collect();
+    let mut mac = vec![0x02u8, 0x42];
+    mac.extend(octets.iter().copied().chain(std::iter::repeat(0)).take(4));
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// The store's row for a task whose shape is `task`.

@@ -57,7 +57,7 @@ impl Failure {
             Failure::Trap { oom: true, message } => {
                 format!("OutOfMemoryError: request killed due to memory usage: {message}")
             }
-            Failure::Trap { message, .. } => format!("wasm trap: {message}"),
+            Failure::Trap { message, .. } => message.clone(),
             Failure::OutOfFuel => "FuelExhausted: the container used its fuel budget".into(),
             Failure::NoResponse => "the component returned without a response".into(),
             Failure::ErrorCode(code) => format!("the component answered with error {code}"),
@@ -285,7 +285,7 @@ impl HttpService {
             },
             None => Failure::Trap {
                 oom: false,
-                message: format!("{e:#}"),
+                message: format!("error: {e:#}"),
             },
         }
     }

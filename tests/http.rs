@@ -52,8 +52,7 @@ fn start(host: &Host, def: &Value, extra: &[&str], container: &str) -> (Live, Ip
 }
 
 fn get(live: &Live, addr: SocketAddr, path: &str) -> common::HttpReply {
-    http_get(addr, path)
-        .unwrap_or_else(|e| panic!("GET {addr}{path}: {e}\n{}", live.debug()))
+    http_get(addr, path).unwrap_or_else(|e| panic!("GET {addr}{path}: {e}\n{}", live.debug()))
 }
 
 #[test]
@@ -70,7 +69,8 @@ fn two_tier_example_serves_its_frontend_which_calls_its_api() {
     assert_eq!(r.status, 200, "{r:?}\n{}", live.debug());
     assert!(r.body.contains("frontend: GET /"), "{r:?}");
     assert!(
-        r.body.contains(r#"api said (200): {"service":"api","path":"/api/""#),
+        r.body
+            .contains(r#"api said (200): {"service":"api","path":"/api/""#),
         "the api's answer is embedded: {r:?}"
     );
     // The api serves on its own port too.
@@ -84,7 +84,10 @@ fn two_tier_example_serves_its_frontend_which_calls_its_api() {
     for i in 0..40 {
         let r = get(&live, web, &format!("/seq/{i}"));
         assert_eq!(r.status, 200, "request {i}: {r:?}");
-        assert!(r.body.contains(&format!("\"path\":\"/api/seq/{i}\"")), "{r:?}");
+        assert!(
+            r.body.contains(&format!("\"path\":\"/api/seq/{i}\"")),
+            "{r:?}"
+        );
     }
 
     let threads: Vec<_> = (0..8)
@@ -143,14 +146,21 @@ fn a_trap_is_a_500_and_a_request_past_the_memory_limit_is_killed_the_server_surv
     let r = get(&live, addr, "/trap");
     assert_eq!(r.status, 500, "{r:?}");
     let r = get(&live, addr, "/");
-    assert_eq!(r.status, 200, "the container keeps serving after a trap: {r:?}");
+    assert_eq!(
+        r.status, 200,
+        "the container keeps serving after a trap: {r:?}"
+    );
 
     // 64 MiB in a container limited to 32 MiB: that request is killed...
     let r = get(&live, addr, "/alloc?mib=64");
     assert_eq!(r.status, 500, "{r:?}");
     // ...and the memory is back: a modest request fits again.
     let r = get(&live, addr, "/alloc?mib=8");
-    assert_eq!((r.status, r.body.as_str()), (200, "allocated 8 MiB\n"), "{r:?}");
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "allocated 8 MiB\n"),
+        "{r:?}"
+    );
 
     // The limit is the container's, shared by its concurrent requests: six requests of
     // 8 MiB at once cannot all fit in 32 MiB, yet each alone would.
@@ -158,7 +168,10 @@ fn a_trap_is_a_500_and_a_request_past_the_memory_limit_is_killed_the_server_surv
         .map(|_| std::thread::spawn(move || http_get(addr, "/alloc?mib=8")))
         .collect();
     for th in threads {
-        let r = th.join().expect("thread").expect("an answer, whatever it is");
+        let r = th
+            .join()
+            .expect("thread")
+            .expect("an answer, whatever it is");
         assert!(matches!(r.status, 200 | 500 | 503), "{r:?}");
     }
     let r = get(&live, addr, "/");
@@ -178,7 +191,9 @@ fn a_trap_is_a_500_and_a_request_past_the_memory_limit_is_killed_the_server_surv
         "{}",
         run.debug()
     );
-    let peak = run.container("hello")["memoryPeakBytes"].as_u64().unwrap_or(0);
+    let peak = run.container("hello")["memoryPeakBytes"]
+        .as_u64()
+        .unwrap_or(0);
     assert!(peak <= 32 << 20, "peak {peak} within the 32 MiB limit");
 }
 
@@ -192,7 +207,11 @@ fn outgoing_requests_go_to_siblings_in_process_and_are_denied_outside_the_rules(
 
     let port = free_port();
     let (live, ip) = start(&host, &hello_task(port, json!({})), &[], "hello");
-    assert_ne!(ip, IpAddr::from([127, 0, 0, 1]), "tasks have addresses of their own");
+    assert_ne!(
+        ip,
+        IpAddr::from([127, 0, 0, 1]),
+        "tasks have addresses of their own"
+    );
     let addr = SocketAddr::new(ip, port);
     // Another task of the same definition, on the same port: its own address.
     let (other, other_ip) = start(&host, &hello_task(port, json!({})), &[], "hello");
@@ -212,10 +231,7 @@ fn outgoing_requests_go_to_siblings_in_process_and_are_denied_outside_the_rules(
     let denied = |url: &str| {
         let r = get(&live, addr, &format!("/fetch?url={url}"));
         assert_eq!(r.status, 502, "{url}: {r:?}\n{}", live.debug());
-        assert!(
-            r.body.contains("DestinationIpProhibited"),
-            "{url}: {r:?}"
-        );
+        assert!(r.body.contains("DestinationIpProhibited"), "{url}: {r:?}");
     };
     // localhost is the task, never the host: the host's service is not reached.
     denied(&format!("http://localhost:{host_port}/"));
@@ -263,8 +279,15 @@ fn sigterm_drains_in_flight_requests_then_exits_0() {
         "a draining container takes no new connections\n{}",
         live.debug()
     );
-    let r = slow.join().expect("thread").expect("the in-flight request completes");
-    assert_eq!((r.status, r.body.as_str()), (200, "slept 1500 ms\n"), "{r:?}");
+    let r = slow
+        .join()
+        .expect("thread")
+        .expect("the in-flight request completes");
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "slept 1500 ms\n"),
+        "{r:?}"
+    );
 
     let run = live.wait(WAIT);
     assert_eq!(run.code, Some(0), "{}", run.debug());

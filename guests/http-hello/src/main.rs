@@ -46,7 +46,12 @@ impl wasip2::exports::http::incoming_handler::Guest for Hello {
                 let ms = query(&path, "ms").and_then(|m| m.parse::<u64>().ok());
                 let ms = ms.unwrap_or(100);
                 std::thread::sleep(std::time::Duration::from_millis(ms));
-                respond(out, 200, "text/plain", format!("slept {ms} ms\n").as_bytes());
+                respond(
+                    out,
+                    200,
+                    "text/plain",
+                    format!("slept {ms} ms\n").as_bytes(),
+                );
             }
             "/fetch" => {
                 let Some(url) = query(&path, "url") else {
@@ -63,7 +68,12 @@ impl wasip2::exports::http::incoming_handler::Guest for Hello {
                     }
                     Err(e) => {
                         eprintln!("http-hello: fetch {url} failed: {e}");
-                        respond(out, 502, "text/plain", format!("fetch failed: {e}\n").as_bytes());
+                        respond(
+                            out,
+                            502,
+                            "text/plain",
+                            format!("fetch failed: {e}\n").as_bytes(),
+                        );
                     }
                 }
             }

@@ -30,8 +30,7 @@ impl wasip2::exports::http::incoming_handler::Guest for Api {
             );
             return respond(out, 404, "application/json", body.as_bytes());
         }
-        let message =
-            std::env::var("GREETING").unwrap_or_else(|_| "hello from the api".to_owned());
+        let message = std::env::var("GREETING").unwrap_or_else(|_| "hello from the api".to_owned());
         let body = format!(
             "{{\"service\":\"api\",\"path\":\"{}\",\"message\":\"{}\",\"requests\":{n}}}\n",
             json_escape(&path),

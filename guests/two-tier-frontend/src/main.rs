@@ -19,7 +19,11 @@ impl wasip2::exports::http::incoming_handler::Guest for Frontend {
         let path = path_of(&req);
         drop(req);
         let base = std::env::var("API_URL").unwrap_or_else(|_| "http://localhost:5000".to_owned());
-        let api_path = if path == "/" { "/".to_owned() } else { path.clone() };
+        let api_path = if path == "/" {
+            "/".to_owned()
+        } else {
+            path.clone()
+        };
         let url = format!("{}/api{}", base.trim_end_matches('/'), api_path);
         match http_kit::get(&url) {
             Ok(f) => {

@@ -273,6 +273,9 @@ mod tests {
         );
         let _ = tokio::time::timeout(wall, all).await;
         let ratio = meter.used().as_secs_f64() / wall.as_secs_f64();
-        assert!(ratio < 0.45, "three futures on a 0.25 vCPU share used {ratio:.2} of a CPU");
+        assert!(
+            ratio < 0.45,
+            "three futures on a 0.25 vCPU share used {ratio:.2} of a CPU"
+        );
     }
 }

@@ -225,7 +225,11 @@ mod tests {
         // Together the two requests would pass the container's 10 MiB.
         assert!(b.memory_growing(0, 6 * MIB, None).is_err());
         assert!(matches!(b.denial(), Some(OomKilled::Container { .. })));
-        assert_eq!(task.used(), 6 * MIB as u64, "the refused growth holds nothing");
+        assert_eq!(
+            task.used(),
+            6 * MIB as u64,
+            "the refused growth holds nothing"
+        );
         drop(a);
         assert_eq!((task.used(), pool.used()), (0, 0));
         assert!(b.memory_growing(0, 6 * MIB, None).unwrap());

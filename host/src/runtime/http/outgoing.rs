@@ -91,9 +91,7 @@ impl TaskHttp {
         let uri = req.uri();
         let https = uri.scheme() == Some(&Scheme::HTTPS);
         let authority = uri.authority().ok_or(Error::HttpRequestUriInvalid)?;
-        let port = authority
-            .port_u16()
-            .unwrap_or(if https { 443 } else { 80 });
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let host = Host::parse(authority.host());
 
         // 1. A sibling HTTP container, in-process.
@@ -188,11 +186,7 @@ mod tests {
             Host::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST))
         );
         assert_eq!(Host::parse("[::1]"), Host::Ip("::1".parse().unwrap()));
-        assert_eq!(
-            Host::parse("Example.COM"),
-            Host::Name("example.com".into())
-        );
+        assert_eq!(Host::parse("Example.COM"), Host::Name("example.com".into()));
         assert_eq!(Host::parse("host.wasmgate.internal"), Host::Gateway);
     }
-
 }

@@ -80,7 +80,12 @@ secret_access_key = "s3cr3t/with+chars"
     let server = Server::start(&host);
     let run = server.python_ok(
         "keys.py",
-        &["AKIDWASMGATE", "s3cr3t/with+chars", "eu-west-1", "123456789012"],
+        &[
+            "AKIDWASMGATE",
+            "s3cr3t/with+chars",
+            "eu-west-1",
+            "123456789012",
+        ],
     );
     println!("{}", run.stdout);
 }
@@ -132,13 +137,17 @@ fn aws_cli_walkthrough() {
     let host = Host::new();
     let server = Server::start(&host);
     let default_arn = "arn:aws:ecs:us-east-1:000000000000:cluster/default";
-    let arn_of = |rev: u32| format!("arn:aws:ecs:us-east-1:000000000000:task-definition/walk:{rev}");
+    let arn_of =
+        |rev: u32| format!("arn:aws:ecs:us-east-1:000000000000:task-definition/walk:{rev}");
 
     // The default cluster exists on first start.
     std::thread::scope(|s| {
         s.spawn(|| {
             let out = server.aws_json(&["ecs", "list-clusters"]);
-            assert!(strs(&out, "clusterArns").contains(&default_arn.to_owned()), "{out:#}");
+            assert!(
+                strs(&out, "clusterArns").contains(&default_arn.to_owned()),
+                "{out:#}"
+            );
         });
         let out = server.aws_json(&["ecs", "create-cluster", "--cluster-name", "walk"]);
         assert_eq!(out["cluster"]["status"], "ACTIVE", "{out:#}");
@@ -175,7 +184,12 @@ fn aws_cli_walkthrough() {
     let path = host.taskdef(&def);
     let input = format!("file://{}", path.display());
     for rev in 1..=3 {
-        let out = server.aws_json(&["ecs", "register-task-definition", "--cli-input-json", &input]);
+        let out = server.aws_json(&[
+            "ecs",
+            "register-task-definition",
+            "--cli-input-json",
+            &input,
+        ]);
         let td = &out["taskDefinition"];
         assert_eq!(td["revision"], rev, "{out:#}");
         assert_eq!(td["status"], "ACTIVE");
@@ -189,7 +203,12 @@ fn aws_cli_walkthrough() {
     let mut long_arn = String::new();
     std::thread::scope(|s| {
         s.spawn(|| {
-            let out = server.aws_json(&["ecs", "describe-task-definition", "--task-definition", "walk"]);
+            let out = server.aws_json(&[
+                "ecs",
+                "describe-task-definition",
+                "--task-definition",
+                "walk",
+            ]);
             assert_eq!(out["taskDefinition"]["revision"], 3, "{out:#}");
         });
         // The CLI pages through everything on its own; it must never see a token twice.
@@ -202,8 +221,15 @@ fn aws_cli_walkthrough() {
                 "--page-size",
                 "1",
             ]);
-            assert_eq!(strs(&out, "taskDefinitionArns"), want, "--page-size 1: {out:#}");
-            assert!(out.get("nextToken").is_none() && out.get("NextToken").is_none(), "{out:#}");
+            assert_eq!(
+                strs(&out, "taskDefinitionArns"),
+                want,
+                "--page-size 1: {out:#}"
+            );
+            assert!(
+                out.get("nextToken").is_none() && out.get("NextToken").is_none(),
+                "{out:#}"
+            );
         });
         s.spawn(|| {
             let first = server.aws_json(&[
@@ -216,7 +242,11 @@ fn aws_cli_walkthrough() {
                 "--page-size",
                 "1",
             ]);
-            assert_eq!(strs(&first, "taskDefinitionArns"), want[..2].to_vec(), "{first:#}");
+            assert_eq!(
+                strs(&first, "taskDefinitionArns"),
+                want[..2].to_vec(),
+                "{first:#}"
+            );
             let token = first["NextToken"]
                 .as_str()
                 .unwrap_or_else(|| panic!("--max-items leaves a NextToken: {first:#}"));
@@ -230,7 +260,11 @@ fn aws_cli_walkthrough() {
                 "--page-size",
                 "2",
             ]);
-            assert_eq!(strs(&rest, "taskDefinitionArns"), want[2..].to_vec(), "{rest:#}");
+            assert_eq!(
+                strs(&rest, "taskDefinitionArns"),
+                want[2..].to_vec(),
+                "{rest:#}"
+            );
         });
         // run-task the way the Fargate getting-started guide does: a long task first…
         s.spawn(|| {
@@ -250,7 +284,10 @@ fn aws_cli_walkthrough() {
                 "--started-by",
                 "walker",
             ]);
-            long_arn = out["tasks"][0]["taskArn"].as_str().expect("taskArn").to_owned();
+            long_arn = out["tasks"][0]["taskArn"]
+                .as_str()
+                .expect("taskArn")
+                .to_owned();
         });
     });
     std::thread::scope(|s| {
@@ -274,9 +311,19 @@ fn aws_cli_walkthrough() {
             short_arn = out["tasks"][0]["taskArn"].as_str().expect("taskArn").to_owned();
         });
         s.spawn(|| {
-            let listed =
-                server.aws_json(&["ecs", "list-tasks", "--cluster", "walk", "--started-by", "walker"]);
-            assert_eq!(strs(&listed, "taskArns"), vec![long_arn.clone()], "{listed:#}");
+            let listed = server.aws_json(&[
+                "ecs",
+                "list-tasks",
+                "--cluster",
+                "walk",
+                "--started-by",
+                "walker",
+            ]);
+            assert_eq!(
+                strs(&listed, "taskArns"),
+                vec![long_arn.clone()],
+                "{listed:#}"
+            );
             let out = server.aws_json(&[
                 "ecs",
                 "stop-task",
@@ -292,7 +339,8 @@ fn aws_cli_walkthrough() {
     });
     let short_id = short_arn.rsplit('/').next().unwrap().to_owned();
     assert!(
-        short_arn.starts_with("arn:aws:ecs:us-east-1:000000000000:task/walk/") && short_id.len() == 32,
+        short_arn.starts_with("arn:aws:ecs:us-east-1:000000000000:task/walk/")
+            && short_id.len() == 32,
         "{short_arn}"
     );
 
@@ -307,7 +355,12 @@ fn aws_cli_walkthrough() {
         &short_arn,
         &long_arn,
     ]);
-    assert!(wait.success(), "aws ecs wait tasks-stopped: {}\n{}", wait.stderr, server.debug());
+    assert!(
+        wait.success(),
+        "aws ecs wait tasks-stopped: {}\n{}",
+        wait.stderr,
+        server.debug()
+    );
     let out = server.aws_json(&[
         "ecs",
         "describe-tasks",
@@ -367,7 +420,12 @@ fn aws_cli_walkthrough() {
             assert_eq!(events[0]["logStreamName"], stream.as_str());
         });
         s.spawn(|| {
-            let out = server.aws_json(&["logs", "describe-log-streams", "--log-group-name", "/wg/walk"]);
+            let out = server.aws_json(&[
+                "logs",
+                "describe-log-streams",
+                "--log-group-name",
+                "/wg/walk",
+            ]);
             let names: Vec<&str> = arr(&out, "logStreams")
                 .iter()
                 .map(|g| g["logStreamName"].as_str().unwrap())
@@ -402,33 +460,83 @@ fn aws_cli_walkthrough() {
                 "key=team,value=edge",
                 "key=env,value=dev",
             ]);
-            server.aws_json(&["ecs", "untag-resource", "--resource-arn", cluster_arn, "--tag-keys", "env"]);
-            let out = server.aws_json(&["ecs", "list-tags-for-resource", "--resource-arn", cluster_arn]);
-            assert_eq!(out["tags"], json!([{"key": "team", "value": "edge"}]), "{out:#}");
+            server.aws_json(&[
+                "ecs",
+                "untag-resource",
+                "--resource-arn",
+                cluster_arn,
+                "--tag-keys",
+                "env",
+            ]);
+            let out = server.aws_json(&[
+                "ecs",
+                "list-tags-for-resource",
+                "--resource-arn",
+                cluster_arn,
+            ]);
+            assert_eq!(
+                out["tags"],
+                json!([{"key": "team", "value": "edge"}]),
+                "{out:#}"
+            );
         });
         s.spawn(|| {
             let td = arn_of(3);
-            server.aws_json(&["ecs", "tag-resource", "--resource-arn", &td, "--tags", "key=v,value=3"]);
+            server.aws_json(&[
+                "ecs",
+                "tag-resource",
+                "--resource-arn",
+                &td,
+                "--tags",
+                "key=v,value=3",
+            ]);
             let out = server.aws_json(&["ecs", "list-tags-for-resource", "--resource-arn", &td]);
             assert_eq!(out["tags"], json!([{"key": "v", "value": "3"}]), "{out:#}");
         });
         // Deregistration, describe of missing things, errors as the CLI prints them.
         s.spawn(|| {
-            let out = server.aws_json(&["ecs", "deregister-task-definition", "--task-definition", "walk:1"]);
+            let out = server.aws_json(&[
+                "ecs",
+                "deregister-task-definition",
+                "--task-definition",
+                "walk:1",
+            ]);
             assert_eq!(out["taskDefinition"]["status"], "INACTIVE", "{out:#}");
             let out = server.aws_json(&["ecs", "describe-clusters", "--clusters", "walk", "nope"]);
             assert_eq!(arr(&out, "clusters").len(), 1, "{out:#}");
             assert_eq!(out["failures"][0]["reason"], "MISSING", "{out:#}");
         });
         s.spawn(|| {
-            let out =
-                server.aws_json(&["ecs", "describe-tasks", "--cluster", "walk", "--tasks", &"0".repeat(32)]);
+            let out = server.aws_json(&[
+                "ecs",
+                "describe-tasks",
+                "--cluster",
+                "walk",
+                "--tasks",
+                &"0".repeat(32),
+            ]);
             assert_eq!(out["failures"][0]["reason"], "MISSING", "{out:#}");
-            let bad = server.aws(&["ecs", "describe-task-definition", "--task-definition", "nope"]);
+            let bad = server.aws(&[
+                "ecs",
+                "describe-task-definition",
+                "--task-definition",
+                "nope",
+            ]);
             assert_eq!(bad.code, Some(255), "{}", bad.stderr);
             assert!(bad.stderr.contains("(ClientException)"), "{}", bad.stderr);
-            let bad = server.aws(&["ecs", "run-task", "--cluster", "nope", "--task-definition", "walk"]);
-            assert!(bad.stderr.contains("(ClusterNotFoundException)"), "{}", bad.stderr);
+            let bad = server.aws(&[
+                "ecs",
+                "run-task",
+                "--cluster",
+                "nope",
+                "--task-definition",
+                "walk",
+            ]);
+            assert!(
+                bad.stderr.contains("(ClusterNotFoundException)"),
+                "{}",
+                bad.stderr
+            );
         });
     });
     let out = server.aws_json(&["ecs", "delete-cluster", "--cluster", "walk"]);

@@ -49,5 +49,9 @@ fn sigkill_loses_no_acknowledged_write() {
 
     let server = Server::start(&host);
     let out = server.python_ok("state.py", &["crash-verify", &state_s, &acks_s]);
-    println!("{}\n--- writer\n{}", out.stdout, w.stdout.lines().last().unwrap_or(""));
+    println!(
+        "{}\n--- writer\n{}",
+        out.stdout,
+        w.stdout.lines().last().unwrap_or("")
+    );
 }

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 /// Generous: the first run of a test binary compiles the components.
 const WAIT: Duration = Duration::from_secs(90);
 
-/// A port nothing listens on right now (tasks of these tests may share 127.0.0.1 on a host
-/// without task networking, so each test serves on ports of its own).
+/// A port nothing on the machine listens on right now. Tasks have addresses of their own,
+/// but a host service bound to the wildcard address would still take the port from them.
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -259,6 +259,43 @@ fn outgoing_requests_go_to_siblings_in_process_and_are_denied_outside_the_rules(
         .count();
     assert_eq!(denials, 1, "a denial is logged once:\n{}", run.debug());
     assert_eq!(other.wait(WAIT).code, Some(0));
+}
+
+#[test]
+fn requests_are_charged_to_the_container_fuel_budget_which_stops_it_when_used_up() {
+    let host = Host::new();
+    let port = free_port();
+    // A request to `/` costs a few thousand units: the budget lasts some requests, not 200.
+    let def = hello_task(
+        port,
+        json!({"dockerLabels": {"wasmgate.fuel-budget": "100000"}}),
+    );
+    let (live, ip) = start(&host, &def, &[], "hello");
+    let addr = SocketAddr::new(ip, port);
+    let mut served = 0;
+    for _ in 0..200 {
+        match http_get(addr, "/") {
+            Ok(r) if r.status == 200 => served += 1,
+            _ => break,
+        }
+    }
+    assert!(served > 1, "{served} requests served\n{}", live.debug());
+    assert!(
+        served < 200,
+        "the fuel budget never ran out\n{}",
+        live.debug()
+    );
+    let run = live.wait(WAIT);
+    assert_eq!(run.code, Some(137), "{}", run.debug());
+    let c = run.container("hello");
+    assert!(
+        c["reason"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("FuelExhausted"),
+        "{c}"
+    );
+    assert!(c["fuelConsumed"].as_u64().unwrap_or(0) >= 100_000, "{c}");
 }
 
 #[test]

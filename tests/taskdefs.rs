@@ -375,15 +375,20 @@ fn unknown_fields_warn_with_their_path_and_the_task_still_runs() {
 }
 
 #[test]
-fn oci_reference_fails_to_start_with_not_supported_yet() {
-    let host = Host::new();
+fn oci_reference_to_an_unreachable_registry_fails_to_start_with_cannot_pull() {
+    // Registry images are pulled (tests/registry.rs); a registry nobody listens on (port 1 on
+    // loopback, never reached over the network) is a clear CannotPullContainerError.
+    let host = Host::with_config("[registry]\nmax_attempts = 1\n");
     let mut def = task("oci", &[("app", "echo", &[])]);
-    def["containerDefinitions"][0]["image"] = json!("ghcr.io/x/y:1");
+    def["containerDefinitions"][0]["image"] = json!("127.0.0.1:1/x/y:1");
     let run = host.run(&def, &[]);
     assert_eq!(run.code, Some(EXIT_NOT_STARTED), "{}", run.debug());
     let all = format!("{}{}", run.stdout, run.stderr);
-    assert!(all.contains("not supported yet"), "{}", run.debug());
-    assert!(all.contains("ghcr.io/x/y:1"), "{}", run.debug());
+    assert!(
+        all.contains("CannotPullContainerError: registry 127.0.0.1:1 is unreachable"),
+        "{}",
+        run.debug()
+    );
     assert_eq!(run.task["stopCode"], "TaskFailedToStart", "{}", run.debug());
     assert_eq!(run.task["lastStatus"], "STOPPED", "{}", run.debug());
 }

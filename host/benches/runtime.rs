@@ -5,7 +5,8 @@
 //! `cargo bench --bench runtime -- start cli`):
 //! - `memory`: host RSS with 1,000 idle tasks (runs first, so the RSS baseline is clean);
 //! - `start`:  start_task → every container RUNNING (time to first guest instruction),
-//!   cold (new data dir + Runtime: compile) and warm (same Runtime), 1/2/10 containers;
+//!   cold (new data dir + Runtime: compile), disk cache (new Runtime) and warm (same
+//!   Runtime), 1/2/10 containers, plus `Runtime::new` itself;
 //! - `tps`:    tasks per second for 1,000 short tasks, 64 in flight;
 //! - `fuel`:   CPU-bound task wall time with fuel metering on vs off;
 //! - `cli`:    `wasmgate run` of a 1-container echo task as a process (and `wasmtime run` of
@@ -13,7 +14,9 @@
 //!
 //! The machine is small (2 vCPU) and shared, so every table reports medians and
 //! percentiles, compared variants are interleaved sample by sample, and each section prints
-//! the load average around it.
+//! how much CPU other processes used meanwhile. Scratch data dirs live under `$TMPDIR`
+//! (default /tmp); a few rows put the data dir on tmpfs (/dev/shm) on purpose.
+//! `WASMGATE_BENCH_IDLE_ROUNDS=n` repeats the 1,000-idle-task round n times (default 3).
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -422,6 +425,40 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
 
+/// Open descriptors by kind (a task's lock file, a container root, a socket, ...), most first.
+fn fd_kinds() -> Vec<(String, usize)> {
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for entry in std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let t = target.to_string_lossy();
+        let kind = if t.ends_with(".lock") && t.contains("/tasks/") {
+            "task storage lock file".to_owned()
+        } else if t.ends_with(".lock") {
+            "task address lock file".to_owned()
+        } else if t.contains("/containers/") {
+            "container root dir (preopen)".to_owned()
+        } else if t.contains("/volumes/") {
+            "volume dir (preopen)".to_owned()
+        } else if let Some((k, _)) = t.split_once(":[") {
+            k.to_owned()
+        } else if let Some((k, _)) = t.split_once(':') {
+            k.to_owned()
+        } else {
+            "other file".to_owned()
+        };
+        *kinds.entry(kind).or_default() += 1;
+    }
+    let mut v: Vec<_> = kinds.into_iter().collect();
+    v.sort_by_key(|k| std::cmp::Reverse(k.1));
+    v
+}
+
 fn mib(kib: u64) -> String {
     format!("{:.1}", kib as f64 / 1024.0)
 }
@@ -430,6 +467,7 @@ fn mib(kib: u64) -> String {
 // memory: 1,000 idle tasks
 
 const IDLE_TASKS: usize = 1_000;
+const IDLE_ROUNDS: usize = 3;
 
 /// One round: start IDLE_TASKS idle tasks, read memory, stop them all.
 struct IdleRound {
@@ -443,6 +481,8 @@ struct IdleRound {
     before: ([u64; 4], usize),
     with: ([u64; 4], usize),
     after_stop: [u64; 4],
+    /// Open descriptors by kind while the tasks were idle.
+    fds: Vec<(String, usize)>,
 }
 
 fn rss_fields() -> [u64; 4] {
@@ -480,6 +520,7 @@ async fn idle_round(rt: &Runtime, def: &TaskDefinition) -> Result<IdleRound> {
     // Let the drivers settle (event fan-out, log shipper tasks parked).
     tokio::time::sleep(Duration::from_millis(200)).await;
     let with = (rss_fields(), open_fds());
+    let fds = fd_kinds();
 
     let t1 = Instant::now();
     let stops: Vec<_> = handles.into_iter().map(stop_and_wait).collect();
@@ -500,6 +541,7 @@ async fn idle_round(rt: &Runtime, def: &TaskDefinition) -> Result<IdleRound> {
         before,
         with,
         after_stop: rss_fields(),
+        fds,
     })
 }
 
@@ -511,9 +553,17 @@ async fn bench_memory(scratch: &Path) -> Result<()> {
     start_sample(&rt, &def).await?;
     tokio::time::sleep(Duration::from_millis(50)).await;
 
-    // Two rounds: the first shows the cost, the second whether memory freed by the first
-    // is reused (allocator retention) or grows (a leak).
-    let rounds = [idle_round(&rt, &def).await?, idle_round(&rt, &def).await?];
+    // Several rounds: the first shows the cost, the next whether memory freed by the
+    // previous one is reused (allocator retention) or keeps growing (a leak).
+    let n_rounds = std::env::var("WASMGATE_BENCH_IDLE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(IDLE_ROUNDS)
+        .max(1);
+    let mut rounds = Vec::with_capacity(n_rounds);
+    for _ in 0..n_rounds {
+        rounds.push(idle_round(&rt, &def).await?);
+    }
     let r = &rounds[0];
     let running = r.running;
     println!(
@@ -564,15 +614,29 @@ async fn bench_memory(scratch: &Path) -> Result<()> {
         f1.saturating_sub(f0),
         f1.saturating_sub(f0) as f64 / running.max(1) as f64
     );
-    let r2 = &rounds[1];
     println!(
-        "\nRound 2 (same Runtime, right after): VmRSS {} → {} MiB with {} idle tasks → {} MiB after stop; all RUNNING after {} ms.",
-        mib(r2.before.0[0]),
-        mib(r2.with.0[0]),
-        r2.running,
-        mib(r2.after_stop[0]),
-        ms(r2.all_running)
+        "\nOpen descriptors by kind with the idle tasks: {}.",
+        r.fds
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
+    println!("\nEvery round on the same Runtime, one after the other (VmRSS, MiB):\n");
+    println!("| round | before | with the idle tasks | after stop | all RUNNING after ms |");
+    println!("|---|---|---|---|---|");
+    for (i, r) in rounds.iter().enumerate() {
+        println!(
+            "| {} | {} | {} ({} running) | {} | {} |",
+            i + 1,
+            mib(r.before.0[0]),
+            mib(r.with.0[0]),
+            r.running,
+            mib(r.after_stop[0]),
+            ms(r.all_running)
+        );
+    }
+    println!();
     let worst = rounds.iter().map(|r| r.with.0[0]).max().unwrap_or(0);
     let ok = rounds.iter().all(|r| r.running == IDLE_TASKS) && worst < 1024 * 1024;
     println!(
@@ -873,29 +937,32 @@ async fn bench_tps(scratch: &Path) -> Result<()> {
         serial_missing += usize::from(!saw);
     }
 
-    // Throughput: TPS_TASKS tasks, TPS_IN_FLIGHT at a time.
+    // Throughput: TPS_TASKS tasks, TPS_IN_FLIGHT at a time; three batches on the default
+    // data dir, interleaved with batches on a Runtime whose data dir is on tmpfs.
+    let shm_dir = if Path::new("/dev/shm").is_dir() {
+        Some(
+            tempfile::Builder::new()
+                .prefix("wasmgate-bench-")
+                .tempdir_in("/dev/shm")?,
+        )
+    } else {
+        None
+    };
+    let tmpfs_rt = match &shm_dir {
+        Some(d) => {
+            let rt = runtime_in(d.path(), true)?;
+            run_to_end(&rt, def.clone()).await?;
+            Some(rt)
+        }
+        None => None,
+    };
     let mut rounds = Vec::new();
+    let mut tmpfs_rounds = Vec::new();
     for _ in 0..3 {
-        let sem = Arc::new(Semaphore::new(TPS_IN_FLIGHT));
-        let mut set = tokio::task::JoinSet::new();
-        let t0 = Instant::now();
-        for _ in 0..TPS_TASKS {
-            let permit = sem.clone().acquire_owned().await?;
-            let (rt, def) = (rt.clone(), def.clone());
-            set.spawn(async move {
-                let r = run_to_end(&rt, def).await;
-                drop(permit);
-                r
-            });
+        rounds.push(batch(&rt, &def).await?);
+        if let Some(t) = &tmpfs_rt {
+            tmpfs_rounds.push(batch(t, &def).await?);
         }
-        let mut latencies = Vec::with_capacity(TPS_TASKS);
-        let mut no_running_event = 0;
-        while let Some(r) = set.join_next().await {
-            let (dt, saw) = r??;
-            latencies.push(dt);
-            no_running_event += usize::from(!saw);
-        }
-        rounds.push((t0.elapsed(), stats(&latencies), no_running_event));
     }
 
     let s = stats(&serial);
@@ -913,40 +980,85 @@ async fn bench_tps(scratch: &Path) -> Result<()> {
         ms(s.median),
         ms(s.p99)
     );
-    for (i, (wall, lat, missing)) in rounds.iter().enumerate() {
+    let labelled = rounds
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("batch {}", i + 1), r))
+        .chain(
+            tmpfs_rounds
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (format!("batch {}, data dir on tmpfs", i + 1), r)),
+        );
+    for (label, (wall, lat, missing)) in labelled {
         println!(
-            "| batch {} | {TPS_TASKS} | {TPS_IN_FLIGHT} | {:.2} | **{:.0}** | {} | {} | {missing} |",
-            i + 1,
+            "| {label} | {TPS_TASKS} | {TPS_IN_FLIGHT} | {:.2} | **{:.0}** | {} | {} | {missing} |",
             wall.as_secs_f64(),
             TPS_TASKS as f64 / wall.as_secs_f64(),
             ms(lat.median),
             ms(lat.p99)
         );
     }
-    let mut tps: Vec<f64> = rounds
-        .iter()
-        .map(|(w, _, _)| TPS_TASKS as f64 / w.as_secs_f64())
-        .collect();
-    tps.sort_by(f64::total_cmp);
-    println!(
-        "\nMedian of the {} batches: **{:.0} tasks/s**.",
-        tps.len(),
-        tps[tps.len() / 2]
+    let median_tps = |rounds: &[(Duration, Stats, usize)]| {
+        let mut tps: Vec<f64> = rounds
+            .iter()
+            .map(|(w, _, _)| TPS_TASKS as f64 / w.as_secs_f64())
+            .collect();
+        tps.sort_by(f64::total_cmp);
+        tps.get(tps.len() / 2).copied().unwrap_or(0.0)
+    };
+    print!(
+        "\nMedian of the {} batches: **{:.0} tasks/s**",
+        rounds.len(),
+        median_tps(&rounds)
     );
+    if tmpfs_rounds.is_empty() {
+        println!(".");
+    } else {
+        println!(
+            "; with the data dir on tmpfs: **{:.0} tasks/s**.",
+            median_tps(&tmpfs_rounds)
+        );
+    }
     Ok(())
+}
+
+/// TPS_TASKS short tasks, TPS_IN_FLIGHT at a time: (wall time, per-task latency, tasks
+/// whose container never reported RUNNING).
+async fn batch(rt: &Runtime, def: &TaskDefinition) -> Result<(Duration, Stats, usize)> {
+    let sem = Arc::new(Semaphore::new(TPS_IN_FLIGHT));
+    let mut set = tokio::task::JoinSet::new();
+    let t0 = Instant::now();
+    for _ in 0..TPS_TASKS {
+        let permit = sem.clone().acquire_owned().await?;
+        let (rt, def) = (rt.clone(), def.clone());
+        set.spawn(async move {
+            let r = run_to_end(&rt, def).await;
+            drop(permit);
+            r
+        });
+    }
+    let mut latencies = Vec::with_capacity(TPS_TASKS);
+    let mut no_running_event = 0;
+    while let Some(r) = set.join_next().await {
+        let (dt, saw) = r??;
+        latencies.push(dt);
+        no_running_event += usize::from(!saw);
+    }
+    Ok((t0.elapsed(), stats(&latencies), no_running_event))
 }
 
 // ---------------------------------------------------------------------------------------
 // fuel: metering cost
 
-const FUEL_ROUNDS: usize = 7;
+const FUEL_ROUNDS: usize = 9;
 
 async fn bench_fuel(scratch: &Path) -> Result<()> {
     println!("\n## Fuel metering cost\n");
     let on = runtime_in(&scratch.join("fuel-on"), true)?;
     let off = runtime_in(&scratch.join("fuel-off"), false)?;
 
-    // A: the batch example scaled up: producer formats 1..=1,000,000 into a 6.9 MB file on a
+    // A: the batch example scaled up: producer formats 1..=3,000,000 into a 21 MB file on a
     // shared volume, consumer (dependsOn COMPLETE) reads and parses it. Guest CPU-bound
     // (integer formatting/parsing, string building) plus one big file write and read.
     let mount = json!([{ "sourceVolume": "shared", "containerPath": "/data" }]);
@@ -956,7 +1068,7 @@ async fn bench_fuel(scratch: &Path) -> Result<()> {
         8192,
         vec![
             json!({ "name": "producer", "image": guest("producer"), "essential": false,
-                    "environment": [{ "name": "COUNT", "value": "1000000" }],
+                    "environment": [{ "name": "COUNT", "value": "3000000" }],
                     "mountPoints": mount }),
             json!({ "name": "consumer", "image": guest("consumer"),
                     "dependsOn": [{ "containerName": "producer", "condition": "COMPLETE" }],
@@ -964,17 +1076,17 @@ async fn bench_fuel(scratch: &Path) -> Result<()> {
         ],
         json!([{ "name": "shared" }]),
     );
-    // B: flood 200,000 lines (20 MB) of stdout with no log destination: guest string
+    // B: flood 500,000 lines (50 MB) of stdout with no log destination: guest string
     // building plus the host's line splitting and shipping (host work is not fuel-metered).
     let flood = definition(
         "fuel-flood",
         4096,
         8192,
-        vec![container("flood", &guest("flood"), &["200000"])],
+        vec![container("flood", &guest("flood"), &["500000"])],
     );
     let cases = [
-        ("producer → consumer, 1,000,000 numbers", batch),
-        ("flood 200,000 lines, no log sink", flood),
+        ("producer → consumer, 3,000,000 numbers", batch),
+        ("flood 500,000 lines, no log sink", flood),
     ];
 
     // Warm-up (compile both engines' artifacts), then interleave on/off per round.
@@ -1082,24 +1194,37 @@ fn bench_cli(scratch: &Path) -> Result<()> {
     std::fs::write(&taskdef_path, serde_json::to_string_pretty(&taskdef)?)?;
     let data_dir = dir.join("data");
 
-    let wasmgate_run = |data: &Path| {
+    // Host configs to compare (`--config`): the default (pooling allocator sized for 4,000
+    // instances), a pool sized for one task of up to 10 containers, and no pool.
+    let small_pool = dir.join("pool-small.toml");
+    std::fs::write(
+        &small_pool,
+        "[pool]\ntotal_component_instances = 16\ntotal_core_instances = 128\n\
+         total_memories = 16\ntotal_tables = 64\ntotal_stacks = 16\n",
+    )?;
+    let no_pool = dir.join("pool-off.toml");
+    std::fs::write(&no_pool, "[pool]\nenabled = false\n")?;
+
+    let wasmgate_run = |data: &Path, config: Option<&Path>| {
         let mut c = Command::new(WASMGATE_BIN);
-        c.arg("--data-dir")
-            .arg(data)
-            .arg("run")
-            .arg(&taskdef_path)
-            .env_remove("WASMGATE_CONFIG")
-            .env_remove("WASMGATE_LOG");
+        c.env_remove("WASMGATE_CONFIG").env_remove("WASMGATE_LOG");
+        if let Some(config) = config {
+            c.arg("--config").arg(config);
+        }
+        c.arg("--data-dir").arg(data).arg("run").arg(&taskdef_path);
         c
     };
     // Cold: compiles (fresh data dir each time).
     let mut cold = Vec::new();
     for i in 0..3 {
         let d = dir.join(format!("cold-{i}"));
-        cold.push(time_process(&mut wasmgate_run(&d))?);
+        cold.push(time_process(&mut wasmgate_run(&d, None))?);
         let _ = std::fs::remove_dir_all(&d);
     }
-    time_process(&mut wasmgate_run(&data_dir))?; // fills the disk cache
+    // Fill the disk cache (artifacts depend on the pool settings, so one per config).
+    for config in [None, Some(small_pool.as_path()), Some(no_pool.as_path())] {
+        time_process(&mut wasmgate_run(&data_dir, config))?;
+    }
 
     let wasmtime = wasmtime_cli();
     let cwasm = dir.join("echo.cwasm");
@@ -1114,15 +1239,22 @@ fn bench_cli(scratch: &Path) -> Result<()> {
     }
 
     // Interleaved: /bin/true (spawn floor), `wasmgate --version` (binary start-up),
-    // `wasmgate run` (disk cache warm), and `wasmtime run` when available.
+    // `wasmgate run` (disk cache warm) per config, and `wasmtime run` when available.
     let mut floor = Vec::new();
     let mut version = Vec::new();
     let mut warm = Vec::new();
+    let mut warm_small = Vec::new();
+    let mut warm_off = Vec::new();
     let mut wt = Vec::new();
     for _ in 0..CLI_RUNS {
         floor.push(time_process(&mut Command::new("true"))?);
         version.push(time_process(Command::new(WASMGATE_BIN).arg("--version"))?);
-        warm.push(time_process(&mut wasmgate_run(&data_dir))?);
+        warm.push(time_process(&mut wasmgate_run(&data_dir, None))?);
+        warm_small.push(time_process(&mut wasmgate_run(
+            &data_dir,
+            Some(&small_pool),
+        ))?);
+        warm_off.push(time_process(&mut wasmgate_run(&data_dir, Some(&no_pool)))?);
         if let Some((bin, _)) = &wasmtime {
             wt.push(time_process(
                 Command::new(bin)
@@ -1135,7 +1267,7 @@ fn bench_cli(scratch: &Path) -> Result<()> {
     }
 
     println!(
-        "Component: `echo.wasm` with argument `hello`; `wasmgate run` of a 1-container task definition, output discarded (`>/dev/null 2>&1`).\n"
+        "Component: `echo.wasm` with argument `hello`; `wasmgate run` of a 1-container task definition (the echo container prints 2 lines), all output discarded. Rows interleaved run by run.\n"
     );
     println!("| command | n | median ms | p90 ms | min ms |");
     println!("|---|---|---|---|---|");
@@ -1150,12 +1282,26 @@ fn bench_cli(scratch: &Path) -> Result<()> {
         );
     };
     row("`true` (process spawn floor)", &floor);
-    row("`wasmgate --version` (binary start-up)", &version);
+    row(
+        "`wasmgate --version` (binary start-up, no runtime)",
+        &version,
+    );
     row(
         "`wasmgate run echo.json`, cold (new data dir: compile)",
         &cold,
     );
-    row("`wasmgate run echo.json`, disk cache warm", &warm);
+    row(
+        "`wasmgate run echo.json`, disk cache warm (default config)",
+        &warm,
+    );
+    row(
+        "`wasmgate run echo.json`, disk cache warm, pool sized for one task (`total_stacks = 16`, …)",
+        &warm_small,
+    );
+    row(
+        "`wasmgate run echo.json`, disk cache warm, pooling allocator off",
+        &warm_off,
+    );
     match &wasmtime {
         Some((_, v)) => {
             row(

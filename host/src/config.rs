@@ -30,6 +30,69 @@ pub struct HostConfig {
     pub pool: PoolConfig,
     pub api: ApiConfig,
     pub network: NetworkConfig,
+    /// OCI registries images are pulled from (`[registry]`).
+    pub registry: RegistryConfig,
+    /// Host-side secret store: name → value. `repositoryCredentials.credentialsParameter` names
+    /// an entry whose value is `username:password` (or JSON `{"username":…,"password":…}`).
+    pub secrets: std::collections::BTreeMap<String, Secret>,
+    /// The built-in load balancer: target groups and listeners (`[lb]`).
+    pub lb: LbConfig,
+}
+
+/// A secret value: never printed, not even by `{:?}`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// `[registry]`: where images come from and how much of them the host keeps.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Registries (`host[:port]`) reached over plain HTTP. Loopback registries always are.
+    pub insecure: Vec<String>,
+    /// Size cap of the image store under `<data-dir>/images`, in MiB; least recently used
+    /// images no running task uses are evicted past it.
+    pub cache_max_mib: u64,
+    /// Attempts for a transient failure (connection refused, 5xx) before a pull fails.
+    pub max_attempts: u32,
+    /// Credentials per registry (`[[registry.auths]]`).
+    pub auths: Vec<RegistryAuthConfig>,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            insecure: Vec::new(),
+            cache_max_mib: 4096,
+            max_attempts: 4,
+            auths: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryAuthConfig {
+    /// `host[:port]` as written in image references.
+    pub registry: String,
+    pub username: String,
+    pub password: Secret,
 }
 
 /// Fuel is the CPU meter (billing, metrics) and an optional hard budget per container.
@@ -217,6 +280,93 @@ pub struct GatewayConfig {
     pub port: u16,
     #[serde(default)]
     pub target: Option<SocketAddr>,
+}
+
+/// The built-in HTTP load balancer (`[lb]`): ALB-like target groups and listeners.
+/// Checked (names, ranges, references) by `lb::LoadBalancer::from_config`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LbConfig {
+    /// `[[lb.target_groups]]`: IP targets (task address + container port) and health checks.
+    pub target_groups: Vec<TargetGroupConfig>,
+    /// `[[lb.listeners]]`: host ports forwarding to a target group.
+    pub listeners: Vec<ListenerConfig>,
+}
+
+/// One `[[lb.target_groups]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetGroupConfig {
+    /// 1–32 characters: letters, digits, hyphens (not first or last), like ELBv2.
+    pub name: String,
+    /// Only `"HTTP"` (targets speak HTTP/1.1 in clear).
+    #[serde(default = "default_lb_protocol")]
+    pub protocol: String,
+    #[serde(default)]
+    pub health_check: HealthCheckConfig,
+    /// How long a deregistered target may finish its in-flight requests.
+    #[serde(default = "default_deregistration_delay")]
+    pub deregistration_delay_seconds: u64,
+    #[serde(default)]
+    pub algorithm: LbAlgorithm,
+}
+
+fn default_lb_protocol() -> String {
+    "HTTP".into()
+}
+
+fn default_deregistration_delay() -> u64 {
+    30
+}
+
+/// `algorithm` of a target group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LbAlgorithm {
+    #[default]
+    RoundRobin,
+    LeastOutstandingRequests,
+}
+
+/// `health_check` of a target group: an HTTP GET of `path` on every target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthCheckConfig {
+    pub path: String,
+    pub interval_seconds: u64,
+    pub timeout_seconds: u64,
+    /// Consecutive successes that make a target healthy.
+    pub healthy_threshold: u32,
+    /// Consecutive failures that make a target unhealthy.
+    pub unhealthy_threshold: u32,
+    /// Success codes: `"200"`, `"200,202"` or `"200-399"`.
+    pub matcher: String,
+}
+
+impl Default for HealthCheckConfig {
+    fn default() -> Self {
+        Self {
+            path: "/".into(),
+            interval_seconds: 5,
+            timeout_seconds: 2,
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+            matcher: "200-399".into(),
+        }
+    }
+}
+
+/// One `[[lb.listeners]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// Host port (0 picks a free one; the bound address is printed).
+    pub port: u16,
+    /// Address to bind; default 127.0.0.1.
+    #[serde(default)]
+    pub address: Option<std::net::IpAddr>,
+    /// Name of a `[[lb.target_groups]]` entry.
+    pub target_group: String,
 }
 
 impl HostConfig {

@@ -6,6 +6,8 @@
 pub mod api;
 pub mod config;
 pub mod control;
+pub mod images;
+pub mod lb;
 pub mod logs;
 pub mod runtime;
 pub mod state;

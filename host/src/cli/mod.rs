@@ -2,7 +2,9 @@
 //! Errors become messages and exit codes here, at the binary's edge.
 
 mod console;
+mod lb;
 mod logs;
+mod push;
 mod run;
 mod serve;
 mod signals;
@@ -42,6 +44,10 @@ enum Command {
     Logs(logs::LogsArgs),
     /// Serve the ECS- and CloudWatch-Logs-compatible API (AWS CLI, boto3) until SIGTERM.
     Serve(serve::ServeArgs),
+    /// The built-in load balancer (`[lb]` in the config): `wasmgate lb show`.
+    Lb(lb::LbArgs),
+    /// Publish a component to an OCI registry (CNCF Wasm artifact layout); prints its digest.
+    Push(push::PushArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -66,6 +72,8 @@ pub fn main() -> ExitCode {
         Command::Validate { taskdef } => run::validate(&config, &taskdef),
         Command::Logs(args) => logs::logs(config, args),
         Command::Serve(args) => serve::serve(config, args),
+        Command::Lb(args) => lb::lb(config, args),
+        Command::Push(args) => push::push(config, args),
     };
     match result {
         Ok(code) => code,

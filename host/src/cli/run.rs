@@ -331,8 +331,18 @@ pub fn parse_overrides(text: &str) -> anyhow::Result<Vec<ContainerOverride>> {
 async fn print_events(id: String, events: Option<tokio::sync::broadcast::Receiver<TaskEvent>>) {
     let Some(mut events) = events else { return };
     let short = &id[..id.len().min(8)];
+    let mut bars = PullBars::default();
     loop {
-        match events.recv().await {
+        let event = events.recv().await;
+        if !matches!(event, Ok(TaskEvent::PullProgress { .. })) {
+            bars.finish();
+        }
+        match event {
+            Ok(TaskEvent::PullProgress {
+                container,
+                done,
+                total,
+            }) => bars.update(container, done, total),
             Ok(TaskEvent::Task { status }) => {
                 eprintln!("wasmgate: task {short} {status}");
                 if status == TaskStatus::Stopped {
@@ -359,6 +369,53 @@ async fn print_events(id: String, events: Option<tokio::sync::broadcast::Receive
             }
             Err(_) => return,
         }
+    }
+}
+
+/// Pull progress bars on stderr, only when stderr is a terminal and a pull lasts more than a
+/// moment (a cached or quick pull shows none).
+#[derive(Default)]
+struct PullBars {
+    first_seen: Option<(String, std::time::Instant)>,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl PullBars {
+    const MOMENT: std::time::Duration = std::time::Duration::from_millis(300);
+
+    fn update(&mut self, container: String, done: u64, total: u64) {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        let since = match &self.first_seen {
+            Some((c, t)) if *c == container => *t,
+            _ => {
+                self.finish();
+                self.first_seen = Some((container.clone(), std::time::Instant::now()));
+                return;
+            }
+        };
+        if self.bar.is_none() && since.elapsed() >= Self::MOMENT {
+            let bar = indicatif::ProgressBar::new(total);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "wasmgate: pulling {msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+            ) {
+                bar.set_style(style);
+            }
+            bar.set_message(container);
+            self.bar = Some(bar);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        self.first_seen = None;
     }
 }
 

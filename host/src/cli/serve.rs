@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use wasmgate::api::{self, Auth, LogsService, Service};
 use wasmgate::config::HostConfig;
 use wasmgate::control::{EcsService, EcsSettings};
+use wasmgate::lb::LoadBalancer;
 use wasmgate::runtime::Runtime;
 use wasmgate::state::sqlite::SqliteStateStore;
 
@@ -50,6 +51,11 @@ async fn run(config: HostConfig, listen: SocketAddr, auth: Auth) -> anyhow::Resu
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr().context("listener address")?;
+    // The load balancer of `[lb]`: listeners bound before any state is touched too. The
+    // control plane gets a clone (`lb.clone()`) to register service tasks as targets.
+    let lb = LoadBalancer::from_config(&config.lb, &config.api.region, &config.api.account_id)
+        .context("invalid [lb] configuration")?;
+    lb.start().await.context("cannot start the load balancer")?;
 
     let data_dir = config.data_dir();
     let settings = EcsSettings {
@@ -62,6 +68,7 @@ async fn run(config: HostConfig, listen: SocketAddr, auth: Auth) -> anyhow::Resu
         .with_context(|| format!("cannot open the state store {}", state_path.display()))?;
     let ecs = EcsService::new(Arc::new(state), runtime.clone(), settings.clone())
         .context("cannot start the control plane")?;
+    ecs.set_load_balancer(lb.clone());
     let logs = LogsService::new(runtime.logs().clone())
         .with_arn_scope(settings.region.clone(), settings.account_id.clone());
     let services: Vec<Arc<dyn Service>> = vec![ecs.clone(), Arc::new(logs)];
@@ -69,12 +76,19 @@ async fn run(config: HostConfig, listen: SocketAddr, auth: Auth) -> anyhow::Resu
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let signals = Signals::install().context("cannot install signal handlers")?;
     tokio::spawn(watch_signals(signals, stop_tx));
+    for (l, bound) in lb.listeners().iter().zip(lb.listener_addrs()) {
+        eprintln!(
+            "wasmgate: lb listener http://{bound} -> target group {}",
+            l.target_group
+        );
+    }
     eprintln!("wasmgate: listening on http://{addr}");
     api::serve(listener, services, auth, stop_rx)
         .await
         .context("API server")?;
     eprintln!("wasmgate: API closed; stopping tasks");
     ecs.shutdown().await;
+    lb.shutdown().await;
     eprintln!("wasmgate: stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -73,6 +73,10 @@ impl Arns {
         format!("{}:task/{cluster}/{id}", self.prefix())
     }
 
+    pub fn service(&self, cluster: &str, name: &str) -> String {
+        format!("{}:service/{cluster}/{name}", self.prefix())
+    }
+
     pub fn container(&self, cluster: &str, task_id: &str, container_id: &str) -> String {
         format!(
             "{}:container/{cluster}/{task_id}/{container_id}",

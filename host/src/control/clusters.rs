@@ -194,6 +194,18 @@ impl EcsService {
             .core
             .db(move |s| Ok(s.unfinished_tasks()?.iter().any(|t| t.cluster == name)))
             .await?;
+        let cluster_name = record.name.clone();
+        let has_services = self
+            .core
+            .db(move |s| {
+                Ok(s.list_services(None)?
+                    .iter()
+                    .any(|svc| svc.cluster == cluster_name && svc.status != "INACTIVE"))
+            })
+            .await?;
+        if has_services {
+            return Err(ControlError::ClusterContainsServices);
+        }
         if busy_live || busy_stored {
             return Err(ControlError::ClusterContainsTasks);
         }

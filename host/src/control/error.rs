@@ -24,6 +24,12 @@ pub enum ControlError {
     ClusterContainsTasks,
     #[error("{0}")]
     ResourceNotFound(String),
+    #[error("Service not found.")]
+    ServiceNotFound,
+    #[error("Service was not ACTIVE.")]
+    ServiceNotActive,
+    #[error("The Cluster cannot be deleted while Services are active.")]
+    ClusterContainsServices,
     #[error("{0}")]
     PlatformUnknown(String),
     #[error("Unknown operation: {0}")]
@@ -53,6 +59,9 @@ impl ControlError {
             ControlError::ClusterNotFound => "ClusterNotFoundException",
             ControlError::ClusterContainsTasks => "ClusterContainsTasksException",
             ControlError::ResourceNotFound(_) => "ResourceNotFoundException",
+            ControlError::ServiceNotFound => "ServiceNotFoundException",
+            ControlError::ServiceNotActive => "ServiceNotActiveException",
+            ControlError::ClusterContainsServices => "ClusterContainsServicesException",
             ControlError::PlatformUnknown(_) => "PlatformUnknownException",
             ControlError::UnknownOperation(_) => "UnknownOperationException",
             ControlError::State(_) | ControlError::Internal(_) => "ServerException",

@@ -19,6 +19,7 @@ mod overrides;
 mod page;
 mod recovery;
 mod run;
+mod services;
 mod shape;
 mod tags;
 mod taskdefs;
@@ -103,6 +104,8 @@ pub struct EcsService {
     /// RunTask `clientToken`s seen recently (idempotent retries).
     tokens: tokens::RunTokens,
     shutting_down: AtomicBool,
+    /// ECS services: their lock, the scheduler's memory and its wake-up.
+    services: services::Services,
 }
 
 impl EcsService {
@@ -134,15 +137,23 @@ impl EcsService {
             base_dir,
             tokens: tokens::RunTokens::default(),
             shutting_down: AtomicBool::new(false),
+            services: services::Services::default(),
         });
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(maintain(Arc::downgrade(&service)));
+            handle.spawn(services::run(Arc::downgrade(&service)));
         }
         Ok(service)
     }
 
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
+    }
+
+    /// Gives services the load balancer whose target groups their `loadBalancers` name
+    /// (without one, every `targetGroupArn` is refused). Only the first call counts.
+    pub fn set_load_balancer(&self, lb: crate::lb::LoadBalancer) -> bool {
+        self.services.targets.set(lb)
     }
 
     /// Stops every task this host runs (stopCode TerminationNotice, "Host shutting down")
@@ -190,8 +201,11 @@ impl EcsService {
     /// returns how many.
     pub async fn prune_stopped_tasks(&self, retention: Duration) -> Result<usize, ControlError> {
         self.tokens.expire(STOPPED_TASK_RETENTION);
-        let cutoff =
-            time::now_ms().saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+        // Tasks stopped at or before `now - retention` go: `+ 1` turns the store's strict
+        // "before" into "at or before", so a zero retention prunes a task stopped this instant.
+        let cutoff = time::now_ms()
+            .saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX))
+            .saturating_add(1);
         let arns = self.core.arns.clone();
         self.core
             .db(move |s| {
@@ -234,6 +248,11 @@ impl EcsService {
             "StopTask" => self.stop_task(body).await,
             "DescribeTasks" => self.describe_tasks(body).await,
             "ListTasks" => self.list_tasks(body).await,
+            "CreateService" => self.create_service(body).await,
+            "UpdateService" => self.update_service(body).await,
+            "DeleteService" => self.delete_service(body).await,
+            "DescribeServices" => self.describe_services(body).await,
+            "ListServices" => self.list_services(body).await,
             "TagResource" => self.tag_resource(body).await,
             "UntagResource" => self.untag_resource(body).await,
             "ListTagsForResource" => self.list_tags_for_resource(body).await,

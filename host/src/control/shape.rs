@@ -98,7 +98,10 @@ pub fn task_json(
             );
             o.insert("networkBindings".into(), json!([]));
             o.insert("networkInterfaces".into(), network_interfaces(meta, snap));
-            o.insert("healthStatus".into(), json!("UNKNOWN"));
+            o.insert(
+                "healthStatus".into(),
+                json!(c.health_status.map_or("UNKNOWN", |h| h.as_str())),
+            );
             Value::Object(o)
         })
         .collect();
@@ -117,6 +120,16 @@ pub fn task_json(
     o.insert("memory".into(), json!(snap.memory.to_string()));
     o.insert("containers".into(), Value::Array(containers));
     o.insert("createdAt".into(), json!(created_at));
+    put(
+        &mut o,
+        "pullStartedAt",
+        snap.pull_started_at.map(|t| json!(epoch_secs(t))),
+    );
+    put(
+        &mut o,
+        "pullStoppedAt",
+        snap.pull_stopped_at.map(|t| json!(epoch_secs(t))),
+    );
     put(
         &mut o,
         "startedAt",
@@ -152,7 +165,7 @@ pub fn task_json(
     o.insert("version".into(), json!(version));
     o.insert("connectivity".into(), json!("CONNECTED"));
     o.insert("connectivityAt".into(), json!(created_at));
-    o.insert("healthStatus".into(), json!("UNKNOWN"));
+    o.insert("healthStatus".into(), json!(snap.health_status.as_str()));
     o.insert(
         "availabilityZone".into(),
         json!(format!("{}a", arns.region())),
@@ -206,7 +219,14 @@ fn network_interfaces(meta: &TaskMeta, snap: &TaskSnapshot) -> Value {
 fn attachment_id(meta: &TaskMeta) -> String {
     let id = &meta.task_id;
     if id.len() == 32 && id.is_ascii() {
-        format!("{}-{}-{}-{}-{}", &id[..8], &id[8..12], &id[12..16], &id[16..20], &id[20..])
+        format!(
+            "{}-{}-{}-{}-{}",
+            &id[..8],
+            &id[8..12],
+            &id[12..16],
+            &id[16..20],
+            &id[20..]
+        )
     } else {
         id.clone()
     }

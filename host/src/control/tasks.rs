@@ -188,7 +188,12 @@ impl EcsService {
                     input::NAME_RULE
                 )));
             }
-            Some(s) => Some(format!("service:{s}")),
+            Some(s) => {
+                if !self.service_exists(&cluster.name, &s).await? {
+                    return Err(ControlError::ServiceNotFound);
+                }
+                Some(format!("service:{s}"))
+            }
             None => None,
         };
         // ECS never sets desiredStatus PENDING; tasks here have no container instance,

@@ -59,11 +59,10 @@ pub fn split_units(task_units: u32, container_units: &[Option<u32>]) -> Vec<u32>
     const FLOOR: u32 = 16;
     let reserved: u32 = container_units.iter().flatten().sum();
     let unset = container_units.iter().filter(|u| u.is_none()).count() as u32;
-    let each = if unset == 0 {
-        0
-    } else {
-        task_units.saturating_sub(reserved) / unset
-    };
+    let each = task_units
+        .saturating_sub(reserved)
+        .checked_div(unset)
+        .unwrap_or(0);
     container_units
         .iter()
         .map(|u| u.filter(|&u| u > 0).unwrap_or(each).max(FLOOR))

@@ -10,6 +10,7 @@ mod cpu;
 mod engine;
 pub mod fsquota;
 mod guest_state;
+mod health;
 mod http;
 mod image;
 mod limits;
@@ -22,6 +23,7 @@ mod task;
 
 pub use container::{KILLED_EXIT_CODE, OOM_REASON};
 pub use cpu::UNITS_PER_VCPU;
+pub use health::HealthStatus;
 pub use logship::Console;
 pub use status::{
     ContainerSnapshot, ContainerStatus, StopCode, TaskEvent, TaskSnapshot, TaskStatus,
@@ -90,6 +92,7 @@ pub(crate) struct Shared {
     logs: LogStore,
     tasks_dir: PathBuf,
     net: net::NetworkHost,
+    images: crate::images::ImageStore,
 }
 
 #[derive(Clone)]
@@ -112,9 +115,16 @@ impl Runtime {
             .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let logs = LogStore::open(&data_dir.join("logs.db"))?;
         let net = net::NetworkHost::new(&config.network)?;
+        let artifacts_dir = data_dir.join("cache").join("components");
+        let images = crate::images::ImageStore::new(
+            data_dir.join("images"),
+            Some(artifacts_dir.clone()),
+            config.registry.clone(),
+        );
         Ok(Self {
             shared: Arc::new(Shared {
-                artifacts: artifacts::ArtifactCache::new(data_dir.join("cache").join("components")),
+                artifacts: artifacts::ArtifactCache::new(artifacts_dir),
+                images,
                 config,
                 engine,
                 logs,
@@ -130,6 +140,11 @@ impl Runtime {
 
     pub fn logs(&self) -> &LogStore {
         &self.shared.logs
+    }
+
+    /// The image store every task pulls registry images into.
+    pub fn images(&self) -> &crate::images::ImageStore {
+        &self.shared.images
     }
 
     /// The validation options this host applies to every definition.
@@ -165,6 +180,8 @@ impl Runtime {
             started_at: None,
             stopping_at: None,
             stopped_at: None,
+            pull_started_at: None,
+            pull_stopped_at: None,
             containers: plans
                 .iter()
                 .map(|p| ContainerSnapshot {
@@ -181,10 +198,12 @@ impl Runtime {
                     cpu_time_ms: 0,
                     cpu_throttled_ms: 0,
                     memory_peak_bytes: 0,
+                    health_status: p.health.as_ref().map(|_| HealthStatus::Unknown),
                 })
                 .collect(),
             ended_by: None,
             private_ipv4_address: None,
+            health_status: HealthStatus::Unknown,
         };
         let (snap_tx, snap_rx) = watch::channel(snapshot);
         let (events_tx, events_rx) = broadcast::channel(1024);

@@ -63,6 +63,8 @@ pub enum StopCode {
     TaskFailedToStart,
     EssentialContainerExited,
     UserInitiated,
+    /// A service's scheduler stopped the task (scale-in, a deployment replacing it).
+    ServiceSchedulerInitiated,
     /// The host itself ended the task (a limit the task broke, or the host shutting down).
     TerminationNotice,
 }
@@ -73,6 +75,7 @@ impl StopCode {
             StopCode::TaskFailedToStart => "TaskFailedToStart",
             StopCode::EssentialContainerExited => "EssentialContainerExited",
             StopCode::UserInitiated => "UserInitiated",
+            StopCode::ServiceSchedulerInitiated => "ServiceSchedulerInitiated",
             StopCode::TerminationNotice => "TerminationNotice",
         }
     }
@@ -97,6 +100,8 @@ pub struct ContainerSnapshot {
     /// Wall time the container was parked for having used its CPU share.
     pub cpu_throttled_ms: u64,
     pub memory_peak_bytes: u64,
+    /// ECS `healthStatus`; None when the container has no `healthCheck`.
+    pub health_status: Option<super::HealthStatus>,
 }
 
 /// The whole task's state: what DescribeTasks and `wasmgate run` show.
@@ -119,12 +124,20 @@ pub struct TaskSnapshot {
     pub stopping_at: Option<SystemTime>,
     #[serde(serialize_with = "opt_epoch_seconds")]
     pub stopped_at: Option<SystemTime>,
+    /// When the task began and finished getting its images (pulls, verification, compiles).
+    #[serde(serialize_with = "opt_epoch_seconds")]
+    pub pull_started_at: Option<SystemTime>,
+    #[serde(serialize_with = "opt_epoch_seconds")]
+    pub pull_stopped_at: Option<SystemTime>,
     pub containers: Vec<ContainerSnapshot>,
     /// Index of the essential container whose exit ended the task.
     pub ended_by: Option<usize>,
     /// The task's loopback address (ECS: the ENI's `privateIPv4Address`), once provisioned;
     /// kept after STOPPED as ECS does, though by then it may belong to another task.
     pub private_ipv4_address: Option<String>,
+    /// UNHEALTHY if an essential container is, HEALTHY once every essential container
+    /// with a health check is, else UNKNOWN.
+    pub health_status: super::HealthStatus,
 }
 
 /// A change a watcher can see, in order.
@@ -141,6 +154,12 @@ pub enum TaskEvent {
     },
     /// A host-side message about the task (compiling, a denied limit, …).
     Notice(String),
+    /// Bytes of a container's image fetched so far (a progress bar's feed).
+    PullProgress {
+        container: String,
+        done: u64,
+        total: u64,
+    },
 }
 
 /// Times print as ECS prints them: epoch seconds with a fraction.

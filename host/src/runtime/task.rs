@@ -6,6 +6,7 @@ use super::Shared;
 use super::container::{self, Exit, Kill, Launch, Meters, Mount};
 use super::cpu::CpuShare;
 use super::fsquota::StorageQuota;
+use super::health::HealthStatus;
 use super::http::{self, TaskHttp};
 use super::image;
 use super::limits::TaskMemory;
@@ -34,6 +35,8 @@ pub(super) struct Plan {
     pub cpu_units: u32,
     pub fuel_budget: Option<u64>,
     pub stop_timeout: Duration,
+    /// The container's `healthCheck`, parsed.
+    pub health: Option<super::health::HealthCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -178,7 +181,8 @@ impl Driver {
         let task_memory = TaskMemory::new(self.definition.memory * MIB);
 
         self.set_status(TaskStatus::Pending);
-        let prepared = self.load_images().await;
+        let mut image_leases = Vec::new();
+        let prepared = self.load_images(&mut image_leases).await;
 
         let (log_tx, log_rx) = mpsc::unbounded_channel();
         let shipper = LogShipper {
@@ -228,6 +232,8 @@ impl Driver {
         }
         // Every store (and with it every socket) is gone: the address is free again.
         drop(network);
+        // No instance of the images is left: the store may evict them.
+        drop(image_leases);
         self.set_status(TaskStatus::Stopped);
     }
 
@@ -249,13 +255,44 @@ impl Driver {
         }
     }
 
-    async fn load_images(&self) -> Result<Vec<super::artifacts::Prepared>, (usize, String)> {
+    /// Resolves, pulls (registry images) and prepares every container's component. The
+    /// leases keep pulled blobs from eviction; the caller holds them until STOPPED.
+    async fn load_images(
+        &self,
+        leases: &mut Vec<crate::images::ImageLease>,
+    ) -> Result<Vec<super::artifacts::Prepared>, (usize, String)> {
+        self.snapshot
+            .send_modify(|s| s.pull_started_at = Some(SystemTime::now()));
+        let result = self.load_images_inner(leases).await;
+        self.snapshot
+            .send_modify(|s| s.pull_stopped_at = Some(SystemTime::now()));
+        result
+    }
+
+    async fn load_images_inner(
+        &self,
+        leases: &mut Vec<crate::images::ImageLease>,
+    ) -> Result<Vec<super::artifacts::Prepared>, (usize, String)> {
         let mut out = Vec::with_capacity(self.plans.len());
         for (i, plan) in self.plans.iter().enumerate() {
             let fail = |e: String| (i, format!("CannotPullContainerError: {e}"));
-            let path =
+            let source =
                 image::resolve(&plan.def.image, &self.base_dir).map_err(|e| fail(e.to_string()))?;
+            let (path, image_digest) = match source {
+                image::ImageSource::File(path) => (path, None),
+                image::ImageSource::Registry(reference) => {
+                    let pulled = self
+                        .pull(&plan.def, &reference)
+                        .await
+                        .map_err(|e| fail(e.to_string()))?;
+                    let digest = pulled.manifest_digest.clone();
+                    let path = pulled.path.clone();
+                    leases.push(pulled.lease);
+                    (path, Some(digest))
+                }
+            };
             let shared = self.shared.clone();
+            let started = std::time::Instant::now();
             let prepared =
                 tokio::task::spawn_blocking(move || shared.artifacts.load(&shared.engine, &path))
                     .await
@@ -263,13 +300,16 @@ impl Driver {
                     .map_err(|e| fail(e.to_string()))?;
             if prepared.compiled {
                 self.notice(format!(
-                    "compiled {} ({})",
+                    "compiled {} ({}) in {} ms",
                     plan.def.image,
-                    &prepared.digest[..12]
+                    &prepared.digest[..12],
+                    started.elapsed().as_millis()
                 ));
             }
+            let image_digest =
+                image_digest.unwrap_or_else(|| format!("sha256:{}", prepared.digest));
             self.snapshot.send_modify(|s| {
-                s.containers[i].image_digest = Some(format!("sha256:{}", prepared.digest));
+                s.containers[i].image_digest = Some(image_digest);
             });
             if http::is_http(&prepared) && http::tcp_ports(&plan.def).is_empty() {
                 return Err((i, http::no_ports_error(i, &plan.def.name)));
@@ -277,6 +317,38 @@ impl Driver {
             out.push(prepared);
         }
         Ok(out)
+    }
+
+    /// Pulls one registry image with the container's credentials, reporting as it goes.
+    async fn pull(
+        &self,
+        def: &crate::taskdef::ContainerDefinition,
+        reference: &crate::images::ImageRef,
+    ) -> Result<crate::images::PulledImage, crate::images::PullError> {
+        use crate::images::PullProgress;
+        let parameter = def
+            .repository_credentials
+            .as_ref()
+            .map(|c| c.credentials_parameter.as_str());
+        let credentials =
+            crate::images::credentials(&self.shared.config, reference.registry(), parameter)?;
+        let name = def.name.clone();
+        let events = self.events.clone();
+        let report = move |p: PullProgress| {
+            let event = match p {
+                PullProgress::Notice(m) => TaskEvent::Notice(format!("{name}: {m}")),
+                PullProgress::Bytes { done, total } => TaskEvent::PullProgress {
+                    container: name.clone(),
+                    done,
+                    total,
+                },
+            };
+            let _ = events.send(event);
+        };
+        self.shared
+            .images
+            .pull(reference, &credentials, &report)
+            .await
     }
 
     fn log_destinations(&self, task_id: &str) -> HashMap<Arc<str>, crate::logs::LogDestination> {
@@ -360,6 +432,9 @@ impl Driver {
         let mut launches: Vec<Option<Launch>> = launches.into_iter().map(Some).collect();
         let mut running: JoinSet<(usize, Exit)> = JoinSet::new();
         let (started_tx, mut started_rx) = mpsc::unbounded_channel::<usize>();
+        // Health checkers of running containers; dropped (aborted) with this function.
+        let (health_tx, mut health_rx) = mpsc::unbounded_channel::<(usize, HealthStatus)>();
+        let mut checkers: JoinSet<()> = JoinSet::new();
         let first_wave: Vec<usize> = (0..cs.phases.len())
             .filter(|&i| self.plans[i].def.depends_on.is_empty())
             .collect();
@@ -397,8 +472,10 @@ impl Driver {
                     if cs.phases[i] == Phase::Starting {
                         cs.phases[i] = Phase::Running;
                         self.set_container(i, &cs.phases[i], None);
+                        self.start_health_check(i, &health_tx, &mut checkers);
                     }
                 }
+                Some((i, status)) = health_rx.recv() => self.set_health(i, status),
                 Some((code, reason)) = self.stop_rx.recv() => self.begin_stop(code, reason),
                 // Resolves at once after the first breach: only listen until stopping.
                 _ = quota.exceeded(), if !self.stopping() => {
@@ -431,9 +508,10 @@ impl Driver {
         let essential_ran = (0..cs.phases.len())
             .any(|i| self.plans[i].def.is_essential() && matches!(cs.phases[i], Phase::Exited(_)));
         let skipped = (0..cs.phases.len()).find_map(|i| match &cs.phases[i] {
-            Phase::Skipped(why) if self.plans[i].def.is_essential() => {
-                Some(format!("Essential container {} could not start: {why}", self.plans[i].def.name))
-            }
+            Phase::Skipped(why) if self.plans[i].def.is_essential() => Some(format!(
+                "Essential container {} could not start: {why}",
+                self.plans[i].def.name
+            )),
             _ => None,
         });
         match skipped {
@@ -459,7 +537,7 @@ impl Driver {
         }
         loop {
             let mut changed = false;
-            for i in 0..cs.phases.len() {
+            for (i, slot) in launches.iter_mut().enumerate() {
                 if cs.phases[i] != Phase::Waiting {
                     continue;
                 }
@@ -471,7 +549,7 @@ impl Driver {
                         changed = true;
                     }
                     Readiness::Ready => {
-                        let Some(launch) = launches[i].take() else {
+                        let Some(launch) = slot.take() else {
                             continue;
                         };
                         cs.phases[i] = Phase::Starting;
@@ -527,10 +605,70 @@ impl Driver {
                 }
                 (Phase::Exited(_), _) => {}
                 (Phase::Running, DependencyCondition::Start) => {}
+                (Phase::Running, DependencyCondition::Healthy)
+                    if self.snapshot.borrow().containers[d].health_status
+                        == Some(HealthStatus::Healthy) => {}
                 _ => return Readiness::Wait,
             }
         }
         Readiness::Ready
+    }
+
+    /// Starts checking container `i`'s health if it has a health check.
+    fn start_health_check(
+        &self,
+        i: usize,
+        tx: &mpsc::UnboundedSender<(usize, HealthStatus)>,
+        checkers: &mut JoinSet<()>,
+    ) {
+        let Some(check) = self.plans[i].health.clone() else {
+            return;
+        };
+        let ip = self
+            .snapshot
+            .borrow()
+            .private_ipv4_address
+            .as_deref()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        checkers.spawn(super::health::watch(i, ip, check, tx.clone()));
+    }
+
+    /// Records container `i`'s health and the task's; an essential container turning
+    /// UNHEALTHY stops the task.
+    fn set_health(&self, i: usize, status: HealthStatus) {
+        self.snapshot.send_modify(|s| {
+            s.containers[i].health_status = Some(status);
+            let essential: Vec<Option<HealthStatus>> = s
+                .containers
+                .iter()
+                .filter(|c| c.essential)
+                .map(|c| c.health_status)
+                .collect();
+            s.health_status = if essential.contains(&Some(HealthStatus::Unhealthy)) {
+                HealthStatus::Unhealthy
+            } else if essential.iter().any(Option::is_some)
+                && essential
+                    .iter()
+                    .all(|h| h.is_none_or(|h| h == HealthStatus::Healthy))
+            {
+                HealthStatus::Healthy
+            } else {
+                HealthStatus::Unknown
+            };
+        });
+        self.notice(format!(
+            "container {} is {}",
+            self.plans[i].def.name,
+            status.as_str()
+        ));
+        if status == HealthStatus::Unhealthy && self.plans[i].def.is_essential() && !self.stopping()
+        {
+            self.begin_stop(
+                StopCode::EssentialContainerExited,
+                "Task failed container health checks".into(),
+            );
+        }
     }
 
     fn skip_waiting(&self, cs: &mut Containers, reason: &str) {
@@ -609,7 +747,12 @@ pub(super) fn plan_containers(
             if let Some(wd) = &c.working_directory {
                 env.push(("PWD".into(), wd.clone()));
             }
+            let health = match &c.health_check {
+                Some(h) => Some(super::health::parse(i, h)?),
+                None => None,
+            };
             Ok(Plan {
+                health,
                 def: c.clone(),
                 args,
                 env,
@@ -632,10 +775,20 @@ pub fn runtime_rules(def: &TaskDefinition) -> Vec<String> {
         {
             errors.push(fuel_label_error(i, v));
         }
+        if let Some(h) = &c.health_check
+            && let Err(e) = super::health::parse(i, h)
+        {
+            errors.push(e);
+        }
         for (j, d) in c.depends_on.iter().enumerate() {
-            if d.condition == DependencyCondition::Healthy {
+            let checked = def
+                .container_definitions
+                .iter()
+                .any(|o| o.name == d.container_name && o.health_check.is_some());
+            if d.condition == DependencyCondition::Healthy && !checked {
                 errors.push(format!(
-                    "containerDefinitions[{i}].dependsOn[{j}].condition: HEALTHY needs container health checks, which wasmgate does not support yet; use START, COMPLETE or SUCCESS"
+                    "containerDefinitions[{i}].dependsOn[{j}].condition: HEALTHY needs container {} to have a healthCheck",
+                    d.container_name
                 ));
             }
         }

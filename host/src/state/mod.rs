@@ -1,4 +1,4 @@
-//! Durable control-plane state: clusters, task definitions, tasks and tags.
+//! Durable control-plane state: clusters, task definitions, tasks, services and tags.
 //!
 //! The control plane talks to a [`StateStore`]; the SQLite backend (`sqlite`) is the default.
 //! Records carry the ECS JSON shapes as `serde_json::Value` so the store needs no change when
@@ -15,7 +15,9 @@ pub enum StateError {
     Db(String),
     #[error("state store: stored record is corrupt: {0}")]
     Corrupt(String),
-    #[error("state store schema version {found} is newer than this wasmgate supports ({supported})")]
+    #[error(
+        "state store schema version {found} is newer than this wasmgate supports ({supported})"
+    )]
     TooNew { found: u32, supported: u32 },
 }
 
@@ -85,6 +87,19 @@ pub struct TaskQuery {
     pub desired_status: Option<String>,
 }
 
+/// An ECS service: the columns queries use, and the whole `Service` shape (deployments,
+/// events, configuration) beside them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRecord {
+    pub cluster: String,
+    pub name: String,
+    /// ACTIVE, DRAINING or INACTIVE.
+    pub status: String,
+    pub created_at_ms: i64,
+    /// The ECS `Service` shape as last written by the control plane.
+    pub service: Value,
+}
+
 /// The store behind the control plane. Implementations must be safe to share across
 /// threads; calls may block (callers use `spawn_blocking` where it matters).
 pub trait StateStore: Send + Sync {
@@ -104,8 +119,11 @@ pub trait StateStore: Send + Sync {
         registered_at_ms: i64,
     ) -> Result<TaskDefRecord>;
     /// A given revision, or with `None` the latest ACTIVE one.
-    fn get_task_definition(&self, family: &str, revision: Option<u32>)
-    -> Result<Option<TaskDefRecord>>;
+    fn get_task_definition(
+        &self,
+        family: &str,
+        revision: Option<u32>,
+    ) -> Result<Option<TaskDefRecord>>;
     /// Sets status (and deregistered time); returns the updated record, None if absent.
     fn set_task_definition_status(
         &self,
@@ -129,6 +147,13 @@ pub trait StateStore: Send + Sync {
     fn unfinished_tasks(&self) -> Result<Vec<TaskRecord>>;
     /// Deletes STOPPED tasks stopped before `before_ms`; returns how many.
     fn prune_stopped_tasks(&self, before_ms: i64) -> Result<usize>;
+
+    // Services.
+    /// Inserts or replaces the service (keyed by cluster and name).
+    fn put_service(&self, service: &ServiceRecord) -> Result<()>;
+    fn get_service(&self, cluster: &str, name: &str) -> Result<Option<ServiceRecord>>;
+    /// Every service of every cluster whose status is `status` (any with None), oldest first.
+    fn list_services(&self, status: Option<&str>) -> Result<Vec<ServiceRecord>>;
 
     // Tags, by resource ARN.
     fn tags(&self, arn: &str) -> Result<Vec<(String, String)>>;

@@ -79,9 +79,19 @@ pub struct ContainerDefinition {
     /// Kept only so that `true` can be refused rather than silently ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privileged: Option<bool>,
-    /// Kept verbatim until health checks are implemented.
+    /// Kept verbatim; the runtime parses it (`runtime::health`: HTTP GET checks only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<serde_json::Value>,
+    /// Registry credentials: the name of a secret in the host's secret store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_credentials: Option<RepositoryCredentials>,
+}
+
+/// ECS `repositoryCredentials`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryCredentials {
+    pub credentials_parameter: String,
 }
 
 impl ContainerDefinition {

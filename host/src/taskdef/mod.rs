@@ -20,7 +20,7 @@ use serde_json::Value;
 
 pub use container::{
     ContainerDefinition, ContainerDependency, DependencyCondition, KeyValuePair, LogConfiguration,
-    MountPoint, PortMapping,
+    MountPoint, PortMapping, RepositoryCredentials,
 };
 pub use error::{FieldError, TaskDefError};
 pub use model::{

@@ -75,10 +75,11 @@ static CONTAINER: Shape = Shape {
         ("workingDirectory", Leaf),
         ("dockerLabels", Leaf),
         ("privileged", Leaf),
+        ("repositoryCredentials", Leaf),
+        ("healthCheck", Leaf),
     ],
     read_only: &[],
     unsupported: &[
-        "healthCheck",
         "links",
         "hostname",
         "user",
@@ -89,7 +90,6 @@ static CONTAINER: Shape = Shape {
         "pseudoTerminal",
         "startTimeout",
         "systemControls",
-        "repositoryCredentials",
         "secrets",
         "firelensConfiguration",
         "resourceRequirements",
@@ -271,7 +271,6 @@ mod tests {
         assert_eq!(
             sorted(task_definition_warnings(&task)),
             vec![
-                "containerDefinitions[0].healthCheck is not supported by wasmgate and is ignored",
                 "containerDefinitions[0].secrets is not supported by wasmgate and is ignored",
                 "containerDefinitions[0].ulimits is not supported by wasmgate and is ignored",
                 "pidMode is not supported by wasmgate and is ignored",

@@ -6,8 +6,8 @@ use super::{principal, runtime, settings};
 use crate::api::service::Service;
 use crate::control::EcsService;
 use crate::state::{
-    ClusterRecord, Result, StateError, StateStore, TaskDefQuery, TaskDefRecord, TaskQuery,
-    TaskRecord,
+    ClusterRecord, Result, ServiceRecord, StateError, StateStore, TaskDefQuery, TaskDefRecord,
+    TaskQuery, TaskRecord,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -87,6 +87,18 @@ impl StateStore for Failing {
     fn prune_stopped_tasks(&self, before: i64) -> Result<usize> {
         self.check()?;
         self.inner.prune_stopped_tasks(before)
+    }
+    fn put_service(&self, s: &ServiceRecord) -> Result<()> {
+        self.check()?;
+        self.inner.put_service(s)
+    }
+    fn get_service(&self, cluster: &str, name: &str) -> Result<Option<ServiceRecord>> {
+        self.check()?;
+        self.inner.get_service(cluster, name)
+    }
+    fn list_services(&self, status: Option<&str>) -> Result<Vec<ServiceRecord>> {
+        self.check()?;
+        self.inner.list_services(status)
     }
     fn tags(&self, arn: &str) -> Result<Vec<(String, String)>> {
         self.check()?;

@@ -2,7 +2,8 @@
 //! another module's work; these tests only need the trait's contract).
 
 use crate::state::{
-    ClusterRecord, Result, StateStore, TaskDefQuery, TaskDefRecord, TaskQuery, TaskRecord,
+    ClusterRecord, Result, ServiceRecord, StateStore, TaskDefQuery, TaskDefRecord, TaskQuery,
+    TaskRecord,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -17,6 +18,8 @@ pub struct Data {
     pub revisions: BTreeMap<String, u32>,
     pub tasks: BTreeMap<String, TaskRecord>,
     pub tags: BTreeMap<String, Vec<(String, String)>>,
+    /// (cluster, name) → record.
+    pub services: BTreeMap<(String, String), ServiceRecord>,
 }
 
 #[derive(Default)]
@@ -196,6 +199,34 @@ impl StateStore for MemStore {
             !(t.last_status == "STOPPED" && t.stopped_at_ms.is_some_and(|at| at < before_ms))
         });
         Ok(before - d.tasks.len())
+    }
+
+    fn put_service(&self, service: &ServiceRecord) -> Result<()> {
+        self.data().services.insert(
+            (service.cluster.clone(), service.name.clone()),
+            service.clone(),
+        );
+        Ok(())
+    }
+
+    fn get_service(&self, cluster: &str, name: &str) -> Result<Option<ServiceRecord>> {
+        Ok(self
+            .data()
+            .services
+            .get(&(cluster.to_owned(), name.to_owned()))
+            .cloned())
+    }
+
+    fn list_services(&self, status: Option<&str>) -> Result<Vec<ServiceRecord>> {
+        let mut all: Vec<ServiceRecord> = self
+            .data()
+            .services
+            .values()
+            .filter(|s| status.is_none_or(|st| s.status == st))
+            .cloned()
+            .collect();
+        all.sort_by_key(|s| s.created_at_ms);
+        Ok(all)
     }
 
     fn tags(&self, arn: &str) -> Result<Vec<(String, String)>> {

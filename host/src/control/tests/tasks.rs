@@ -51,7 +51,10 @@ async fn run_task_reaches_stopped_with_exit_code_zero() {
     assert_eq!(t["connectivity"], "CONNECTED");
     assert_eq!(t["availabilityZone"], "us-east-1a");
     // The address is leased at PROVISIONING: the ENI may not be there yet.
-    assert!(t["attachments"].as_array().is_some_and(|a| a.len() <= 1), "{t}");
+    assert!(
+        t["attachments"].as_array().is_some_and(|a| a.len() <= 1),
+        "{t}"
+    );
     assert_eq!(t["tags"], json!([{"key": "run", "value": "1"}]));
     assert!(t["createdAt"].is_f64());
     assert!(t["version"].as_u64().is_some_and(|v| v >= 1));
@@ -197,12 +200,18 @@ async fn run_task_count_and_listing() {
     for body in [
         json!({"startedBy": "someone-else"}),
         json!({"family": "other"}),
-        json!({"serviceName": "svc"}),
         json!({"launchType": "EC2"}),
     ] {
         let out = f.ok("ListTasks", body).await;
         assert_eq!(out["taskArns"], json!([]));
     }
+    // A service that does not exist is an error, as in ECS.
+    f.err(
+        "ListTasks",
+        json!({"serviceName": "svc"}),
+        "ServiceNotFoundException",
+    )
+    .await;
     let d = f.ok("DescribeClusters", json!({})).await;
     assert_eq!(d["clusters"][0]["runningTasksCount"], 3);
 

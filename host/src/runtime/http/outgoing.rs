@@ -95,14 +95,15 @@ impl TaskHttp {
         let host = Host::parse(authority.host());
 
         // 1. A sibling HTTP container, in-process.
-        if !https && self.is_own(&host) {
-            if let Some(sibling) = self.sibling(port) {
-                return match sibling.try_handle(req).await {
-                    Ok(resp) => Ok((resp, Box::new(async { Ok(()) }))),
-                    Err(Failure::Closed) => Err(Error::ConnectionRefused),
-                    Err(f) => Ok((f.response(), Box::new(async { Ok(()) }))),
-                };
-            }
+        if !https
+            && self.is_own(&host)
+            && let Some(sibling) = self.sibling(port)
+        {
+            return match sibling.try_handle(req).await {
+                Ok(resp) => Ok((resp, Box::new(async { Ok(()) }))),
+                Err(Failure::Closed) => Err(Error::ConnectionRefused),
+                Err(f) => Ok((f.response(), Box::new(async { Ok(()) }))),
+            };
         }
 
         // 2. The network, through the egress rules.

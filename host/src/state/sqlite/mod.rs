@@ -9,6 +9,7 @@
 mod clusters;
 mod rows;
 mod schema;
+mod services;
 mod tags;
 mod taskdefs;
 mod tasks;
@@ -23,8 +24,8 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use super::{
-    ClusterRecord, Result, StateError, StateStore, TaskDefQuery, TaskDefRecord, TaskQuery,
-    TaskRecord,
+    ClusterRecord, Result, ServiceRecord, StateError, StateStore, TaskDefQuery, TaskDefRecord,
+    TaskQuery, TaskRecord,
 };
 use rows::map_err;
 
@@ -157,6 +158,18 @@ impl StateStore for SqliteStateStore {
 
     fn prune_stopped_tasks(&self, before_ms: i64) -> Result<usize> {
         tasks::prune_stopped(&self.conn(), before_ms)
+    }
+
+    fn put_service(&self, service: &ServiceRecord) -> Result<()> {
+        services::put(&self.conn(), service)
+    }
+
+    fn get_service(&self, cluster: &str, name: &str) -> Result<Option<ServiceRecord>> {
+        services::get(&self.conn(), cluster, name)
+    }
+
+    fn list_services(&self, status: Option<&str>) -> Result<Vec<ServiceRecord>> {
+        services::list(&self.conn(), status)
     }
 
     fn tags(&self, arn: &str) -> Result<Vec<(String, String)>> {

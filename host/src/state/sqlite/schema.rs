@@ -18,7 +18,7 @@ use crate::state::{Result, StateError};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Ordered schema migrations; see the module docs before touching this.
-pub(super) const MIGRATIONS: &[&str] = &[MIGRATION_1];
+pub(super) const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
 
 /// The schema version this build writes.
 pub(super) fn latest_version() -> u32 {
@@ -85,6 +85,20 @@ CREATE TABLE tags (
     value TEXT NOT NULL,
     PRIMARY KEY (arn, key)
 ) STRICT, WITHOUT ROWID;
+";
+
+/// Version 2: services. One row per cluster and name; a service deleted and created again
+/// under its name replaces the INACTIVE row (ECS shows only the newest one too).
+const MIGRATION_2: &str = "
+CREATE TABLE services (
+    cluster       TEXT    NOT NULL,
+    name          TEXT    NOT NULL,
+    status        TEXT    NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    service       TEXT    NOT NULL,
+    PRIMARY KEY (cluster, name)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX services_by_status ON services (status, created_at_ms);
 ";
 
 /// Per-connection settings; none of them except `journal_mode` persist in the file, so they

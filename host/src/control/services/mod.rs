@@ -1,0 +1,525 @@
+//! ECS services: CreateService, UpdateService, DeleteService, DescribeServices and
+//! ListServices, over a [`ServiceState`] kept in the state store, and the scheduler
+//! (`scheduler`) that keeps each service's tasks at its desired count and rolls out its
+//! deployments. Load balancer calls go through `targets` only.
+
+mod model;
+mod scheduler;
+mod targets;
+
+#[cfg(test)]
+mod tests;
+
+pub(crate) use scheduler::{Services, run};
+
+use super::EcsService;
+use super::error::{ControlError, Result};
+use super::input::{self, Field, STRINGS, TAGS, TagIn, Ty, opt, req};
+use super::page::{self, Order};
+use super::taskdefs::{ACTIVE, with_token};
+use super::time::now_ms;
+use crate::state::ServiceRecord;
+use model::{Breaker, DeployConfig, Deployment, LoadBalancer, ServiceState, deployment_id};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub(crate) const DRAINING: &str = "DRAINING";
+pub(crate) const INACTIVE: &str = "INACTIVE";
+
+static BREAKER: &[Field] = &[req("enable", Ty::Bool), req("rollback", Ty::Bool)];
+static DEPLOY_CONFIG: &[Field] = &[
+    opt("maximumPercent", Ty::Int),
+    opt("minimumHealthyPercent", Ty::Int),
+    opt("deploymentCircuitBreaker", Ty::Obj(BREAKER)),
+];
+static AWSVPC: &[Field] = &[
+    req("subnets", STRINGS),
+    opt("securityGroups", STRINGS),
+    opt("assignPublicIp", Ty::Str),
+];
+static NETWORK: &[Field] = &[opt("awsvpcConfiguration", Ty::Obj(AWSVPC))];
+static LB: &[Field] = &[
+    opt("targetGroupArn", Ty::Str),
+    opt("loadBalancerName", Ty::Str),
+    opt("containerName", Ty::Str),
+    opt("containerPort", Ty::Int),
+];
+static CREATE: &[Field] = &[
+    req("serviceName", Ty::Str),
+    opt("cluster", Ty::Str),
+    opt("taskDefinition", Ty::Str),
+    opt("desiredCount", Ty::Int),
+    opt("launchType", Ty::Str),
+    opt("schedulingStrategy", Ty::Str),
+    opt("networkConfiguration", Ty::Obj(NETWORK)),
+    opt("deploymentConfiguration", Ty::Obj(DEPLOY_CONFIG)),
+    opt("loadBalancers", Ty::List(&Ty::Obj(LB))),
+    opt("healthCheckGracePeriodSeconds", Ty::Int),
+    opt("tags", TAGS),
+    opt("clientToken", Ty::Str),
+];
+static UPDATE: &[Field] = &[
+    req("service", Ty::Str),
+    opt("cluster", Ty::Str),
+    opt("taskDefinition", Ty::Str),
+    opt("desiredCount", Ty::Int),
+    opt("forceNewDeployment", Ty::Bool),
+    opt("networkConfiguration", Ty::Obj(NETWORK)),
+    opt("deploymentConfiguration", Ty::Obj(DEPLOY_CONFIG)),
+    opt("loadBalancers", Ty::List(&Ty::Obj(LB))),
+    opt("healthCheckGracePeriodSeconds", Ty::Int),
+];
+static DELETE: &[Field] = &[
+    req("service", Ty::Str),
+    opt("cluster", Ty::Str),
+    opt("force", Ty::Bool),
+];
+static DESCRIBE: &[Field] = &[
+    req("services", STRINGS),
+    opt("cluster", Ty::Str),
+    opt("include", STRINGS),
+];
+static LIST: &[Field] = &[
+    opt("cluster", Ty::Str),
+    opt("launchType", Ty::Str),
+    opt("schedulingStrategy", Ty::Str),
+    opt("maxResults", Ty::Int),
+    opt("nextToken", Ty::Str),
+];
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateRequest {
+    service_name: String,
+    cluster: Option<String>,
+    task_definition: Option<String>,
+    desired_count: Option<i64>,
+    launch_type: Option<String>,
+    scheduling_strategy: Option<String>,
+    network_configuration: Option<Value>,
+    deployment_configuration: Option<DeployConfigIn>,
+    load_balancers: Option<Vec<LoadBalancer>>,
+    health_check_grace_period_seconds: Option<i64>,
+    tags: Option<Vec<TagIn>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateRequest {
+    service: String,
+    cluster: Option<String>,
+    task_definition: Option<String>,
+    desired_count: Option<i64>,
+    force_new_deployment: Option<bool>,
+    network_configuration: Option<Value>,
+    deployment_configuration: Option<DeployConfigIn>,
+    load_balancers: Option<Vec<LoadBalancer>>,
+    health_check_grace_period_seconds: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct DeleteRequest {
+    service: String,
+    cluster: Option<String>,
+    force: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct DescribeRequest {
+    services: Vec<String>,
+    cluster: Option<String>,
+    include: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListRequest {
+    cluster: Option<String>,
+    launch_type: Option<String>,
+    scheduling_strategy: Option<String>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeployConfigIn {
+    maximum_percent: Option<i64>,
+    minimum_healthy_percent: Option<i64>,
+    deployment_circuit_breaker: Option<Breaker>,
+}
+
+fn desired_count(n: i64) -> Result<u32> {
+    u32::try_from(n)
+        .ok()
+        .filter(|n| *n <= 10_000)
+        .ok_or_else(|| ControlError::invalid("desiredCount: must be between 0 and 10000"))
+}
+
+fn deploy_config(base: DeployConfig, given: Option<DeployConfigIn>) -> Result<DeployConfig> {
+    let Some(given) = given else {
+        return Ok(base);
+    };
+    let mut out = base;
+    if let Some(max) = given.maximum_percent {
+        out.maximum_percent = u32::try_from(max)
+            .ok()
+            .filter(|m| (100..=200).contains(m))
+            .ok_or_else(|| {
+                ControlError::invalid(
+                    "deploymentConfiguration.maximumPercent: must be between 100 and 200",
+                )
+            })?;
+    }
+    if let Some(min) = given.minimum_healthy_percent {
+        out.minimum_healthy_percent =
+            u32::try_from(min)
+                .ok()
+                .filter(|m| *m <= 100)
+                .ok_or_else(|| {
+                    ControlError::invalid(
+                        "deploymentConfiguration.minimumHealthyPercent: must be between 0 and 100",
+                    )
+                })?;
+    }
+    if let Some(b) = given.deployment_circuit_breaker {
+        out.deployment_circuit_breaker = b;
+    }
+    Ok(out)
+}
+
+fn network(value: Option<Value>) -> Result<Option<Value>> {
+    let Some(v) = value else { return Ok(None) };
+    let subnets = v
+        .pointer("/awsvpcConfiguration/subnets")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if !(1..=16).contains(&subnets) {
+        return Err(ControlError::invalid(
+            "networkConfiguration.awsvpcConfiguration.subnets: must hold 1 to 16 subnets",
+        ));
+    }
+    Ok(Some(v))
+}
+
+impl EcsService {
+    /// The task definition a service names, as `family:revision` of an ACTIVE revision.
+    async fn service_task_definition(&self, reference: &str) -> Result<String> {
+        let record = self
+            .find_task_definition("taskDefinition", reference)
+            .await?
+            .ok_or_else(|| ControlError::client("TaskDefinition not found."))?;
+        if record.status != ACTIVE {
+            return Err(ControlError::client("TaskDefinition is inactive"));
+        }
+        Ok(format!("{}:{}", record.family, record.revision))
+    }
+
+    fn check_load_balancers(&self, lbs: &[LoadBalancer]) -> Result<()> {
+        for (i, lb) in lbs.iter().enumerate() {
+            let Some(tg) = &lb.target_group_arn else {
+                return Err(ControlError::invalid(format!(
+                    "loadBalancers[{i}].targetGroupArn: is required (classic load balancers are not supported)"
+                )));
+            };
+            if lb.container_name.as_deref().is_none_or(str::is_empty) {
+                return Err(ControlError::invalid(format!(
+                    "loadBalancers[{i}].containerName: is required"
+                )));
+            }
+            if lb.container_port.is_none_or(|p| !(1..=65535).contains(&p)) {
+                return Err(ControlError::invalid(format!(
+                    "loadBalancers[{i}].containerPort: must be between 1 and 65535"
+                )));
+            }
+            self.services.targets.check(tg).map_err(|why| {
+                ControlError::invalid(format!("loadBalancers[{i}].targetGroupArn: {why}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The service a `service`/`services[]` member names in `cluster`: its name, or None
+    /// when the reference cannot name a service there.
+    fn service_name(&self, cluster: &str, reference: &str) -> Option<String> {
+        if let Some(rest) = reference.strip_prefix("arn:") {
+            let (_, resource) = rest.split_once(":service/")?;
+            let name = match resource.split_once('/') {
+                Some((c, n)) if c == cluster => n,
+                Some(_) => return None,
+                None => resource,
+            };
+            return (self.core.arns.service(cluster, name) == reference
+                || reference.ends_with(&format!(":service/{name}")))
+            .then(|| name.to_owned())
+            .filter(|n| input::is_valid_name(n));
+        }
+        input::is_valid_name(reference).then(|| reference.to_owned())
+    }
+
+    async fn load_service(&self, cluster: &str, reference: &str) -> Result<ServiceState> {
+        let name = self
+            .service_name(cluster, reference)
+            .ok_or(ControlError::ServiceNotFound)?;
+        let c = cluster.to_owned();
+        let record = self
+            .core
+            .db(move |s| s.get_service(&c, &name))
+            .await?
+            .ok_or(ControlError::ServiceNotFound)?;
+        ServiceState::from_record(&record)
+    }
+
+    /// Whether a service of that name exists in the cluster (any status).
+    pub(super) async fn service_exists(&self, cluster: &str, name: &str) -> Result<bool> {
+        let (c, n) = (cluster.to_owned(), name.to_owned());
+        Ok(self
+            .core
+            .db(move |s| s.get_service(&c, &n))
+            .await?
+            .is_some())
+    }
+
+    pub(super) async fn save_service(&self, svc: &ServiceState) -> Result<()> {
+        let record: ServiceRecord = svc.to_record()?;
+        self.core.db(move |s| s.put_service(&record)).await
+    }
+
+    pub(super) async fn create_service(&self, body: Value) -> Result<Value> {
+        let r: CreateRequest = input::parse(body, CREATE)?;
+        if !input::is_valid_name(&r.service_name) {
+            return Err(ControlError::invalid(format!(
+                "serviceName: {}",
+                input::NAME_RULE
+            )));
+        }
+        if let Some(lt) = &r.launch_type
+            && input::one_of("launchType", lt, super::run::LAUNCH_TYPES)? != "FARGATE"
+        {
+            return Err(ControlError::invalid(format!(
+                "launchType: {lt} is not supported; wasmgate runs FARGATE tasks"
+            )));
+        }
+        if let Some(s) = &r.scheduling_strategy
+            && input::one_of("schedulingStrategy", s, &["REPLICA", "DAEMON"])? != "REPLICA"
+        {
+            return Err(ControlError::invalid(
+                "schedulingStrategy: DAEMON is not supported for Fargate services",
+            ));
+        }
+        let desired = desired_count(r.desired_count.ok_or_else(|| {
+            ControlError::invalid("desiredCount: is required for REPLICA services")
+        })?)?;
+        let Some(td) = r.task_definition.as_deref() else {
+            return Err(ControlError::invalid("taskDefinition: is required"));
+        };
+        let config = deploy_config(DeployConfig::default(), r.deployment_configuration)?;
+        let network = network(r.network_configuration)?;
+        let load_balancers = r.load_balancers.unwrap_or_default();
+        self.check_load_balancers(&load_balancers)?;
+        let tags = input::tags("tags", r.tags.as_deref().unwrap_or_default())?;
+        let cluster = self.active_cluster("cluster", r.cluster.as_deref()).await?;
+        let task_definition = self.service_task_definition(td).await?;
+
+        let _guard = self.services.lock.lock().await;
+        let (c, n) = (cluster.name.clone(), r.service_name.clone());
+        if let Some(existing) = self.core.db(move |s| s.get_service(&c, &n)).await?
+            && existing.status != INACTIVE
+        {
+            return Err(ControlError::invalid(
+                "Creation of service was not idempotent.",
+            ));
+        }
+        let now = now_ms();
+        let mut svc = ServiceState {
+            service_name: r.service_name,
+            cluster: cluster.name,
+            status: ACTIVE.into(),
+            desired_count: desired,
+            task_definition: task_definition.clone(),
+            created_at_ms: now,
+            deployment_configuration: config,
+            network_configuration: network,
+            load_balancers,
+            health_check_grace_period_seconds: r.health_check_grace_period_seconds,
+            deployments: vec![Deployment::new(
+                deployment_id(),
+                &task_definition,
+                desired,
+                now,
+            )],
+            events: Vec::new(),
+            last_good: None,
+            steady: false,
+        };
+        if !tags.is_empty() {
+            let arn = self.core.arns.service(&svc.cluster, &svc.service_name);
+            self.core.db(move |s| s.tag(&arn, &tags)).await?;
+        }
+        svc.updated(now);
+        self.save_service(&svc).await?;
+        self.services.wake.notify_one();
+        Ok(json!({ "service": svc.to_json(&self.core.arns) }))
+    }
+
+    pub(super) async fn update_service(&self, body: Value) -> Result<Value> {
+        let r: UpdateRequest = input::parse(body, UPDATE)?;
+        let desired = r.desired_count.map(desired_count).transpose()?;
+        let network = network(r.network_configuration)?;
+        if let Some(lbs) = &r.load_balancers {
+            self.check_load_balancers(lbs)?;
+        }
+        let cluster = self.any_cluster("cluster", r.cluster.as_deref()).await?;
+        let task_definition = match r.task_definition.as_deref() {
+            Some(td) => Some(self.service_task_definition(td).await?),
+            None => None,
+        };
+        let mut sched = self.services.lock.lock().await;
+        let mut svc = self.load_service(&cluster.name, &r.service).await?;
+        if svc.status != ACTIVE {
+            return Err(ControlError::ServiceNotActive);
+        }
+        let now = now_ms();
+        svc.deployment_configuration = deploy_config(
+            svc.deployment_configuration.clone(),
+            r.deployment_configuration,
+        )?;
+        if let Some(n) = network {
+            svc.network_configuration = Some(n);
+        }
+        if let Some(lbs) = r.load_balancers {
+            svc.load_balancers = lbs;
+        }
+        if let Some(g) = r.health_check_grace_period_seconds {
+            svc.health_check_grace_period_seconds = Some(g);
+        }
+        if let Some(d) = desired {
+            svc.desired_count = d;
+            if let Some(primary) = svc.deployments.first_mut() {
+                primary.desired_count = d;
+                primary.updated_at_ms = now;
+            }
+        }
+        let new_td = task_definition.filter(|td| *td != svc.task_definition);
+        if new_td.is_some() || r.force_new_deployment == Some(true) {
+            let td = new_td.unwrap_or_else(|| svc.task_definition.clone());
+            svc.start_deployment(&td, now);
+            sched.new_deployment(&svc);
+        }
+        svc.updated(now);
+        self.save_service(&svc).await?;
+        self.services.wake.notify_one();
+        Ok(json!({ "service": svc.to_json(&self.core.arns) }))
+    }
+
+    pub(super) async fn delete_service(&self, body: Value) -> Result<Value> {
+        let r: DeleteRequest = input::parse(body, DELETE)?;
+        let cluster = self.any_cluster("cluster", r.cluster.as_deref()).await?;
+        let _guard = self.services.lock.lock().await;
+        let mut svc = self.load_service(&cluster.name, &r.service).await?;
+        if svc.status == INACTIVE {
+            return Err(ControlError::ServiceNotActive);
+        }
+        if svc.status == ACTIVE {
+            if svc.desired_count > 0 && r.force != Some(true) {
+                return Err(ControlError::invalid(
+                    "The service cannot be stopped while it is scaled above 0.",
+                ));
+            }
+            let now = now_ms();
+            svc.status = DRAINING.into();
+            svc.desired_count = 0;
+            for d in &mut svc.deployments {
+                d.desired_count = 0;
+                d.updated_at_ms = now;
+            }
+            svc.updated(now);
+            self.save_service(&svc).await?;
+            self.services.wake.notify_one();
+        }
+        Ok(json!({ "service": svc.to_json(&self.core.arns) }))
+    }
+
+    pub(super) async fn describe_services(&self, body: Value) -> Result<Value> {
+        let r: DescribeRequest = input::parse(body, DESCRIBE)?;
+        if r.services.is_empty() || r.services.len() > 10 {
+            return Err(ControlError::invalid(
+                "services: must name 1 to 10 services",
+            ));
+        }
+        let include = r.include.unwrap_or_default();
+        for (i, item) in include.iter().enumerate() {
+            input::one_of(&format!("include[{i}]"), item, &["TAGS"])?;
+        }
+        let cluster = self.any_cluster("cluster", r.cluster.as_deref()).await?;
+        let mut services = Vec::new();
+        let mut failures = Vec::new();
+        for reference in &r.services {
+            match self.load_service(&cluster.name, reference).await {
+                Ok(svc) => {
+                    let mut shape = svc.to_json(&self.core.arns);
+                    if !include.is_empty() {
+                        let arn = self.core.arns.service(&svc.cluster, &svc.service_name);
+                        let tags = self.core.db(move |s| s.tags(&arn)).await?;
+                        if let Some(o) = shape.as_object_mut() {
+                            o.insert("tags".into(), input::tags_json(&tags));
+                        }
+                    }
+                    services.push(shape);
+                }
+                Err(ControlError::ServiceNotFound) => {
+                    let arn = if reference.starts_with("arn:") {
+                        reference.clone()
+                    } else {
+                        self.core.arns.service(&cluster.name, reference)
+                    };
+                    failures.push(json!({ "arn": arn, "reason": "MISSING" }));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(json!({ "services": services, "failures": failures }))
+    }
+
+    pub(super) async fn list_services(&self, body: Value) -> Result<Value> {
+        let r: ListRequest = input::parse(body, LIST)?;
+        let max = match r.max_results {
+            None => 10,
+            some => input::max_results(some)?,
+        };
+        let launch_type = match r.launch_type.as_deref() {
+            Some(lt) => input::one_of("launchType", lt, super::run::LAUNCH_TYPES)?,
+            None => "FARGATE",
+        };
+        let strategy = match r.scheduling_strategy.as_deref() {
+            Some(s) => input::one_of("schedulingStrategy", s, &["REPLICA", "DAEMON"])?,
+            None => "REPLICA",
+        };
+        let cluster = self.any_cluster("cluster", r.cluster.as_deref()).await?;
+        let mut names: Vec<String> = if launch_type != "FARGATE" || strategy != "REPLICA" {
+            Vec::new()
+        } else {
+            self.core
+                .db(|s| s.list_services(Some(ACTIVE)))
+                .await?
+                .into_iter()
+                .filter(|s| s.cluster == cluster.name)
+                .map(|s| s.name)
+                .collect()
+        };
+        names.sort();
+        let (page, next) = page::page(
+            names,
+            Clone::clone,
+            Order::Asc,
+            "ListServices",
+            r.next_token.as_deref(),
+            max,
+        )?;
+        let arns: Vec<String> = page
+            .iter()
+            .map(|n| self.core.arns.service(&cluster.name, n))
+            .collect();
+        Ok(with_token(json!({ "serviceArns": arns }), next))
+    }
+}

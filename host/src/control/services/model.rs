@@ -1,0 +1,270 @@
+//! A service as the store keeps it, and its ECS `Service` shape.
+
+use super::super::arn::Arns;
+use super::super::error::{ControlError, Result};
+use super::super::time::secs;
+use crate::state::ServiceRecord;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Events kept per service, newest first.
+const MAX_EVENTS: usize = 100;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Breaker {
+    pub enable: bool,
+    pub rollback: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployConfig {
+    pub maximum_percent: u32,
+    pub minimum_healthy_percent: u32,
+    pub deployment_circuit_breaker: Breaker,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        Self {
+            maximum_percent: 200,
+            minimum_healthy_percent: 100,
+            deployment_circuit_breaker: Breaker::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancer {
+    pub target_group_arn: Option<String>,
+    pub container_name: Option<String>,
+    pub container_port: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    pub id: String,
+    /// PRIMARY, ACTIVE or INACTIVE.
+    pub status: String,
+    /// `family:revision`.
+    pub task_definition: String,
+    pub desired_count: u32,
+    pub running_count: u32,
+    pub pending_count: u32,
+    pub failed_tasks: u32,
+    /// IN_PROGRESS, COMPLETED or FAILED.
+    pub rollout_state: String,
+    pub rollout_state_reason: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+impl Deployment {
+    pub fn new(id: String, task_definition: &str, desired: u32, now: i64) -> Self {
+        Self {
+            rollout_state_reason: format!("ECS deployment {id} in progress."),
+            id,
+            status: "PRIMARY".into(),
+            task_definition: task_definition.to_owned(),
+            desired_count: desired,
+            running_count: 0,
+            pending_count: 0,
+            failed_tasks: 0,
+            rollout_state: "IN_PROGRESS".into(),
+            created_at_ms: now,
+            updated_at_ms: now,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub id: String,
+    pub created_at_ms: i64,
+    pub message: String,
+}
+
+/// Everything the control plane knows of one service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceState {
+    pub service_name: String,
+    pub cluster: String,
+    /// ACTIVE, DRAINING or INACTIVE.
+    pub status: String,
+    pub desired_count: u32,
+    /// `family:revision` of the PRIMARY deployment.
+    pub task_definition: String,
+    pub created_at_ms: i64,
+    pub deployment_configuration: DeployConfig,
+    pub network_configuration: Option<Value>,
+    pub load_balancers: Vec<LoadBalancer>,
+    pub health_check_grace_period_seconds: Option<i64>,
+    /// PRIMARY first.
+    pub deployments: Vec<Deployment>,
+    /// Newest first.
+    pub events: Vec<Event>,
+    /// The task definition of the last deployment that COMPLETED (what a rollback returns to).
+    pub last_good: Option<String>,
+    /// Whether "has reached a steady state" was said since the last change.
+    pub steady: bool,
+}
+
+/// A new deployment id: `ecs-svc/` and 19 digits.
+pub fn deployment_id() -> String {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    let mut n = 0u64;
+    for b in &bytes[..8] {
+        n = (n << 8) | u64::from(*b);
+    }
+    format!(
+        "ecs-svc/{}",
+        1_000_000_000_000_000_000 + n % 8_000_000_000_000_000_000
+    )
+}
+
+pub fn event(message: String, now: i64) -> Event {
+    Event {
+        id: uuid::Uuid::new_v4().to_string(),
+        created_at_ms: now,
+        message,
+    }
+}
+
+impl ServiceState {
+    pub fn from_record(record: &ServiceRecord) -> Result<Self> {
+        serde_json::from_value(record.service.clone()).map_err(|e| {
+            ControlError::Internal(format!(
+                "stored service {}/{} cannot be read: {e}",
+                record.cluster, record.name
+            ))
+        })
+    }
+
+    pub fn to_record(&self) -> Result<ServiceRecord> {
+        Ok(ServiceRecord {
+            cluster: self.cluster.clone(),
+            name: self.service_name.clone(),
+            status: self.status.clone(),
+            created_at_ms: self.created_at_ms,
+            service: serde_json::to_value(self)
+                .map_err(|e| ControlError::Internal(format!("cannot encode a service: {e}")))?,
+        })
+    }
+
+    /// Adds an event (newest first).
+    pub fn say(&mut self, message: String, now: i64) {
+        tracing::info!("{message}");
+        self.events.insert(0, event(message, now));
+        self.events.truncate(MAX_EVENTS);
+    }
+
+    /// A change worth a new "steady state" event once it settles.
+    pub fn updated(&mut self, _now: i64) {
+        self.steady = false;
+    }
+
+    /// Makes a new PRIMARY deployment of `task_definition`; the others become ACTIVE.
+    pub fn start_deployment(&mut self, task_definition: &str, now: i64) -> String {
+        for d in &mut self.deployments {
+            d.status = "ACTIVE".into();
+            d.updated_at_ms = now;
+        }
+        let id = deployment_id();
+        self.deployments.insert(
+            0,
+            Deployment::new(id.clone(), task_definition, self.desired_count, now),
+        );
+        self.task_definition = task_definition.to_owned();
+        self.steady = false;
+        id
+    }
+
+    pub fn running_count(&self) -> u32 {
+        self.deployments.iter().map(|d| d.running_count).sum()
+    }
+
+    pub fn pending_count(&self) -> u32 {
+        self.deployments.iter().map(|d| d.pending_count).sum()
+    }
+
+    fn td_arn(arns: &Arns, td: &str) -> String {
+        match td.rsplit_once(':') {
+            Some((family, rev)) => rev
+                .parse()
+                .map(|r| arns.task_definition(family, r))
+                .unwrap_or_else(|_| td.to_owned()),
+            None => td.to_owned(),
+        }
+    }
+
+    /// The ECS `Service` shape.
+    pub fn to_json(&self, arns: &Arns) -> Value {
+        let deployments: Vec<Value> = self
+            .deployments
+            .iter()
+            .map(|d| {
+                json!({
+                    "id": d.id,
+                    "status": d.status,
+                    "taskDefinition": Self::td_arn(arns, &d.task_definition),
+                    "desiredCount": d.desired_count,
+                    "runningCount": d.running_count,
+                    "pendingCount": d.pending_count,
+                    "failedTasks": d.failed_tasks,
+                    "rolloutState": d.rollout_state,
+                    "rolloutStateReason": d.rollout_state_reason,
+                    "createdAt": secs(d.created_at_ms),
+                    "updatedAt": secs(d.updated_at_ms),
+                    "launchType": "FARGATE",
+                    "platformVersion": super::super::shape::PLATFORM_VERSION,
+                    "networkConfiguration": self.network_configuration,
+                })
+            })
+            .collect();
+        let events: Vec<Value> = self
+            .events
+            .iter()
+            .map(
+                |e| json!({ "id": e.id, "createdAt": secs(e.created_at_ms), "message": e.message }),
+            )
+            .collect();
+        let mut out = json!({
+            "serviceArn": arns.service(&self.cluster, &self.service_name),
+            "serviceName": self.service_name,
+            "clusterArn": arns.cluster(&self.cluster),
+            "status": self.status,
+            "desiredCount": self.desired_count,
+            "runningCount": self.running_count(),
+            "pendingCount": self.pending_count(),
+            "launchType": "FARGATE",
+            "platformVersion": super::super::shape::PLATFORM_VERSION,
+            "taskDefinition": Self::td_arn(arns, &self.task_definition),
+            "deploymentConfiguration": self.deployment_configuration,
+            "loadBalancers": self.load_balancers,
+            "serviceRegistries": [],
+            "deployments": deployments,
+            "events": events,
+            "createdAt": secs(self.created_at_ms),
+            "placementConstraints": [],
+            "placementStrategy": [],
+            "schedulingStrategy": "REPLICA",
+            "enableECSManagedTags": false,
+            "propagateTags": "NONE",
+            "enableExecuteCommand": false,
+        });
+        if let Some(o) = out.as_object_mut() {
+            if let Some(n) = &self.network_configuration {
+                o.insert("networkConfiguration".into(), n.clone());
+            }
+            if let Some(g) = self.health_check_grace_period_seconds {
+                o.insert("healthCheckGracePeriodSeconds".into(), json!(g));
+            }
+        }
+        out
+    }
+}

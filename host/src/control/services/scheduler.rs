@@ -1,0 +1,514 @@
+//! The service scheduler: one loop per host that keeps every service's tasks at its
+//! desired count and rolls its deployments forward (or back).
+//!
+//! It wakes when a request changes a service, when a task of this host stops, and once a
+//! second (tasks reaching RUNNING, back-off ending); there is no busy loop. Each pass
+//! holds the services lock, so a pass and a request never interleave their writes of one
+//! service. What the scheduler needs beyond the stored service (the tasks it started and
+//! their handles, the back-off) lives here in memory: after a restart the previous host's
+//! tasks are STOPPED (recovery), and the first pass starts new ones.
+
+use super::super::EcsService;
+use super::super::error::Result;
+use super::super::live::LiveTask;
+use super::super::time::now_ms;
+use super::model::ServiceState;
+use super::targets::Targets;
+use super::{DRAINING, INACTIVE};
+use crate::control::taskdefs::ACTIVE;
+use crate::runtime::{HealthStatus, StopCode, TaskStatus};
+use serde_json::json;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// The periodic pass.
+const TICK: Duration = Duration::from_secs(1);
+/// Back-off after the first failed start; doubles per failure in a row up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// What the services share: the lock every change of a service takes (it also guards the
+/// scheduler's memory), the wake-up of the loop, and the load balancer adapter.
+#[derive(Default)]
+pub(crate) struct Services {
+    pub lock: tokio::sync::Mutex<Scheduler>,
+    pub wake: Arc<tokio::sync::Notify>,
+    pub targets: Targets,
+}
+
+#[derive(Default)]
+pub(crate) struct Scheduler {
+    services: HashMap<(String, String), Tracked>,
+}
+
+#[derive(Default)]
+struct Tracked {
+    tasks: HashMap<String, Entry>,
+    failures_in_row: u32,
+    not_before: Option<Instant>,
+}
+
+struct Entry {
+    task: Arc<LiveTask>,
+    deployment: String,
+    /// The scheduler stopped it (scale-in, replaced by a deployment, service deleted).
+    by_scheduler: bool,
+    registered: Vec<(String, SocketAddr)>,
+}
+
+impl Scheduler {
+    /// A new deployment starts without the back-off of the previous one.
+    pub fn new_deployment(&mut self, svc: &ServiceState) {
+        if let Some(t) = self
+            .services
+            .get_mut(&(svc.cluster.clone(), svc.service_name.clone()))
+        {
+            t.failures_in_row = 0;
+            t.not_before = None;
+        }
+    }
+}
+
+/// The back-off after `failures` failed starts in a row.
+pub(crate) fn backoff(failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(16);
+    FIRST_BACKOFF.saturating_mul(1u32 << exp).min(MAX_BACKOFF)
+}
+
+/// ECS's circuit breaker threshold for a desired count.
+pub(crate) fn breaker_threshold(desired: u32) -> u32 {
+    desired.div_ceil(2).clamp(3, 200)
+}
+
+/// Runs passes until the service is dropped.
+pub(crate) async fn run(service: Weak<EcsService>) {
+    loop {
+        let Some(svc) = service.upgrade() else {
+            return;
+        };
+        if !svc.shutting_down.load(std::sync::atomic::Ordering::SeqCst)
+            && let Err(e) = svc.reconcile_all().await
+        {
+            tracing::warn!("service scheduler pass failed: {e}");
+        }
+        let wake = svc.services.wake.clone();
+        let core = svc.core.clone();
+        drop(svc);
+        tokio::select! {
+            () = wake.notified() => {}
+            () = core.live_changed.notified() => {}
+            () = tokio::time::sleep(TICK) => {}
+        }
+    }
+}
+
+fn counts(tracked: &Tracked, deployment: &str) -> (u32, u32) {
+    let mut running = 0;
+    let mut pending = 0;
+    for e in tracked.tasks.values() {
+        if e.by_scheduler || e.deployment != deployment {
+            continue;
+        }
+        if e.task.handle.snapshot().last_status == TaskStatus::Running {
+            running += 1;
+        } else {
+            pending += 1;
+        }
+    }
+    (running, pending)
+}
+
+impl EcsService {
+    async fn reconcile_all(&self) -> Result<()> {
+        let mut sched = self.services.lock.lock().await;
+        let mut records = self.core.db(|s| s.list_services(Some(ACTIVE))).await?;
+        records.extend(self.core.db(|s| s.list_services(Some(DRAINING))).await?);
+        for record in records {
+            let name = format!("{}/{}", record.cluster, record.name);
+            let result = match ServiceState::from_record(&record) {
+                Ok(svc) => self.reconcile(&mut sched, svc).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                tracing::warn!("cannot reconcile service {name}: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops a task on the scheduler's behalf, leaving its target groups first.
+    fn stop_entry(&self, entry: &mut Entry, reason: String) {
+        entry.by_scheduler = true;
+        let task = entry.task.clone();
+        let registered = std::mem::take(&mut entry.registered);
+        if registered.is_empty() {
+            task.request_stop(StopCode::ServiceSchedulerInitiated, reason);
+            return;
+        }
+        let targets = self.services.targets.clone();
+        tokio::spawn(async move {
+            for (tg, addr) in registered {
+                targets.deregister(&tg, addr).await;
+            }
+            task.request_stop(StopCode::ServiceSchedulerInitiated, reason);
+        });
+    }
+
+    async fn reconcile(&self, sched: &mut Scheduler, mut svc: ServiceState) -> Result<()> {
+        let before = svc.clone();
+        let now = now_ms();
+        let name = svc.service_name.clone();
+        let key = (svc.cluster.clone(), name.clone());
+        let tracked = sched.services.entry(key.clone()).or_default();
+
+        // Tasks that ended since the last pass.
+        let mut ended = Vec::new();
+        tracked.tasks.retain(|id, e| {
+            let snap = e.task.handle.snapshot();
+            if snap.last_status == TaskStatus::Stopped {
+                ended.push((id.clone(), e.deployment.clone(), e.by_scheduler, snap));
+                false
+            } else {
+                true
+            }
+        });
+        for (id, deployment, by_scheduler, snap) in ended {
+            svc.steady = false;
+            if by_scheduler || snap.stop_code == Some(StopCode::UserInitiated) {
+                continue;
+            }
+            if let Some(d) = svc.deployments.iter_mut().find(|d| d.id == deployment) {
+                d.failed_tasks += 1;
+                d.updated_at_ms = now;
+            }
+            tracked.failures_in_row += 1;
+            let delay = backoff(tracked.failures_in_row);
+            tracked.not_before = Some(Instant::now() + delay);
+            let why = snap.stopped_reason.unwrap_or_else(|| "unknown".into());
+            svc.say(format!("(service {name}) (task {id}) stopped: {why}."), now);
+            if tracked.failures_in_row > 1 {
+                svc.say(
+                    format!(
+                        "(service {name}) is unable to consistently start tasks successfully; the next start is in {} seconds.",
+                        delay.as_secs()
+                    ),
+                    now,
+                );
+            }
+        }
+
+        if svc.status == DRAINING {
+            let mut stopped = Vec::new();
+            for (id, e) in tracked.tasks.iter_mut() {
+                if !e.by_scheduler {
+                    self.stop_entry(e, "Service is being deleted".to_owned());
+                    stopped.push(id.clone());
+                }
+            }
+            if !stopped.is_empty() {
+                svc.say(stopped_message(&name, &stopped), now);
+            }
+            for d in &mut svc.deployments {
+                d.running_count = 0;
+                d.pending_count = 0;
+            }
+            if tracked.tasks.is_empty() {
+                svc.status = INACTIVE.into();
+                for d in &mut svc.deployments {
+                    d.status = INACTIVE.into();
+                    d.updated_at_ms = now;
+                }
+                sched.services.remove(&key);
+            }
+            if svc != before {
+                self.save_service(&svc).await?;
+            }
+            return Ok(());
+        }
+
+        let desired = svc.desired_count;
+        let config = svc.deployment_configuration.clone();
+
+        // Circuit breaker on the PRIMARY deployment.
+        let breaker = &config.deployment_circuit_breaker;
+        if let Some(primary) = svc.deployments.first_mut()
+            && breaker.enable
+            && primary.rollout_state == "IN_PROGRESS"
+            && primary.failed_tasks >= breaker_threshold(desired)
+        {
+            primary.rollout_state = "FAILED".into();
+            primary.rollout_state_reason =
+                "ECS deployment circuit breaker: tasks failed to start.".into();
+            primary.updated_at_ms = now;
+            let id = primary.id.clone();
+            svc.say(
+                format!(
+                    "(service {name}) (deployment {id}) deployment failed: tasks failed to start."
+                ),
+                now,
+            );
+            if breaker.rollback
+                && let Some(good) = svc.last_good.clone()
+            {
+                let new_id = svc.start_deployment(&good, now);
+                tracked.failures_in_row = 0;
+                tracked.not_before = None;
+                svc.say(
+                    format!(
+                        "(service {name}) (deployment {id}) rolling back to deployment {new_id} of task definition {good}."
+                    ),
+                    now,
+                );
+            }
+        }
+
+        let Some(primary) = svc.deployments.first().cloned() else {
+            return Ok(());
+        };
+        let primary_failed = primary.rollout_state == "FAILED";
+
+        // Register RUNNING tasks with their target groups.
+        if !svc.load_balancers.is_empty() {
+            for e in tracked.tasks.values_mut() {
+                if e.by_scheduler || !e.registered.is_empty() {
+                    continue;
+                }
+                let snap = e.task.handle.snapshot();
+                if snap.last_status != TaskStatus::Running {
+                    continue;
+                }
+                let Some(ip) = snap
+                    .private_ipv4_address
+                    .as_deref()
+                    .and_then(|a| a.parse().ok())
+                else {
+                    continue;
+                };
+                for lb in &svc.load_balancers {
+                    let (Some(tg), Some(port)) = (&lb.target_group_arn, lb.container_port) else {
+                        continue;
+                    };
+                    let Ok(port) = u16::try_from(port) else {
+                        continue;
+                    };
+                    let addr = SocketAddr::new(ip, port);
+                    match self.services.targets.register(tg, addr) {
+                        Ok(()) => e.registered.push((tg.clone(), addr)),
+                        Err(why) => tracing::warn!("cannot register {addr} with {tg}: {why}"),
+                    }
+                }
+            }
+        }
+
+        // Start tasks of the PRIMARY deployment, within maximumPercent.
+        let alive_total = tracked.tasks.values().filter(|e| !e.by_scheduler).count() as u32;
+        let (p_running, p_pending) = counts(tracked, &primary.id);
+        let max_total = desired.max(desired * config.maximum_percent / 100);
+        let need = desired.saturating_sub(p_running + p_pending);
+        let room = max_total.saturating_sub(alive_total);
+        let to_start = need.min(room);
+        let backing_off = tracked.not_before.is_some_and(|t| Instant::now() < t);
+        if to_start > 0 && !backing_off && !primary_failed {
+            let mut started = Vec::new();
+            let mut left = to_start;
+            while left > 0 {
+                let n = left.min(10);
+                left -= n;
+                let mut body = json!({
+                    "taskDefinition": primary.task_definition,
+                    "cluster": svc.cluster,
+                    "count": n,
+                    "group": format!("service:{name}"),
+                    "startedBy": primary.id,
+                    "launchType": "FARGATE",
+                });
+                if let (Some(net), Some(o)) = (&svc.network_configuration, body.as_object_mut()) {
+                    o.insert("networkConfiguration".into(), net.clone());
+                }
+                match self.run_task(body).await {
+                    Ok(out) => {
+                        for t in out["tasks"].as_array().into_iter().flatten() {
+                            let Some(id) = t["taskArn"].as_str().and_then(|a| a.rsplit('/').next())
+                            else {
+                                continue;
+                            };
+                            let Some(task) = self.core.live().get(id).cloned() else {
+                                continue;
+                            };
+                            tracked.tasks.insert(
+                                id.to_owned(),
+                                Entry {
+                                    task,
+                                    deployment: primary.id.clone(),
+                                    by_scheduler: false,
+                                    registered: Vec::new(),
+                                },
+                            );
+                            started.push(id.to_owned());
+                        }
+                    }
+                    Err(e) => {
+                        if let Some(d) = svc.deployments.first_mut() {
+                            d.failed_tasks += 1;
+                            d.updated_at_ms = now;
+                        }
+                        tracked.failures_in_row += 1;
+                        let delay = backoff(tracked.failures_in_row);
+                        tracked.not_before = Some(Instant::now() + delay);
+                        svc.say(
+                            format!(
+                                "(service {name}) was unable to place a task. Reason: {e}. The next attempt is in {} seconds.",
+                                delay.as_secs()
+                            ),
+                            now,
+                        );
+                        break;
+                    }
+                }
+            }
+            if !started.is_empty() {
+                svc.steady = false;
+                let list: Vec<String> = started.iter().map(|id| format!("(task {id})")).collect();
+                svc.say(
+                    format!(
+                        "(service {name}) has started {} tasks: {}.",
+                        started.len(),
+                        list.join(" ")
+                    ),
+                    now,
+                );
+            }
+        }
+
+        // Stop tasks: scale-in of the PRIMARY, and older deployments within
+        // minimumHealthyPercent (a task only counts as healthy once RUNNING and, behind a
+        // load balancer, healthy there).
+        let reason = format!("Scaling activity initiated by (deployment {})", primary.id);
+        let targets = self.services.targets.clone();
+        let healthy = |e: &Entry| {
+            let snap = e.task.handle.snapshot();
+            snap.last_status == TaskStatus::Running
+                && snap
+                    .containers
+                    .iter()
+                    .filter(|c| c.essential)
+                    .all(|c| c.health_status.is_none_or(|h| h == HealthStatus::Healthy))
+                && e.registered
+                    .iter()
+                    .all(|(tg, addr)| targets.healthy(tg, *addr))
+        };
+        let mut stopped = Vec::new();
+        let mut excess = (p_running + p_pending).saturating_sub(desired);
+        if excess > 0 {
+            let mut ids: Vec<(bool, i64, String)> = tracked
+                .tasks
+                .iter()
+                .filter(|(_, e)| !e.by_scheduler && e.deployment == primary.id)
+                .map(|(id, e)| {
+                    let snap = e.task.handle.snapshot();
+                    let created = super::super::time::to_ms(snap.created_at);
+                    (
+                        snap.last_status == TaskStatus::Running,
+                        -created,
+                        id.clone(),
+                    )
+                })
+                .collect();
+            ids.sort();
+            for (_, _, id) in ids {
+                if excess == 0 {
+                    break;
+                }
+                if let Some(e) = tracked.tasks.get_mut(&id) {
+                    self.stop_entry(e, reason.clone());
+                    stopped.push(id);
+                    excess -= 1;
+                }
+            }
+        }
+        if !primary_failed {
+            let min_healthy = (desired * config.minimum_healthy_percent).div_ceil(100);
+            let mut healthy_now = tracked
+                .tasks
+                .values()
+                .filter(|e| !e.by_scheduler && healthy(e))
+                .count() as u32;
+            let mut old: Vec<(bool, String)> = tracked
+                .tasks
+                .iter()
+                .filter(|(_, e)| !e.by_scheduler && e.deployment != primary.id)
+                .map(|(id, e)| (healthy(e), id.clone()))
+                .collect();
+            old.sort();
+            for (is_healthy, id) in old {
+                if is_healthy {
+                    if healthy_now <= min_healthy {
+                        break;
+                    }
+                    healthy_now -= 1;
+                }
+                if let Some(e) = tracked.tasks.get_mut(&id) {
+                    self.stop_entry(e, reason.clone());
+                    stopped.push(id);
+                }
+            }
+        }
+        if !stopped.is_empty() {
+            svc.steady = false;
+            svc.say(stopped_message(&name, &stopped), now);
+        }
+
+        // Counts, completion and the steady state.
+        let mut others_alive = 0;
+        for d in &mut svc.deployments {
+            let (running, pending) = counts(tracked, &d.id);
+            if d.running_count != running || d.pending_count != pending {
+                d.running_count = running;
+                d.pending_count = pending;
+                d.updated_at_ms = now;
+            }
+            if d.id != primary.id {
+                others_alive += running + pending;
+            }
+        }
+        let done = svc.deployments.first().is_some_and(|p| {
+            p.running_count == desired && p.pending_count == 0 && p.rollout_state != "FAILED"
+        }) && others_alive == 0;
+        if done {
+            svc.deployments.truncate(1);
+            if let Some(p) = svc.deployments.first_mut()
+                && p.rollout_state == "IN_PROGRESS"
+            {
+                p.rollout_state = "COMPLETED".into();
+                p.rollout_state_reason = format!("ECS deployment {} completed.", p.id);
+                p.updated_at_ms = now;
+                let (id, td) = (p.id.clone(), p.task_definition.clone());
+                svc.last_good = Some(td);
+                svc.say(
+                    format!("(service {name}) (deployment {id}) deployment completed."),
+                    now,
+                );
+            }
+            if !svc.steady {
+                svc.steady = true;
+                tracked.failures_in_row = 0;
+                svc.say(format!("(service {name}) has reached a steady state."), now);
+            }
+        }
+        if svc != before {
+            self.save_service(&svc).await?;
+        }
+        Ok(())
+    }
+}
+
+fn stopped_message(name: &str, ids: &[String]) -> String {
+    let list: Vec<String> = ids.iter().map(|id| format!("(task {id})")).collect();
+    format!(
+        "(service {name}) has stopped {} running tasks: {}.",
+        ids.len(),
+        list.join(" ")
+    )
+}

@@ -1,0 +1,259 @@
+//! Listeners: a hyper server per listener (HTTP/1.1 and h2c) forwarding to a target group.
+
+use super::TargetGroup;
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::{Body, Incoming};
+use hyper::service::service_fn;
+use hyper_util::client::legacy;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub(super) type ProxyBody = BoxBody<Bytes, hyper::Error>;
+/// A pooled HTTP/1.1 client; each target has its own.
+pub(super) type Client = legacy::Client<HttpConnector, ProxyBody>;
+
+/// How long connections get to finish their requests once the load balancer stops.
+const GRACE: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authenticate",
+    "proxy-authorization",
+];
+
+pub(super) fn client() -> Client {
+    let mut conn = HttpConnector::new();
+    conn.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    conn.set_nodelay(true);
+    legacy::Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build(conn)
+}
+
+/// Accepts connections until `stop`, then lets open ones finish (bounded by `GRACE`).
+pub(super) async fn serve(
+    listener: TcpListener,
+    local: SocketAddr,
+    group: Arc<TargetGroup>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%local, "load balancer accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let group = group.clone();
+        let svc = service_fn(move |req| handle(group.clone(), local.port(), peer, req));
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), svc)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, "load balancer connection: {e}");
+            }
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
+}
+
+async fn handle(
+    group: Arc<TargetGroup>,
+    listener_port: u16,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let (mut parts, body) = req.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    add_forwarded(&mut parts.headers, peer, listener_port);
+    // An h2 request carries its host in `:authority`; HTTP/1.1 targets want `Host`.
+    if !parts.headers.contains_key(header::HOST)
+        && let Some(v) = parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        parts.headers.insert(header::HOST, v);
+    }
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    // Only a request that can be sent again as it was may be retried: no body.
+    let retriable = is_idempotent(&parts.method) && body.is_end_stream();
+    let mut body = Some(body);
+    let mut excluded = None;
+    loop {
+        let Some(in_flight) = group.pick(excluded) else {
+            return Ok(match excluded {
+                Some(addr) => text(
+                    StatusCode::BAD_GATEWAY,
+                    format!(
+                        "bad gateway: no response from target {addr} of target group {}, \
+                         and no other target is available\n",
+                        group.name()
+                    ),
+                ),
+                None => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("no healthy targets in target group {}\n", group.name()),
+                ),
+            });
+        };
+        let target = in_flight.target();
+        let Ok(uri) = Uri::try_from(format!("http://{}{}", target.addr, path)) else {
+            return Ok(text(StatusCode::BAD_REQUEST, "bad request target\n".into()));
+        };
+        let out_body = match body.take() {
+            Some(b) if !retriable => b.boxed(),
+            _ => empty(),
+        };
+        let mut out = Request::new(out_body);
+        *out.method_mut() = parts.method.clone();
+        *out.uri_mut() = uri;
+        *out.headers_mut() = parts.headers.clone();
+        match target.client.request(out).await {
+            Ok(resp) => {
+                let (mut rparts, rbody) = resp.into_parts();
+                strip_hop_by_hop(&mut rparts.headers);
+                rparts.version = http::Version::default();
+                // The request counts as in flight until its response body is sent.
+                let rbody = rbody
+                    .map_frame(move |f| {
+                        let _ = &in_flight;
+                        f
+                    })
+                    .boxed();
+                return Ok(Response::from_parts(rparts, rbody));
+            }
+            // No response came: the connection could not be made, or a pooled one was
+            // closed by the target under us. Safe to send again only when idempotent.
+            Err(e) if retriable && excluded.is_none() => {
+                tracing::warn!(target_group = group.name(), target = %target.addr,
+                    "no response from target, retrying elsewhere: {}", chain(&e));
+                excluded = Some(target.addr);
+            }
+            Err(e) => {
+                tracing::warn!(target_group = group.name(), target = %target.addr,
+                    "target request failed: {}", chain(&e));
+                return Ok(text(
+                    StatusCode::BAD_GATEWAY,
+                    format!(
+                        "bad gateway: target {} of target group {}: {}\n",
+                        target.addr,
+                        group.name(),
+                        chain(&e)
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// GET `path` on `addr`; the status, or `None` when no response came.
+pub(super) async fn health_get(client: &Client, addr: SocketAddr, path: &str) -> Option<u16> {
+    let uri = Uri::try_from(format!("http://{addr}{path}")).ok()?;
+    let req = Request::get(uri)
+        .header(header::USER_AGENT, "ELB-HealthChecker/2.0")
+        .body(empty())
+        .ok()?;
+    let resp = client.request(req).await.ok()?;
+    let status = resp.status().as_u16();
+    // Read the body so the connection can be reused.
+    let _ = resp.into_body().collect().await;
+    Some(status)
+}
+
+fn is_idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+fn strip_hop_by_hop(h: &mut HeaderMap) {
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|s| s.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        h.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        h.remove(n);
+    }
+}
+
+fn add_forwarded(h: &mut HeaderMap, peer: SocketAddr, port: u16) {
+    let client_ip = peer.ip().to_string();
+    let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(prev) if !prev.trim().is_empty() => format!("{prev}, {client_ip}"),
+        _ => client_ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        h.insert("x-forwarded-for", v);
+    }
+    h.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    h.insert("x-forwarded-port", HeaderValue::from(port));
+}
+
+fn empty() -> ProxyBody {
+    Empty::<Bytes>::new().map_err(|e| match e {}).boxed()
+}
+
+fn text(status: StatusCode, body: String) -> Response<ProxyBody> {
+    let mut r = Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// An error with its causes: the legacy client's own message says little.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

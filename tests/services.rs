@@ -1,0 +1,327 @@
+//! ECS services through `wasmgate serve` (issue 5): the boto3 scenario in
+//! `tests/py/services.py` (lifecycle with the services_stable / services_inactive waiters,
+//! a task stopped from outside replaced, scaling, a crashing revision rolled back by the
+//! circuit breaker), and the AWS CLI once, across a restart of the host.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+#[test]
+fn boto3_services() {
+    let host = Host::new();
+    let server = Server::start(&host);
+    let run = server.python_ok("services.py", &[]);
+    println!("{}", run.stdout);
+}
+
+fn describe(server: &Server, name: &str) -> Value {
+    let out = server.aws_json(&["ecs", "describe-services", "--services", name]);
+    out["services"][0].clone()
+}
+
+/// Polls describe-services until `ok` holds.
+fn wait_for(server: &Server, name: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let svc = describe(server, name);
+        if ok(&svc) {
+            return svc;
+        }
+        assert!(Instant::now() < deadline, "service never {what}: {svc:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn stable(svc: &Value) -> bool {
+    svc["status"] == "ACTIVE"
+        && svc["deployments"].as_array().is_some_and(|d| d.len() == 1)
+        && svc["runningCount"] == svc["desiredCount"]
+}
+
+#[test]
+fn aws_cli_services_survive_a_restart() {
+    let host = Host::new();
+    let mut server = Server::start(&host);
+    let def = json!({
+        "family": "cli-web",
+        "requiresCompatibilities": ["FARGATE"],
+        "networkMode": "awsvpc",
+        "cpu": "256",
+        "memory": "512",
+        "containerDefinitions": [{
+            "name": "main",
+            "image": guest("sleep"),
+            "command": ["600000"],
+            "essential": true,
+            "stopTimeout": 2
+        }]
+    });
+    let path = host.taskdef(&def);
+    let input = format!("file://{}", path.display());
+    server.aws_json(&[
+        "ecs",
+        "register-task-definition",
+        "--cli-input-json",
+        &input,
+    ]);
+    let out = server.aws_json(&[
+        "ecs",
+        "create-service",
+        "--service-name",
+        "cli-web",
+        "--task-definition",
+        "cli-web",
+        "--desired-count",
+        "1",
+        "--launch-type",
+        "FARGATE",
+        "--network-configuration",
+        "awsvpcConfiguration={subnets=[subnet-12345678],assignPublicIp=DISABLED}",
+    ]);
+    assert_eq!(
+        out["service"]["serviceArn"], "arn:aws:ecs:us-east-1:000000000000:service/default/cli-web",
+        "{out:#}"
+    );
+    assert_eq!(out["service"]["status"], "ACTIVE");
+    let svc = wait_for(&server, "cli-web", "stable", stable);
+    let first = server.aws_json(&["ecs", "list-tasks", "--service-name", "cli-web"]);
+    assert_eq!(
+        first["taskArns"].as_array().map(Vec::len),
+        Some(1),
+        "{first:#}"
+    );
+    assert_eq!(svc["runningCount"], 1);
+
+    // A restart keeps the service, and the scheduler starts its task again.
+    server.kill();
+    let server = Server::start(&host);
+    let svc = describe(&server, "cli-web");
+    assert_eq!(svc["status"], "ACTIVE", "{svc:#}");
+    assert_eq!(svc["desiredCount"], 1);
+    wait_for(&server, "cli-web", "running again", |s| {
+        stable(s) && s["pendingCount"] == 0
+    });
+    let again = server.aws_json(&["ecs", "list-tasks", "--service-name", "cli-web"]);
+    assert_eq!(
+        again["taskArns"].as_array().map(Vec::len),
+        Some(1),
+        "{again:#}"
+    );
+    assert_ne!(
+        again["taskArns"], first["taskArns"],
+        "a new task after the restart"
+    );
+
+    let out = server.aws_json(&["ecs", "delete-service", "--service", "cli-web", "--force"]);
+    assert_eq!(out["service"]["status"], "DRAINING", "{out:#}");
+    wait_for(&server, "cli-web", "INACTIVE", |s| {
+        s["status"] == "INACTIVE"
+    });
+}
+
+/// A plain HTTP/1.1 GET; returns the status and body.
+fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+/// A service's `loadBalancers` registers its RUNNING tasks with the built-in load
+/// balancer's target group; an unknown target group is refused, naming the member.
+#[test]
+fn service_tasks_serve_behind_the_load_balancer() {
+    let host = Host::with_config(
+        "[[lb.target_groups]]\nname = \"web\"\nderegistration_delay_seconds = 1\n\
+         health_check = { path = \"/\", interval_seconds = 1, timeout_seconds = 1, healthy_threshold = 1 }\n\
+         [[lb.listeners]]\nport = 0\ntarget_group = \"web\"\n",
+    );
+    let server = Server::start(&host);
+    let text = server.debug();
+    let listener = text
+        .lines()
+        .find_map(|l| l.split("lb listener http://").nth(1))
+        .and_then(|r| r.split(' ').next())
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no lb listener line\n{text}"));
+    let def = json!({
+        "family": "lb-web",
+        "cpu": "256",
+        "memory": "512",
+        "networkMode": "awsvpc",
+        "containerDefinitions": [{
+            "name": "web",
+            "image": guest("http-hello"),
+            "command": ["web"],
+            "portMappings": [{ "containerPort": 8080 }],
+            "stopTimeout": 2
+        }]
+    });
+    let path = host.taskdef(&def);
+    server.aws_json(&[
+        "ecs",
+        "register-task-definition",
+        "--cli-input-json",
+        &format!("file://{}", path.display()),
+    ]);
+    let tg = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/nope/0";
+    let bad = server.aws(&[
+        "ecs",
+        "create-service",
+        "--service-name",
+        "bad",
+        "--task-definition",
+        "lb-web",
+        "--desired-count",
+        "1",
+        "--load-balancers",
+        &format!("targetGroupArn={tg},containerName=web,containerPort=8080"),
+    ]);
+    assert!(!bad.success(), "{}", bad.stdout);
+    assert!(
+        bad.stderr.contains("InvalidParameterException")
+            && bad.stderr.contains("loadBalancers[0].targetGroupArn"),
+        "{}",
+        bad.stderr
+    );
+    let show = host.output(&["lb", "show"]).1;
+    let tg = show
+        .split_whitespace()
+        .find(|w| w.starts_with("arn:aws:elasticloadbalancing:") && w.contains("/web/"))
+        .unwrap_or_else(|| panic!("no target group ARN in\n{show}"))
+        .to_owned();
+    server.aws_json(&[
+        "ecs",
+        "create-service",
+        "--service-name",
+        "lb-web",
+        "--task-definition",
+        "lb-web",
+        "--desired-count",
+        "2",
+        "--load-balancers",
+        &format!("targetGroupArn={tg},containerName=web,containerPort=8080"),
+    ]);
+    wait_for(&server, "lb-web", "stable", stable);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some((200, _)) = http_get(&listener, "/") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no 200 through the listener: {:?}",
+            http_get(&listener, "/")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    server.aws_json(&["ecs", "delete-service", "--service", "lb-web", "--force"]);
+    wait_for(&server, "lb-web", "INACTIVE", |s| s["status"] == "INACTIVE");
+    // Deregistered: nothing serves any more.
+    let r = http_get(&listener, "/");
+    assert!(matches!(r, Some((503, _))), "{r:?}");
+}
+
+/// `examples/scorekeep`: its task definition and load balancer config, run as a service of
+/// 2; the frontend answers through the listener with what its task's api said.
+#[test]
+fn the_scorekeep_example_serves_through_the_listener() {
+    let toml = std::fs::read_to_string(repo().join("examples/scorekeep/wasmgate.toml"))
+        .expect("wasmgate.toml")
+        .replace("port = 8000", "port = 0");
+    let host = Host::with_config(&toml);
+    let server = Server::start(&host);
+    let text = server.debug();
+    let listener = text
+        .lines()
+        .find_map(|l| l.split("lb listener http://").nth(1))
+        .and_then(|r| r.split(' ').next())
+        .map(|a| a.replace("0.0.0.0", "127.0.0.1"))
+        .unwrap_or_else(|| panic!("no lb listener line\n{text}"));
+    let def: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("examples/scorekeep/taskdef.json"))
+            .expect("taskdef.json"),
+    )
+    .expect("taskdef JSON");
+    let mut def = def;
+    for c in def["containerDefinitions"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        let image = c["image"].as_str().unwrap_or_default().to_owned();
+        let name = image
+            .trim_start_matches("target/wasm/")
+            .trim_end_matches(".wasm");
+        c["image"] = json!(guest(name));
+    }
+    let path = host.taskdef(&def);
+    server.aws_json(&[
+        "ecs",
+        "register-task-definition",
+        "--cli-input-json",
+        &format!("file://{}", path.display()),
+    ]);
+    let show = host.output(&["lb", "show"]).1;
+    let tg = show
+        .split_whitespace()
+        .find(|w| w.starts_with("arn:aws:elasticloadbalancing:") && w.contains("/scorekeep/"))
+        .unwrap_or_else(|| panic!("no target group ARN in\n{show}"))
+        .to_owned();
+    server.aws_json(&[
+        "ecs",
+        "create-service",
+        "--service-name",
+        "scorekeep",
+        "--task-definition",
+        "scorekeep",
+        "--desired-count",
+        "2",
+        "--load-balancers",
+        &format!("targetGroupArn={tg},containerName=frontend,containerPort=8080"),
+    ]);
+    wait_for(&server, "scorekeep", "stable", stable);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some((200, body)) = http_get(&listener, "/hello")
+            && body.contains("hello from the scorekeep api")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer through the listener: {:?}",
+            http_get(&listener, "/hello")
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let tasks = server.aws_json(&["ecs", "list-tasks", "--service-name", "scorekeep"]);
+    let arns: Vec<&str> = tasks["taskArns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(arns.len(), 2, "{tasks:#}");
+    let described = server.aws_json(&["ecs", "describe-tasks", "--tasks", arns[0]]);
+    assert_eq!(
+        described["tasks"][0]["healthStatus"], "HEALTHY",
+        "{described:#}"
+    );
+    server.aws_json(&["ecs", "delete-service", "--service", "scorekeep", "--force"]);
+    wait_for(&server, "scorekeep", "INACTIVE", |s| {
+        s["status"] == "INACTIVE"
+    });
+}

@@ -334,7 +334,10 @@ async fn print_events(id: String, events: Option<tokio::sync::broadcast::Receive
     let mut bars = PullBars::default();
     loop {
         let event = events.recv().await;
-        if !matches!(event, Ok(TaskEvent::PullProgress { .. })) {
+        if !matches!(
+            event,
+            Ok(TaskEvent::PullProgress { .. } | TaskEvent::Compiling { .. })
+        ) {
             bars.finish();
         }
         match event {
@@ -363,6 +366,7 @@ async fn print_events(id: String, events: Option<tokio::sync::broadcast::Receive
                     .unwrap_or_default();
                 eprintln!("wasmgate: container {name} {}{code}{why}", status.as_str());
             }
+            Ok(TaskEvent::Compiling { container }) => bars.spin(container),
             Ok(TaskEvent::Notice(m)) => eprintln!("wasmgate: {m}"),
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                 eprintln!("wasmgate: ({n} events not shown)");
@@ -372,8 +376,8 @@ async fn print_events(id: String, events: Option<tokio::sync::broadcast::Receive
     }
 }
 
-/// Pull progress bars on stderr, only when stderr is a terminal and a pull lasts more than a
-/// moment (a cached or quick pull shows none).
+/// Pull progress bars and compile spinners on stderr, only when stderr is a terminal and the
+/// work lasts more than a moment (a cached or quick pull shows none).
 #[derive(Default)]
 struct PullBars {
     first_seen: Option<(String, std::time::Instant)>,
@@ -409,6 +413,24 @@ impl PullBars {
         if let Some(bar) = &self.bar {
             bar.set_position(done);
         }
+    }
+
+    /// A spinner while a component compiles (there is no byte count to show).
+    fn spin(&mut self, container: String) {
+        use std::io::IsTerminal;
+        self.finish();
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("wasmgate: compiling {msg} {spinner} {elapsed}")
+        {
+            bar.set_style(style);
+        }
+        bar.set_message(container);
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        self.bar = Some(bar);
     }
 
     fn finish(&mut self) {

@@ -160,6 +160,11 @@ pub enum TaskEvent {
         done: u64,
         total: u64,
     },
+    /// A container's component is taking more than a moment to load: it is being compiled.
+    /// A `Notice` saying how long it took follows when it is done.
+    Compiling {
+        container: String,
+    },
 }
 
 /// Times print as ECS prints them: epoch seconds with a fraction.

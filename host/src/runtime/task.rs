@@ -26,6 +26,8 @@ use tokio::task::JoinSet;
 
 const MIB: u64 = 1 << 20;
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a component may take to load before watchers are told it is compiling.
+const COMPILE_NOTICE_AFTER: Duration = Duration::from_millis(250);
 
 /// What the driver needs to know about each container, resolved before anything starts.
 pub(super) struct Plan {
@@ -293,11 +295,22 @@ impl Driver {
             };
             let shared = self.shared.clone();
             let started = std::time::Instant::now();
-            let prepared =
-                tokio::task::spawn_blocking(move || shared.artifacts.load(&shared.engine, &path))
-                    .await
-                    .map_err(|e| fail(e.to_string()))?
-                    .map_err(|e| fail(e.to_string()))?;
+            let mut load =
+                tokio::task::spawn_blocking(move || shared.artifacts.load(&shared.engine, &path));
+            // A cached component loads in well under a millisecond; only a compile takes
+            // long enough for a watcher to want to know.
+            let loaded = match tokio::time::timeout(COMPILE_NOTICE_AFTER, &mut load).await {
+                Ok(done) => done,
+                Err(_) => {
+                    let _ = self.events.send(TaskEvent::Compiling {
+                        container: plan.def.name.clone(),
+                    });
+                    load.await
+                }
+            };
+            let prepared = loaded
+                .map_err(|e| fail(e.to_string()))?
+                .map_err(|e| fail(e.to_string()))?;
             if prepared.compiled {
                 self.notice(format!(
                     "compiled {} ({}) in {} ms",

@@ -396,6 +396,26 @@ fn print_machine() {
         .unwrap_or_default();
     println!("# wasmgate runtime bench\n");
     println!("- date: {date}");
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    println!(
+        "- commit: {commit}{}",
+        if dirty {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        }
+    );
     println!("- machine: {cores} vCPU, {cpu}");
     println!("- host config: defaults (pooling allocator, fuel on) unless a row says otherwise");
     println!("- load average at start: {}", loadavg());

@@ -39,6 +39,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{broadcast, mpsc, watch};
 
+/// Events buffered per task for slow watchers.
+const EVENT_BUFFER: usize = 128;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error("cannot create the WebAssembly engine: {0}")]
@@ -206,7 +209,9 @@ impl Runtime {
             health_status: HealthStatus::Unknown,
         };
         let (snap_tx, snap_rx) = watch::channel(snapshot);
-        let (events_tx, events_rx) = broadcast::channel(1024);
+        // Events are few per task (states, containers, notices); a watcher that falls this
+        // far behind is told how many it missed. The capacity is most of an idle task's memory.
+        let (events_tx, events_rx) = broadcast::channel(EVENT_BUFFER);
         let (stop_tx, stop_rx) = mpsc::unbounded_channel();
         let driver = task::Driver {
             shared: self.shared.clone(),

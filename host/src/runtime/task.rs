@@ -164,12 +164,18 @@ impl Driver {
         let address = network.address().to_string();
         self.snapshot
             .send_modify(|s| s.private_ipv4_address = Some(address));
-        let storage = match TaskStorage::create(
-            &self.shared.tasks_dir,
-            &id,
-            n,
+        // Directory work blocks on the disk: keep it off the threads that run guests.
+        let (tasks_dir, task_id, volumes) = (
+            self.shared.tasks_dir.clone(),
+            id.clone(),
             self.definition.volumes.len(),
-        ) {
+        );
+        let created = tokio::task::spawn_blocking(move || {
+            TaskStorage::create(&tasks_dir, &task_id, n, volumes)
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let storage = match created {
             Ok(s) => s,
             Err(e) => {
                 drop(network);
@@ -229,7 +235,10 @@ impl Driver {
             Ok(lost) => self.notice(format!("{lost} log lines could not be stored")),
             Err(e) => self.notice(format!("log shipping failed: {e}")),
         }
-        if let Err(e) = storage.remove() {
+        let removed = tokio::task::spawn_blocking(move || storage.remove())
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Err(e) = removed {
             self.notice(format!("cannot remove task storage: {e}"));
         }
         // Every store (and with it every socket) is gone: the address is free again.

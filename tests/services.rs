@@ -1,7 +1,8 @@
 //! ECS services through `wasmgate serve` (issue 5): the boto3 scenario in
 //! `tests/py/services.py` (lifecycle with the services_stable / services_inactive waiters,
 //! a task stopped from outside replaced, scaling, a crashing revision rolled back by the
-//! circuit breaker), and the AWS CLI once, across a restart of the host.
+//! circuit breaker), and the AWS CLI once, across a restart of the host; behind the
+//! built-in load balancer, a rolling deployment under continuous load fails no request.
 
 mod common;
 
@@ -324,4 +325,249 @@ fn the_scorekeep_example_serves_through_the_listener() {
     wait_for(&server, "scorekeep", "INACTIVE", |s| {
         s["status"] == "INACTIVE"
     });
+}
+
+/// Issue 5 point 7: a rolling deployment from revision 1 to 2 of a service of 2 behind the
+/// listener, under continuous load (4 workers on loopback, bounded by a deadline),
+/// completes with every request answered 200 and the answers switching from 1 to 2.
+#[test]
+fn a_rolling_deployment_under_load_fails_no_request() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let host = Host::with_config(
+        "[[lb.target_groups]]\nname = \"web\"\nderegistration_delay_seconds = 5\n\
+         health_check = { path = \"/\", interval_seconds = 1, timeout_seconds = 1, healthy_threshold = 2 }\n\
+         [[lb.listeners]]\nport = 0\ntarget_group = \"web\"\n",
+    );
+    let server = Server::start(&host);
+    let text = server.debug();
+    let listener = text
+        .lines()
+        .find_map(|l| l.split("lb listener http://").nth(1))
+        .and_then(|r| r.split(' ').next())
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no lb listener line\n{text}"));
+    for rev in ["rev1", "rev2"] {
+        let def = json!({
+            "family": "roll",
+            "cpu": "256",
+            "memory": "512",
+            "networkMode": "awsvpc",
+            "containerDefinitions": [{
+                "name": "web",
+                "image": guest("http-hello"),
+                "environment": [{ "name": "NAME", "value": rev }],
+                "portMappings": [{ "containerPort": 8080 }],
+                "stopTimeout": 5
+            }]
+        });
+        let path = host.taskdef(&def);
+        server.aws_json(&[
+            "ecs",
+            "register-task-definition",
+            "--cli-input-json",
+            &format!("file://{}", path.display()),
+        ]);
+    }
+    let show = host.output(&["lb", "show"]).1;
+    let tg = show
+        .split_whitespace()
+        .find(|w| w.starts_with("arn:aws:elasticloadbalancing:") && w.contains("/web/"))
+        .unwrap_or_else(|| panic!("no target group ARN in\n{show}"))
+        .to_owned();
+    server.aws_json(&[
+        "ecs",
+        "create-service",
+        "--service-name",
+        "roll",
+        "--task-definition",
+        "roll:1",
+        "--desired-count",
+        "2",
+        "--deployment-configuration",
+        "maximumPercent=200,minimumHealthyPercent=100",
+        "--load-balancers",
+        &format!("targetGroupArn={tg},containerName=web,containerPort=8080"),
+    ]);
+    wait_for(&server, "roll", "stable", stable);
+    // Both revision-1 targets healthy in the target group before the load starts.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(http_get(&listener, "/"), Some((200, ref b)) if b.contains("hello from rev1")) {
+        assert!(Instant::now() < deadline, "revision 1 never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The load: every answer (status, body) in order per worker; failures kept whole.
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+    let load_deadline = Instant::now() + Duration::from_secs(120);
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let (stop, failures, listener) = (stop.clone(), failures.clone(), listener.clone());
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut n = 0u64;
+                while !stop.load(Ordering::SeqCst) && Instant::now() < load_deadline {
+                    n += 1;
+                    match http_get(&listener, &format!("/w{w}/{n}")) {
+                        Some((200, body)) if body.contains("hello from rev1") => seen.push(1u8),
+                        Some((200, body)) if body.contains("hello from rev2") => seen.push(2u8),
+                        other => {
+                            if let Ok(mut f) = failures.lock() {
+                                f.push(format!("worker {w} request {n}: {other:?}"));
+                            }
+                        }
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+
+    let started = Instant::now();
+    server.aws_json(&[
+        "ecs",
+        "update-service",
+        "--service",
+        "roll",
+        "--task-definition",
+        "roll:2",
+    ]);
+    let svc = wait_for(&server, "roll", "rolled out to revision 2", |s| {
+        stable(s)
+            && s["deployments"][0]["taskDefinition"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("task-definition/roll:2"))
+            && s["deployments"][0]["rolloutState"] == "COMPLETED"
+    });
+    let rollout = started.elapsed();
+    // Keep the load a little longer: only revision 2 answers now.
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::SeqCst);
+    let seen: Vec<Vec<u8>> = workers
+        .into_iter()
+        .map(|w| w.join().expect("load worker"))
+        .collect();
+    let failures = failures.lock().map(|f| f.clone()).unwrap_or_default();
+    let total: usize = seen.iter().map(Vec::len).sum::<usize>() + failures.len();
+    println!(
+        "rollout {rollout:?}, {total} requests, {} failed",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {total} requests failed during the rollout: {:#?}\n{}\n{svc:#}",
+        failures.len(),
+        &failures[..failures.len().min(5)],
+        server.debug()
+    );
+    assert!(
+        Instant::now() < load_deadline,
+        "the load ran into its deadline"
+    );
+    for (w, s) in seen.iter().enumerate() {
+        assert_eq!(s.first(), Some(&1), "worker {w} began on revision 1");
+        assert_eq!(s.last(), Some(&2), "worker {w} ended on revision 2");
+    }
+    assert_eq!(svc["runningCount"], 2, "{svc:#}");
+    let messages: Vec<&str> = svc["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.ends_with("deployment completed.")),
+        "{messages:#?}"
+    );
+    server.aws_json(&["ecs", "delete-service", "--service", "roll", "--force"]);
+    wait_for(&server, "roll", "INACTIVE", |s| s["status"] == "INACTIVE");
+}
+
+/// A task whose target fails the target group's health checks is replaced once the
+/// service's `healthCheckGracePeriodSeconds` has passed, and not inside it: two services
+/// behind target groups whose health check always fails (`/trap` answers 500), one with no
+/// grace period (0), one with a long one.
+#[test]
+fn unhealthy_targets_are_replaced_after_the_grace_period_only() {
+    let group = |name: &str| {
+        format!(
+            "[[lb.target_groups]]\nname = \"{name}\"\nderegistration_delay_seconds = 0\n\
+             health_check = {{ path = \"/trap\", interval_seconds = 1, timeout_seconds = 1, unhealthy_threshold = 2 }}\n"
+        )
+    };
+    let host = Host::with_config(&format!("{}{}", group("now"), group("later")));
+    let server = Server::start(&host);
+    let def = json!({
+        "family": "grace",
+        "cpu": "256",
+        "memory": "512",
+        "networkMode": "awsvpc",
+        "containerDefinitions": [{
+            "name": "web",
+            "image": guest("http-hello"),
+            "portMappings": [{ "containerPort": 8080 }],
+            "stopTimeout": 2
+        }]
+    });
+    let path = host.taskdef(&def);
+    server.aws_json(&[
+        "ecs",
+        "register-task-definition",
+        "--cli-input-json",
+        &format!("file://{}", path.display()),
+    ]);
+    let show = host.output(&["lb", "show"]).1;
+    let arn = |name: &str| {
+        show.split_whitespace()
+            .find(|w| {
+                w.starts_with("arn:aws:elasticloadbalancing:") && w.contains(&format!("/{name}/"))
+            })
+            .unwrap_or_else(|| panic!("no target group {name} in\n{show}"))
+            .to_owned()
+    };
+    for (name, grace) in [("later", "3600"), ("now", "0")] {
+        server.aws_json(&[
+            "ecs",
+            "create-service",
+            "--service-name",
+            name,
+            "--task-definition",
+            "grace",
+            "--desired-count",
+            "1",
+            "--health-check-grace-period-seconds",
+            grace,
+            "--load-balancers",
+            &format!(
+                "targetGroupArn={},containerName=web,containerPort=8080",
+                arn(name)
+            ),
+        ]);
+    }
+    let failed = |svc: &Value| {
+        svc["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["message"].as_str())
+            .filter(|m| m.contains("failed ELB health checks in (target-group "))
+            .count()
+    };
+    // No grace: the task is replaced, then its replacement too.
+    let now = wait_for(&server, "now", "replaced twice", |s| failed(s) >= 2);
+    assert_eq!(now["healthCheckGracePeriodSeconds"], 0, "{now:#}");
+    // Meanwhile the other service's target failed as often, inside its grace period.
+    let later = describe(&server, "later");
+    assert_eq!(failed(&later), 0, "{later:#}");
+    assert_eq!(later["runningCount"], 1, "{later:#}");
+    for name in ["now", "later"] {
+        server.aws_json(&["ecs", "delete-service", "--service", name, "--force"]);
+    }
+    for name in ["now", "later"] {
+        wait_for(&server, name, "INACTIVE", |s| s["status"] == "INACTIVE");
+    }
 }

@@ -3,8 +3,10 @@
 //!
 //! It wakes when a request changes a service, when a task of this host stops, and once a
 //! second (tasks reaching RUNNING, back-off ending); there is no busy loop. Each pass
-//! holds the services lock, so a pass and a request never interleave their writes of one
-//! service. What the scheduler needs beyond the stored service (the tasks it started and
+//! decides under the services lock, so a pass and a request never interleave their writes
+//! of one service; the tasks it decided to start are started after the lock is released
+//! (an image pull must not hold up CreateService/UpdateService/DeleteService) and
+//! recorded under it again. What the scheduler needs beyond the stored service (the tasks it started and
 //! their handles, the back-off) lives here in memory: after a restart the previous host's
 //! tasks are STOPPED (recovery), and the first pass starts new ones.
 
@@ -28,6 +30,8 @@ const TICK: Duration = Duration::from_secs(1);
 /// Back-off after the first failed start; doubles per failure in a row up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// ECS's `healthCheckGracePeriodSeconds` for a service with load balancers that sets none.
+const DEFAULT_LB_GRACE_SECONDS: i64 = 15;
 
 /// What the services share: the lock every change of a service takes (it also guards the
 /// scheduler's memory), the wake-up of the loop, and the load balancer adapter.
@@ -71,10 +75,41 @@ impl Scheduler {
     }
 }
 
+/// Tasks a pass decided to start for one service, started after the lock is released.
+struct Start {
+    key: (String, String),
+    deployment: String,
+    count: u32,
+    /// The RunTask request, without `count`.
+    body: serde_json::Value,
+}
+
+/// What starting them did: the tasks started, and the error that ended the starts early.
+#[derive(Default)]
+struct Started {
+    tasks: Vec<(String, Arc<LiveTask>)>,
+    error: Option<String>,
+}
+
 /// The back-off after `failures` failed starts in a row.
 pub(crate) fn backoff(failures: u32) -> Duration {
     let exp = failures.saturating_sub(1).min(16);
     FIRST_BACKOFF.saturating_mul(1u32 << exp).min(MAX_BACKOFF)
+}
+
+/// Whether a task started at `started_at` is still inside the service's
+/// `healthCheckGracePeriodSeconds` at `now`: the scheduler ignores its load balancer
+/// health failures until then. Not started yet counts as inside; no grace period as outside.
+pub(crate) fn in_grace(
+    started_at: Option<std::time::SystemTime>,
+    grace_seconds: Option<i64>,
+    now: std::time::SystemTime,
+) -> bool {
+    let grace = Duration::from_secs(grace_seconds.unwrap_or(0).max(0).unsigned_abs());
+    match started_at {
+        None => true,
+        Some(t) => now.duration_since(t).unwrap_or_default() < grace,
+    }
 }
 
 /// ECS's circuit breaker threshold for a desired count.
@@ -121,21 +156,139 @@ fn counts(tracked: &Tracked, deployment: &str) -> (u32, u32) {
 }
 
 impl EcsService {
+    /// One pass. Deciding holds the services lock; starting tasks (which can be slow: an
+    /// image pull) does not, so Create/Update/Delete go on meanwhile. Only this loop
+    /// runs passes, so no second pass can start the same tasks while the lock is free;
+    /// the tasks started are recorded under the lock again, with their events.
     async fn reconcile_all(&self) -> Result<()> {
-        let mut sched = self.services.lock.lock().await;
-        let mut records = self.core.db(|s| s.list_services(Some(ACTIVE))).await?;
-        records.extend(self.core.db(|s| s.list_services(Some(DRAINING))).await?);
-        for record in records {
-            let name = format!("{}/{}", record.cluster, record.name);
-            let result = match ServiceState::from_record(&record) {
-                Ok(svc) => self.reconcile(&mut sched, svc).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                tracing::warn!("cannot reconcile service {name}: {e}");
+        let mut starts = Vec::new();
+        {
+            let mut sched = self.services.lock.lock().await;
+            let mut records = self.core.db(|s| s.list_services(Some(ACTIVE))).await?;
+            records.extend(self.core.db(|s| s.list_services(Some(DRAINING))).await?);
+            for record in records {
+                let name = format!("{}/{}", record.cluster, record.name);
+                let result = match ServiceState::from_record(&record) {
+                    Ok(svc) => self.reconcile(&mut sched, svc).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(Some(start)) => starts.push(start),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!("cannot reconcile service {name}: {e}"),
+                }
+            }
+        }
+        for start in starts {
+            let name = format!("{}/{}", start.key.0, start.key.1);
+            let outcome = self.start_service_tasks(&start).await;
+            if let Err(e) = self.record_started(start, outcome).await {
+                tracing::warn!("cannot record the tasks started for service {name}: {e}");
             }
         }
         Ok(())
+    }
+
+    /// Runs the tasks of `start`, 10 per RunTask; stops at the first failure.
+    async fn start_service_tasks(&self, start: &Start) -> Started {
+        let mut out = Started::default();
+        let mut left = start.count;
+        while left > 0 {
+            let n = left.min(10);
+            left -= n;
+            let mut body = start.body.clone();
+            if let Some(o) = body.as_object_mut() {
+                o.insert("count".into(), json!(n));
+            }
+            match self.run_task(body).await {
+                Ok(resp) => {
+                    for t in resp["tasks"].as_array().into_iter().flatten() {
+                        let Some(id) = t["taskArn"].as_str().and_then(|a| a.rsplit('/').next())
+                        else {
+                            continue;
+                        };
+                        if let Some(task) = self.core.live().get(id).cloned() {
+                            out.tasks.push((id.to_owned(), task));
+                        }
+                    }
+                }
+                Err(e) => {
+                    out.error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// Records what [`Self::start_tasks`] did: the tasks join the scheduler's memory, the
+    /// service gets its events (and, on failure, the back-off).
+    async fn record_started(&self, start: Start, outcome: Started) -> Result<()> {
+        let mut sched = self.services.lock.lock().await;
+        let tracked = sched.services.entry(start.key.clone()).or_default();
+        let started: Vec<String> = outcome.tasks.iter().map(|(id, _)| id.clone()).collect();
+        for (id, task) in outcome.tasks {
+            tracked.tasks.insert(
+                id,
+                Entry {
+                    task,
+                    deployment: start.deployment.clone(),
+                    by_scheduler: false,
+                    registered: Vec::new(),
+                },
+            );
+        }
+        let mut delay = None;
+        if outcome.error.is_some() {
+            tracked.failures_in_row += 1;
+            let d = backoff(tracked.failures_in_row);
+            tracked.not_before = Some(Instant::now() + d);
+            delay = Some(d);
+        }
+        let (c, n) = start.key.clone();
+        let record = self.core.db(move |s| s.get_service(&c, &n)).await?;
+        let Some(record) = record.filter(|r| r.status == ACTIVE || r.status == DRAINING) else {
+            // Gone meanwhile (no pass would see these tasks again): stop them.
+            if let Some(mut tracked) = sched.services.remove(&start.key) {
+                for e in tracked.tasks.values_mut() {
+                    self.stop_entry(e, "Service is being deleted".to_owned());
+                }
+            }
+            return Ok(());
+        };
+        let mut svc = ServiceState::from_record(&record)?;
+        let name = svc.service_name.clone();
+        let now = now_ms();
+        if !started.is_empty() {
+            svc.steady = false;
+            let list: Vec<String> = started.iter().map(|id| format!("(task {id})")).collect();
+            svc.say(
+                format!(
+                    "(service {name}) has started {} tasks: {}.",
+                    started.len(),
+                    list.join(" ")
+                ),
+                now,
+            );
+        }
+        if let (Some(e), Some(delay)) = (outcome.error, delay) {
+            if let Some(d) = svc
+                .deployments
+                .iter_mut()
+                .find(|d| d.id == start.deployment)
+            {
+                d.failed_tasks += 1;
+                d.updated_at_ms = now;
+            }
+            svc.say(
+                format!(
+                    "(service {name}) was unable to place a task. Reason: {e}. The next attempt is in {} seconds.",
+                    delay.as_secs()
+                ),
+                now,
+            );
+        }
+        self.save_service(&svc).await
     }
 
     /// Stops a task on the scheduler's behalf, leaving its target groups first.
@@ -156,7 +309,12 @@ impl EcsService {
         });
     }
 
-    async fn reconcile(&self, sched: &mut Scheduler, mut svc: ServiceState) -> Result<()> {
+    /// Reconciles one service; returns the tasks to start (outside the lock).
+    async fn reconcile(
+        &self,
+        sched: &mut Scheduler,
+        mut svc: ServiceState,
+    ) -> Result<Option<Start>> {
         let before = svc.clone();
         let now = now_ms();
         let name = svc.service_name.clone();
@@ -225,7 +383,7 @@ impl EcsService {
             if svc != before {
                 self.save_service(&svc).await?;
             }
-            return Ok(());
+            return Ok(None);
         }
 
         let desired = svc.desired_count;
@@ -265,7 +423,7 @@ impl EcsService {
         }
 
         let Some(primary) = svc.deployments.first().cloned() else {
-            return Ok(());
+            return Ok(None);
         };
         let primary_failed = primary.rollout_state == "FAILED";
 
@@ -302,6 +460,49 @@ impl EcsService {
             }
         }
 
+        // A task whose target the load balancer reports unhealthy is replaced, once the
+        // service's healthCheckGracePeriodSeconds after its start has passed.
+        // As ECS: a service with load balancers and no grace period set gets 15 seconds.
+        let grace = svc
+            .health_check_grace_period_seconds
+            .or(Some(DEFAULT_LB_GRACE_SECONDS));
+        let wall = std::time::SystemTime::now();
+        let mut unhealthy = Vec::new();
+        for (id, e) in tracked.tasks.iter_mut() {
+            if e.by_scheduler {
+                continue;
+            }
+            let Some((tg, _)) = e
+                .registered
+                .iter()
+                .find(|(tg, addr)| self.services.targets.unhealthy(tg, *addr))
+                .cloned()
+            else {
+                continue;
+            };
+            if in_grace(e.task.handle.snapshot().started_at, grace, wall) {
+                continue;
+            }
+            self.stop_entry(
+                e,
+                format!("Task failed ELB health checks in (target-group {tg})"),
+            );
+            unhealthy.push((id.clone(), e.deployment.clone(), tg));
+        }
+        for (id, deployment, tg) in unhealthy {
+            svc.steady = false;
+            if let Some(d) = svc.deployments.iter_mut().find(|d| d.id == deployment) {
+                d.failed_tasks += 1;
+                d.updated_at_ms = now;
+            }
+            svc.say(
+                format!(
+                    "(service {name}) (task {id}) failed ELB health checks in (target-group {tg})."
+                ),
+                now,
+            );
+        }
+
         // Start tasks of the PRIMARY deployment, within maximumPercent.
         let alive_total = tracked.tasks.values().filter(|e| !e.by_scheduler).count() as u32;
         let (p_running, p_pending) = counts(tracked, &primary.id);
@@ -310,76 +511,24 @@ impl EcsService {
         let room = max_total.saturating_sub(alive_total);
         let to_start = need.min(room);
         let backing_off = tracked.not_before.is_some_and(|t| Instant::now() < t);
+        let mut start = None;
         if to_start > 0 && !backing_off && !primary_failed {
-            let mut started = Vec::new();
-            let mut left = to_start;
-            while left > 0 {
-                let n = left.min(10);
-                left -= n;
-                let mut body = json!({
-                    "taskDefinition": primary.task_definition,
-                    "cluster": svc.cluster,
-                    "count": n,
-                    "group": format!("service:{name}"),
-                    "startedBy": primary.id,
-                    "launchType": "FARGATE",
-                });
-                if let (Some(net), Some(o)) = (&svc.network_configuration, body.as_object_mut()) {
-                    o.insert("networkConfiguration".into(), net.clone());
-                }
-                match self.run_task(body).await {
-                    Ok(out) => {
-                        for t in out["tasks"].as_array().into_iter().flatten() {
-                            let Some(id) = t["taskArn"].as_str().and_then(|a| a.rsplit('/').next())
-                            else {
-                                continue;
-                            };
-                            let Some(task) = self.core.live().get(id).cloned() else {
-                                continue;
-                            };
-                            tracked.tasks.insert(
-                                id.to_owned(),
-                                Entry {
-                                    task,
-                                    deployment: primary.id.clone(),
-                                    by_scheduler: false,
-                                    registered: Vec::new(),
-                                },
-                            );
-                            started.push(id.to_owned());
-                        }
-                    }
-                    Err(e) => {
-                        if let Some(d) = svc.deployments.first_mut() {
-                            d.failed_tasks += 1;
-                            d.updated_at_ms = now;
-                        }
-                        tracked.failures_in_row += 1;
-                        let delay = backoff(tracked.failures_in_row);
-                        tracked.not_before = Some(Instant::now() + delay);
-                        svc.say(
-                            format!(
-                                "(service {name}) was unable to place a task. Reason: {e}. The next attempt is in {} seconds.",
-                                delay.as_secs()
-                            ),
-                            now,
-                        );
-                        break;
-                    }
-                }
+            let mut body = json!({
+                "taskDefinition": primary.task_definition,
+                "cluster": svc.cluster,
+                "group": format!("service:{name}"),
+                "startedBy": primary.id,
+                "launchType": "FARGATE",
+            });
+            if let (Some(net), Some(o)) = (&svc.network_configuration, body.as_object_mut()) {
+                o.insert("networkConfiguration".into(), net.clone());
             }
-            if !started.is_empty() {
-                svc.steady = false;
-                let list: Vec<String> = started.iter().map(|id| format!("(task {id})")).collect();
-                svc.say(
-                    format!(
-                        "(service {name}) has started {} tasks: {}.",
-                        started.len(),
-                        list.join(" ")
-                    ),
-                    now,
-                );
-            }
+            start = Some(Start {
+                key: key.clone(),
+                deployment: primary.id.clone(),
+                count: to_start,
+                body,
+            });
         }
 
         // Stop tasks: scale-in of the PRIMARY, and older deployments within
@@ -387,6 +536,7 @@ impl EcsService {
         // load balancer, healthy there).
         let reason = format!("Scaling activity initiated by (deployment {})", primary.id);
         let targets = self.services.targets.clone();
+        let behind_lb = !svc.load_balancers.is_empty();
         let healthy = |e: &Entry| {
             let snap = e.task.handle.snapshot();
             snap.last_status == TaskStatus::Running
@@ -395,6 +545,10 @@ impl EcsService {
                     .iter()
                     .filter(|c| c.essential)
                     .all(|c| c.health_status.is_none_or(|h| h == HealthStatus::Healthy))
+                // Behind a load balancer a task is healthy once registered and healthy
+                // there: a task that reached RUNNING after this pass's registrations (or
+                // during its starts) is not registered yet, and must not count.
+                && (!behind_lb || !e.registered.is_empty())
                 && e.registered
                     .iter()
                     .all(|(tg, addr)| targets.healthy(tg, *addr))
@@ -500,7 +654,7 @@ impl EcsService {
         if svc != before {
             self.save_service(&svc).await?;
         }
-        Ok(())
+        Ok(start)
     }
 }
 

@@ -53,6 +53,15 @@ impl Targets {
         }
     }
 
+    /// Whether the target group reports `addr` unhealthy (failed its health checks).
+    pub fn unhealthy(&self, target_group_arn: &str, addr: SocketAddr) -> bool {
+        self.lb.get().is_some_and(|lb| {
+            lb.target_health(target_group_arn)
+                .iter()
+                .any(|(a, h)| *a == addr && *h == TargetHealth::Unhealthy)
+        })
+    }
+
     /// Whether the target group reports `addr` healthy.
     pub fn healthy(&self, target_group_arn: &str, addr: SocketAddr) -> bool {
         self.lb.get().is_some_and(|lb| {

@@ -1,6 +1,6 @@
 //! Service operations through `EcsService::call`, and the scheduler's rules.
 
-use super::scheduler::{backoff, breaker_threshold};
+use super::scheduler::{backoff, breaker_threshold, in_grace};
 use crate::control::tests::{Fixture, guest, sleep_def};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -408,4 +408,24 @@ async fn other_health_check_commands_are_refused() {
         msg.contains("containerDefinitions[0].healthCheck.command"),
         "{msg}"
     );
+}
+
+#[test]
+fn load_balancer_health_failures_are_ignored_during_the_grace_period() {
+    use std::time::{Duration, SystemTime};
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    // Not started yet: inside.
+    assert!(in_grace(None, Some(30), at(100)));
+    assert!(in_grace(None, None, at(100)));
+    // 30 s of grace: failures 10 s and 29 s after the start are ignored, 30 s later not.
+    assert!(in_grace(Some(t0), Some(30), at(10)));
+    assert!(in_grace(Some(t0), Some(30), at(29)));
+    assert!(!in_grace(Some(t0), Some(30), at(30)));
+    assert!(!in_grace(Some(t0), Some(30), at(300)));
+    // No grace period, or a negative one: outside at once.
+    assert!(!in_grace(Some(t0), None, t0));
+    assert!(!in_grace(Some(t0), Some(-5), at(1)));
+    // A clock that went backwards: inside (no time passed).
+    assert!(in_grace(Some(at(10)), Some(5), t0));
 }

@@ -143,7 +143,7 @@ pub struct StorageConfig {
 }
 
 /// Sizes of the pooling allocator: how many guests can be alive at once.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PoolConfig {
     /// Use the pooling allocator (fast instantiation); off means on-demand allocation.
@@ -367,6 +367,25 @@ pub struct ListenerConfig {
     pub address: Option<std::net::IpAddr>,
     /// Name of a `[[lb.target_groups]]` entry.
     pub target_group: String,
+}
+
+impl PoolConfig {
+    /// The pool for a host that runs one task (`wasmgate run`): its ≤ 10 containers plus a
+    /// few hundred concurrent HTTP requests. Setting up the default pool costs ~15 ms of
+    /// `mprotect` calls, most of a short run; a pool the operator tuned is kept as it is.
+    pub fn for_one_task(&self) -> Self {
+        if *self != Self::default() {
+            return self.clone();
+        }
+        Self {
+            total_component_instances: 256,
+            total_core_instances: 1_024,
+            total_memories: 256,
+            total_tables: 512,
+            total_stacks: 256,
+            ..self.clone()
+        }
+    }
 }
 
 impl HostConfig {

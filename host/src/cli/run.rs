@@ -102,7 +102,8 @@ fn read_definition(config: &HostConfig, path: &Path) -> Result<taskdef::Parsed, 
     Ok(parsed)
 }
 
-pub fn run(config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
+    config.pool = config.pool.for_one_task();
     let parsed = match read_definition(&config, &args.taskdef) {
         Ok(p) => p,
         Err(code) => return Ok(code),

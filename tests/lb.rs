@@ -515,3 +515,62 @@ async fn an_idempotent_request_is_retried_on_another_target_when_it_cannot_conne
     assert!(statuses.contains(&200), "{statuses:?}");
     lb.shutdown().await;
 }
+
+/// `lb create-target-group` / `create-listener` add to the config file (keeping what it
+/// had), print the ARN, and refuse what `[lb]` would reject without touching the file.
+#[test]
+fn lb_create_commands_add_to_the_config_file() {
+    let host = Host::with_config("# my host\n[fuel]\nenabled = true\n");
+    let path = host.config.clone().expect("config path");
+    let (code, out, err) = host.output(&[
+        "lb",
+        "create-target-group",
+        "--name",
+        "web",
+        "--health-check-path",
+        "/health",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.trim()
+            .starts_with("arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/web/"),
+        "{out}"
+    );
+    let (code, out, err) = host.output(&[
+        "lb",
+        "create-listener",
+        "--port",
+        "0",
+        "--target-group",
+        "web",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let text = std::fs::read_to_string(&path).expect("config");
+    assert!(
+        text.starts_with("# my host\n[fuel]\nenabled = true\n"),
+        "{text}"
+    );
+
+    let (code, out, _) = host.output(&["lb", "show"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("GET /health"), "{out}");
+    assert!(out.contains("http://127.0.0.1:0 -> web"), "{out}");
+
+    for bad in [
+        &[
+            "lb",
+            "create-listener",
+            "--port",
+            "1",
+            "--target-group",
+            "api",
+        ][..],
+        &["lb", "create-target-group", "--name", "web"][..],
+        &["lb", "create-target-group", "--name", "x\"y"][..],
+    ] {
+        let (code, _, err) = host.output(bad);
+        assert_eq!(code, Some(2), "{bad:?}: {err}");
+        assert!(err.contains("lb."), "{bad:?}: {err}");
+    }
+    assert_eq!(std::fs::read_to_string(&path).expect("config"), text);
+}

@@ -44,7 +44,7 @@ enum Command {
     Logs(logs::LogsArgs),
     /// Serve the ECS- and CloudWatch-Logs-compatible API (AWS CLI, boto3) until SIGTERM.
     Serve(serve::ServeArgs),
-    /// The built-in load balancer (`[lb]` in the config): `wasmgate lb show`.
+    /// The built-in load balancer (`[lb]` in the config): show it, add target groups and listeners.
     Lb(lb::LbArgs),
     /// Publish a component to an OCI registry (CNCF Wasm artifact layout); prints its digest.
     Push(push::PushArgs),
@@ -61,6 +61,17 @@ pub fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     raise_open_file_limit();
+    if matches!(
+        cli.command,
+        Command::Validate { .. } | Command::Logs(_) | Command::Lb(_)
+    ) {
+        // Printing commands end quietly when their reader goes away (`| head`), like other
+        // Unix tools. Not for run/serve/push: their sockets need SIGPIPE ignored.
+        // SAFETY: resetting a signal disposition before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let config = match host_config(&cli) {
         Ok(c) => c,
         Err(e) => {
@@ -73,7 +84,7 @@ pub fn main() -> ExitCode {
         Command::Validate { taskdef } => run::validate(&config, &taskdef),
         Command::Logs(args) => logs::logs(config, args),
         Command::Serve(args) => serve::serve(config, args),
-        Command::Lb(args) => lb::lb(config, args),
+        Command::Lb(args) => lb::lb(config, cli.config.as_deref(), args),
         Command::Push(args) => push::push(config, args),
     };
     match result {
@@ -87,6 +98,10 @@ pub fn main() -> ExitCode {
 
 fn host_config(cli: &Cli) -> anyhow::Result<HostConfig> {
     let mut config = match &cli.config {
+        // `lb create-…` may start the config file.
+        Some(path) if matches!(cli.command, Command::Lb(_)) && !path.exists() => {
+            HostConfig::default()
+        }
         Some(path) => HostConfig::load(path)?,
         None => HostConfig::default(),
     };

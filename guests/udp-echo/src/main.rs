@@ -58,8 +58,18 @@ fn send(addr: &str, message: &str) -> std::io::Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
     let mut buf = [0u8; 2048];
-    for _ in 0..=retries {
-        socket.send_to(message.as_bytes(), addr)?;
+    for attempt in 0..=retries {
+        match socket.send_to(message.as_bytes(), addr) {
+            Ok(_) => {}
+            // A sibling started (dependsOn START) may not have bound its port yet, and
+            // wasmgate refuses sends to a port of the task nobody holds: try again, as a
+            // client waiting for a reply would. A port that stays closed still fails.
+            Err(e) if e.kind() == ErrorKind::PermissionDenied && attempt < retries => {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
         let deadline = Instant::now() + Duration::from_millis(100);
         while Instant::now() < deadline {
             match socket.recv_from(&mut buf) {

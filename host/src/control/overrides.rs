@@ -183,23 +183,6 @@ pub(super) fn apply_overrides(
             })?;
             container.memory_reservation = Some(reservation);
         }
-        // Applied here as well so that the definition validated before starting is the
-        // one the runtime will run (the runtime applies the same overrides again).
-        if let Some(cmd) = &c.command {
-            container.command = cmd.clone();
-        }
-        if cpu.is_some() {
-            container.cpu = cpu;
-        }
-        if memory.is_some() {
-            container.memory = memory;
-        }
-        for kv in &environment {
-            match container.environment.iter_mut().find(|e| e.name == kv.name) {
-                Some(e) => e.value.clone_from(&kv.value),
-                None => container.environment.push(kv.clone()),
-            }
-        }
         out.push(ContainerOverride {
             name: name.to_owned(),
             command: c.command.clone(),
@@ -208,5 +191,9 @@ pub(super) fn apply_overrides(
             memory,
         });
     }
+    // The runtime's own merge (command replaced, environment by name, cpu/memory), so the
+    // definition validated and stored is exactly the one that runs.
+    crate::runtime::apply_overrides(def, &out)
+        .map_err(|e| ControlError::invalid(format!("{PATH}.containerOverrides: {e}")))?;
     Ok(out)
 }

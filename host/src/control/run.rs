@@ -8,7 +8,7 @@ use super::overrides::{OVERRIDES, OverridesIn, apply_overrides};
 use super::shape::{NetworkConfig, PLATFORM_VERSION, TaskMeta};
 use super::taskdefs::{self, ACTIVE};
 use super::tokens::RunOutcome;
-use crate::runtime::{ContainerOverride, StartError, StopCode, TaskSpec};
+use crate::runtime::{StartError, StopCode, TaskSpec};
 use crate::taskdef::{self, TaskDefError, TaskDefinition};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -86,8 +86,8 @@ struct RunPlan {
     cluster: String,
     family: String,
     revision: u32,
+    /// The definition with the request's overrides already applied.
     definition: TaskDefinition,
-    overrides: Vec<ContainerOverride>,
     overrides_json: Value,
     count: usize,
     started_by: Option<String>,
@@ -217,7 +217,7 @@ impl EcsService {
         }
         let mut definition = taskdefs::model(&record)?;
         let overrides_in = r.overrides.unwrap_or_default();
-        let overrides = apply_overrides(&mut definition, &overrides_in)?;
+        apply_overrides(&mut definition, &overrides_in)?;
         // Checked here so that a bad override is refused before anything starts.
         if let Err(e) = taskdef::validate(&definition, &self.runtime.validation_options()) {
             return Err(taskdefs::rules_error(
@@ -258,7 +258,6 @@ impl EcsService {
             family: record.family,
             revision: record.revision,
             definition,
-            overrides,
             overrides_json,
             count: usize::try_from(count).unwrap_or(1),
             started_by: r.started_by,
@@ -278,7 +277,7 @@ impl EcsService {
             let spec = TaskSpec {
                 definition: plan.definition.clone(),
                 base_dir: self.base_dir.clone(),
-                overrides: plan.overrides.clone(),
+                overrides: Vec::new(),
                 stop_timeout: None,
                 console: None,
             };

@@ -233,7 +233,9 @@ impl Runtime {
     }
 }
 
-fn apply_overrides(
+/// Applies ECS `containerOverrides` to a definition: the command is replaced, environment
+/// variables are merged by name, cpu/memory replace the container's.
+pub fn apply_overrides(
     def: &mut TaskDefinition,
     overrides: &[ContainerOverride],
 ) -> Result<(), StartError> {

@@ -1,0 +1,1 @@
+//! Attacks: control (filled in by the hardening work, issue 9).

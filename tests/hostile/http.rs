@@ -1,0 +1,1 @@
+//! Attacks: http (filled in by the hardening work, issue 9).

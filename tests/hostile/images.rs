@@ -1,0 +1,1 @@
+//! Attacks: images (filled in by the hardening work, issue 9).

@@ -1,0 +1,1 @@
+//! Attacks: lb_api (filled in by the hardening work, issue 9).

@@ -1,0 +1,1 @@
+//! Attacks: logs (filled in by the hardening work, issue 9).

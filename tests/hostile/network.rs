@@ -1,0 +1,1 @@
+//! Attacks: network (filled in by the hardening work, issue 9).

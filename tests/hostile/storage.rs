@@ -1,0 +1,1 @@
+//! Attacks: storage (filled in by the hardening work, issue 9).

@@ -21,7 +21,12 @@ use common::{Host, task};
 pub fn assert_a_well_behaved_task_runs(host: &Host) {
     let def = task("bystander", &[("echo", "echo", &["still", "here"])]);
     let run = host.run(&def, &[]);
-    assert_eq!(run.code, Some(0), "a bystander task failed:\n{}", run.debug());
+    assert_eq!(
+        run.code,
+        Some(0),
+        "a bystander task failed:\n{}",
+        run.debug()
+    );
     assert!(
         run.lines_of("echo").iter().any(|l| l == "arg[2]=here"),
         "the bystander's output is missing:\n{}",

@@ -40,6 +40,15 @@ impl ImageRef {
                 return Err(err(format!("{d:?} is not a sha256 digest")));
             }
         }
+        // oci-client takes an upper-case first path component as part of the repository
+        // (`A5000/team/api`), which the distribution grammar forbids: such a name would be
+        // pulled under a name no registry accepts. (Found by tests/fuzz.)
+        if inner.repository().bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(err(format!(
+                "repository {:?} must be lower case",
+                inner.repository()
+            )));
+        }
         Ok(Self { inner })
     }
 
@@ -133,6 +142,8 @@ mod tests {
         assert!(ImageRef::parse("has space/x:1").is_err());
         assert!(ImageRef::parse("x/y@sha256:abcd").is_err());
         assert!(ImageRef::parse("").is_err());
+        let e = ImageRef::parse("A5000/team/api:1.4").unwrap_err();
+        assert!(e.message.contains("must be lower case"), "{e}");
     }
 
     #[test]

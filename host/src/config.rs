@@ -217,11 +217,20 @@ impl HttpConfig {
     /// Checks every setting; the error names the field and the rule.
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
-            ("max_concurrent_requests", u64::from(self.max_concurrent_requests)),
+            (
+                "max_concurrent_requests",
+                u64::from(self.max_concurrent_requests),
+            ),
             ("queue_timeout_seconds", self.queue_timeout_seconds),
-            ("header_read_timeout_seconds", self.header_read_timeout_seconds),
+            (
+                "header_read_timeout_seconds",
+                self.header_read_timeout_seconds,
+            ),
             ("body_read_timeout_seconds", self.body_read_timeout_seconds),
-            ("max_connections_per_port", u64::from(self.max_connections_per_port)),
+            (
+                "max_connections_per_port",
+                u64::from(self.max_connections_per_port),
+            ),
         ];
         for (field, value) in positive {
             if value == 0 {

@@ -172,7 +172,9 @@ fn assert_alive(pid: u32) {
 fn slow_requests_past_the_limit_get_503_at_once_and_other_tasks_start_and_serve() {
     // The defaults of [http] (32 concurrent, 64 queued); a queue timeout longer than the
     // test, so every queued request stays queued.
-    let host = Host::with_config(&format!("{SMALL_POOL}[http]\nqueue_timeout_seconds = 3600\n"));
+    let host = Host::with_config(&format!(
+        "{SMALL_POOL}[http]\nqueue_timeout_seconds = 3600\n"
+    ));
     let server = Server::start(&host);
     let attacker = run_task(
         &server,
@@ -212,7 +214,10 @@ fn slow_requests_past_the_limit_get_503_at_once_and_other_tasks_start_and_serve(
         "a held request was answered during the attack"
     );
     let t = ecs(&server, "DescribeTasks", json!({"tasks": [attacker]}))["tasks"][0].clone();
-    assert_eq!(t["lastStatus"], "RUNNING", "the attacker is limited, not stopped: {t:#}");
+    assert_eq!(
+        t["lastStatus"], "RUNNING",
+        "the attacker is limited, not stopped: {t:#}"
+    );
     assert_alive(server.pid());
 }
 
@@ -350,8 +355,12 @@ fn slow_loris_connections_are_closed_after_the_header_timeout_and_capped_per_por
     }
     let ok = http_get(addr, "/after").expect("GET after the attack");
     assert_eq!(ok.status, 200, "{ok:?}");
-    assert!(live.stderr_text().contains("max_connections_per_port") || live.stdout_text().contains("max_connections_per_port"),
-        "the refusal is logged\n{}", live.debug());
+    assert!(
+        live.stderr_text().contains("max_connections_per_port")
+            || live.stdout_text().contains("max_connections_per_port"),
+        "the refusal is logged\n{}",
+        live.debug()
+    );
     assert_a_well_behaved_task_runs(&host);
 
     live.signal(libc::SIGTERM);

@@ -139,8 +139,8 @@ impl HttpShares {
         .unwrap_or(0) as usize;
         let reserve = capacity * pool.command_reserve_percent.min(99) as usize / 100;
         let host_limit = capacity.saturating_sub(reserve).max(1);
-        let task_limit = (capacity * pool.task_share_percent.min(100) as usize / 100)
-            .clamp(1, host_limit);
+        let task_limit =
+            (capacity * pool.task_share_percent.min(100) as usize / 100).clamp(1, host_limit);
         Self {
             host_limit,
             task_limit,
@@ -155,9 +155,9 @@ impl HttpShares {
             .map_err(|_| ShareRefused::Task {
                 limit: self.task_limit,
             })?;
-        let host = self
-            .used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, under(self.host_limit));
+        let host =
+            self.used
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, under(self.host_limit));
         if host.is_err() {
             task.fetch_sub(1, Ordering::AcqRel);
             return Err(ShareRefused::Host {

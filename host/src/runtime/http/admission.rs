@@ -76,8 +76,13 @@ pub(super) struct Admission {
 }
 
 impl Admission {
-    pub(super) fn new(limits: &HttpConfig, shares: Arc<HttpShares>, task: Arc<AtomicUsize>) -> Self {
-        let max_concurrent = (limits.max_concurrent_requests as usize).clamp(1, Semaphore::MAX_PERMITS);
+    pub(super) fn new(
+        limits: &HttpConfig,
+        shares: Arc<HttpShares>,
+        task: Arc<AtomicUsize>,
+    ) -> Self {
+        let max_concurrent =
+            (limits.max_concurrent_requests as usize).clamp(1, Semaphore::MAX_PERMITS);
         Self {
             places: Arc::new(Semaphore::new(max_concurrent)),
             max_concurrent,
@@ -120,8 +125,7 @@ impl Admission {
         }
         let _leave = Leave(&self.queued);
         let started = Instant::now();
-        match tokio::time::timeout(self.queue_timeout, self.places.clone().acquire_owned()).await
-        {
+        match tokio::time::timeout(self.queue_timeout, self.places.clone().acquire_owned()).await {
             Ok(Ok(place)) => Ok(place),
             // The semaphore is never closed; treat it like a timeout if it ever is.
             Ok(Err(_)) | Err(_) => Err(Busy::QueueTimeout {
@@ -257,7 +261,11 @@ mod tests {
         let _two = a.admit().await.expect("slot 2");
         let refused = a.admit().await.err().expect("no slot");
         assert_eq!(refused, Busy::TaskShare { limit: 2 });
-        assert_eq!(a.places.available_permits(), 8, "the refused request's place is free");
+        assert_eq!(
+            a.places.available_permits(),
+            8,
+            "the refused request's place is free"
+        );
     }
 
     #[test]

@@ -80,7 +80,9 @@ impl Failure {
                 "503 Service Unavailable: {}; retry later\n",
                 busy.describe()
             ),
-            (503, _) => "503 Service Unavailable: the container cannot take this request now\n".into(),
+            (503, _) => {
+                "503 Service Unavailable: the container cannot take this request now\n".into()
+            }
             _ => "500 Internal Server Error: the component failed to handle the request\n".into(),
         };
         let mut resp = hyper::Response::new(body(text));
@@ -187,9 +189,9 @@ impl HttpService {
             let started = match pre.instantiate_async(&mut store).await {
                 Ok(proxy) => Ok(proxy),
                 // Command containers hold the rest of the pool: not the guest's fault.
-                Err(e) if is_pool_full(&e) => Err(Failure::Busy(Busy::PoolExhausted(format!(
-                    "{e:#}"
-                )))),
+                Err(e) if is_pool_full(&e) => {
+                    Err(Failure::Busy(Busy::PoolExhausted(format!("{e:#}"))))
+                }
                 Err(e) => Err(Failure::Start {
                     oom: is_oom(&e, &store),
                     message: format!("{e:#}"),

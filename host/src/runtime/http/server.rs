@@ -21,10 +21,10 @@ use crate::runtime::fsquota::StorageQuota;
 use crate::runtime::guest_state::GuestState;
 use crate::runtime::limits::TaskMemory;
 use crate::runtime::net::Proto;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -97,9 +97,8 @@ pub(in crate::runtime) async fn serve(
 
     let graceful = GracefulShutdown::new();
     let stopped = loop {
-        let accept = futures::future::select_all(
-            listeners.iter().map(|l| Box::pin(l.listener.accept())),
-        );
+        let accept =
+            futures::future::select_all(listeners.iter().map(|l| Box::pin(l.listener.accept())));
         tokio::select! {
             (accepted, i, _) = accept => match accepted {
                 Ok((stream, _peer)) => {
@@ -210,9 +209,7 @@ impl Port {
         Self {
             listener,
             port,
-            open: Arc::new(Semaphore::new(
-                (limit as usize).min(Semaphore::MAX_PERMITS),
-            )),
+            open: Arc::new(Semaphore::new((limit as usize).min(Semaphore::MAX_PERMITS))),
             limit,
             refusals: RefusalLog::default(),
         }
@@ -355,9 +352,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_that_sends_nothing_is_cut_after_the_timeout() {
-        let silent = StreamBody::new(futures::stream::pending::<
-            Result<Frame<Bytes>, hyper::Error>,
-        >());
+        let silent =
+            StreamBody::new(futures::stream::pending::<Result<Frame<Bytes>, hyper::Error>>());
         let mut body = TimedBody::new(silent, Duration::from_millis(20));
         match body.frame().await {
             Some(Err(wasmtime_wasi_http::Error::ConnectionReadTimeout)) => {}

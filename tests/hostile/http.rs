@@ -10,7 +10,7 @@
 //!   timeout, and a port keeps a bounded number of connections open.
 
 use crate::common::{Host, RawRequest, Server, api_request, guest, http_get, task};
-use crate::{assert_a_well_behaved_task_runs, open_fds};
+use crate::{assert_a_well_behaved_task_runs, open_fds, rss_kib};
 use serde_json::{Value, json};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -181,6 +181,7 @@ fn slow_requests_past_the_limit_get_503_at_once_and_other_tasks_start_and_serve(
         &http_task("slow", "hostile-slow-handler", &["600000"]),
     );
     let slow = running(&server, &attacker);
+    let (fds_before, rss_before) = (open_fds(server.pid()), rss_kib(server.pid()));
 
     // 130 concurrent requests: 32 run (for ten minutes), 64 wait, 34 are refused at once.
     let rx = flood(slow, 130);
@@ -219,6 +220,18 @@ fn slow_requests_past_the_limit_get_503_at_once_and_other_tasks_start_and_serve(
         "the attacker is limited, not stopped: {t:#}"
     );
     assert_alive(server.pid());
+    // What the attack costs the host is bounded: its 96 open connections, at most two
+    // descriptors (preopened directories) for each of its 32 instances, a few for the HTTP
+    // bystander; and the memory of 32 small instances.
+    let (fds, rss) = (open_fds(server.pid()), rss_kib(server.pid()));
+    assert!(
+        fds <= fds_before + 96 + 2 * 32 + 16,
+        "{fds} descriptors, {fds_before} before"
+    );
+    assert!(
+        rss <= rss_before + 256 * 1024,
+        "{rss} KiB resident, {rss_before} KiB before"
+    );
 }
 
 #[test]

@@ -28,6 +28,8 @@ pub struct HostConfig {
     pub cpu: CpuConfig,
     pub storage: StorageConfig,
     pub pool: PoolConfig,
+    /// Limits on every HTTP container's ports and requests (`[http]`).
+    pub http: HttpConfig,
     pub api: ApiConfig,
     pub network: NetworkConfig,
     /// OCI registries images are pulled from (`[registry]`).
@@ -155,6 +157,11 @@ pub struct PoolConfig {
     pub total_stacks: u32,
     /// Largest linear memory a guest may have, in MiB (wasm32 tops out at 4096).
     pub max_memory_mib: u64,
+    /// Share of the pool's instances (percent) HTTP request instances never take, so that
+    /// command containers, and with them new tasks, can start however busy HTTP is.
+    pub command_reserve_percent: u32,
+    /// Most of the pool's instances (percent) one task's HTTP requests may hold at once.
+    pub task_share_percent: u32,
 }
 
 impl Default for PoolConfig {
@@ -167,7 +174,70 @@ impl Default for PoolConfig {
             total_tables: 8_000,
             total_stacks: 4_000,
             max_memory_mib: 4_096,
+            command_reserve_percent: 10,
+            task_share_percent: 25,
         }
+    }
+}
+
+/// `[http]`: what one HTTP container may take, whoever sends it requests (its port, a
+/// listener of the load balancer, a sibling in the task).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Request instances one container runs at once.
+    pub max_concurrent_requests: u32,
+    /// Requests waiting for one of those; past it a request gets 503 with `Retry-After`.
+    pub max_queued_requests: u32,
+    /// How long a request may wait in that queue before it gets the same 503.
+    pub queue_timeout_seconds: u64,
+    /// A client has this long to send a request's headers, and an open connection this
+    /// long to start its next request (slow-loris guard).
+    pub header_read_timeout_seconds: u64,
+    /// A request body that sends nothing for this long is cut (the instance sees an error).
+    pub body_read_timeout_seconds: u64,
+    /// Open connections per container port; more are closed as they arrive.
+    pub max_connections_per_port: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_requests: 32,
+            max_queued_requests: 64,
+            queue_timeout_seconds: 30,
+            header_read_timeout_seconds: 10,
+            body_read_timeout_seconds: 30,
+            max_connections_per_port: 256,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Checks every setting; the error names the field and the rule.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            (
+                "max_concurrent_requests",
+                u64::from(self.max_concurrent_requests),
+            ),
+            ("queue_timeout_seconds", self.queue_timeout_seconds),
+            (
+                "header_read_timeout_seconds",
+                self.header_read_timeout_seconds,
+            ),
+            ("body_read_timeout_seconds", self.body_read_timeout_seconds),
+            (
+                "max_connections_per_port",
+                u64::from(self.max_connections_per_port),
+            ),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(format!("[http] {field}: must be at least 1, got 0"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -383,8 +453,29 @@ impl PoolConfig {
             total_memories: 256,
             total_tables: 512,
             total_stacks: 256,
+            // The one task has nobody to share the pool with (the reserve still keeps room
+            // for its command containers).
+            task_share_percent: 100,
             ..self.clone()
         }
+    }
+
+    /// Checks the shares; the error names the field and the rule.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.command_reserve_percent >= 100 {
+            return Err(format!(
+                "[pool] command_reserve_percent: must be below 100 (HTTP requests need some \
+                 of the pool), got {}",
+                self.command_reserve_percent
+            ));
+        }
+        if !(1..=100).contains(&self.task_share_percent) {
+            return Err(format!(
+                "[pool] task_share_percent: must be 1 to 100, got {}",
+                self.task_share_percent
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -428,6 +519,35 @@ mod tests {
     fn unknown_key_is_an_error_naming_it() {
         let e = toml::from_str::<HostConfig>("[fuel]\nenabeld = false\n").unwrap_err();
         assert!(e.to_string().contains("enabeld"), "{e}");
+    }
+
+    #[test]
+    fn http_and_pool_limits_are_on_by_default() {
+        let c: HostConfig = toml::from_str("").unwrap();
+        assert_eq!(c.http.max_concurrent_requests, 32);
+        assert_eq!(c.http.max_queued_requests, 64);
+        assert_eq!(c.http.header_read_timeout_seconds, 10);
+        assert_eq!(c.http.max_connections_per_port, 256);
+        assert_eq!(c.pool.command_reserve_percent, 10);
+        assert_eq!(c.pool.task_share_percent, 25);
+        assert_eq!(c.http.validate(), Ok(()));
+        assert_eq!(c.pool.validate(), Ok(()));
+        assert_eq!(c.pool.for_one_task().task_share_percent, 100);
+    }
+
+    #[test]
+    fn bad_http_and_pool_limits_name_the_field() {
+        let c: HostConfig = toml::from_str("[http]\nmax_concurrent_requests = 0\n").unwrap();
+        let e = c.http.validate().unwrap_err();
+        assert!(e.contains("[http] max_concurrent_requests"), "{e}");
+        let c: HostConfig = toml::from_str("[pool]\ntask_share_percent = 0\n").unwrap();
+        let e = c.pool.validate().unwrap_err();
+        assert!(e.contains("[pool] task_share_percent"), "{e}");
+        let c: HostConfig = toml::from_str("[pool]\ncommand_reserve_percent = 100\n").unwrap();
+        let e = c.pool.validate().unwrap_err();
+        assert!(e.contains("[pool] command_reserve_percent"), "{e}");
+        let e = toml::from_str::<HostConfig>("[http]\nmax_conections_per_port = 1\n").unwrap_err();
+        assert!(e.to_string().contains("max_conections_per_port"), "{e}");
     }
 
     #[test]

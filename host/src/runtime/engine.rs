@@ -4,14 +4,19 @@
 //! interruption (CPU shares), optional fuel (the CPU meter), and the pooling allocator sized
 //! for many concurrent tasks. A background thread advances the epoch; each tick makes every
 //! running guest yield to the executor, which is where CPU shares are enforced.
+//!
+//! The pool is shared by every task, so the engine also keeps the account of who may take
+//! its instances ([`HttpShares`]): HTTP requests (made on demand, by anyone who can reach a
+//! port) never take the reserve kept for command containers, and one task's requests never
+//! take more than its share.
 
 use super::fsquota;
 use super::guest_state::GuestState;
 use super::net;
-use crate::config::HostConfig;
+use crate::config::{HostConfig, HttpConfig, PoolConfig};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -25,11 +30,17 @@ pub struct GuestEngine {
     pub fuel: bool,
     /// Identifies the engine's code-generation settings, so cached artifacts never mismatch.
     pub artifact_key: String,
+    /// The pool's instances HTTP requests may take, host-wide and per task.
+    pub http_shares: Arc<HttpShares>,
+    /// `[http]`: limits every HTTP container is served with.
+    pub http: HttpConfig,
     ticker_stop: Arc<AtomicBool>,
 }
 
 impl GuestEngine {
     pub fn new(config: &HostConfig) -> wasmtime::Result<Self> {
+        config.pool.validate().map_err(wasmtime::Error::msg)?;
+        config.http.validate().map_err(wasmtime::Error::msg)?;
         let mut c = Config::new();
         c.epoch_interruption(true);
         c.consume_fuel(config.fuel.enabled);
@@ -73,6 +84,8 @@ impl GuestEngine {
             linker,
             fuel: config.fuel.enabled,
             artifact_key,
+            http_shares: Arc::new(HttpShares::new(&config.pool)),
+            http: config.http.clone(),
             ticker_stop,
         })
     }
@@ -81,6 +94,93 @@ impl GuestEngine {
 impl Drop for GuestEngine {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How many instances HTTP requests may hold at once: all tasks together (the pool less the
+/// command reserve) and one task. Command containers are not counted here: they start from
+/// whatever the pool has, and the reserve is what HTTP can never take from them.
+#[derive(Debug)]
+pub struct HttpShares {
+    /// Most request instances of all tasks together.
+    pub host_limit: usize,
+    /// Most request instances of one task.
+    pub task_limit: usize,
+    used: AtomicUsize,
+}
+
+/// Why a request got no instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareRefused {
+    /// The task holds its whole share of the pool.
+    Task { limit: usize },
+    /// HTTP requests of all tasks hold all the pool but the command reserve.
+    Host { limit: usize },
+}
+
+/// One request instance's place in the pool; given back when dropped.
+#[derive(Debug)]
+pub struct HttpSlot {
+    shares: Arc<HttpShares>,
+    task: Arc<AtomicUsize>,
+}
+
+impl HttpShares {
+    pub fn new(pool: &PoolConfig) -> Self {
+        // Each instance needs a component instance, a memory and (while it runs) a stack:
+        // the scarcest of them is what the pool really holds.
+        let capacity = [
+            pool.total_component_instances,
+            pool.total_memories,
+            pool.total_stacks,
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(0) as usize;
+        let reserve = capacity * pool.command_reserve_percent.min(99) as usize / 100;
+        let host_limit = capacity.saturating_sub(reserve).max(1);
+        let task_limit =
+            (capacity * pool.task_share_percent.min(100) as usize / 100).clamp(1, host_limit);
+        Self {
+            host_limit,
+            task_limit,
+            used: AtomicUsize::new(0),
+        }
+    }
+
+    /// Takes a slot for one request of the task whose request count is `task`.
+    pub fn take(self: &Arc<Self>, task: &Arc<AtomicUsize>) -> Result<HttpSlot, ShareRefused> {
+        let under = |limit: usize| move |n: usize| (n < limit).then_some(n + 1);
+        task.fetch_update(Ordering::AcqRel, Ordering::Acquire, under(self.task_limit))
+            .map_err(|_| ShareRefused::Task {
+                limit: self.task_limit,
+            })?;
+        let host =
+            self.used
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, under(self.host_limit));
+        if host.is_err() {
+            task.fetch_sub(1, Ordering::AcqRel);
+            return Err(ShareRefused::Host {
+                limit: self.host_limit,
+            });
+        }
+        Ok(HttpSlot {
+            shares: self.clone(),
+            task: task.clone(),
+        })
+    }
+
+    /// Request instances held now by all tasks.
+    #[cfg(test)]
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for HttpSlot {
+    fn drop(&mut self) {
+        self.task.fetch_sub(1, Ordering::AcqRel);
+        self.shares.used.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -97,5 +197,71 @@ fn spawn_ticker(engine: Engine, tick: Duration, stop: Arc<AtomicBool>) {
         });
     if let Err(e) = spawned {
         tracing::error!("cannot start the epoch ticker thread: {e}; guests will not be preempted");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shares(total: u32, reserve: u32, share: u32) -> Arc<HttpShares> {
+        let pool = PoolConfig {
+            total_component_instances: total,
+            total_memories: total,
+            total_stacks: total,
+            command_reserve_percent: reserve,
+            task_share_percent: share,
+            ..PoolConfig::default()
+        };
+        Arc::new(HttpShares::new(&pool))
+    }
+
+    #[test]
+    fn one_task_cannot_take_more_than_its_share() {
+        let s = shares(100, 10, 25);
+        let (a, b) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let held: Vec<_> = (0..25).map(|_| s.take(&a).expect("within share")).collect();
+        assert_eq!(s.take(&a).unwrap_err(), ShareRefused::Task { limit: 25 });
+        // Another task still gets slots.
+        let other = s.take(&b).expect("the other task's share is untouched");
+        drop(held);
+        assert_eq!(a.load(Ordering::Relaxed), 0);
+        assert_eq!(s.used(), 1);
+        drop(other);
+        assert_eq!(s.used(), 0);
+    }
+
+    #[test]
+    fn http_never_takes_the_command_reserve() {
+        let s = shares(100, 10, 30);
+        let tasks: Vec<_> = (0..10).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+        let mut held = Vec::new();
+        for t in &tasks {
+            while let Ok(slot) = s.take(t) {
+                held.push(slot);
+            }
+        }
+        assert_eq!(held.len(), 90, "10 of 100 stay for command containers");
+        // Tasks 0–2 hold 30 each; the fourth is refused by the host limit, not its share.
+        assert_eq!(tasks[3].load(Ordering::Relaxed), 0);
+        assert_eq!(
+            s.take(&tasks[3]).unwrap_err(),
+            ShareRefused::Host { limit: 90 }
+        );
+        // A refusal by the host limit leaves the task's count as it was.
+        let before: usize = tasks.iter().map(|t| t.load(Ordering::Relaxed)).sum();
+        assert_eq!(before, 90);
+    }
+
+    #[test]
+    fn the_scarcest_pool_resource_is_the_capacity() {
+        let pool = PoolConfig {
+            total_stacks: 40,
+            command_reserve_percent: 10,
+            task_share_percent: 100,
+            ..PoolConfig::default()
+        };
+        let s = HttpShares::new(&pool);
+        assert_eq!((s.host_limit, s.task_limit), (36, 36));
     }
 }

@@ -5,6 +5,7 @@
 //! while the response body streams; its store is dropped (memory given back) when it ends.
 
 use super::HttpService;
+use super::admission::Busy;
 use crate::runtime::container::{FUEL_SYNC_INTERVAL, guest_state};
 use crate::runtime::cpu::Throttled;
 use crate::runtime::limits::{ContainerLimiter, OomKilled};
@@ -13,7 +14,7 @@ use http_body_util::{BodyExt, Full};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
-use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -25,6 +26,8 @@ use crate::runtime::guest_state::GuestState;
 pub(super) enum Failure {
     /// The container is closed (stopped): nothing serves this request.
     Closed,
+    /// The container or the host has no room for it now (limits, queue, pool share).
+    Busy(Busy),
     /// The instance could not be made: memory (the container's limit or the task's budget
     /// is held by other requests) or another start error.
     Start { oom: bool, message: String },
@@ -42,7 +45,10 @@ impl Failure {
     /// The status a client gets for it.
     fn status(&self) -> u16 {
         match self {
-            Failure::Closed | Failure::Start { oom: true, .. } | Failure::OutOfFuel => 503,
+            Failure::Closed
+            | Failure::Busy(_)
+            | Failure::Start { oom: true, .. }
+            | Failure::OutOfFuel => 503,
             _ => 500,
         }
     }
@@ -50,6 +56,7 @@ impl Failure {
     fn describe(&self) -> String {
         match self {
             Failure::Closed => "the container is stopping".into(),
+            Failure::Busy(busy) => busy.describe(),
             Failure::Start { oom: true, message } => {
                 format!("no memory for a new instance: {message}")
             }
@@ -64,26 +71,43 @@ impl Failure {
         }
     }
 
-    /// The response the client gets.
+    /// The response the client gets. A refusal says why (it is about limits, not the
+    /// guest's code) and when to come back.
     pub(super) fn response(&self) -> hyper::Response<HyperOutgoingBody> {
         let status = self.status();
-        let text = match status {
-            503 => "503 Service Unavailable: the container cannot take this request now\n",
-            _ => "500 Internal Server Error: the component failed to handle the request\n",
+        let text = match (status, self) {
+            (503, Failure::Busy(busy)) => format!(
+                "503 Service Unavailable: {}; retry later\n",
+                busy.describe()
+            ),
+            (503, _) => {
+                "503 Service Unavailable: the container cannot take this request now\n".into()
+            }
+            _ => "500 Internal Server Error: the component failed to handle the request\n".into(),
         };
         let mut resp = hyper::Response::new(body(text));
         *resp.status_mut() =
             hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-        resp.headers_mut().insert(
+        let headers = resp.headers_mut();
+        headers.insert(
             hyper::header::CONTENT_TYPE,
             hyper::header::HeaderValue::from_static("text/plain"),
         );
+        if status == 503 {
+            headers.insert(
+                hyper::header::RETRY_AFTER,
+                hyper::header::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
         resp
     }
 }
 
-fn body(text: &'static str) -> HyperOutgoingBody {
-    Full::new(Bytes::from_static(text.as_bytes()))
+/// What a 503 tells a client to wait before it tries again.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+fn body(text: String) -> HyperOutgoingBody {
+    Full::new(Bytes::from(text))
         .map_err(|never| match never {})
         .boxed_unsync()
 }
@@ -126,6 +150,16 @@ impl HttpService {
         if self.fuel && self.fuel_left() == 0 {
             return Err(Failure::OutOfFuel);
         }
+        // Held until the instance is gone (also while its response body streams).
+        let admitted = match self.admission.admit().await {
+            Ok(a) => a,
+            Err(busy) => {
+                if let Some(line) = self.admission.refusal_line(&busy) {
+                    self.log_failure_line(&line);
+                }
+                return Err(Failure::Busy(busy));
+            }
+        };
         let prepared = self.new_store().and_then(|(mut store, charged)| {
             let (tx, rx) = oneshot::channel();
             let mut http = store.data_mut().http();
@@ -151,8 +185,13 @@ impl HttpService {
         let run = async move {
             let what = what2;
             let _guard = guard;
+            let _admitted = admitted;
             let started = match pre.instantiate_async(&mut store).await {
                 Ok(proxy) => Ok(proxy),
+                // Command containers hold the rest of the pool: not the guest's fault.
+                Err(e) if is_pool_full(&e) => {
+                    Err(Failure::Busy(Busy::PoolExhausted(format!("{e:#}"))))
+                }
                 Err(e) => Err(Failure::Start {
                     oom: is_oom(&e, &store),
                     message: format!("{e:#}"),
@@ -168,7 +207,14 @@ impl HttpService {
             };
             svc.record(&store, &charged);
             if let Err(f) = &outcome {
-                svc.log_failure(&what, f);
+                match f {
+                    Failure::Busy(busy) => {
+                        if let Some(line) = svc.admission.refusal_line(busy) {
+                            svc.log_failure_line(&line);
+                        }
+                    }
+                    _ => svc.log_failure(&what, f),
+                }
                 if matches!(f, Failure::OutOfFuel) && svc.fuel_left() == 0 {
                     svc.set_fatal(format!(
                         "FuelExhausted: container used its fuel budget of {}",
@@ -300,6 +346,11 @@ impl HttpService {
             .stderr
             .host_line(&format!("wasmgate: request {message}"));
     }
+}
+
+fn is_pool_full(e: &wasmtime::Error) -> bool {
+    e.downcast_ref::<PoolConcurrencyLimitError>().is_some()
+        || e.chain().any(|c| c.is::<PoolConcurrencyLimitError>())
 }
 
 fn is_oom(e: &wasmtime::Error, store: &Store<GuestState>) -> bool {

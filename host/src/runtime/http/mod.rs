@@ -16,10 +16,19 @@
 //! that sibling (the same code path as a request from the network); everything else must
 //! pass the task's egress rules before the host opens a connection.
 //!
-//! - `server`: listeners, connections, draining.
+//! Nobody who can reach a port may take the host down: a container runs at most
+//! `[http] max_concurrent_requests` instances with a bounded queue (then 503 with
+//! `Retry-After`), a task's requests hold at most its share of the pool and never the reserve
+//! kept for command containers (`admission`); connections per port, header and body reads
+//! are bounded too (`server`).
+//!
+//! - `server`: listeners, connections (capped, with read timeouts), draining.
+//! - `admission`: a request's place among the container's concurrent requests and its slot
+//!   in the host's instance pool.
 //! - `instance`: one request in one fresh instance.
 //! - `outgoing`: the hooks: sibling routing and egress.
 
+mod admission;
 mod instance;
 mod outgoing;
 mod server;
@@ -48,6 +57,9 @@ use super::guest_state::GuestState;
 pub struct TaskHttp {
     net: Arc<TaskNetwork>,
     services: RwLock<HashMap<u16, Arc<HttpService>>>,
+    /// Request instances of all the task's HTTP containers alive now (its share of the
+    /// host's pool is counted on it).
+    instances: Arc<AtomicUsize>,
 }
 
 impl TaskHttp {
@@ -55,6 +67,7 @@ impl TaskHttp {
         Arc::new(Self {
             net,
             services: RwLock::default(),
+            instances: Arc::default(),
         })
     }
 
@@ -107,6 +120,10 @@ pub(super) struct HttpService {
     pub(super) meters: Arc<Meters>,
     pub(super) cpu: Arc<CpuBucket>,
     pub(super) in_flight: Arc<InFlight>,
+    /// Places among the container's concurrent requests and slots in the pool.
+    admission: admission::Admission,
+    /// `[http]` limits this container is served with.
+    limits: crate::config::HttpConfig,
     /// Set when a request used up the container's fuel budget: the container must end.
     pub(super) fatal: watch::Sender<Option<String>>,
     /// Set when the container ends: connections and request instances still running are

@@ -5,7 +5,14 @@
 //! the request they are on (keep-alive is turned off), requests still running in instances
 //! finish, then the container exits with 0. `stopTimeout` bounds all of it: past it the task
 //! kills the container (137) and the instances are dropped with it.
+//!
+//! Slow or greedy clients: each port keeps at most `[http] max_connections_per_port`
+//! connections open (more are answered 503 and closed as they arrive); a connection has
+//! `header_read_timeout_seconds` to send a request's headers (also the idle time allowed
+//! between keep-alive requests), and a request body that sends nothing for
+//! `body_read_timeout_seconds` is cut.
 
+use super::admission::{Admission, RefusalLog};
 use super::{HttpService, InFlight};
 use crate::runtime::container::{Exit, Kill, Launch, Meters};
 use crate::runtime::cpu::CpuBucket;
@@ -14,18 +21,19 @@ use crate::runtime::fsquota::StorageQuota;
 use crate::runtime::guest_state::GuestState;
 use crate::runtime::limits::TaskMemory;
 use crate::runtime::net::Proto;
+use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
-
-/// A client has this long to send a request's headers (slow-loris guard).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves the container until the task stops (then drains and returns exit 0), the task
 /// kills it, or a request uses up its fuel budget. `started` fires once every port listens.
@@ -46,7 +54,7 @@ pub(in crate::runtime) async fn serve(
     for &port in &ports {
         let addr = SocketAddr::new(task_http.address(), port);
         match TcpListener::bind(addr).await {
-            Ok(l) => listeners.push(l),
+            Ok(l) => listeners.push(Port::new(l, port, &engine.http)),
             Err(e) => {
                 return Exit::failed(format!(
                     "CannotStartContainerError: cannot listen on {addr} (containerPort {port}): {e}"
@@ -72,6 +80,12 @@ pub(in crate::runtime) async fn serve(
         quota,
         meters,
         in_flight: Arc::new(InFlight::default()),
+        admission: Admission::new(
+            &engine.http,
+            engine.http_shares.clone(),
+            task_http.instances.clone(),
+        ),
+        limits: engine.http.clone(),
         fatal,
         ended,
         launch,
@@ -83,13 +97,18 @@ pub(in crate::runtime) async fn serve(
 
     let graceful = GracefulShutdown::new();
     let stopped = loop {
-        let accept = futures::future::select_all(listeners.iter().map(|l| Box::pin(l.accept())));
+        let accept =
+            futures::future::select_all(listeners.iter().map(|l| Box::pin(l.listener.accept())));
         tokio::select! {
-            (accepted, _, _) = accept => match accepted {
+            (accepted, i, _) = accept => match accepted {
                 Ok((stream, _peer)) => {
+                    let Some(port) = listeners.get(i) else { continue };
+                    let Some(open) = port.admit(&svc, stream) else { continue };
+                    let (stream, permit) = open;
                     let watched = graceful.watch(connection(&svc, stream));
                     // A client that goes away mid-request is not the container's problem.
                     drop(svc.spawn(async move {
+                        let _open = permit;
                         let _ = watched.await;
                     }));
                 }
@@ -175,22 +194,146 @@ async fn stopping(kill: &mut watch::Receiver<Kill>) -> Stop {
     }
 }
 
+/// One listening port and its cap on open connections.
+struct Port {
+    listener: TcpListener,
+    port: u16,
+    open: Arc<Semaphore>,
+    limit: u32,
+    refusals: RefusalLog,
+}
+
+impl Port {
+    fn new(listener: TcpListener, port: u16, limits: &crate::config::HttpConfig) -> Self {
+        let limit = limits.max_connections_per_port.max(1);
+        Self {
+            listener,
+            port,
+            open: Arc::new(Semaphore::new((limit as usize).min(Semaphore::MAX_PERMITS))),
+            limit,
+            refusals: RefusalLog::default(),
+        }
+    }
+
+    /// The connection with its place among the port's open ones; or, past the cap, a 503
+    /// written if the socket takes it at once (never waited for) and the connection closed.
+    fn admit(
+        &self,
+        svc: &HttpService,
+        stream: TcpStream,
+    ) -> Option<(TcpStream, OwnedSemaphorePermit)> {
+        if let Ok(permit) = self.open.clone().try_acquire_owned() {
+            return Some((stream, permit));
+        }
+        let why = format!(
+            "port {} has its limit of {} open connections ([http] max_connections_per_port)",
+            self.port, self.limit
+        );
+        let body = format!("503 Service Unavailable: {why}; retry later\n");
+        let answer = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nretry-after: 1\r\n\
+             connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.try_write(answer.as_bytes());
+        if let Some(n) = self.refusals.note() {
+            svc.launch.stderr.host_line(&format!(
+                "wasmgate: connection refused with 503: {why} ({n} refused since the last such line)"
+            ));
+        }
+        None
+    }
+}
+
 /// One HTTP/1.1 connection; each request runs in its own instance.
 fn connection(
     svc: &Arc<HttpService>,
-    stream: tokio::net::TcpStream,
+    stream: TcpStream,
 ) -> impl hyper_util::server::graceful::GracefulConnection + Send + use<> {
     let _ = stream.set_nodelay(true);
+    let header_timeout = Duration::from_secs(svc.limits.header_read_timeout_seconds.max(1));
+    let body_timeout = Duration::from_secs(svc.limits.body_read_timeout_seconds.max(1));
     let svc = svc.clone();
-    let service = hyper::service::service_fn(move |req| {
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let svc = svc.clone();
+        let req = req.map(|body| TimedBody::new(body, body_timeout));
         async move { Ok::<_, Infallible>(svc.handle(req).await) }
     });
     hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        // hyper starts this clock whenever it waits for a request head, so it also closes a
+        // connection that stays idle (or silent from the start) that long.
+        .header_read_timeout(header_timeout)
         .keep_alive(true)
         .serve_connection(TokioIo::new(stream), service)
+}
+
+/// A request body that fails with `ConnectionReadTimeout` once its reader waited `timeout`
+/// for the next frame (a client that stops sending must not hold an instance forever).
+/// The clock runs only while someone waits: a guest that reads late is not cut.
+struct TimedBody<B> {
+    inner: B,
+    timeout: Duration,
+    wait: Option<Pin<Box<tokio::time::Sleep>>>,
+    timed_out: bool,
+}
+
+impl<B> TimedBody<B> {
+    fn new(inner: B, timeout: Duration) -> Self {
+        Self {
+            inner,
+            timeout,
+            wait: None,
+            timed_out: false,
+        }
+    }
+}
+
+impl<B> Body for TimedBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<wasmtime_wasi_http::Error>,
+{
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        if this.timed_out {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.wait = None;
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let timeout = this.timeout;
+                let wait = this
+                    .wait
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                match wait.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        this.timed_out = true;
+                        this.wait = None;
+                        Poll::Ready(Some(Err(wasmtime_wasi_http::Error::ConnectionReadTimeout)))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.timed_out || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 struct Deregister<'a>(&'a Arc<HttpService>);
@@ -199,5 +342,34 @@ impl Drop for Deregister<'_> {
     fn drop(&mut self) {
         self.0.in_flight.close();
         self.0.launch.http.deregister(self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, StreamBody};
+
+    #[tokio::test]
+    async fn a_body_that_sends_nothing_is_cut_after_the_timeout() {
+        let silent =
+            StreamBody::new(futures::stream::pending::<Result<Frame<Bytes>, hyper::Error>>());
+        let mut body = TimedBody::new(silent, Duration::from_millis(20));
+        match body.frame().await {
+            Some(Err(wasmtime_wasi_http::Error::ConnectionReadTimeout)) => {}
+            other => panic!("want a read timeout, got {other:?}"),
+        }
+        assert!(body.is_end_stream());
+        assert!(body.frame().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_body_that_keeps_sending_is_passed_through() {
+        let chunks = futures::stream::iter(
+            ["a", "b"].map(|c| Ok::<_, hyper::Error>(Frame::data(Bytes::from(c)))),
+        );
+        let body = TimedBody::new(StreamBody::new(chunks), Duration::from_secs(5));
+        let all = body.collect().await.expect("no error").to_bytes();
+        assert_eq!(&all[..], b"ab");
     }
 }

@@ -5,183 +5,24 @@
 //! The registry binary must be installed (`.ci/run` does it): without it these tests fail.
 
 mod common;
+#[path = "common/registry.rs"]
+mod support;
 
-use common::{Host, Run, guest};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use common::{Host, guest};
+use serde_json::json;
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// `wasmgate run`'s exit code for a task that never started.
-const EXIT_NOT_STARTED: i32 = 125;
-const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
-
-/// A registry on 127.0.0.1:<free port>, killed on drop.
-struct Registry {
-    child: Child,
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Registry {
-    fn start() -> Self {
-        Self::start_with_auth(None)
-    }
-
-    /// With `Some((user, password))` the registry requires htpasswd basic auth.
-    fn start_with_auth(auth: Option<(&str, &str)>) -> Self {
-        assert!(
-            Path::new(REGISTRY_BIN).exists(),
-            "{REGISTRY_BIN} is missing: install Debian's docker-registry package \
-             (apt-get install -y --no-install-recommends docker-registry), as .ci/run does"
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n\
-             storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-             http:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("storage").display()
-        );
-        if let Some((user, password)) = auth {
-            let htpasswd = dir.path().join("htpasswd");
-            let out = Command::new("htpasswd")
-                .args(["-Bbn", user, password])
-                .output()
-                .expect("htpasswd (apache2-utils) is missing: .ci/run installs it");
-            assert!(out.status.success(), "htpasswd failed");
-            std::fs::write(&htpasswd, &out.stdout).expect("write htpasswd");
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: wasmgate-test\n    path: {}\n",
-                htpasswd.display()
-            ));
-        }
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).expect("write registry config");
-        let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
-        let child = Command::new(REGISTRY_BIN)
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start docker-registry");
-        let r = Self { child, dir, port };
-        r.wait_ready();
-        r
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
-                let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: localhost\r\n\r\n");
-                let mut head = [0u8; 12];
-                if s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("registry did not come up:\n{}", self.log());
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
-    }
-
-    /// Successful GETs of a blob, from the registry's access log.
-    fn blob_gets(&self, hex: &str) -> usize {
-        let blob = format!("/blobs/sha256:{hex} ");
-        self.log()
-            .lines()
-            .filter(|l| l.contains("\"GET /v2/") && l.contains(&blob))
-            .filter(|l| l.contains("\" 200 "))
-            .count()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn sha256_file(path: &Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(path).expect("read")))
-}
-
-fn push(host: &Host, component: &str, reference: &str) -> String {
-    let out = host
-        .cmd(&["push", component, reference])
-        .output()
-        .expect("run wasmgate push");
-    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(
-        out.status.success(),
-        "push failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.starts_with("sha256:"), "{stdout}");
-    stdout
-}
-
-fn image_task(image: &str, command: &[&str]) -> Value {
-    json!({
-        "family": "registry",
-        "cpu": "256",
-        "memory": "512",
-        "containerDefinitions": [{"name": "app", "image": image, "command": command}],
-    })
-}
-
-fn blob_path(host: &Host, hex: &str) -> PathBuf {
-    host.data_dir()
-        .join("images")
-        .join("blobs")
-        .join("sha256")
-        .join(hex)
-}
-
-fn assert_cannot_pull(run: &Run, needles: &[&str]) {
-    assert_eq!(run.code, Some(EXIT_NOT_STARTED), "{}", run.debug());
-    let reason = run.task["stoppedReason"].as_str().unwrap_or_default();
-    assert!(
-        reason.starts_with("CannotPullContainerError: "),
-        "{reason}\n{}",
-        run.debug()
-    );
-    for n in needles {
-        assert!(
-            reason.contains(n),
-            "{n:?} not in {reason:?}\n{}",
-            run.debug()
-        );
-    }
-}
+use support::{
+    Registry, assert_cannot_pull, blob_path, free_port, image_task, image_task_with_secret, push,
+    sha256_file,
+};
 
 #[test]
 fn push_then_run_by_tag_and_by_digest() {
     let reg = Registry::start();
     let host = Host::new();
     let reference = format!("{}/demo/echo:v1", reg.host());
-    let digest = push(&host, &guest("echo"), &reference);
+    let digest = push(&host, &guest("echo"), &reference, &[]);
 
     let run = host.run(&image_task(&reference, &["by-tag"]), &[]);
     assert_eq!(run.code, Some(0), "{}", run.debug());
@@ -205,12 +46,12 @@ fn a_moved_tag_runs_the_new_digest() {
     let reg = Registry::start();
     let host = Host::new();
     let reference = format!("{}/demo/app:stable", reg.host());
-    let first = push(&host, &guest("echo"), &reference);
+    let first = push(&host, &guest("echo"), &reference, &[]);
     let run = host.run(&image_task(&reference, &["x"]), &[]);
     assert_eq!(run.code, Some(0), "{}", run.debug());
     assert_eq!(run.container("app")["imageDigest"], json!(first));
 
-    let second = push(&host, &guest("exit-code"), &reference);
+    let second = push(&host, &guest("exit-code"), &reference, &[]);
     assert_ne!(first, second);
     let run = host.run(&image_task(&reference, &["7"]), &[]);
     assert_eq!(run.container("app")["imageDigest"], json!(second));
@@ -225,6 +66,7 @@ fn a_wrong_digest_cannot_be_pulled() {
         &host,
         &guest("echo"),
         &format!("{}/demo/echo:v1", reg.host()),
+        &[],
     );
     let wrong = format!("sha256:{}", "0".repeat(64));
     let run = host.run(
@@ -265,7 +107,7 @@ fn auth_required_refused_without_credentials_accepted_with_them() {
         "[[registry.auths]]\nregistry = \"{}\"\nusername = \"alice\"\npassword = \"s3cret-pw\"\n",
         reg.host()
     ));
-    let digest = push(&with_host_auth, &guest("echo"), &reference);
+    let digest = push(&with_host_auth, &guest("echo"), &reference, &[]);
 
     let anonymous = Host::new();
     let run = anonymous.run(&image_task(&reference, &[]), &[]);
@@ -284,19 +126,85 @@ fn auth_required_refused_without_credentials_accepted_with_them() {
     assert_eq!(run.container("app")["imageDigest"], json!(digest));
     assert!(!run.stderr.contains("s3cret-pw") && !run.stdout.contains("s3cret-pw"));
 
-    // repositoryCredentials naming a secret in the host's secret store.
-    let with_secret = Host::with_config("[secrets]\nregistry-login = \"alice:s3cret-pw\"\n");
-    let mut def = image_task(&reference, &["secret"]);
-    def["containerDefinitions"][0]["repositoryCredentials"] =
-        json!({"credentialsParameter": "registry-login"});
+    // repositoryCredentials naming a secret in the host's secret store, bound to the registry.
+    let with_secret = Host::with_config(&format!(
+        "[secrets]\nloose = \"alice:s3cret-pw\"\n\
+         [secrets.registry-login]\nvalue = \"alice:s3cret-pw\"\nregistries = [\"{}\"]\n",
+        reg.host()
+    ));
+    let def = image_task_with_secret(&reference, &["secret"], "registry-login");
     let run = with_secret.run(&def, &[]);
     assert_eq!(run.code, Some(0), "{}", run.debug());
     assert!(!run.stderr.contains("s3cret-pw") && !run.stdout.contains("s3cret-pw"));
 
-    def["containerDefinitions"][0]["repositoryCredentials"] =
-        json!({"credentialsParameter": "no-such-secret"});
+    // The plain form is bound to no registry: refused, saying how to bind it.
+    let run = with_secret.run(&image_task_with_secret(&reference, &[], "loose"), &[]);
+    assert_cannot_pull(
+        &run,
+        &[
+            &format!("secret loose is not allowed for registry {}", reg.host()),
+            "[secrets.loose]",
+        ],
+    );
+
+    let def = image_task_with_secret(&reference, &[], "no-such-secret");
     let run = with_secret.run(&def, &[]);
     assert_cannot_pull(&run, &["no-such-secret", "secret store"]);
+
+    // `wasmgate push` follows the same binding.
+    let out = with_secret
+        .cmd(&[
+            "push",
+            &guest("echo"),
+            &reference,
+            "--credentials-parameter",
+            "loose",
+        ])
+        .output()
+        .expect("push");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("secret loose is not allowed"), "{err}");
+    push(
+        &with_secret,
+        &guest("echo"),
+        &reference,
+        &["--credentials-parameter", "registry-login"],
+    );
+}
+
+#[test]
+fn a_trusted_cache_runs_pinned_images_without_the_registry() {
+    let reg = Registry::start();
+    let air_gapped = Host::with_config("[registry]\ntrust_cache = true\nmax_attempts = 1\n");
+    let reference = format!("{}/demo/echo:v1", reg.host());
+    let digest = push(&air_gapped, &guest("echo"), &reference, &[]);
+    let pinned = format!("{}/demo/echo@{digest}", reg.host());
+    let run = air_gapped.run(&image_task(&pinned, &["first"]), &[]);
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+
+    // The same data directory without trust_cache asks the registry at every start.
+    let checking = Host::with_config("[registry]\nmax_attempts = 1\n");
+    std::fs::create_dir_all(checking.data_dir()).expect("data dir");
+    let copy = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(air_gapped.data_dir().join("images"))
+        .arg(checking.data_dir())
+        .status()
+        .expect("cp");
+    assert!(copy.success());
+
+    drop(reg);
+    let run = air_gapped.run(&image_task(&pinned, &["offline"]), &[]);
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+    assert!(run.stdout.contains("arg[1]=offline"), "{}", run.debug());
+    assert!(run.stderr.contains("trust_cache"), "{}", run.debug());
+
+    let run = checking.run(&image_task(&pinned, &["offline"]), &[]);
+    assert_cannot_pull(&run, &["unreachable"]);
+    // A tag always needs the registry.
+    let run = air_gapped.run(&image_task(&reference, &[]), &[]);
+    assert_cannot_pull(&run, &["unreachable"]);
 }
 
 #[test]
@@ -305,7 +213,7 @@ fn two_tasks_pulling_one_image_at_once_fetch_it_once() {
     let reg = Registry::start();
     let host = Host::new();
     let reference = format!("{}/demo/echo:v1", reg.host());
-    let digest = push(&host, &guest("echo"), &reference);
+    let digest = push(&host, &guest("echo"), &reference, &[]);
 
     let config = wasmgate::config::HostConfig {
         data_dir: Some(host.data_dir()),
@@ -362,8 +270,8 @@ fn least_recently_used_images_are_evicted_past_the_cap() {
     let host = Host::with_config("[registry]\ncache_max_mib = 0\n");
     let a = format!("{}/demo/a:v1", reg.host());
     let b = format!("{}/demo/b:v1", reg.host());
-    push(&host, &guest("echo"), &a);
-    push(&host, &guest("exit-code"), &b);
+    push(&host, &guest("echo"), &a, &[]);
+    push(&host, &guest("exit-code"), &b, &[]);
     let a_hex = sha256_file(Path::new(&guest("echo")));
     let b_hex = sha256_file(Path::new(&guest("exit-code")));
 
@@ -398,7 +306,7 @@ fn a_damaged_cache_file_is_detected_and_fetched_again() {
     let reg = Registry::start();
     let host = Host::new();
     let reference = format!("{}/demo/echo:v1", reg.host());
-    push(&host, &guest("echo"), &reference);
+    push(&host, &guest("echo"), &reference, &[]);
     let hex = sha256_file(Path::new(&guest("echo")));
 
     let run = host.run(&image_task(&reference, &["one"]), &[]);
@@ -434,7 +342,7 @@ fn the_api_reports_the_digest_and_pull_times() {
     let reg = Registry::start();
     let host = Host::new();
     let reference = format!("{}/demo/echo:api", reg.host());
-    let digest = push(&host, &guest("echo"), &reference);
+    let digest = push(&host, &guest("echo"), &reference, &[]);
     let server = common::Server::start(&host);
     let run = server.python_ok("images.py", &[&reference, &digest]);
     println!("{}", run.stdout);

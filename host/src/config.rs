@@ -34,9 +34,10 @@ pub struct HostConfig {
     pub network: NetworkConfig,
     /// OCI registries images are pulled from (`[registry]`).
     pub registry: RegistryConfig,
-    /// Host-side secret store: name → value. `repositoryCredentials.credentialsParameter` names
-    /// an entry whose value is `username:password` (or JSON `{"username":…,"password":…}`).
-    pub secrets: std::collections::BTreeMap<String, Secret>,
+    /// Host-side secret store (`[secrets]`): name → value and the registries it may be sent to.
+    /// `repositoryCredentials.credentialsParameter` names an entry whose value is
+    /// `username:password` (or JSON `{"username":…,"password":…}`).
+    pub secrets: std::collections::BTreeMap<String, HostSecret>,
     /// The built-in load balancer: target groups and listeners (`[lb]`).
     pub lb: LbConfig,
 }
@@ -62,6 +63,124 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// One `[secrets]` entry. A secret goes only where the operator said it may: a task
+/// definition names the secret *and* the registry, so without this binding anyone who can
+/// register a definition could have the host send the secret to a server of their own.
+///
+/// ```toml
+/// [secrets.team-registry]
+/// value = "ci:…"
+/// registries = ["registry.example.com"]     # image references' registry, as written
+/// token_realms = ["auth.example.com"]       # optional: token services on other hosts
+/// [secrets]
+/// legacy = "ci:…"                           # plain form: bound to no registry, so refused
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSecret {
+    pub value: Secret,
+    /// Registries (`host[:port]`, as written in image references, case-insensitive) that
+    /// pulls and pushes may send this secret to. Empty (the plain form): none.
+    pub registries: Vec<String>,
+    /// Token services (`host[:port]`) other than the registry itself that a registry's
+    /// `WWW-Authenticate: Bearer realm=…` may send this secret to (Docker Hub's
+    /// `auth.docker.io`). A realm on the registry's own host and port needs no entry.
+    pub token_realms: Vec<String>,
+}
+
+impl HostSecret {
+    /// A secret bound to no registry (the plain `name = "value"` form).
+    pub fn unbound(value: impl Into<String>) -> Self {
+        Self {
+            value: Secret::new(value),
+            registries: Vec::new(),
+            token_realms: Vec::new(),
+        }
+    }
+
+    /// A secret that may be sent to `registries`.
+    pub fn bound(value: impl Into<String>, registries: &[&str]) -> Self {
+        Self {
+            value: Secret::new(value),
+            registries: registries.iter().map(|r| (*r).to_owned()).collect(),
+            token_realms: Vec::new(),
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        self.value.expose()
+    }
+
+    /// True when the secret may be sent to `registry` (`host[:port]`).
+    pub fn allows_registry(&self, registry: &str) -> bool {
+        self.registries
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(registry))
+    }
+}
+
+impl<'de> Deserialize<'de> for HostSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            value: Secret,
+            #[serde(default)]
+            registries: Vec<String>,
+            #[serde(default)]
+            token_realms: Vec<String>,
+        }
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = HostSecret;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a string, or a table { value = \"…\", registries = [\"host[:port]\"] }",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<HostSecret, E> {
+                Ok(HostSecret::unbound(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<HostSecret, A::Error> {
+                let t = Table::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                for (field, hosts) in [
+                    ("registries", &t.registries),
+                    ("token_realms", &t.token_realms),
+                ] {
+                    for h in hosts {
+                        check_host_port(h).map_err(|why| {
+                            serde::de::Error::custom(format!("{field}: {h:?} {why}"))
+                        })?;
+                    }
+                }
+                Ok(HostSecret {
+                    value: t.value,
+                    registries: t.registries,
+                    token_realms: t.token_realms,
+                })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// `host[:port]` as image references write registries: no scheme, path or spaces.
+fn check_host_port(s: &str) -> Result<(), &'static str> {
+    if s.is_empty() {
+        Err("is empty (expected host[:port])")
+    } else if s.contains("://") {
+        Err("has a scheme (expected host[:port], e.g. \"registry.example.com\")")
+    } else if s.contains('/') {
+        Err("has a path (expected host[:port])")
+    } else if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Err("has spaces (expected host[:port])")
+    } else {
+        Ok(())
+    }
+}
+
 /// `[registry]`: where images come from and how much of them the host keeps.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -75,6 +194,17 @@ pub struct RegistryConfig {
     pub max_attempts: u32,
     /// Credentials per registry (`[[registry.auths]]`).
     pub auths: Vec<RegistryAuthConfig>,
+    /// Largest manifest a pull reads, in KiB; a bigger one fails the pull.
+    pub max_manifest_kib: u64,
+    /// Largest component layer a pull fetches, in MiB; a bigger one fails the pull before
+    /// any byte is written, and a registry that sends more than it declared is cut off.
+    pub max_component_mib: u64,
+    /// Run a digest-pinned image found in the store without asking the registry, for hosts
+    /// that cannot reach it (air-gapped). Off: every start proves, with the task's own
+    /// credentials, that the registry still serves the image to it (a manifest `HEAD`), as
+    /// Kubernetes' `AlwaysPullImages` does. On, anyone on this host who names a cached
+    /// `registry/repository@digest` runs it, with or without credentials.
+    pub trust_cache: bool,
 }
 
 impl Default for RegistryConfig {
@@ -84,6 +214,9 @@ impl Default for RegistryConfig {
             cache_max_mib: 4096,
             max_attempts: 4,
             auths: Vec::new(),
+            max_manifest_kib: 4096,
+            max_component_mib: 256,
+            trust_cache: false,
         }
     }
 }
@@ -95,6 +228,10 @@ pub struct RegistryAuthConfig {
     pub registry: String,
     pub username: String,
     pub password: Secret,
+    /// Token services (`host[:port]`) on other hosts the registry may send these credentials
+    /// to (see `HostSecret::token_realms`).
+    #[serde(default)]
+    pub token_realms: Vec<String>,
 }
 
 /// Fuel is the CPU meter (billing, metrics) and an optional hard budget per container.
@@ -565,6 +702,52 @@ mod tests {
         assert_eq!(c.network.rules[0].ports, vec![80]);
         assert_eq!(c.network.gateway[0].port, 5432);
         assert_eq!(c.network.gateway[0].target, None);
+    }
+
+    #[test]
+    fn registry_section_limits_are_on_by_default() {
+        let c: HostConfig = toml::from_str("").unwrap();
+        assert_eq!(c.registry.max_manifest_kib, 4096);
+        assert_eq!(c.registry.max_component_mib, 256);
+        assert!(!c.registry.trust_cache);
+        let c: HostConfig = toml::from_str(
+            "[registry]\nmax_manifest_kib = 64\nmax_component_mib = 1\ntrust_cache = true\n",
+        )
+        .unwrap();
+        assert_eq!(c.registry.max_manifest_kib, 64);
+        assert!(c.registry.trust_cache);
+    }
+
+    #[test]
+    fn secrets_are_bound_to_registries_or_to_nothing() {
+        let c: HostConfig = toml::from_str(
+            "[secrets]\nlegacy = \"u:p\"\n\
+             [secrets.team]\nvalue = \"u:p2\"\nregistries = [\"localhost:5000\"]\n\
+             token_realms = [\"auth.example.com\"]\n",
+        )
+        .unwrap();
+        let legacy = &c.secrets["legacy"];
+        assert_eq!(legacy.expose(), "u:p");
+        assert!(legacy.registries.is_empty());
+        assert!(!legacy.allows_registry("localhost:5000"));
+        let team = &c.secrets["team"];
+        assert_eq!(team.expose(), "u:p2");
+        assert!(team.allows_registry("LOCALHOST:5000"));
+        assert!(!team.allows_registry("localhost:5001"));
+        assert_eq!(team.token_realms, ["auth.example.com"]);
+        assert!(!format!("{c:?}").contains("u:p"));
+
+        let e =
+            toml::from_str::<HostConfig>("[secrets.team]\nvalue = \"u:p\"\nregistry = [\"x\"]\n")
+                .unwrap_err();
+        assert!(e.to_string().contains("registry"), "{e}");
+        let e = toml::from_str::<HostConfig>(
+            "[secrets.team]\nvalue = \"u:p\"\nregistries = [\"https://x\"]\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("scheme"), "{e}");
+        let e = toml::from_str::<HostConfig>("[secrets]\nteam = 3\n").unwrap_err();
+        assert!(e.to_string().contains("registries"), "{e}");
     }
 
     #[test]

@@ -13,8 +13,9 @@ pub struct PushArgs {
     pub component: PathBuf,
     /// Where to publish it: `registry/repository:tag`.
     pub reference: String,
-    /// Name of a host secret (`[secrets]`) holding `username:password` for the registry;
-    /// without it the `[[registry.auths]]` entry for the registry applies, if any.
+    /// Name of a host secret (`[secrets.NAME]`, bound to the registry) holding
+    /// `username:password`; without it the `[[registry.auths]]` entry for the registry
+    /// applies, if any.
     #[arg(long)]
     pub credentials_parameter: Option<String>,
 }

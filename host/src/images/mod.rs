@@ -3,9 +3,19 @@
 //! Layout under `<data-dir>/images/`:
 //! - `blobs/sha256/<hex>`: component bytes, named by their digest and verified (size and
 //!   sha256) every time a task uses them; a damaged one is deleted and fetched again.
-//! - `manifests/sha256/<hex>`: manifests by digest, so a pinned or already resolved image
-//!   needs no registry round trip for its manifest.
+//! - `repos/<registry>/<repository>/_manifests/<hex>`: manifests by digest, per repository.
+//! - `repos/<registry>/<repository>/_blobs/<hex>`: empty marks: this repository served this
+//!   blob (its bytes came from there and were verified).
 //! - `tmp/`: downloads in progress, renamed into place once verified.
+//!
+//! Who may run what is in the store: a digest is not a password. The blob bytes are shared by
+//! every repository that serves them, but a repository uses a stored blob only once it has
+//! served the blob itself, so naming another tenant's digest under a registry of one's own
+//! gets nothing. And every task start asks the registry, with the task's own credentials,
+//! for the manifest (a `HEAD` when it is stored, the resolution of a tag otherwise), as
+//! Kubernetes' `AlwaysPullImages` does; `[registry] trust_cache` skips that for digest-pinned
+//! images already stored for the same repository (air-gapped hosts), at the price of letting
+//! anyone on the host run them.
 //!
 //! Tags are resolved to a manifest digest at every task start; the digest is what runs. Pulls
 //! of one digest are coalesced (the second waits for the first and finds the blob in place).
@@ -20,20 +30,16 @@ pub use reference::{ImageRef, ReferenceError, is_loopback_registry};
 pub use registry::{WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
 
 use crate::config::{HostConfig, RegistryConfig, Secret};
-use oci_client::RegistryOperation;
 use oci_client::client::{Config, ImageLayer};
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
-use registry::Registry;
+use registry::{Op, Registry};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
-use tokio::io::AsyncWrite;
 
 /// Why an image could not be pulled; the task stops with `CannotPullContainerError: <this>`.
 #[derive(Debug, thiserror::Error)]
@@ -56,10 +62,28 @@ pub enum PullError {
     DigestMismatch { what: String, detail: String },
     #[error("{reference} is not a Wasm component artifact: {detail}")]
     NotWasm { reference: String, detail: String },
+    #[error("{what} is too large: {detail}")]
+    TooLarge { what: String, detail: String },
     #[error("registry {registry}: {message}")]
     Registry { registry: String, message: String },
     #[error("registry credentials: {0}")]
     Credentials(String),
+    #[error("registry credentials: secret {name} is not allowed for registry {registry}: {why}")]
+    SecretNotAllowed {
+        name: String,
+        registry: String,
+        why: String,
+    },
+    #[error(
+        "registry {registry} asks for the credentials of {from} to be sent to the token \
+         service {realm}, {why}; they were not sent"
+    )]
+    RealmRefused {
+        registry: String,
+        from: String,
+        realm: String,
+        why: String,
+    },
     #[error("image store {path}: {source}")]
     Store {
         path: PathBuf,
@@ -76,12 +100,19 @@ pub enum PullError {
 #[derive(Debug, Clone)]
 pub enum Credentials {
     Anonymous,
-    Basic { username: String, password: Secret },
+    Basic {
+        username: String,
+        password: Secret,
+        /// Where they come from, for messages: `secret team-registry`.
+        from: String,
+        /// Token services on other hosts the registry may send them to (`host[:port]`).
+        token_realms: Vec<String>,
+    },
 }
 
-/// The credentials a pull from `registry` uses: the container's `repositoryCredentials`
-/// secret when it names one (it must exist), else the host's `[[registry.auths]]` entry for
-/// the registry, else none.
+/// The credentials a pull from (or push to) `registry` uses: the container's
+/// `repositoryCredentials` secret when it names one (it must exist and be bound to
+/// `registry`), else the host's `[[registry.auths]]` entry for the registry, else none.
 pub fn credentials(
     config: &HostConfig,
     registry: &str,
@@ -93,21 +124,51 @@ pub fn credentials(
                 "repositoryCredentials.credentialsParameter {name:?} is not in the host's secret store"
             ))
         })?;
-        return parse_secret(name, secret.expose());
+        if !secret.allows_registry(registry) {
+            return Err(PullError::SecretNotAllowed {
+                name: name.to_owned(),
+                registry: registry.to_owned(),
+                why: if secret.registries.is_empty() {
+                    format!(
+                        "it is bound to no registry; the host's operator can bind it with \
+                         [secrets.{name}] value = \"…\", registries = [\"{registry}\"]"
+                    )
+                } else {
+                    format!(
+                        "it may only be sent to {}",
+                        secret
+                            .registries
+                            .iter()
+                            .map(|r| format!("{r:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+            });
+        }
+        let (username, password) = parse_secret(name, secret.expose())?;
+        return Ok(Credentials::Basic {
+            username,
+            password,
+            from: format!("secret {name}"),
+            token_realms: secret.token_realms.clone(),
+        });
     }
     Ok(config
         .registry
         .auths
         .iter()
-        .find(|a| a.registry == registry)
+        .find(|a| a.registry.eq_ignore_ascii_case(registry))
         .map_or(Credentials::Anonymous, |a| Credentials::Basic {
             username: a.username.clone(),
             password: a.password.clone(),
+            from: format!("the [[registry.auths]] entry for {}", a.registry),
+            token_realms: a.token_realms.clone(),
         }))
 }
 
 /// A secret is `username:password` or `{"username": …, "password": …}` (as ECS stores it).
-fn parse_secret(name: &str, value: &str) -> Result<Credentials, PullError> {
+fn parse_secret(name: &str, value: &str) -> Result<(String, Secret), PullError> {
     #[derive(serde::Deserialize)]
     struct Json {
         username: String,
@@ -125,10 +186,7 @@ fn parse_secret(name: &str, value: &str) -> Result<Credentials, PullError> {
         let (u, p) = value.split_once(':').ok_or_else(bad)?;
         (u.to_owned(), p.to_owned())
     };
-    Ok(Credentials::Basic {
-        username,
-        password: Secret::new(password),
-    })
+    Ok((username, Secret::new(password)))
 }
 
 /// What a pull reports as it goes.
@@ -188,6 +246,46 @@ struct Inner {
     fetches: AtomicU64,
 }
 
+/// What the store records for one registry repository: `repos/<registry>/<repository>/`.
+/// Its own subdirectories start with `_`, which no repository path component can.
+struct RepoDir(PathBuf);
+
+impl RepoDir {
+    fn new(images: &Path, reference: &ImageRef) -> Result<Self, PullError> {
+        let registry = reference.registry().to_ascii_lowercase();
+        let mut dir = images.join("repos");
+        for part in std::iter::once(registry.as_str()).chain(reference.repository().split('/')) {
+            if !is_path_component(part) {
+                return Err(PullError::Registry {
+                    registry: reference.registry().to_owned(),
+                    message: format!("{reference} cannot be stored: {part:?} is not a usable name"),
+                });
+            }
+            dir.push(part);
+        }
+        Ok(Self(dir))
+    }
+
+    fn manifest(&self, hex: &str) -> PathBuf {
+        self.0.join("_manifests").join(hex)
+    }
+
+    fn served_blob(&self, hex: &str) -> PathBuf {
+        self.0.join("_blobs").join(hex)
+    }
+}
+
+/// A registry or repository part is a safe directory name: the reference grammar allows
+/// only these characters, and `.`/`..`/`_…` never pass.
+fn is_path_component(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && !s.starts_with('_')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:[]".contains(&b))
+}
+
 /// The content-addressed image store shared by every task of the host.
 #[derive(Debug, Clone)]
 pub struct ImageStore {
@@ -221,10 +319,6 @@ impl ImageStore {
         self.inner.dir.join("blobs").join("sha256").join(hex)
     }
 
-    fn manifest_path(&self, hex: &str) -> PathBuf {
-        self.inner.dir.join("manifests").join("sha256").join(hex)
-    }
-
     fn store_err(path: &Path) -> impl FnOnce(std::io::Error) -> PullError + '_ {
         move |source| PullError::Store {
             path: path.to_owned(),
@@ -232,7 +326,8 @@ impl ImageStore {
         }
     }
 
-    /// Resolves `reference` to a digest and makes its component available locally.
+    /// Resolves `reference` to a digest, proves with `credentials` that the registry serves
+    /// it, and makes its component available locally.
     pub async fn pull(
         &self,
         reference: &ImageRef,
@@ -240,18 +335,15 @@ impl ImageStore {
         report: Reporter<'_>,
     ) -> Result<PulledImage, PullError> {
         let cfg = &self.inner.config;
-        let reg = Registry::new(reference, credentials, &cfg.insecure, cfg.max_attempts);
-        let manifest_digest = match reference.digest() {
-            Some(d) => d.to_owned(),
+        let repo = RepoDir::new(&self.inner.dir, reference)?;
+        let reg = Registry::new(reference, credentials, cfg, Op::Pull)?;
+        // A tag's resolution is asked with the caller's credentials: it proves access.
+        let (manifest_digest, access_proven) = match reference.digest() {
+            Some(d) => (d.to_owned(), false),
             None => {
-                reg.login(reference, RegistryOperation::Pull).await?;
-                let d = reg
-                    .retry(reference, || {
-                        reg.client.fetch_manifest_digest(reference.oci(), &reg.auth)
-                    })
-                    .await?;
+                let d = reg.manifest_digest(reference).await?;
                 report(PullProgress::Notice(format!("resolved {reference} to {d}")));
-                d
+                (d, true)
             }
         };
         let hex = sha256_hex(&manifest_digest, reference)?.to_owned();
@@ -262,8 +354,16 @@ impl ImageStore {
             .clone();
         let result = {
             let _held = gate.lock().await;
-            self.pull_digest(reference, &reg, &manifest_digest, &hex, report)
-                .await
+            self.pull_digest(
+                reference,
+                &reg,
+                &repo,
+                &manifest_digest,
+                &hex,
+                access_proven,
+                report,
+            )
+            .await
         };
         drop(gate);
         {
@@ -282,33 +382,36 @@ impl ImageStore {
         Ok(pulled)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn pull_digest(
         &self,
         reference: &ImageRef,
         reg: &Registry,
+        repo: &RepoDir,
         manifest_digest: &str,
         hex: &str,
+        access_proven: bool,
         report: Reporter<'_>,
     ) -> Result<PulledImage, PullError> {
+        let cfg = &self.inner.config;
         let pinned = reference.with_digest(manifest_digest);
-        let manifest = match self.cached_manifest(hex) {
-            Some(m) => m,
-            None => {
-                if reference.digest().is_some() {
-                    reg.login(reference, RegistryOperation::Pull).await?;
+        let trusted = cfg.trust_cache && reference.digest().is_some();
+        // A new manifest is recorded only once the whole pull succeeded: a refused image
+        // leaves nothing behind.
+        let (manifest, new_manifest) = match cached_manifest(&repo.manifest(hex), hex) {
+            Some(m) => {
+                if trusted {
+                    report(PullProgress::Notice(format!(
+                        "{pinned} is in the image store; not asking the registry \
+                         ([registry] trust_cache)"
+                    )));
+                } else if !access_proven {
+                    reg.manifest_digest(&pinned).await?;
                 }
-                let (raw, _) = reg
-                    .retry(&pinned, || {
-                        reg.client.pull_manifest_raw(
-                            pinned.oci(),
-                            &reg.auth,
-                            &[
-                                registry::OCI_MANIFEST_MEDIA_TYPE,
-                                registry::DOCKER_MANIFEST_MEDIA_TYPE,
-                            ],
-                        )
-                    })
-                    .await?;
+                (m, None)
+            }
+            None => {
+                let raw = reg.manifest(&pinned, manifest_digest).await?;
                 let actual = hex::encode(Sha256::digest(&raw));
                 if actual != hex {
                     return Err(PullError::DigestMismatch {
@@ -316,9 +419,7 @@ impl ImageStore {
                         detail: format!("expected sha256:{hex}, got sha256:{actual}"),
                     });
                 }
-                let m = parse_manifest(&raw, reference)?;
-                write_atomic(&self.inner.dir, &self.manifest_path(hex), &raw)?;
-                m
+                (parse_manifest(&raw, reference)?, Some(raw))
             }
         };
         let layer = wasm_layer(&manifest, reference)?;
@@ -327,20 +428,35 @@ impl ImageStore {
             reference: reference.to_string(),
             detail: format!("layer size {} is negative", layer.size),
         })?;
+        let cap = cfg.max_component_mib.saturating_mul(1024 * 1024);
+        if size > cap {
+            return Err(PullError::TooLarge {
+                what: format!("layer {} of {reference}", layer.digest),
+                detail: format!(
+                    "its manifest declares {size} bytes, over the {} MiB limit \
+                     ([registry] max_component_mib)",
+                    cfg.max_component_mib
+                ),
+            });
+        }
         // Lease first: from here on eviction leaves the blob alone.
         let lease = self.lease(&layer_hex);
         let path = self.blob_path(&layer_hex);
-        let mut fetched = false;
-        match verify_blob(&path, &layer_hex, size).await {
-            Ok(()) => {}
-            Err(Damage::Missing) => fetched = true,
-            Err(Damage::Damaged(why)) => {
-                report(PullProgress::Notice(format!(
-                    "cached blob {} is damaged ({why}); fetching it again",
-                    layer.digest
-                )));
-                std::fs::remove_file(&path).map_err(Self::store_err(&path))?;
-                fetched = true;
+        let served = repo.served_blob(&layer_hex);
+        // A blob another repository brought is used only once this one served it too.
+        let mut fetched = !served.exists();
+        if !fetched {
+            match verify_blob(&path, &layer_hex, size).await {
+                Ok(()) => {}
+                Err(Damage::Missing) => fetched = true,
+                Err(Damage::Damaged(why)) => {
+                    report(PullProgress::Notice(format!(
+                        "cached blob {} is damaged ({why}); fetching it again",
+                        layer.digest
+                    )));
+                    std::fs::remove_file(&path).map_err(Self::store_err(&path))?;
+                    fetched = true;
+                }
             }
         }
         if fetched {
@@ -351,6 +467,7 @@ impl ImageStore {
             )));
             self.fetch_blob(reg, &pinned, layer, &layer_hex, size, report)
                 .await?;
+            write_atomic(&self.inner.dir, &served, b"")?;
             report(PullProgress::Notice(format!(
                 "pulled {} in {} ms",
                 layer.digest,
@@ -358,6 +475,9 @@ impl ImageStore {
             )));
         } else {
             touch(&path);
+        }
+        if let Some(raw) = new_manifest {
+            write_atomic(&self.inner.dir, &repo.manifest(hex), &raw)?;
         }
         Ok(PulledImage {
             manifest_digest: manifest_digest.to_owned(),
@@ -367,16 +487,6 @@ impl ImageStore {
             fetched,
             lease,
         })
-    }
-
-    fn cached_manifest(&self, hex: &str) -> Option<OciImageManifest> {
-        let path = self.manifest_path(hex);
-        let raw = std::fs::read(&path).ok()?;
-        if hex::encode(Sha256::digest(&raw)) != hex {
-            let _ = std::fs::remove_file(&path);
-            return None;
-        }
-        serde_json::from_slice(&raw).ok()
     }
 
     async fn fetch_blob(
@@ -392,17 +502,14 @@ impl ImageStore {
         std::fs::create_dir_all(&tmp_dir).map_err(Self::store_err(&tmp_dir))?;
         let tmp = tmp_dir.join(format!("{hex}.{}", uuid::Uuid::new_v4().simple()));
         let result = async {
-            reg.retry(pinned, || async {
-                self.inner.fetches.fetch_add(1, Ordering::Relaxed);
-                let file = tokio::fs::File::create(&tmp).await?;
-                let out = Counting {
-                    inner: file,
-                    done: AtomicU64::new(0),
-                    total: size,
-                    report,
-                };
-                reg.client.pull_blob(pinned.oci(), layer, out).await
-            })
+            reg.blob(
+                pinned,
+                &layer.digest,
+                size,
+                &tmp,
+                &self.inner.fetches,
+                report,
+            )
             .await?;
             // Verified once more from the disk: what is renamed into place is what runs.
             match verify_blob(&tmp, hex, size).await {
@@ -530,28 +637,35 @@ pub async fn push(
         WASM_LAYER_MEDIA_TYPE.to_owned(),
         None,
     )];
-    let reg = Registry::new(
-        reference,
-        credentials,
-        &config.insecure,
-        config.max_attempts,
-    );
-    reg.login(reference, RegistryOperation::Push).await?;
     let manifest = OciImageManifest::build(&layers, &config_blob, None);
-    reg.retry(reference, || {
-        reg.client.push(
-            reference.oci(),
-            &layers,
-            config_blob.clone(),
-            &reg.auth,
-            Some(manifest.clone()),
-        )
-    })
-    .await?;
-    reg.retry(reference, || {
-        reg.client.fetch_manifest_digest(reference.oci(), &reg.auth)
-    })
-    .await
+    let manifest_bytes =
+        bytes::Bytes::from(
+            serde_json::to_vec(&manifest).map_err(|e| PullError::Registry {
+                registry: reference.registry().to_owned(),
+                message: format!("cannot encode the manifest: {e}"),
+            })?,
+        );
+    let reg = Registry::new(reference, credentials, config, Op::Push)?;
+    let blobs = [
+        (config_blob.sha256_digest(), config_blob.data.clone()),
+        (layers[0].sha256_digest(), layers[0].data.clone()),
+    ];
+    for (digest, data) in blobs {
+        if !reg.has_blob(reference, &digest).await? {
+            reg.upload_blob(reference, &digest, data).await?;
+        }
+    }
+    let ours = format!("sha256:{}", hex::encode(Sha256::digest(&manifest_bytes)));
+    let reported = reg
+        .put_manifest(reference, manifest_bytes, registry::OCI_MANIFEST_MEDIA_TYPE)
+        .await?;
+    match reported {
+        Some(d) if d != ours => Err(PullError::DigestMismatch {
+            what: format!("the manifest pushed to {reference}"),
+            detail: format!("sent {ours}, the registry stored {d}"),
+        }),
+        _ => Ok(ours),
+    }
 }
 
 /// A component starts with `\0asm` and a layer-1 version (0x0d 0x00 0x01 0x00).
@@ -662,6 +776,16 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), PullError> 
     std::fs::rename(&tmp, path).map_err(ImageStore::store_err(path))
 }
 
+/// The manifest stored at `path`, if it is there, intact, and parses.
+fn cached_manifest(path: &Path, hex: &str) -> Option<OciImageManifest> {
+    let raw = std::fs::read(path).ok()?;
+    if hex::encode(Sha256::digest(&raw)) != hex {
+        let _ = std::fs::remove_file(path);
+        return None;
+    }
+    serde_json::from_slice(&raw).ok()
+}
+
 /// Marks a blob as just used (its mtime orders eviction, across restarts too).
 fn touch(path: &Path) {
     if let Ok(f) = std::fs::OpenOptions::new().append(true).open(path) {
@@ -673,83 +797,51 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-const PROGRESS_STEP: u64 = 256 * 1024;
-
-/// A writer that reports how many bytes went through.
-struct Counting<'r, W> {
-    inner: W,
-    done: AtomicU64,
-    total: u64,
-    report: Reporter<'r>,
-}
-
-impl<W: AsyncWrite + Unpin> AsyncWrite for Counting<'_, W> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &r {
-            let before = this.done.fetch_add(*n as u64, Ordering::Relaxed);
-            let done = before + *n as u64;
-            // Every 256 KiB and at the end: enough for a bar, few events.
-            if done / PROGRESS_STEP != before / PROGRESS_STEP || done == this.total {
-                (this.report)(PullProgress::Bytes {
-                    done,
-                    total: this.total,
-                });
-            }
-        }
-        r
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{HostSecret, RegistryAuthConfig};
 
     #[test]
     fn secrets_parse_both_forms_and_never_print() {
-        let c = parse_secret("s", "alice:pa:ss").unwrap();
-        let Credentials::Basic { username, password } = &c else {
-            panic!("basic expected")
-        };
+        let (username, password) = parse_secret("s", "alice:pa:ss").unwrap();
         assert_eq!(username, "alice");
         assert_eq!(password.expose(), "pa:ss");
-        assert!(!format!("{c:?}").contains("pa:ss"));
-        let c = parse_secret("s", r#"{"username":"bob","password":"x"}"#).unwrap();
-        assert!(matches!(c, Credentials::Basic { username, .. } if username == "bob"));
+        assert!(!format!("{password:?}").contains("pa:ss"));
+        let (username, _) = parse_secret("s", r#"{"username":"bob","password":"x"}"#).unwrap();
+        assert_eq!(username, "bob");
         let e = parse_secret("s", "nocolon").unwrap_err().to_string();
         assert!(!e.contains("nocolon"), "{e}");
     }
 
-    #[test]
-    fn credentials_come_from_the_secret_store_then_the_host_config() {
+    fn config() -> HostConfig {
         let mut config = HostConfig::default();
+        config.secrets.insert(
+            "bound".into(),
+            HostSecret::bound("u:p", &["localhost:5000", "registry.example.com"]),
+        );
         config
             .secrets
-            .insert("reg".into(), Secret::new("u:p".to_owned()));
+            .insert("loose".into(), HostSecret::unbound("u:p"));
+        config.registry.auths.push(RegistryAuthConfig {
+            registry: "localhost:5000".into(),
+            username: "host".into(),
+            password: Secret::new("hp"),
+            token_realms: vec![],
+        });
         config
-            .registry
-            .auths
-            .push(crate::config::RegistryAuthConfig {
-                registry: "localhost:5000".into(),
-                username: "host".into(),
-                password: Secret::new("hp"),
-            });
+    }
+
+    #[test]
+    fn credentials_come_from_the_secret_store_then_the_host_config() {
+        let config = config();
         assert!(matches!(
-            credentials(&config, "localhost:5000", Some("reg")).unwrap(),
-            Credentials::Basic { username, .. } if username == "u"
+            credentials(&config, "localhost:5000", Some("bound")).unwrap(),
+            Credentials::Basic { username, from, .. } if username == "u" && from == "secret bound"
+        ));
+        assert!(matches!(
+            credentials(&config, "Registry.Example.com", Some("bound")).unwrap(),
+            Credentials::Basic { .. }
         ));
         assert!(matches!(
             credentials(&config, "localhost:5000", None).unwrap(),
@@ -760,5 +852,83 @@ mod tests {
             Credentials::Anonymous
         ));
         assert!(credentials(&config, "x", Some("missing")).is_err());
+    }
+
+    #[test]
+    fn a_secret_goes_only_to_the_registries_it_is_bound_to() {
+        let config = config();
+        let e = credentials(&config, "evil.example.com:5000", Some("bound"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("secret bound is not allowed for registry evil.example.com:5000"),
+            "{e}"
+        );
+        assert!(e.contains("\"localhost:5000\""), "{e}");
+        // Another port of a bound host is another registry.
+        assert!(credentials(&config, "localhost:5001", Some("bound")).is_err());
+        // The plain form is bound to nothing: refused everywhere, with how to bind it.
+        let e = credentials(&config, "localhost:5000", Some("loose"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("secret loose is not allowed for registry localhost:5000"),
+            "{e}"
+        );
+        assert!(
+            e.contains("[secrets.loose] value = \"…\", registries = [\"localhost:5000\"]"),
+            "{e}"
+        );
+        assert!(!e.contains("u:p"), "{e}");
+    }
+
+    fn digest(n: char) -> String {
+        format!("sha256:{}", n.to_string().repeat(64))
+    }
+
+    #[test]
+    fn the_store_keys_what_a_repository_served_by_registry_and_repository() {
+        let dir = Path::new("/images");
+        let at = |r: &str| RepoDir::new(dir, &ImageRef::parse(r).unwrap()).unwrap();
+        let hex = "a".repeat(64);
+        let a = at(&format!("127.0.0.1:5000/team-a/app@{}", digest('a')));
+        let same = at("127.0.0.1:5000/team-a/app:v2");
+        let other_registry = at(&format!("localhost:5000/team-a/app@{}", digest('a')));
+        let other_repo = at(&format!("127.0.0.1:5000/team-b/app@{}", digest('a')));
+        assert_eq!(a.manifest(&hex), same.manifest(&hex));
+        assert_eq!(a.served_blob(&hex), same.served_blob(&hex));
+        for other in [&other_registry, &other_repo] {
+            assert_ne!(a.manifest(&hex), other.manifest(&hex));
+            assert_ne!(a.served_blob(&hex), other.served_blob(&hex));
+        }
+        assert_eq!(
+            a.served_blob(&hex),
+            dir.join(format!("repos/127.0.0.1:5000/team-a/app/_blobs/{hex}"))
+        );
+        // A repository named like the store's own directories stays apart from them.
+        let nested = at("127.0.0.1:5000/team-a/app/blobs:v1");
+        assert_ne!(nested.served_blob(&hex), a.served_blob(&hex));
+        assert!(nested.served_blob(&hex).starts_with(&a.0));
+        // Registry names are case-insensitive.
+        assert_eq!(
+            at("LOCALHOST:5000/team-a/app:v1").manifest(&hex),
+            other_registry.manifest(&hex)
+        );
+    }
+
+    #[test]
+    fn only_safe_names_become_directories() {
+        for ok in [
+            "localhost:5000",
+            "[::1]:5000",
+            "team-a",
+            "a.b_c",
+            "127.0.0.1",
+        ] {
+            assert!(is_path_component(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "_blobs", "a/b", "a b", "a\0"] {
+            assert!(!is_path_component(bad), "{bad:?}");
+        }
     }
 }

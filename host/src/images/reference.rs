@@ -57,6 +57,11 @@ impl ImageRef {
         self.inner.registry()
     }
 
+    /// The host requests go to: the registry as written, except Docker Hub's aliases.
+    pub fn resolved_registry(&self) -> &str {
+        self.inner.resolve_registry()
+    }
+
     pub fn repository(&self) -> &str {
         self.inner.repository()
     }
@@ -79,10 +84,6 @@ impl ImageRef {
                 digest.to_owned(),
             ),
         }
-    }
-
-    pub(crate) fn oci(&self) -> &Reference {
-        &self.inner
     }
 
     /// True for registries on this machine (`localhost`, `127.x.y.z`, `[::1]`), which are

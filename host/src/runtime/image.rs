@@ -13,6 +13,11 @@ pub enum ImageRefError {
     Registry(#[from] ReferenceError),
     #[error("{0:?} is not a valid image reference: {1}")]
     Invalid(String, &'static str),
+    #[error(
+        "{path} is inside the host's data directory {data_dir}, which holds other tenants' \
+         images and files; name a registry image or a file elsewhere"
+    )]
+    InDataDir { path: PathBuf, data_dir: PathBuf },
 }
 
 /// Where a container's component comes from.
@@ -44,6 +49,25 @@ pub fn resolve(image: &str, base_dir: &Path) -> Result<ImageSource, ImageRefErro
         return Ok(ImageSource::Registry(ImageRef::parse(image)?));
     }
     Ok(ImageSource::File(base_dir.join(path)))
+}
+
+/// Refuses a file image inside the host's data directory: the image store (whose blobs a
+/// task may run only through a pull that proves its access), other tasks' scratch space and
+/// the host's databases are not a task's to run. Symlinks are followed before comparing.
+pub fn check_file(path: &Path, data_dir: &Path) -> Result<(), ImageRefError> {
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    // A path that does not exist fails later, when it is read, with its own message.
+    let Ok(file) = std::fs::canonicalize(path) else {
+        return Ok(());
+    };
+    let data = real(data_dir);
+    if file.starts_with(&data) {
+        return Err(ImageRefError::InDataDir {
+            path: path.to_owned(),
+            data_dir: data_dir.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// `name:tag`, `host/repo`, `…@sha256:…` without a `.wasm` suffix are registry references.
@@ -97,5 +121,28 @@ mod tests {
         let e = resolve("x/y@sha256:abcd", base).unwrap_err();
         assert!(e.to_string().contains("sha256"), "{e}");
         assert!(resolve("ftp://x/y", base).is_err());
+    }
+
+    #[test]
+    fn files_in_the_data_directory_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let blob = data.join("images/blobs/sha256/ab");
+        std::fs::create_dir_all(blob.parent().unwrap()).unwrap();
+        std::fs::write(&blob, b"\0asm").unwrap();
+        let e = check_file(&blob, &data).unwrap_err();
+        assert!(e.to_string().contains("data directory"), "{e}");
+        // Through a symlink and a `..` detour too.
+        let link = dir.path().join("innocent.wasm");
+        std::os::unix::fs::symlink(&blob, &link).unwrap();
+        assert!(check_file(&link, &data).is_err());
+        let detour = dir.path().join("x/../data/images/blobs/sha256/ab");
+        std::fs::create_dir_all(dir.path().join("x")).unwrap();
+        assert!(check_file(&detour, &data).is_err());
+        // Elsewhere, or missing (reported when read): fine.
+        let app = dir.path().join("app.wasm");
+        std::fs::write(&app, b"\0asm").unwrap();
+        assert!(check_file(&app, &data).is_ok());
+        assert!(check_file(&dir.path().join("missing.wasm"), &data).is_ok());
     }
 }

@@ -290,7 +290,11 @@ impl Driver {
             let source =
                 image::resolve(&plan.def.image, &self.base_dir).map_err(|e| fail(e.to_string()))?;
             let (path, image_digest) = match source {
-                image::ImageSource::File(path) => (path, None),
+                image::ImageSource::File(path) => {
+                    image::check_file(&path, &self.shared.config.data_dir())
+                        .map_err(|e| fail(e.to_string()))?;
+                    (path, None)
+                }
                 image::ImageSource::Registry(reference) => {
                     let pulled = self
                         .pull(&plan.def, &reference)

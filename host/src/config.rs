@@ -32,6 +32,8 @@ pub struct HostConfig {
     pub http: HttpConfig,
     pub api: ApiConfig,
     pub network: NetworkConfig,
+    /// Bounds on what one container may make the host hold (`[limits]`).
+    pub limits: LimitsConfig,
     /// OCI registries images are pulled from (`[registry]`).
     pub registry: RegistryConfig,
     /// Host-side secret store (`[secrets]`): name → value and the registries it may be sent to.
@@ -439,6 +441,9 @@ pub struct NetworkConfig {
     pub rules: Vec<NetworkRuleConfig>,
     /// Host ports guests may reach through the gateway address (`[[network.gateway]]`).
     pub gateway: Vec<GatewayConfig>,
+    /// Name lookups one container may have in flight at once; past it a lookup fails at
+    /// once with `temporary-resolver-failure` (each lookup holds a host thread).
+    pub max_lookups_per_container: u32,
 }
 
 impl Default for NetworkConfig {
@@ -451,6 +456,35 @@ impl Default for NetworkConfig {
             egress_allow: Vec::new(),
             rules: Vec::new(),
             gateway: Vec::new(),
+            max_lookups_per_container: 8,
+        }
+    }
+}
+
+/// `[limits]`: what one container may make the host hold, so that no tenant can take the
+/// host's descriptors or memory from the others. Shared by the socket and file shadows.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Sockets one container may hold open at once: TCP and UDP sockets, accepted
+    /// connections and outgoing wasi:http connections. Past it, creating one fails with
+    /// `new-socket-limit` (wasi:http: `connection-limit-reached`).
+    pub max_sockets_per_container: u32,
+    /// Share of the process's open-file limit (`RLIMIT_NOFILE`, raised to the hard limit at
+    /// start) kept for the host: the API, listeners, logs and starting tasks. All guests'
+    /// sockets and files together get the rest.
+    pub descriptor_reserve_percent: u8,
+    /// Handles one container instance may hold in its resource table (sockets, streams,
+    /// pollables, HTTP fields, open files). Past it the guest traps.
+    pub max_handles_per_instance: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_sockets_per_container: 256,
+            descriptor_reserve_percent: 25,
+            max_handles_per_instance: 16_384,
         }
     }
 }
@@ -702,6 +736,20 @@ mod tests {
         assert_eq!(c.network.rules[0].ports, vec![80]);
         assert_eq!(c.network.gateway[0].port, 5432);
         assert_eq!(c.network.gateway[0].target, None);
+        assert_eq!(c.network.max_lookups_per_container, 8);
+    }
+
+    #[test]
+    fn limits_section() {
+        let c: HostConfig = toml::from_str("").unwrap();
+        assert_eq!(c.limits.max_sockets_per_container, 256);
+        assert_eq!(c.limits.descriptor_reserve_percent, 25);
+        assert_eq!(c.limits.max_handles_per_instance, 16_384);
+        let c: HostConfig = toml::from_str("[limits]\nmax_sockets_per_container = 16\n").unwrap();
+        assert_eq!(c.limits.max_sockets_per_container, 16);
+        assert_eq!(c.limits.descriptor_reserve_percent, 25);
+        let e = toml::from_str::<HostConfig>("[limits]\nmax_socket = 1\n").unwrap_err();
+        assert!(e.to_string().contains("max_socket"), "{e}");
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
-    raise_open_file_limit();
+    wasmgate::runtime::descriptors::raise_open_file_limit();
     if matches!(
         cli.command,
         Command::Validate { .. } | Command::Logs(_) | Command::Lb(_)
@@ -109,22 +109,4 @@ fn host_config(cli: &Cli) -> anyhow::Result<HostConfig> {
         config.data_dir = Some(dir.clone());
     }
     Ok(config)
-}
-
-/// Each task holds a few descriptors (lock files, listeners, logs); the common soft limit of
-/// 1,024 would cap a host at a few hundred tasks, so take what the hard limit allows.
-fn raise_open_file_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain syscalls on a valid, owned struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                tracing::debug!("cannot raise the open file limit");
-            }
-        }
-    }
 }

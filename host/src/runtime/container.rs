@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::watch;
-use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx};
 
@@ -51,6 +50,8 @@ pub struct Launch {
     pub ports: Vec<u16>,
     /// The task's network: its address, address map and socket rules.
     pub network: Arc<TaskNetwork>,
+    /// `[limits] max_handles_per_instance`: the cap on each store's resource table.
+    pub max_handles: usize,
 }
 
 /// Live meters of a running container, readable from outside its store.
@@ -248,12 +249,12 @@ pub(super) fn guest_state(
     }
     Ok(GuestState {
         wasi: b.build(),
-        table: ResourceTable::new(),
+        table: super::guest_state::bounded_table(launch.max_handles),
         limiter,
         quota,
         http: wasmtime_wasi_http::WasiHttpCtx::new(),
         http_hooks: launch.http.hooks(launch.name.clone()),
-        net: ContainerNet::new(launch.network.clone()),
+        net: ContainerNet::new(launch.network.clone(), launch.name.clone()),
     })
 }
 

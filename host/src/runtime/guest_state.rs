@@ -25,6 +25,15 @@ pub struct GuestState {
     pub net: ContainerNet,
 }
 
+/// A resource table that holds at most `max` handles: a guest creating handles in a loop
+/// (pollables, streams, HTTP fields...) would otherwise grow host memory without bound
+/// (wasmtime's default cap is a million). Past it the guest traps.
+pub fn bounded_table(max: usize) -> ResourceTable {
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(max);
+    table
+}
+
 impl GuestState {
     /// wasi:sockets as the task's network sees it.
     pub fn task_net(&mut self) -> TaskNetView<'_> {

@@ -7,6 +7,7 @@
 mod artifacts;
 mod container;
 mod cpu;
+pub mod descriptors;
 mod engine;
 pub mod fsquota;
 mod guest_state;
@@ -50,6 +51,8 @@ pub enum RuntimeError {
     Logs(#[from] crate::logs::LogError),
     #[error(transparent)]
     Network(#[from] net::NetError),
+    #[error("invalid host configuration: {0}")]
+    Limits(#[from] descriptors::LimitsError),
     #[error("cannot prepare the data directory {path}: {source}")]
     DataDir {
         path: PathBuf,
@@ -117,7 +120,15 @@ impl Runtime {
         let engine = engine::GuestEngine::new(&config)
             .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let logs = LogStore::open(&data_dir.join("logs.db"))?;
-        let net = net::NetworkHost::new(&config.network)?;
+        let descriptors = Arc::new(descriptors::HostDescriptors::for_this_process(
+            &config.limits,
+        )?);
+        tracing::debug!(
+            "open-file limit {}: guests may hold {} descriptors",
+            descriptors.limit(),
+            descriptors.budget()
+        );
+        let net = net::NetworkHost::new(&config.network, &config.limits, descriptors)?;
         let artifacts_dir = data_dir.join("cache").join("components");
         let images = crate::images::ImageStore::new(
             data_dir.join("images"),

@@ -444,6 +444,8 @@ impl Driver {
             http: task_http.clone(),
             ports: http::tcp_ports(&plan.def),
             network: network.clone(),
+            max_handles: usize::try_from(self.shared.config.limits.max_handles_per_instance)
+                .unwrap_or(usize::MAX),
         }
     }
 

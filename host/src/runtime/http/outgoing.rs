@@ -9,24 +9,27 @@
 //!    by that sibling, the same code path as a request from the network. No socket.
 //! 2. Anything else: the destination is translated the way wasi:sockets translates it
 //!    (the guest's loopback is the task's address, never the host's), names are resolved
-//!    and every candidate address must pass the task's egress rules; the host then connects
-//!    to exactly the address that passed (the authority is rewritten to it, the `Host`
-//!    header keeps what the guest wrote).
+//!    under the same rules and lookup budget as wasi:sockets lookups, and the first address
+//!    that passes the task's egress rules is the one the host connects to ([`send`]: never
+//!    resolved again, TLS verified against the name the guest wrote). The connection
+//!    counts against the container's sockets while it lasts.
 //!
-//! A refused request fails in the guest with `destination-ip-prohibited`; the task's network
-//! logs it once per destination (the same log as a denied socket).
+//! A refused request fails in the guest with `destination-ip-prohibited` (a name that may
+//! not be looked up too), `connection-limit-reached` past the container's sockets, and a
+//! DNS error past its lookups; the task's network logs it once per destination (the same
+//! log as a denied socket).
+
+mod send;
 
 use super::TaskHttp;
 use super::instance::Failure;
 use crate::runtime::net::{GATEWAY_NAME, Proto};
-use http::uri::{Authority, Scheme};
-use http_body_util::BodyExt;
+use http::uri::Scheme;
+use rustls::pki_types::ServerName;
+use send::IoFuture;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
-
-/// The future `send_request` hands back for the connection's I/O.
-type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 
 /// The wasi:http hooks of one store (one container instance).
 pub struct OutgoingHooks {
@@ -85,7 +88,7 @@ impl TaskHttp {
     async fn send(
         self: &Arc<Self>,
         container: &str,
-        mut req: http::Request<WasiBody>,
+        req: http::Request<WasiBody>,
         options: Option<RequestOptions>,
     ) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
         let uri = req.uri();
@@ -111,43 +114,57 @@ impl TaskHttp {
             Host::Localhost => vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)],
             Host::Gateway => vec![SocketAddr::new(IpAddr::V4(self.net.map().gateway()), port)],
             Host::Ip(ip) => vec![SocketAddr::new(*ip, port)],
-            Host::Name(name) => tokio::net::lookup_host((name.as_str(), port))
-                .await
-                .map_err(|_| Error::DnsError {
-                    rcode: Some("no such name".into()),
-                    info_code: None,
-                })?
-                .collect(),
+            Host::Name(name) => self.resolve(container, name, port).await?,
         };
-        let mut allowed = None;
-        let mut denied = None;
-        for guest_addr in candidates {
-            match self.egress(container, guest_addr) {
-                Ok(host_addr) => {
-                    allowed.get_or_insert(host_addr);
-                }
-                Err(why) => {
-                    denied.get_or_insert(why);
-                }
-            }
-        }
-        // An https name is verified against its certificate, so the connection must be made
-        // by name (resolved again): only allow it when every address it resolves to passes.
-        let pinned = !(https && matches!(host, Host::Name(_)));
-        let Some(host_addr) = allowed.filter(|_| pinned || denied.is_none()) else {
+        let Some(host_addr) = candidates
+            .into_iter()
+            .find_map(|guest_addr| self.egress(container, guest_addr).ok())
+        else {
             return Err(Error::DestinationIpProhibited);
         };
-        if pinned {
-            let mut parts = req.uri().clone().into_parts();
-            parts.authority = Some(
-                Authority::try_from(host_addr.to_string())
-                    .map_err(|_| Error::HttpRequestUriInvalid)?,
-            );
-            *req.uri_mut() =
-                http::Uri::from_parts(parts).map_err(|_| Error::HttpRequestUriInvalid)?;
+        let server_name = if https {
+            let bare = authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            Some(ServerName::try_from(bare.to_owned()).map_err(Error::InvalidDnsNameError)?)
+        } else {
+            None
+        };
+        let budget = self.net.budget(container);
+        let descriptor = budget.socket().map_err(|why| {
+            self.net.refused(container, &budget, why);
+            Error::ConnectionLimitReached
+        })?;
+        send::send_to(req, host_addr, server_name, options, descriptor).await
+    }
+
+    /// Looks a name up for a guest's request, under the task's rules and the container's
+    /// lookup budget (as wasi:sockets lookups are).
+    async fn resolve(
+        &self,
+        container: &str,
+        name: &str,
+        port: u16,
+    ) -> Result<Vec<SocketAddr>, Error> {
+        if self.net.may_look_up(container, name).is_err() {
+            return Err(Error::DestinationIpProhibited);
         }
-        let (resp, io) = wasmtime_wasi_http::default_send_request(req, options).await?;
-        Ok((resp.map(BodyExt::boxed_unsync), Box::new(io)))
+        let budget = self.net.budget(container);
+        let _lookup = budget.lookup().map_err(|why| {
+            self.net.refused(container, &budget, why);
+            Error::DnsError {
+                rcode: Some("too many lookups at once".into()),
+                info_code: None,
+            }
+        })?;
+        let found = tokio::net::lookup_host((name, port))
+            .await
+            .map_err(|_| Error::DnsError {
+                rcode: Some("no such name".into()),
+                info_code: None,
+            })?;
+        Ok(found.collect())
     }
 
     /// Whether `host` names this task (the guest's loopback, or the task's own address).

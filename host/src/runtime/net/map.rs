@@ -5,7 +5,8 @@
 //! (other tasks) pass through unchanged, so rules can allow them. The gateway address reaches
 //! the host's `[[network.gateway]]` ports. On the way back, the task's address reads as
 //! `127.0.0.1` and the host's loopback as the gateway. IPv6 is never rewritten: `::1` and
-//! `::` cannot be made per-task, so the address check denies them.
+//! `::` cannot be made per-task, so the address check denies them. IPv4-mapped IPv6
+//! addresses (`::ffff:127.0.0.1`) mean their IPv4 address, here as in the rules.
 
 use super::cidr::Cidr;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -52,7 +53,7 @@ impl AddrMap {
 
     /// A local address the guest binds.
     pub fn bind_to_host(&self, addr: SocketAddr) -> SocketAddr {
-        match addr {
+        match canonical(addr) {
             SocketAddr::V4(a) if self.is_own_v4(*a.ip()) => {
                 SocketAddr::V4(SocketAddrV4::new(self.task, a.port()))
             }
@@ -63,6 +64,7 @@ impl AddrMap {
     /// A remote address the guest connects or sends to. A gateway port without a route
     /// stays the gateway address, which the check denies.
     pub fn remote_to_host(&self, addr: SocketAddr) -> SocketAddr {
+        let addr = canonical(addr);
         let SocketAddr::V4(a) = addr else {
             return addr;
         };
@@ -97,4 +99,9 @@ impl AddrMap {
         }
         addr
     }
+}
+
+/// `[::ffff:a.b.c.d]:p` is `a.b.c.d:p`; every other address stays as it is.
+pub fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }

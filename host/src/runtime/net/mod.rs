@@ -8,8 +8,12 @@
 //!   (wasmtime-wasi has no rewrite hook) and delegate to wasmtime-wasi.
 //! - [`policy`]: what a task may reach, decided in `socket_addr_check` on host-side
 //!   addresses; denials are `access-denied` in the guest and one warning on the host.
+//!   Inbound sources and name-lookup answers follow the same rules.
+//! - [`budget`]: sockets and lookups per container, and the host's descriptor budget;
+//!   refusals are `new-socket-limit` / `temporary-resolver-failure` in the guest.
 //! - [`publish`]: `wasmgate run --publish` proxies a host port to a task port.
 
+mod budget;
 mod cidr;
 mod lookup;
 mod map;
@@ -24,6 +28,7 @@ mod tests;
 mod udp;
 mod view;
 
+pub use budget::{ContainerBudget, NetLimits, Refusal};
 pub use cidr::{Cidr, CidrError};
 pub use lookup::GATEWAY_NAME;
 pub use map::{AddrMap, GatewayRoute};
@@ -32,7 +37,8 @@ pub use pool::PoolError;
 pub use tasknet::{PortGuard, TaskNetwork};
 pub use view::{ContainerNet, TaskNet, TaskNetView, add_to_linker};
 
-use crate::config::NetworkConfig;
+use crate::config::{LimitsConfig, NetworkConfig};
+use crate::runtime::descriptors::HostDescriptors;
 use pool::{AddressLease, AddressPool};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -49,10 +55,15 @@ pub enum NetError {
 pub struct NetworkHost {
     policy: Arc<Policy>,
     pool: AddressPool,
+    limits: NetLimits,
 }
 
 impl NetworkHost {
-    pub fn new(config: &NetworkConfig) -> Result<Self, NetError> {
+    pub fn new(
+        config: &NetworkConfig,
+        limits: &LimitsConfig,
+        descriptors: Arc<HostDescriptors>,
+    ) -> Result<Self, NetError> {
         let policy = Policy::from_config(config)?;
         let pool_range = policy.pool();
         let bounds = pool_range.v4_bounds().ok_or_else(|| PolicyError {
@@ -68,6 +79,11 @@ impl NetworkHost {
         Ok(Self {
             policy: Arc::new(policy),
             pool,
+            limits: NetLimits {
+                sockets_per_container: to_usize(limits.max_sockets_per_container),
+                lookups_per_container: to_usize(config.max_lookups_per_container),
+                descriptors,
+            },
         })
     }
 
@@ -86,6 +102,7 @@ impl NetworkHost {
             lease.address(),
             self.policy.clone(),
             self.pool.live().clone(),
+            self.limits.clone(),
         ));
         Ok(TaskLease {
             network,
@@ -109,4 +126,8 @@ impl TaskLease {
     pub fn address(&self) -> Ipv4Addr {
         self.network.address()
     }
+}
+
+fn to_usize(n: u32) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }

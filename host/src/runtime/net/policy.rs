@@ -10,7 +10,11 @@
 //! - non-loopback addresses per `egress` / `egress_allow`, except the host's own interfaces.
 //!
 //! Never: 127.0.0.1 and the rest of 127/8 outside the pool, `::1`, unallocated pool
-//! addresses without a listener. Rules by `family` match tasks of this host process; rules by
+//! addresses without a listener, an explicit IPv6 bind (task networking is IPv4: `[::]`
+//! would listen on every IPv6 address of the host).
+//!
+//! Inbound (datagrams received, connections accepted) and name lookups follow the same
+//! rules: a source or an answer off loopback must be one egress lets the task reach. Rules by `family` match tasks of this host process; rules by
 //! `service` need the control plane to say which service a task belongs to and match nothing
 //! yet.
 
@@ -61,6 +65,8 @@ pub trait Environment {
 pub enum Denial {
     /// Binding anything but the task's own address.
     Bind(SocketAddr),
+    /// An explicit IPv6 bind: no IPv6 address can be given to one task.
+    Ipv6Bind(SocketAddr),
     /// The task's own address, on a port none of its containers listens on.
     NotListeningOwn(u16),
     /// Another task's address, on a port nothing is bound to specifically.
@@ -71,12 +77,19 @@ pub enum Denial {
     Ipv6Loopback,
     HostAddress(IpAddr),
     Egress(IpAddr),
+    /// A name lookup while nothing off loopback may be reached: the query itself would
+    /// leave the host.
+    NameLookup,
 }
 
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Denial::Bind(a) => write!(f, "a task may only bind its own address, not {a}"),
+            Denial::Ipv6Bind(a) => write!(
+                f,
+                "task networking is IPv4: bind 0.0.0.0 or 127.0.0.1 (the task's address), not {a}"
+            ),
             Denial::NotListeningOwn(p) => write!(
                 f,
                 "no container of the task listens on port {p} (a host service may; host ports are reachable only through host.wasmgate.internal and a [[network.gateway]] rule)"
@@ -102,6 +115,10 @@ impl fmt::Display for Denial {
             Denial::Egress(ip) => write!(
                 f,
                 "egress is denied ([network] egress = \"deny\") and {ip} is not in egress_allow"
+            ),
+            Denial::NameLookup => write!(
+                f,
+                "egress is denied ([network] egress = \"deny\", no egress_allow): names other than localhost and host.wasmgate.internal are not looked up"
             ),
         }
     }
@@ -299,6 +316,44 @@ impl Policy {
         }
     }
 
+    /// A bind the guest asked for (not one the kernel makes when an unbound socket connects
+    /// or sends): never IPv6, IPv4-mapped addresses included. Its IPv4 address is then
+    /// mapped and checked by [`Self::bind`].
+    pub fn explicit_bind(&self, addr: SocketAddr) -> Result<(), Denial> {
+        match addr {
+            SocketAddr::V4(_) => Ok(()),
+            SocketAddr::V6(_) => Err(Denial::Ipv6Bind(addr)),
+        }
+    }
+
+    /// Inbound datagrams and connections, by source. Loopback sources (the host, the
+    /// task's siblings, other tasks) were decided on their side; anything else must be an
+    /// address egress lets the task reach, so that a socket bound to an IPv6 wildcard by a
+    /// send cannot hear every network.
+    pub fn receive(&self, src: SocketAddr) -> Result<(), Denial> {
+        match src.ip().to_canonical() {
+            IpAddr::V4(v4) if v4.is_loopback() => Ok(()),
+            ip if ip.is_loopback() || ip.is_unspecified() => Err(Denial::Ipv6Loopback),
+            ip => self.egress_rule(ip),
+        }
+    }
+
+    /// Whether the host's resolver may be asked for names at all: a query leaves the host,
+    /// so with `egress = "deny"` only when `egress_allow` names networks to reach.
+    pub fn resolves_names(&self) -> bool {
+        self.egress == Egress::Allow || !self.egress_allow.is_empty()
+    }
+
+    /// Whether a name lookup may answer `ip`: loopback answers are checked when used (like
+    /// any address); others only if egress lets the task reach them.
+    pub fn answer(&self, ip: IpAddr) -> Result<(), Denial> {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) if v4.is_loopback() || v4.is_unspecified() => Ok(()),
+            ip if ip.is_loopback() || ip.is_unspecified() => Err(Denial::Ipv6Loopback),
+            ip => self.egress_rule(ip),
+        }
+    }
+
     /// Listens: the task's own address only.
     pub fn listen(&self, own: Ipv4Addr, addr: SocketAddr) -> Result<(), Denial> {
         match addr.ip().to_canonical() {
@@ -360,6 +415,11 @@ impl Policy {
         if env.is_host_address(ip) {
             return Err(Denial::HostAddress(ip));
         }
+        self.egress_rule(ip)
+    }
+
+    /// `egress` / `egress_allow` alone.
+    fn egress_rule(&self, ip: IpAddr) -> Result<(), Denial> {
         match self.egress {
             Egress::Allow => Ok(()),
             Egress::Deny if self.egress_allow.iter().any(|c| c.contains(ip)) => Ok(()),

@@ -1,6 +1,7 @@
 //! One task's network: its address, its address map, the ports its containers listen on,
 //! and the address check every one of its sockets goes through.
 
+use super::budget::{ContainerBudget, NetLimits, Refusal};
 use super::map::AddrMap;
 use super::policy::{Denial, Environment, PeerInfo, Policy, Proto};
 use super::pool::LiveTasks;
@@ -24,7 +25,10 @@ pub struct TaskNetwork {
     /// sockets hold each.
     ports: Mutex<HashMap<(Proto, u16), usize>>,
     /// What was already logged, so a retrying guest does not flood the host log.
-    denied: Mutex<HashSet<(&'static str, SocketAddr)>>,
+    denied: Mutex<HashSet<(&'static str, String)>>,
+    limits: NetLimits,
+    /// Each container's sockets and lookups, shared by all its stores.
+    budgets: Mutex<HashMap<Arc<str>, Arc<ContainerBudget>>>,
 }
 
 /// A port of the task's address some socket holds open; released on drop.
@@ -56,6 +60,7 @@ impl TaskNetwork {
         address: Ipv4Addr,
         policy: Arc<Policy>,
         live: Arc<LiveTasks>,
+        limits: NetLimits,
     ) -> Self {
         Self {
             task_id: task_id.to_owned(),
@@ -64,7 +69,55 @@ impl TaskNetwork {
             live,
             ports: Mutex::default(),
             denied: Mutex::default(),
+            limits,
+            budgets: Mutex::default(),
         }
+    }
+
+    /// The budget of one container of the task (created on first use).
+    pub fn budget(&self, container: &str) -> Arc<ContainerBudget> {
+        let mut budgets = lock(&self.budgets);
+        if let Some(b) = budgets.get(container) {
+            return b.clone();
+        }
+        let b = Arc::new(ContainerBudget::new(&self.limits));
+        budgets.insert(Arc::from(container), b.clone());
+        b
+    }
+
+    /// Logs a refused socket or lookup, once per container and kind.
+    pub fn refused(&self, container: &str, budget: &ContainerBudget, why: Refusal) {
+        if budget.first(why) {
+            tracing::warn!("task {} container {container}: {why}", self.short_id());
+        }
+    }
+
+    fn short_id(&self) -> &str {
+        &self.task_id[..self.task_id.len().min(8)]
+    }
+
+    /// An explicit bind the guest asked for (see [`Policy::explicit_bind`]).
+    pub fn explicit_bind(&self, container: &str, addr: SocketAddr) -> Result<(), Denial> {
+        self.policy.explicit_bind(addr).inspect_err(|denial| {
+            self.log_denial(container, "bind to", addr.to_string(), denial);
+        })
+    }
+
+    /// Whether a name may be looked up at all (see [`Policy::resolves_names`]).
+    pub fn may_look_up(&self, container: &str, name: &str) -> Result<(), Denial> {
+        if self.policy.resolves_names() {
+            return Ok(());
+        }
+        let denial = Denial::NameLookup;
+        self.log_denial(container, "lookup of", name.to_owned(), &denial);
+        Err(denial)
+    }
+
+    /// Whether a lookup of `name` may answer `ip` (see [`Policy::answer`]).
+    pub fn answer(&self, container: &str, name: &str, ip: IpAddr) -> Result<(), Denial> {
+        self.policy.answer(ip).inspect_err(|denial| {
+            self.log_denial(container, "lookup answer", format!("{name} = {ip}"), denial);
+        })
     }
 
     /// The task's private address (ECS: the ENI's `privateIPv4Address`).
@@ -112,18 +165,31 @@ impl TaskNetwork {
     pub fn allows(&self, container: &str, addr: SocketAddr, use_: SocketAddrUse) -> bool {
         let own = self.address();
         let (what, verdict) = match use_ {
-            SocketAddrUse::TcpBind => ("tcp bind", self.policy.bind(own, addr)),
-            SocketAddrUse::UdpBind => ("udp bind", self.policy.bind(own, addr)),
-            SocketAddrUse::TcpListen => ("tcp listen", self.policy.listen(own, addr)),
-            SocketAddrUse::TcpConnect => ("tcp connect", self.decide(addr, Proto::Tcp)),
-            SocketAddrUse::UdpSend => ("udp send", self.decide(addr, Proto::Udp)),
-            // Inbound: whoever may connect was decided on their side.
-            SocketAddrUse::TcpAccept | SocketAddrUse::UdpReceive => return true,
+            SocketAddrUse::TcpBind => ("tcp bind to", self.policy.bind(own, addr)),
+            SocketAddrUse::UdpBind => ("udp bind to", self.policy.bind(own, addr)),
+            SocketAddrUse::TcpListen => ("tcp listen on", self.policy.listen(own, addr)),
+            SocketAddrUse::TcpConnect => ("tcp connect to", self.decide(addr, Proto::Tcp)),
+            SocketAddrUse::UdpSend => ("udp send to", self.decide(addr, Proto::Udp)),
+            SocketAddrUse::TcpAccept | SocketAddrUse::UdpReceive => {
+                let what = if matches!(use_, SocketAddrUse::TcpAccept) {
+                    "tcp accept from"
+                } else {
+                    "udp receive from"
+                };
+                // One line per source address, whatever port a flood comes from.
+                return match self.policy.receive(addr) {
+                    Ok(()) => true,
+                    Err(denial) => {
+                        self.log_denial(container, what, addr.ip().to_string(), &denial);
+                        false
+                    }
+                };
+            }
         };
         match verdict {
             Ok(()) => true,
             Err(denial) => {
-                self.log_denial(container, what, addr, &denial);
+                self.log_denial(container, what, addr.to_string(), &denial);
                 false
             }
         }
@@ -142,7 +208,7 @@ impl TaskNetwork {
         match self.decide(host_addr, proto) {
             Ok(()) => Ok(host_addr),
             Err(denial) => {
-                self.log_denial(container, "connect", host_addr, &denial);
+                self.log_denial(container, "connect to", host_addr.to_string(), &denial);
                 Err(denial)
             }
         }
@@ -153,14 +219,14 @@ impl TaskNetwork {
             .connect(self.address(), dest, proto, &LiveEnv(self))
     }
 
-    fn log_denial(&self, container: &str, what: &'static str, addr: SocketAddr, why: &Denial) {
+    fn log_denial(&self, container: &str, what: &'static str, target: String, why: &Denial) {
         let mut seen = lock(&self.denied);
-        if seen.len() >= MAX_LOGGED_DENIALS || !seen.insert((what, addr)) {
+        if seen.len() >= MAX_LOGGED_DENIALS || !seen.insert((what, target.clone())) {
             return;
         }
         drop(seen);
-        let short = &self.task_id[..self.task_id.len().min(8)];
-        tracing::warn!("task {short} container {container}: {what} to {addr} denied: {why}");
+        let short = self.short_id();
+        tracing::warn!("task {short} container {container}: {what} {target} denied: {why}");
     }
 }
 

@@ -1,5 +1,7 @@
-//! The shadowing `wasi:sockets/tcp` host: rewrites addresses between the guest's view and
-//! the host's, records listening ports, then delegates to wasmtime-wasi's implementation.
+//! The shadowing `wasi:sockets/{tcp,tcp-create-socket}` host: counts every socket against
+//! the container's budget (created or accepted), refuses IPv6 binds, rewrites addresses
+//! between the guest's view and the host's, records listening ports, then delegates to
+//! wasmtime-wasi's implementation.
 
 use super::policy::Proto;
 use super::view::{TaskNetView, again, sa};
@@ -10,9 +12,22 @@ use wasmtime_wasi::p2::bindings::sockets::network::{
     ErrorCode, IpAddressFamily, IpSocketAddress, Network,
 };
 use wasmtime_wasi::p2::bindings::sockets::tcp::{self, HostTcpSocket, ShutdownType};
+use wasmtime_wasi::p2::bindings::sockets::tcp_create_socket;
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, SocketResult, TcpSocket};
 
 impl tcp::Host for TaskNetView<'_> {}
+
+impl tcp_create_socket::Host for TaskNetView<'_> {
+    fn create_tcp_socket(
+        &mut self,
+        address_family: IpAddressFamily,
+    ) -> SocketResult<Resource<TcpSocket>> {
+        let descriptor = self.net.take_socket()?;
+        let socket = tcp_create_socket::Host::create_tcp_socket(&mut self.inner, address_family)?;
+        self.net.sockets.insert(socket.rep(), descriptor);
+        Ok(socket)
+    }
+}
 
 impl TaskNetView<'_> {
     /// Binds an unbound socket to `(task address, 0)` before it connects over loopback:
@@ -42,7 +57,11 @@ impl HostTcpSocket for TaskNetView<'_> {
         network: Resource<Network>,
         local_address: IpSocketAddress,
     ) -> SocketResult<()> {
-        let local = self.net.task.map().bind_to_host(sa(local_address));
+        let asked = sa(local_address);
+        if self.net.task.explicit_bind(&self.net.name, asked).is_err() {
+            return Err(ErrorCode::AccessDenied.into());
+        }
+        let local = self.net.task.map().bind_to_host(asked);
         HostTcpSocket::start_bind(&mut self.inner, this, network, local.into()).await
     }
 
@@ -95,7 +114,11 @@ impl HostTcpSocket for TaskNetView<'_> {
         Resource<DynInputStream>,
         Resource<DynOutputStream>,
     )> {
-        HostTcpSocket::accept(&mut self.inner, this)
+        // Refused before accepting: the connection waits in the backlog, not in the host.
+        let descriptor = self.net.take_socket()?;
+        let accepted = HostTcpSocket::accept(&mut self.inner, this)?;
+        self.net.sockets.insert(accepted.0.rep(), descriptor);
+        Ok(accepted)
     }
 
     fn local_address(&mut self, this: Resource<TcpSocket>) -> SocketResult<IpSocketAddress> {
@@ -209,7 +232,7 @@ impl HostTcpSocket for TaskNetView<'_> {
     }
 
     fn drop(&mut self, this: Resource<TcpSocket>) -> wasmtime::Result<()> {
-        self.net.held.remove(&this.rep());
+        self.net.socket_dropped(this.rep());
         HostTcpSocket::drop(&mut self.inner, this)
     }
 }

@@ -5,7 +5,8 @@ use super::pool::AddressPool;
 use super::publish::{PublishError, PublishSpec};
 use super::sysnet::table_has;
 use super::{NetworkHost, TaskNetwork};
-use crate::config::{Egress, GatewayConfig, NetworkConfig, NetworkRuleConfig};
+use crate::config::{Egress, GatewayConfig, LimitsConfig, NetworkConfig, NetworkRuleConfig};
+use crate::runtime::descriptors::HostDescriptors;
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
@@ -126,6 +127,15 @@ fn connects_to_loopback_reach_the_task_and_the_gateway_reaches_routes() {
         sock("93.184.216.34:80")
     );
     assert_eq!(m.remote_to_host(sock("[::1]:80")), sock("[::1]:80"));
+    // IPv4-mapped addresses are their IPv4 address: the guest's loopback, the task.
+    assert_eq!(
+        m.remote_to_host(sock("[::ffff:127.0.0.1]:7000")),
+        sock("127.42.0.7:7000")
+    );
+    assert_eq!(
+        m.remote_to_host(sock("[::ffff:93.184.216.34]:80")),
+        sock("93.184.216.34:80")
+    );
 }
 
 #[test]
@@ -365,6 +375,79 @@ fn binds_only_on_the_task_address() {
 }
 
 #[test]
+fn a_guest_never_binds_ipv6_itself() {
+    let p = policy(config());
+    assert_eq!(p.explicit_bind(sock("0.0.0.0:0")), Ok(()));
+    assert_eq!(p.explicit_bind(sock("127.0.0.1:80")), Ok(()));
+    for bad in ["[::]:0", "[::]:80", "[::1]:80", "[::ffff:127.0.0.1]:0"] {
+        assert_eq!(
+            p.explicit_bind(sock(bad)),
+            Err(Denial::Ipv6Bind(sock(bad))),
+            "{bad}"
+        );
+    }
+    let why = p.explicit_bind(sock("[::]:0")).unwrap_err().to_string();
+    assert!(why.contains("IPv4"), "{why}");
+}
+
+#[test]
+fn inbound_sources_off_loopback_follow_egress() {
+    let open = policy(config());
+    assert_eq!(open.receive(sock("127.0.0.1:5353")), Ok(()));
+    assert_eq!(open.receive(sock("127.42.0.8:5353")), Ok(()));
+    assert_eq!(open.receive(sock("[::ffff:127.0.0.1]:1")), Ok(()));
+    assert_eq!(open.receive(sock("[2001:db8::1]:53")), Ok(()));
+    assert_eq!(open.receive(sock("[::1]:53")), Err(Denial::Ipv6Loopback));
+    let closed = policy(NetworkConfig {
+        egress: Egress::Deny,
+        egress_allow: vec!["10.1.0.0/16".into()],
+        ..config()
+    });
+    assert_eq!(closed.receive(sock("127.0.0.1:5353")), Ok(()));
+    assert_eq!(closed.receive(sock("10.1.2.3:53")), Ok(()));
+    assert!(matches!(
+        closed.receive(sock("[2001:db8::1]:53")),
+        Err(Denial::Egress(_))
+    ));
+    assert!(matches!(
+        closed.receive(sock("[::ffff:93.184.216.34]:53")),
+        Err(Denial::Egress(_))
+    ));
+}
+
+#[test]
+fn lookups_follow_egress() {
+    let open = policy(config());
+    assert!(open.resolves_names());
+    assert_eq!(open.answer("93.184.216.34".parse().unwrap()), Ok(()));
+    assert_eq!(
+        open.answer("::1".parse().unwrap()),
+        Err(Denial::Ipv6Loopback)
+    );
+    let sealed = policy(NetworkConfig {
+        egress: Egress::Deny,
+        ..config()
+    });
+    assert!(!sealed.resolves_names(), "a query would leave the host");
+    let closed = policy(NetworkConfig {
+        egress: Egress::Deny,
+        egress_allow: vec!["10.1.0.0/16".into()],
+        ..config()
+    });
+    assert!(closed.resolves_names());
+    assert_eq!(closed.answer("10.1.0.9".parse().unwrap()), Ok(()));
+    assert_eq!(
+        closed.answer("127.0.0.1".parse().unwrap()),
+        Ok(()),
+        "loopback answers are checked when used"
+    );
+    assert!(matches!(
+        closed.answer("93.184.216.34".parse().unwrap()),
+        Err(Denial::Egress(_))
+    ));
+}
+
+#[test]
 fn bad_configs_name_their_key() {
     let err = |c: NetworkConfig| Policy::from_config(&c).unwrap_err().to_string();
     let e = err(NetworkConfig {
@@ -522,11 +605,25 @@ fn pool_never_hands_out_127_0_0_1_or_dot_255() {
 // ---- a task's network
 
 fn task_network(dir: &std::path::Path, c: NetworkConfig) -> (super::TaskLease, Arc<TaskNetwork>) {
-    let host = NetworkHost::new(&NetworkConfig {
-        lock_dir: dir.to_owned(),
-        pool: "127.98.0.0/24".into(),
-        ..c
-    })
+    task_network_with(dir, c, LimitsConfig::default(), 1000)
+}
+
+fn task_network_with(
+    dir: &std::path::Path,
+    c: NetworkConfig,
+    limits: LimitsConfig,
+    open_file_limit: u64,
+) -> (super::TaskLease, Arc<TaskNetwork>) {
+    let descriptors = Arc::new(HostDescriptors::new(open_file_limit, &limits).unwrap());
+    let host = NetworkHost::new(
+        &NetworkConfig {
+            lock_dir: dir.to_owned(),
+            pool: "127.98.0.0/24".into(),
+            ..c
+        },
+        &limits,
+        descriptors,
+    )
     .unwrap();
     let lease = host.provision("0123456789abcdef", "fam").unwrap();
     let net = lease.network().clone();
@@ -561,6 +658,7 @@ fn the_check_tracks_open_ports_and_denies_the_rest() {
     );
     assert!(check(sock("127.0.0.1:1"), SocketAddrUse::TcpAccept));
     assert!(check(sock("127.0.0.1:1"), SocketAddrUse::UdpReceive));
+    assert!(!check(sock("[::1]:1"), SocketAddrUse::UdpReceive));
     // Outgoing connections the host makes for a guest go through the same rules.
     assert_eq!(
         net.outgoing("c", sock("127.98.0.254:5432"), Proto::Tcp),
@@ -570,6 +668,60 @@ fn the_check_tracks_open_ports_and_denies_the_rest() {
         net.outgoing("c", sock("127.0.0.1:7000"), Proto::Tcp)
             .is_err()
     );
+}
+
+#[test]
+fn a_containers_budget_is_shared_by_its_stores_and_bounded_by_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = LimitsConfig {
+        max_sockets_per_container: 3,
+        descriptor_reserve_percent: 50,
+        ..LimitsConfig::default()
+    };
+    let (_lease, net) = task_network_with(dir.path(), config(), limits, 10);
+    let a = net.budget("a");
+    assert!(
+        Arc::ptr_eq(&a, &net.budget("a")),
+        "one budget per container"
+    );
+    let held: Vec<_> = (0..3).map(|_| a.socket().unwrap()).collect();
+    assert!(matches!(
+        a.socket(),
+        Err(super::Refusal::Sockets(
+            crate::runtime::descriptors::Exhausted::Container { cap: 3, .. }
+        ))
+    ));
+    // The host's budget is 5 of its 10 descriptors: b gets the last two.
+    let b = net.budget("b");
+    let more: Vec<_> = (0..2).map(|_| b.socket().unwrap()).collect();
+    assert!(matches!(
+        b.socket(),
+        Err(super::Refusal::Sockets(
+            crate::runtime::descriptors::Exhausted::Host { budget: 5, .. }
+        ))
+    ));
+    drop(held);
+    assert_eq!(a.sockets_in_use(), 0);
+    assert!(b.socket().is_ok());
+    drop(more);
+}
+
+#[test]
+fn lookups_at_once_are_bounded_per_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = NetworkConfig {
+        max_lookups_per_container: 2,
+        ..config()
+    };
+    let (_lease, net) = task_network(dir.path(), c);
+    let budget = net.budget("c");
+    let first = budget.lookup().unwrap();
+    let _second = budget.lookup().unwrap();
+    let refused = budget.lookup().unwrap_err();
+    assert!(refused.to_string().contains("max_lookups_per_container"));
+    drop(first);
+    assert!(budget.lookup().is_ok());
+    assert!(net.budget("other").lookup().is_ok(), "per container");
 }
 
 #[test]

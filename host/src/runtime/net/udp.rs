@@ -1,4 +1,6 @@
-//! The shadowing `wasi:sockets/udp` host: the same address rewriting as TCP, per datagram.
+//! The shadowing `wasi:sockets/{udp,udp-create-socket}` host: the same budget, bind rule and
+//! address rewriting as TCP, per datagram. Received datagrams were checked against the rules
+//! by wasmtime-wasi's receive check (`UdpReceive`), which drops the ones refused.
 //!
 //! WASI 0.2 makes a guest bind a UDP socket before using it, so a socket bound to
 //! `0.0.0.0` lives on the task address: it reaches loopback (its task, other tasks, the
@@ -8,14 +10,30 @@ use super::policy::Proto;
 use super::view::{TaskNetView, again, sa};
 use std::net::IpAddr;
 use wasmtime::component::Resource;
-use wasmtime_wasi::p2::bindings::sockets::network::{IpAddressFamily, IpSocketAddress, Network};
+use wasmtime_wasi::p2::bindings::sockets::network::{
+    ErrorCode, IpAddressFamily, IpSocketAddress, Network,
+};
 use wasmtime_wasi::p2::bindings::sockets::udp::{
     self, HostIncomingDatagramStream, HostOutgoingDatagramStream, HostUdpSocket, IncomingDatagram,
     IncomingDatagramStream, OutgoingDatagram, OutgoingDatagramStream,
 };
+use wasmtime_wasi::p2::bindings::sockets::udp_create_socket;
 use wasmtime_wasi::p2::{DynPollable, SocketResult, UdpSocket};
 
 impl udp::Host for TaskNetView<'_> {}
+
+impl udp_create_socket::Host for TaskNetView<'_> {
+    async fn create_udp_socket(
+        &mut self,
+        address_family: IpAddressFamily,
+    ) -> SocketResult<Resource<UdpSocket>> {
+        let descriptor = self.net.take_socket()?;
+        let socket =
+            udp_create_socket::Host::create_udp_socket(&mut self.inner, address_family).await?;
+        self.net.sockets.insert(socket.rep(), descriptor);
+        Ok(socket)
+    }
+}
 
 impl HostUdpSocket for TaskNetView<'_> {
     async fn start_bind(
@@ -25,7 +43,11 @@ impl HostUdpSocket for TaskNetView<'_> {
         local_address: IpSocketAddress,
     ) -> SocketResult<()> {
         let rep = again(&this);
-        let local = self.net.task.map().bind_to_host(sa(local_address));
+        let asked = sa(local_address);
+        if self.net.task.explicit_bind(&self.net.name, asked).is_err() {
+            return Err(ErrorCode::AccessDenied.into());
+        }
+        let local = self.net.task.map().bind_to_host(asked);
         HostUdpSocket::start_bind(&mut self.inner, this, network, local.into()).await?;
         if let Ok(bound) = HostUdpSocket::local_address(&mut self.inner, again(&rep)) {
             let bound = sa(bound);
@@ -100,7 +122,7 @@ impl HostUdpSocket for TaskNetView<'_> {
     }
 
     fn drop(&mut self, this: Resource<UdpSocket>) -> wasmtime::Result<()> {
-        self.net.held.remove(&this.rep());
+        self.net.socket_dropped(this.rep());
         HostUdpSocket::drop(&mut self.inner, this)
     }
 }

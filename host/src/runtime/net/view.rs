@@ -1,31 +1,63 @@
 //! The per-container state the socket shadows work on, and their registration.
 
+use super::budget::{ContainerBudget, LookupPermit};
+use super::lookup::Answers;
 use super::tasknet::{PortGuard, TaskNetwork};
+use crate::runtime::descriptors::Descriptor;
 use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::component::{HasData, Linker, Resource};
 use wasmtime_wasi::p2::SocketError;
-use wasmtime_wasi::p2::bindings::sockets::{ip_name_lookup, network, tcp, udp};
+use wasmtime_wasi::p2::bindings::sockets::network::ErrorCode;
+use wasmtime_wasi::p2::bindings::sockets::{
+    ip_name_lookup, network, tcp, tcp_create_socket, udp, udp_create_socket,
+};
 use wasmtime_wasi::sockets::WasiSocketsCtxView;
 
-/// One container's view of its task's network; lives in the container's store.
+/// One container's view of its task's network; lives in the container's store. Everything
+/// it holds is keyed by resource rep and dropped with the store, so a killed container
+/// frees its ports, descriptors and lookups too.
 pub struct ContainerNet {
     pub(super) task: Arc<TaskNetwork>,
-    /// Ports of the task address this container's sockets hold open, by resource rep.
-    /// Dropping the store drops the guards, so a killed container frees its ports too.
+    pub(super) name: Arc<str>,
+    pub(super) budget: Arc<ContainerBudget>,
+    /// Ports of the task address this container's sockets hold open.
     pub(super) held: HashMap<u32, PortGuard>,
+    /// The descriptor each open socket counts against the container and the host.
+    pub(super) sockets: HashMap<u32, Descriptor>,
+    /// Lookups whose answers were not read to the end yet.
+    pub(super) lookups: HashMap<u32, (LookupPermit, Answers)>,
 }
 
 impl ContainerNet {
-    pub fn new(task: Arc<TaskNetwork>) -> Self {
+    pub fn new(task: Arc<TaskNetwork>, name: Arc<str>) -> Self {
+        let budget = task.budget(&name);
         Self {
             task,
+            name,
+            budget,
             held: HashMap::new(),
+            sockets: HashMap::new(),
+            lookups: HashMap::new(),
         }
     }
 
     pub fn task(&self) -> &Arc<TaskNetwork> {
         &self.task
+    }
+
+    /// A descriptor for a new socket, or `new-socket-limit` (logged once).
+    pub(super) fn take_socket(&self) -> Result<Descriptor, SocketError> {
+        self.budget.socket().map_err(|why| {
+            self.task.refused(&self.name, &self.budget, why);
+            ErrorCode::NewSocketLimit.into()
+        })
+    }
+
+    /// Forgets a dropped socket: its descriptor and any port it held.
+    pub(super) fn socket_dropped(&mut self, rep: u32) {
+        self.held.remove(&rep);
+        self.sockets.remove(&rep);
     }
 }
 
@@ -42,10 +74,10 @@ impl HasData for TaskNet {
     type Data<'a> = TaskNetView<'a>;
 }
 
-/// Registers the shadowing `wasi:sockets/{tcp,udp,ip-name-lookup}`. Call after
-/// `wasmtime_wasi::p2::add_to_linker_async`, which it overrides for these interfaces only:
-/// socket resources stay wasmtime-wasi's, so `tcp-create-socket`, `network` and the streams
-/// keep working on the same table. Leaves shadowing disabled afterwards.
+/// Registers the shadowing `wasi:sockets/{tcp,udp,tcp-create-socket,udp-create-socket,
+/// ip-name-lookup}`. Call after `wasmtime_wasi::p2::add_to_linker_async`, which it overrides
+/// for these interfaces only: socket resources stay wasmtime-wasi's, so `network` and the
+/// streams keep working on the same table. Leaves shadowing disabled afterwards.
 pub fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     get: fn(&mut T) -> TaskNetView<'_>,
@@ -53,6 +85,8 @@ pub fn add_to_linker<T: Send + 'static>(
     linker.allow_shadowing(true);
     let added = tcp::add_to_linker::<T, TaskNet>(linker, get)
         .and_then(|()| udp::add_to_linker::<T, TaskNet>(linker, get))
+        .and_then(|()| tcp_create_socket::add_to_linker::<T, TaskNet>(linker, get))
+        .and_then(|()| udp_create_socket::add_to_linker::<T, TaskNet>(linker, get))
         .and_then(|()| ip_name_lookup::add_to_linker::<T, TaskNet>(linker, get));
     linker.allow_shadowing(false);
     added

@@ -91,7 +91,9 @@ fn a_second_serve_on_a_used_data_dir_is_refused_and_changes_nothing() {
     let pid = format!("pid {}", first.pid());
     assert!(
         refused.stderr.contains(&pid)
-            && refused.stderr.contains("in use by another `wasmgate serve`"),
+            && refused
+                .stderr
+                .contains("in use by another `wasmgate serve`"),
         "the refusal names the holder:\n{}",
         refused.stderr
     );
@@ -102,7 +104,9 @@ fn a_second_serve_on_a_used_data_dir_is_refused_and_changes_nothing() {
     );
     let lock = host.data_dir().join("serve.lock");
     assert_eq!(
-        std::fs::read_to_string(&lock).map(|s| s.trim().to_owned()).ok(),
+        std::fs::read_to_string(&lock)
+            .map(|s| s.trim().to_owned())
+            .ok(),
         Some(first.pid().to_string())
     );
 

@@ -542,3 +542,56 @@ fn aws_cli_walkthrough() {
     let out = server.aws_json(&["ecs", "delete-cluster", "--cluster", "walk"]);
     assert_eq!(out["cluster"]["status"], "INACTIVE", "{out:#}");
 }
+
+/// Issue 9 item 16, with boto3 (`tests/py/contract.py`): a deleted cluster answers
+/// ClusterNotFoundException; familyPrefix with maxResults pages through every match;
+/// services carry tags and pass them (or their definition's, and ECS's managed tags) to
+/// their tasks. Then the AWS CLI, which pages on its own, on the same server.
+#[test]
+fn boto3_contract_gaps() {
+    let host = Host::new();
+    let server = Server::start(&host);
+    let run = server.python_ok("contract.py", &[]);
+    println!("{}", run.stdout);
+
+    let out = server.aws_json(&[
+        "ecs",
+        "list-task-definition-families",
+        "--family-prefix",
+        "pfx-",
+        "--page-size",
+        "1",
+    ]);
+    assert_eq!(
+        out["families"],
+        json!(["pfx-a", "pfx-b", "pfx-c"]),
+        "{out:#}"
+    );
+    let out = server.aws_json(&[
+        "ecs",
+        "list-task-definitions",
+        "--family-prefix",
+        "pfx-b",
+        "--page-size",
+        "1",
+    ]);
+    assert_eq!(
+        out["taskDefinitionArns"].as_array().map(Vec::len),
+        Some(3),
+        "{out:#}"
+    );
+
+    server.aws_json(&["ecs", "create-cluster", "--cluster-name", "cli-gone"]);
+    server.aws_json(&["ecs", "delete-cluster", "--cluster", "cli-gone"]);
+    for op in ["list-tasks", "list-services"] {
+        let r = server.aws(&["ecs", op, "--cluster", "cli-gone"]);
+        assert!(!r.success(), "{op} on a deleted cluster: {}", r.stdout);
+        assert!(
+            r.stderr.contains("ClusterNotFoundException"),
+            "{op}: {}",
+            r.stderr
+        );
+    }
+    let out = server.aws_json(&["ecs", "describe-clusters", "--clusters", "cli-gone"]);
+    assert_eq!(out["clusters"][0]["status"], "INACTIVE", "{out:#}");
+}

@@ -571,3 +571,34 @@ fn unhealthy_targets_are_replaced_after_the_grace_period_only() {
         wait_for(&server, name, "INACTIVE", |s| s["status"] == "INACTIVE");
     }
 }
+
+/// Issue 9 items 12 and 15 (`tests/py/services_lb.py`): behind a target group whose
+/// health check needs three passes, `services_stable` (polled every second) returns only
+/// once a request through the listener is answered 200, the deployment COMPLETED then;
+/// `loadBalancers[]` naming a container or port the definition lacks is refused
+/// (InvalidParameterException naming the member), at CreateService and UpdateService;
+/// no steady-state event follows an identical one.
+#[test]
+fn services_stable_returns_only_once_the_listener_serves() {
+    let host = Host::with_config(
+        "[[lb.target_groups]]\nname = \"web\"\nderegistration_delay_seconds = 1\n\
+         health_check = { path = \"/\", interval_seconds = 1, timeout_seconds = 1, healthy_threshold = 3 }\n\
+         [[lb.listeners]]\nport = 0\ntarget_group = \"web\"\n",
+    );
+    let server = Server::start(&host);
+    let text = server.debug();
+    let listener = text
+        .lines()
+        .find_map(|l| l.split("lb listener http://").nth(1))
+        .and_then(|r| r.split(' ').next())
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no lb listener line\n{text}"));
+    let show = host.output(&["lb", "show"]).1;
+    let tg = show
+        .split_whitespace()
+        .find(|w| w.starts_with("arn:aws:elasticloadbalancing:") && w.contains("/web/"))
+        .unwrap_or_else(|| panic!("no target group ARN in\n{show}"))
+        .to_owned();
+    let run = server.python_ok("services_lb.py", &[&listener, &tg]);
+    println!("{}", run.stdout);
+}

@@ -15,6 +15,7 @@ use wasmgate::config::HostConfig;
 use wasmgate::control::{EcsService, EcsSettings};
 use wasmgate::lb::LoadBalancer;
 use wasmgate::runtime::Runtime;
+use wasmgate::state::owner::DataDirOwner;
 use wasmgate::state::sqlite::SqliteStateStore;
 
 /// How long background work may linger once everything has been told to stop.
@@ -39,6 +40,9 @@ pub fn serve(config: HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
              on a loopback address such as 127.0.0.1"
         );
     }
+    // Before anything else touches the data directory: a second host there would record
+    // this one's live tasks as lost and start replacements for its services.
+    let _owner = DataDirOwner::acquire(&config.data_dir())?;
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let result = rt.block_on(run(config, listen, auth));
     rt.shutdown_timeout(RUNTIME_SHUTDOWN);

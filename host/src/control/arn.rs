@@ -24,8 +24,13 @@ pub enum Resource {
         cluster: Option<String>,
         id: String,
     },
-    /// A well-formed ARN of a kind this host does not hold (yet): services, container
-    /// instances, capacity providers, task sets.
+    /// `service/{cluster}/{name}`, or the legacy `service/{name}` without the cluster.
+    Service {
+        cluster: Option<String>,
+        name: String,
+    },
+    /// A well-formed ARN of a kind this host does not hold (yet): container instances,
+    /// capacity providers, task sets.
     Other(String),
 }
 
@@ -38,7 +43,6 @@ pub enum Parsed {
 }
 
 const OTHER_KINDS: &[&str] = &[
-    "service",
     "container-instance",
     "capacity-provider",
     "task-set",
@@ -209,6 +213,19 @@ fn resource(rest: &str) -> std::result::Result<Resource, String> {
             }),
             _ => Err("does not hold a valid task id".into()),
         },
+        "service" => match path.split_once('/') {
+            Some((cluster, name)) if is_valid_name(cluster) && is_valid_name(name) => {
+                Ok(Resource::Service {
+                    cluster: Some(cluster.to_owned()),
+                    name: name.to_owned(),
+                })
+            }
+            None if is_valid_name(path) => Ok(Resource::Service {
+                cluster: None,
+                name: path.to_owned(),
+            }),
+            _ => Err("does not hold a valid service name".into()),
+        },
         k if OTHER_KINDS.contains(&k) && !path.is_empty() => Ok(Resource::Other(k.to_owned())),
         _ => Err(format!("names an unknown resource type {kind:?}")),
     }
@@ -292,8 +309,22 @@ mod tests {
             Ok(Parsed::Foreign)
         );
         assert_eq!(
-            a.parse("arn:aws:ecs:us-east-1:123456789012:service/c1/s1"),
-            Ok(Parsed::Ours(Resource::Other("service".into())))
+            ours(a.service("c1", "s1")),
+            Ok(Parsed::Ours(Resource::Service {
+                cluster: Some("c1".into()),
+                name: "s1".into()
+            }))
+        );
+        assert_eq!(
+            a.parse("arn:aws:ecs:us-east-1:123456789012:service/s1"),
+            Ok(Parsed::Ours(Resource::Service {
+                cluster: None,
+                name: "s1".into()
+            }))
+        );
+        assert_eq!(
+            a.parse("arn:aws:ecs:us-east-1:123456789012:container-instance/c1/x"),
+            Ok(Parsed::Ours(Resource::Other("container-instance".into())))
         );
     }
 
@@ -309,6 +340,7 @@ mod tests {
             "arn:aws:ecs:us-east-1:123456789012:task-definition/web:x",
             "arn:aws:ecs:us-east-1:123456789012:task-definition/web:+1",
             "arn:aws:ecs:us-east-1:123456789012:task/c1/",
+            "arn:aws:ecs:us-east-1:123456789012:service/c1/bad name",
             "arn:aws:ecs::123456789012:cluster/x",
             "arn:aws:ecs:us-east-1:123456789012:cluster",
             "not-an-arn",

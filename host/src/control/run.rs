@@ -60,6 +60,8 @@ struct RunRequest {
     propagate_tags: Option<String>,
     platform_version: Option<String>,
     enable_execute_command: Option<bool>,
+    #[serde(rename = "enableECSManagedTags")]
+    enable_ecs_managed_tags: Option<bool>,
     client_token: Option<String>,
     capacity_provider_strategy: Option<Vec<Value>>,
     placement_constraints: Option<Vec<Value>>,
@@ -96,8 +98,22 @@ struct RunPlan {
     network: Option<NetworkConfig>,
 }
 
+/// ECS's managed tag naming a task's cluster (`enableECSManagedTags`).
+pub(super) const MANAGED_CLUSTER_TAG: &str = "aws:ecs:clusterName";
+
 impl EcsService {
     pub(super) async fn run_task(&self, body: Value) -> Result<Value> {
+        self.run_task_tagged(body, Vec::new()).await
+    }
+
+    /// RunTask, the tasks also getting `extra` tags (the service scheduler's: propagated
+    /// service tags and `aws:` managed tags, which a request may not carry). Tags of the
+    /// request win over `extra` for the same key.
+    pub(super) async fn run_task_tagged(
+        &self,
+        body: Value,
+        extra: Vec<(String, String)>,
+    ) -> Result<Value> {
         // The request without its token, to tell a retry from a reuse of the token.
         let fingerprint = match &body {
             Value::Object(o) => {
@@ -121,7 +137,7 @@ impl EcsService {
                 "clientToken: must be 1 to 64 characters in the ASCII range 33-126",
             ));
         }
-        let plan = self.plan_run(r).await?;
+        let plan = self.plan_run(r, extra).await?;
         let outcome = match &token {
             Some(t) => {
                 self.tokens
@@ -135,7 +151,7 @@ impl EcsService {
     }
 
     /// Checks every member of a RunTask and resolves what it names; nothing is changed.
-    async fn plan_run(&self, r: RunRequest) -> Result<RunPlan> {
+    async fn plan_run(&self, r: RunRequest, extra: Vec<(String, String)>) -> Result<RunPlan> {
         let count = r.count.unwrap_or(1);
         if !(1..=MAX_COUNT).contains(&count) {
             return Err(ControlError::invalid(format!(
@@ -248,6 +264,15 @@ impl EcsService {
                 }
             }
             input::check_tag_pairs("tags", &tags)?;
+        }
+        let mut extra = extra;
+        if r.enable_ecs_managed_tags == Some(true) {
+            extra.push((MANAGED_CLUSTER_TAG.to_owned(), cluster.name.clone()));
+        }
+        for (k, v) in extra {
+            if !tags.iter().any(|(tk, _)| *tk == k) {
+                tags.push((k, v));
+            }
         }
 
         Ok(RunPlan {

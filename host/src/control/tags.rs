@@ -1,4 +1,5 @@
-//! TagResource, UntagResource, ListTagsForResource on clusters, task definitions and tasks.
+//! TagResource, UntagResource, ListTagsForResource on clusters, task definitions, tasks
+//! and services.
 
 use super::EcsService;
 use super::arn::{Parsed, Resource};
@@ -138,7 +139,19 @@ impl EcsService {
                     })
                     .await?
             }
-            // Services and the rest are not held by this host (yet).
+            // A service until it is INACTIVE (deleted); the legacy ARN without a cluster
+            // names one in `default`.
+            Resource::Service { cluster, name } => {
+                let cluster = cluster.unwrap_or_else(|| super::DEFAULT_CLUSTER.to_owned());
+                self.core
+                    .db(move |s| {
+                        Ok(s.get_service(&cluster, &name)?
+                            .filter(|svc| svc.status != super::services::INACTIVE)
+                            .map(|svc| arns.service(&svc.cluster, &svc.name)))
+                    })
+                    .await?
+            }
+            // The rest are not held by this host.
             Resource::Other(_) => None,
         };
         arn.ok_or_else(not_found)

@@ -180,7 +180,8 @@ impl EcsService {
             Some(lt) => input::one_of("launchType", lt, LAUNCH_TYPES)?,
             None => "FARGATE",
         };
-        let cluster = self.any_cluster("cluster", r.cluster.as_deref()).await?;
+        // A deleted cluster holds nothing to list (DescribeClusters still shows it INACTIVE).
+        let cluster = self.active_cluster("cluster", r.cluster.as_deref()).await?;
         let group = match r.service_name {
             Some(s) if !input::is_valid_name(&s) => {
                 return Err(ControlError::invalid(format!(

@@ -5,6 +5,7 @@
 //! the API grows a member; the columns beside them are only what queries filter and sort on.
 //! Every write is durable when the method returns (an acknowledged write survives SIGKILL).
 
+pub mod owner;
 pub mod sqlite;
 
 use serde_json::Value;

@@ -19,7 +19,10 @@ use super::page::{self, Order};
 use super::taskdefs::{ACTIVE, with_token};
 use super::time::now_ms;
 use crate::state::ServiceRecord;
-use model::{Breaker, DeployConfig, Deployment, LoadBalancer, ServiceState, deployment_id};
+use crate::taskdef::TaskDefinition;
+use model::{
+    Breaker, DeployConfig, Deployment, LoadBalancer, PropagateTags, ServiceState, deployment_id,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -57,6 +60,8 @@ static CREATE: &[Field] = &[
     opt("healthCheckGracePeriodSeconds", Ty::Int),
     opt("tags", TAGS),
     opt("clientToken", Ty::Str),
+    opt("propagateTags", Ty::Str),
+    opt("enableECSManagedTags", Ty::Bool),
 ];
 static UPDATE: &[Field] = &[
     req("service", Ty::Str),
@@ -68,6 +73,8 @@ static UPDATE: &[Field] = &[
     opt("deploymentConfiguration", Ty::Obj(DEPLOY_CONFIG)),
     opt("loadBalancers", Ty::List(&Ty::Obj(LB))),
     opt("healthCheckGracePeriodSeconds", Ty::Int),
+    opt("propagateTags", Ty::Str),
+    opt("enableECSManagedTags", Ty::Bool),
 ];
 static DELETE: &[Field] = &[
     req("service", Ty::Str),
@@ -101,6 +108,8 @@ struct CreateRequest {
     load_balancers: Option<Vec<LoadBalancer>>,
     health_check_grace_period_seconds: Option<i64>,
     tags: Option<Vec<TagIn>>,
+    #[serde(flatten)]
+    tagging: TaggingIn,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +124,39 @@ struct UpdateRequest {
     deployment_configuration: Option<DeployConfigIn>,
     load_balancers: Option<Vec<LoadBalancer>>,
     health_check_grace_period_seconds: Option<i64>,
+    #[serde(flatten)]
+    tagging: TaggingIn,
+}
+
+/// What tags the tasks of a service get (CreateService and UpdateService).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct TaggingIn {
+    propagate_tags: Option<String>,
+    #[serde(rename = "enableECSManagedTags")]
+    enable_ecs_managed_tags: Option<bool>,
+}
+
+impl TaggingIn {
+    /// `propagateTags` checked; None when not given.
+    fn propagate(&self) -> Result<Option<PropagateTags>> {
+        self.propagate_tags
+            .as_deref()
+            .map(|p| {
+                Ok(
+                    match input::one_of(
+                        "propagateTags",
+                        p,
+                        &["TASK_DEFINITION", "SERVICE", "NONE"],
+                    )? {
+                        "TASK_DEFINITION" => PropagateTags::TaskDefinition,
+                        "SERVICE" => PropagateTags::Service,
+                        _ => PropagateTags::None,
+                    },
+                )
+            })
+            .transpose()
+    }
 }
 
 #[derive(Deserialize)]
@@ -203,8 +245,9 @@ fn network(value: Option<Value>) -> Result<Option<Value>> {
 }
 
 impl EcsService {
-    /// The task definition a service names, as `family:revision` of an ACTIVE revision.
-    async fn service_task_definition(&self, reference: &str) -> Result<String> {
+    /// The task definition a service names, as `family:revision` of an ACTIVE revision,
+    /// and its model.
+    async fn service_task_definition(&self, reference: &str) -> Result<(String, TaskDefinition)> {
         let record = self
             .find_task_definition("taskDefinition", reference)
             .await?
@@ -212,7 +255,20 @@ impl EcsService {
         if record.status != ACTIVE {
             return Err(ControlError::client("TaskDefinition is inactive"));
         }
-        Ok(format!("{}:{}", record.family, record.revision))
+        let model = super::taskdefs::model(&record)?;
+        Ok((format!("{}:{}", record.family, record.revision), model))
+    }
+
+    /// The model of the `family:revision` a service runs (any status: it was ACTIVE
+    /// when the service took it).
+    async fn current_task_definition(&self, td: &str) -> Result<TaskDefinition> {
+        let record = self
+            .find_task_definition("taskDefinition", td)
+            .await?
+            .ok_or_else(|| {
+                ControlError::Internal(format!("the service's task definition {td} is gone"))
+            })?;
+        super::taskdefs::model(&record)
     }
 
     fn check_load_balancers(&self, lbs: &[LoadBalancer]) -> Result<()> {
@@ -235,6 +291,46 @@ impl EcsService {
             self.services.targets.check(tg).map_err(|why| {
                 ControlError::invalid(format!("loadBalancers[{i}].targetGroupArn: {why}"))
             })?;
+        }
+        Ok(())
+    }
+
+    /// As ECS: each `loadBalancers[]` entry must name a container of the task definition
+    /// and one of that container's `portMappings`; otherwise every task would be
+    /// registered at a port nothing listens on, fail its health checks and be replaced,
+    /// forever.
+    fn check_load_balancer_targets(
+        lbs: &[LoadBalancer],
+        td: &str,
+        def: &TaskDefinition,
+    ) -> Result<()> {
+        for (i, lb) in lbs.iter().enumerate() {
+            let name = lb.container_name.as_deref().unwrap_or_default();
+            let Some(container) = def.container(name) else {
+                return Err(ControlError::invalid(format!(
+                    "loadBalancers[{i}].containerName: The container {name} does not exist in the task definition {td}."
+                )));
+            };
+            let port = lb.container_port.unwrap_or_default();
+            if !container
+                .port_mappings
+                .iter()
+                .any(|m| i64::from(m.container_port) == port)
+            {
+                let mapped: Vec<String> = container
+                    .port_mappings
+                    .iter()
+                    .map(|m| m.container_port.to_string())
+                    .collect();
+                let mapped = if mapped.is_empty() {
+                    "it has no portMappings".to_owned()
+                } else {
+                    format!("its portMappings: {}", mapped.join(", "))
+                };
+                return Err(ControlError::invalid(format!(
+                    "loadBalancers[{i}].containerPort: The container {name} did not have a container port {port} defined ({mapped})."
+                )));
+            }
         }
         Ok(())
     }
@@ -318,14 +414,16 @@ impl EcsService {
         let load_balancers = r.load_balancers.unwrap_or_default();
         self.check_load_balancers(&load_balancers)?;
         let tags = input::tags("tags", r.tags.as_deref().unwrap_or_default())?;
+        let propagate = r.tagging.propagate()?.unwrap_or_default();
+        let managed_tags = r.tagging.enable_ecs_managed_tags.unwrap_or(false);
         let cluster = self.active_cluster("cluster", r.cluster.as_deref()).await?;
-        let task_definition = self.service_task_definition(td).await?;
+        let (task_definition, model) = self.service_task_definition(td).await?;
+        Self::check_load_balancer_targets(&load_balancers, &task_definition, &model)?;
 
         let _guard = self.services.lock.lock().await;
         let (c, n) = (cluster.name.clone(), r.service_name.clone());
-        if let Some(existing) = self.core.db(move |s| s.get_service(&c, &n)).await?
-            && existing.status != INACTIVE
-        {
+        let existing = self.core.db(move |s| s.get_service(&c, &n)).await?;
+        if existing.as_ref().is_some_and(|e| e.status != INACTIVE) {
             return Err(ControlError::invalid(
                 "Creation of service was not idempotent.",
             ));
@@ -351,15 +449,35 @@ impl EcsService {
             events: Vec::new(),
             last_good: None,
             steady: false,
+            propagate_tags: propagate,
+            enable_ecs_managed_tags: managed_tags,
         };
-        if !tags.is_empty() {
-            let arn = self.core.arns.service(&svc.cluster, &svc.service_name);
-            self.core.db(move |s| s.tag(&arn, &tags)).await?;
-        }
+        // A service made again under the name of an INACTIVE one starts without its tags.
+        let arn = self.core.arns.service(&svc.cluster, &svc.service_name);
+        let replaces = existing.is_some();
+        let stored = tags.clone();
+        self.core
+            .db(move |s| {
+                if replaces {
+                    let old: Vec<String> = s.tags(&arn)?.into_iter().map(|(k, _)| k).collect();
+                    if !old.is_empty() {
+                        s.untag(&arn, &old)?;
+                    }
+                }
+                if !stored.is_empty() {
+                    s.tag(&arn, &stored)?;
+                }
+                Ok(())
+            })
+            .await?;
         svc.updated(now);
         self.save_service(&svc).await?;
         self.services.wake.notify_one();
-        Ok(json!({ "service": svc.to_json(&self.core.arns) }))
+        let mut shape = svc.to_json(&self.core.arns);
+        if let (false, Some(o)) = (tags.is_empty(), shape.as_object_mut()) {
+            o.insert("tags".into(), input::tags_json(&tags));
+        }
+        Ok(json!({ "service": shape }))
     }
 
     pub(super) async fn update_service(&self, body: Value) -> Result<Value> {
@@ -369,7 +487,8 @@ impl EcsService {
         if let Some(lbs) = &r.load_balancers {
             self.check_load_balancers(lbs)?;
         }
-        let cluster = self.any_cluster("cluster", r.cluster.as_deref()).await?;
+        let cluster = self.active_cluster("cluster", r.cluster.as_deref()).await?;
+        let propagate = r.tagging.propagate()?;
         let task_definition = match r.task_definition.as_deref() {
             Some(td) => Some(self.service_task_definition(td).await?),
             None => None,
@@ -378,6 +497,24 @@ impl EcsService {
         let mut svc = self.load_service(&cluster.name, &r.service).await?;
         if svc.status != ACTIVE {
             return Err(ControlError::ServiceNotActive);
+        }
+        // The load balancers the service will have, against the definition it will run.
+        if r.load_balancers.is_some() || task_definition.is_some() {
+            let lbs = r.load_balancers.as_ref().unwrap_or(&svc.load_balancers);
+            match &task_definition {
+                Some((td, model)) => Self::check_load_balancer_targets(lbs, td, model)?,
+                None => {
+                    let model = self.current_task_definition(&svc.task_definition).await?;
+                    Self::check_load_balancer_targets(lbs, &svc.task_definition, &model)?;
+                }
+            }
+        }
+        let task_definition = task_definition.map(|(td, _)| td);
+        if let Some(p) = propagate {
+            svc.propagate_tags = p;
+        }
+        if let Some(m) = r.tagging.enable_ecs_managed_tags {
+            svc.enable_ecs_managed_tags = m;
         }
         let now = now_ms();
         svc.deployment_configuration = deploy_config(
@@ -495,7 +632,7 @@ impl EcsService {
             Some(s) => input::one_of("schedulingStrategy", s, &["REPLICA", "DAEMON"])?,
             None => "REPLICA",
         };
-        let cluster = self.any_cluster("cluster", r.cluster.as_deref()).await?;
+        let cluster = self.active_cluster("cluster", r.cluster.as_deref()).await?;
         let mut names: Vec<String> = if launch_type != "FARGATE" || strategy != "REPLICA" {
             Vec::new()
         } else {

@@ -43,6 +43,26 @@ pub struct LoadBalancer {
     pub container_port: Option<i64>,
 }
 
+/// Whose tags the tasks of a service get (`propagateTags`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PropagateTags {
+    #[default]
+    None,
+    Service,
+    TaskDefinition,
+}
+
+impl PropagateTags {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "NONE",
+            Self::Service => "SERVICE",
+            Self::TaskDefinition => "TASK_DEFINITION",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
@@ -112,6 +132,12 @@ pub struct ServiceState {
     pub last_good: Option<String>,
     /// Whether "has reached a steady state" was said since the last change.
     pub steady: bool,
+    /// Services stored before these existed read as NONE and false.
+    #[serde(default)]
+    pub propagate_tags: PropagateTags,
+    /// Tasks get `aws:ecs:clusterName` and `aws:ecs:serviceName`.
+    #[serde(default, rename = "enableECSManagedTags")]
+    pub enable_ecs_managed_tags: bool,
 }
 
 /// A new deployment id: `ecs-svc/` and 19 digits.
@@ -253,8 +279,8 @@ impl ServiceState {
             "placementConstraints": [],
             "placementStrategy": [],
             "schedulingStrategy": "REPLICA",
-            "enableECSManagedTags": false,
-            "propagateTags": "NONE",
+            "enableECSManagedTags": self.enable_ecs_managed_tags,
+            "propagateTags": self.propagate_tags.as_str(),
             "enableExecuteCommand": false,
         });
         if let Some(o) = out.as_object_mut() {

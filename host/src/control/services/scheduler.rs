@@ -14,7 +14,7 @@ use super::super::EcsService;
 use super::super::error::Result;
 use super::super::live::LiveTask;
 use super::super::time::now_ms;
-use super::model::ServiceState;
+use super::model::{PropagateTags, ServiceState};
 use super::targets::Targets;
 use super::{DRAINING, INACTIVE};
 use crate::control::taskdefs::ACTIVE;
@@ -32,6 +32,8 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// ECS's `healthCheckGracePeriodSeconds` for a service with load balancers that sets none.
 const DEFAULT_LB_GRACE_SECONDS: i64 = 15;
+/// ECS's managed tag naming the service that started a task (`enableECSManagedTags`).
+const MANAGED_SERVICE_TAG: &str = "aws:ecs:serviceName";
 
 /// What the services share: the lock every change of a service takes (it also guards the
 /// scheduler's memory), the wake-up of the loop, and the load balancer adapter.
@@ -82,6 +84,10 @@ struct Start {
     count: u32,
     /// The RunTask request, without `count`.
     body: serde_json::Value,
+    /// The tasks get the service's tags (`propagateTags` SERVICE).
+    service_tags: bool,
+    /// The tasks get `aws:ecs:serviceName` (`enableECSManagedTags`).
+    managed_tags: bool,
 }
 
 /// What starting them did: the tasks started, and the error that ended the starts early.
@@ -139,14 +145,23 @@ pub(crate) async fn run(service: Weak<EcsService>) {
     }
 }
 
-fn counts(tracked: &Tracked, deployment: &str) -> (u32, u32) {
+/// Running and pending tasks of one deployment. Behind a load balancer a RUNNING task
+/// counts as running only once it is registered and every target group it is in has
+/// judged it (healthy or unhealthy): before that the load balancer sends it nothing, and
+/// `runningCount == desiredCount` is what `aws ecs wait services-stable` waits for.
+fn counts(tracked: &Tracked, deployment: &str, targets: &Targets, behind_lb: bool) -> (u32, u32) {
     let mut running = 0;
     let mut pending = 0;
     for e in tracked.tasks.values() {
         if e.by_scheduler || e.deployment != deployment {
             continue;
         }
-        if e.task.handle.snapshot().last_status == TaskStatus::Running {
+        let in_service = !behind_lb
+            || (!e.registered.is_empty()
+                && e.registered
+                    .iter()
+                    .all(|(tg, addr)| targets.judged(tg, *addr)));
+        if e.task.handle.snapshot().last_status == TaskStatus::Running && in_service {
             running += 1;
         } else {
             pending += 1;
@@ -155,12 +170,30 @@ fn counts(tracked: &Tracked, deployment: &str) -> (u32, u32) {
     (running, pending)
 }
 
+/// Whether a task can take its share of the service's work: RUNNING, its essential
+/// containers not unhealthy, and behind a load balancer registered and healthy in every
+/// target group (a task that reached RUNNING after this pass's registrations is not
+/// registered yet, and must not count).
+fn serving(e: &Entry, targets: &Targets, behind_lb: bool) -> bool {
+    let snap = e.task.handle.snapshot();
+    snap.last_status == TaskStatus::Running
+        && snap
+            .containers
+            .iter()
+            .filter(|c| c.essential)
+            .all(|c| c.health_status.is_none_or(|h| h == HealthStatus::Healthy))
+        && (!behind_lb || !e.registered.is_empty())
+        && e.registered
+            .iter()
+            .all(|(tg, addr)| targets.healthy(tg, *addr))
+}
+
 impl EcsService {
     /// One pass. Deciding holds the services lock; starting tasks (which can be slow: an
     /// image pull) does not, so Create/Update/Delete go on meanwhile. Only this loop
     /// runs passes, so no second pass can start the same tasks while the lock is free;
     /// the tasks started are recorded under the lock again, with their events.
-    async fn reconcile_all(&self) -> Result<()> {
+    pub(super) async fn reconcile_all(&self) -> Result<()> {
         let mut starts = Vec::new();
         {
             let mut sched = self.services.lock.lock().await;
@@ -189,9 +222,33 @@ impl EcsService {
         Ok(())
     }
 
+    /// The tags a service gives its tasks beyond what RunTask does from the body:
+    /// the service's own (read now, so a TagResource since is honoured) and the managed
+    /// `aws:ecs:serviceName`.
+    async fn service_task_tags(&self, start: &Start) -> Result<Vec<(String, String)>> {
+        let (cluster, name) = start.key.clone();
+        let mut tags = if start.service_tags {
+            let arn = self.core.arns.service(&cluster, &name);
+            self.core.db(move |s| s.tags(&arn)).await?
+        } else {
+            Vec::new()
+        };
+        if start.managed_tags {
+            tags.push((MANAGED_SERVICE_TAG.to_owned(), name));
+        }
+        Ok(tags)
+    }
+
     /// Runs the tasks of `start`, 10 per RunTask; stops at the first failure.
     async fn start_service_tasks(&self, start: &Start) -> Started {
         let mut out = Started::default();
+        let extra = match self.service_task_tags(start).await {
+            Ok(t) => t,
+            Err(e) => {
+                out.error = Some(e.to_string());
+                return out;
+            }
+        };
         let mut left = start.count;
         while left > 0 {
             let n = left.min(10);
@@ -200,7 +257,7 @@ impl EcsService {
             if let Some(o) = body.as_object_mut() {
                 o.insert("count".into(), json!(n));
             }
-            match self.run_task(body).await {
+            match self.run_task_tagged(body, extra.clone()).await {
                 Ok(resp) => {
                     for t in resp["tasks"].as_array().into_iter().flatten() {
                         let Some(id) = t["taskArn"].as_str().and_then(|a| a.rsplit('/').next())
@@ -504,8 +561,10 @@ impl EcsService {
         }
 
         // Start tasks of the PRIMARY deployment, within maximumPercent.
+        let targets = self.services.targets.clone();
+        let behind_lb = !svc.load_balancers.is_empty();
         let alive_total = tracked.tasks.values().filter(|e| !e.by_scheduler).count() as u32;
-        let (p_running, p_pending) = counts(tracked, &primary.id);
+        let (p_running, p_pending) = counts(tracked, &primary.id, &targets, behind_lb);
         let max_total = desired.max(desired * config.maximum_percent / 100);
         let need = desired.saturating_sub(p_running + p_pending);
         let room = max_total.saturating_sub(alive_total);
@@ -520,14 +579,25 @@ impl EcsService {
                 "startedBy": primary.id,
                 "launchType": "FARGATE",
             });
-            if let (Some(net), Some(o)) = (&svc.network_configuration, body.as_object_mut()) {
-                o.insert("networkConfiguration".into(), net.clone());
+            if let Some(o) = body.as_object_mut() {
+                if let Some(net) = &svc.network_configuration {
+                    o.insert("networkConfiguration".into(), net.clone());
+                }
+                // RunTask itself copies the definition's tags and adds aws:ecs:clusterName.
+                if svc.propagate_tags == PropagateTags::TaskDefinition {
+                    o.insert("propagateTags".into(), json!("TASK_DEFINITION"));
+                }
+                if svc.enable_ecs_managed_tags {
+                    o.insert("enableECSManagedTags".into(), json!(true));
+                }
             }
             start = Some(Start {
                 key: key.clone(),
                 deployment: primary.id.clone(),
                 count: to_start,
                 body,
+                service_tags: svc.propagate_tags == PropagateTags::Service,
+                managed_tags: svc.enable_ecs_managed_tags,
             });
         }
 
@@ -535,24 +605,7 @@ impl EcsService {
         // minimumHealthyPercent (a task only counts as healthy once RUNNING and, behind a
         // load balancer, healthy there).
         let reason = format!("Scaling activity initiated by (deployment {})", primary.id);
-        let targets = self.services.targets.clone();
-        let behind_lb = !svc.load_balancers.is_empty();
-        let healthy = |e: &Entry| {
-            let snap = e.task.handle.snapshot();
-            snap.last_status == TaskStatus::Running
-                && snap
-                    .containers
-                    .iter()
-                    .filter(|c| c.essential)
-                    .all(|c| c.health_status.is_none_or(|h| h == HealthStatus::Healthy))
-                // Behind a load balancer a task is healthy once registered and healthy
-                // there: a task that reached RUNNING after this pass's registrations (or
-                // during its starts) is not registered yet, and must not count.
-                && (!behind_lb || !e.registered.is_empty())
-                && e.registered
-                    .iter()
-                    .all(|(tg, addr)| targets.healthy(tg, *addr))
-        };
+        let healthy = |e: &Entry| serving(e, &targets, behind_lb);
         let mut stopped = Vec::new();
         let mut excess = (p_running + p_pending).saturating_sub(desired);
         if excess > 0 {
@@ -617,7 +670,7 @@ impl EcsService {
         // Counts, completion and the steady state.
         let mut others_alive = 0;
         for d in &mut svc.deployments {
-            let (running, pending) = counts(tracked, &d.id);
+            let (running, pending) = counts(tracked, &d.id, &targets, behind_lb);
             if d.running_count != running || d.pending_count != pending {
                 d.running_count = running;
                 d.pending_count = pending;
@@ -627,9 +680,17 @@ impl EcsService {
                 others_alive += running + pending;
             }
         }
+        // As ECS: behind a load balancer the deployment is done (and the service steady)
+        // only once each of its tasks is healthy in every target group.
+        let all_serving = tracked
+            .tasks
+            .values()
+            .filter(|e| !e.by_scheduler && e.deployment == primary.id)
+            .all(|e| serving(e, &targets, behind_lb));
         let done = svc.deployments.first().is_some_and(|p| {
             p.running_count == desired && p.pending_count == 0 && p.rollout_state != "FAILED"
-        }) && others_alive == 0;
+        }) && others_alive == 0
+            && all_serving;
         if done {
             svc.deployments.truncate(1);
             if let Some(p) = svc.deployments.first_mut()
@@ -648,7 +709,12 @@ impl EcsService {
             if !svc.steady {
                 svc.steady = true;
                 tracked.failures_in_row = 0;
-                svc.say(format!("(service {name}) has reached a steady state."), now);
+                // A change that settled without any other event (an UpdateService that
+                // changed nothing the tasks show) does not repeat the same sentence.
+                let message = format!("(service {name}) has reached a steady state.");
+                if svc.events.first().is_none_or(|e| e.message != message) {
+                    svc.say(message, now);
+                }
             }
         }
         if svc != before {

@@ -62,6 +62,16 @@ impl Targets {
         })
     }
 
+    /// Whether the target group has judged `addr` (healthy or unhealthy): a target still
+    /// `initial` has had no verdict yet and gets no traffic.
+    pub fn judged(&self, target_group_arn: &str, addr: SocketAddr) -> bool {
+        self.lb.get().is_some_and(|lb| {
+            lb.target_health(target_group_arn).iter().any(|(a, h)| {
+                *a == addr && matches!(h, TargetHealth::Healthy | TargetHealth::Unhealthy)
+            })
+        })
+    }
+
     /// Whether the target group reports `addr` healthy.
     pub fn healthy(&self, target_group_arn: &str, addr: SocketAddr) -> bool {
         self.lb.get().is_some_and(|lb| {

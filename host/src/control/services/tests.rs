@@ -429,3 +429,44 @@ fn load_balancer_health_failures_are_ignored_during_the_grace_period() {
     // A clock that went backwards: inside (no time passed).
     assert!(in_grace(Some(at(10)), Some(5), t0));
 }
+
+/// An UpdateService that changes nothing the tasks show settles without a second
+/// "has reached a steady state." right under the first.
+#[tokio::test]
+async fn a_no_op_update_does_not_repeat_the_steady_state_event() {
+    let f = Fixture::new();
+    f.register(sleep_def("calm", 600_000)).await;
+    f.ok(
+        "CreateService",
+        json!({ "serviceName": "calm", "taskDefinition": "calm", "desiredCount": 1 }),
+    )
+    .await;
+    let steady = "(service calm) has reached a steady state.";
+    let messages = |svc: &Value| -> Vec<String> {
+        svc["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["message"].as_str().map(str::to_owned))
+            .collect()
+    };
+    wait_for(&f, "calm", "steady", |s| {
+        messages(s).first().map(String::as_str) == Some(steady)
+    })
+    .await;
+    for _ in 0..2 {
+        f.ok(
+            "UpdateService",
+            json!({ "service": "calm", "desiredCount": 1 }),
+        )
+        .await;
+        // A pass that surely ran after the update (the background loop may run others).
+        f.svc.reconcile_all().await.expect("pass");
+    }
+    let msgs = messages(&describe(&f, "calm").await);
+    assert_eq!(msgs.iter().filter(|m| *m == steady).count(), 1, "{msgs:#?}");
+    f.ok("DeleteService", json!({ "service": "calm", "force": true }))
+        .await;
+    wait_for(&f, "calm", "INACTIVE", |s| s["status"] == "INACTIVE").await;
+    f.wait_idle().await;
+}

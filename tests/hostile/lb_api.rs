@@ -65,7 +65,34 @@ fn create_service(server: &Server, name: &str, family: &str, lb: &str) {
         "1",
         "--load-balancers",
         lb,
+        // A target that fails its checks gets its task replaced at once.
+        "--health-check-grace-period-seconds",
+        "1",
     ]);
+}
+
+fn service_tasks(server: &Server, name: &str) -> Vec<Value> {
+    let out = server.aws_json(&["ecs", "list-tasks", "--service-name", name]);
+    out["taskArns"].as_array().cloned().unwrap_or_default()
+}
+
+/// The largest RSS of `pid` seen every 10 ms while `during` runs.
+fn peak_rss_during<T>(pid: u32, during: impl FnOnce() -> T) -> (T, u64) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(rss_kib(pid)));
+    let sampler = {
+        let (stop, peak) = (stop.clone(), peak.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                peak.fetch_max(rss_kib(pid), Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let out = during();
+    stop.store(true, Ordering::SeqCst);
+    sampler.join().expect("the sampler");
+    (out, peak.load(Ordering::SeqCst))
 }
 
 /// Polls `check` until it gives a value, for at most `within`.
@@ -81,10 +108,10 @@ fn wait_until<T>(what: &str, within: Duration, mut check: impl FnMut() -> Option
 }
 
 /// Whether the server closed `s` (EOF or reset), without blocking.
-fn closed_by_server(s: &mut TcpStream) -> bool {
+fn closed_by_server(s: &TcpStream) -> bool {
     s.set_nonblocking(true).expect("nonblocking");
     let mut b = [0u8; 256];
-    let closed = match s.read(&mut b) {
+    let closed = match (&mut &*s).read(&mut b) {
         Ok(0) => true,
         Ok(_) => false,
         Err(e) => e.kind() != ErrorKind::WouldBlock,
@@ -127,7 +154,7 @@ fn health_checks_seen(host: &Host) -> usize {
 fn endless_bodies_from_a_target_do_not_grow_the_host() {
     let host = Host::with_config(
         "[[lb.target_groups]]\nname = \"endless\"\nderegistration_delay_seconds = 1\n\
-         health_check = { path = \"/health\", interval_seconds = 1, timeout_seconds = 1, \
+         health_check = { path = \"/health\", interval_seconds = 2, timeout_seconds = 2, \
          healthy_threshold = 2, unhealthy_threshold = 2 }\n\
          [[lb.listeners]]\nport = 0\ntarget_group = \"endless\"\n",
     );
@@ -156,14 +183,13 @@ fn endless_bodies_from_a_target_do_not_grow_the_host() {
         }),
     );
     let pid = server.pid();
-    let before = rss_kib(pid);
     create_service(
         &server,
         "endless",
         "endless",
         &format!("targetGroupArn={tg},containerName=web,containerPort=8080"),
     );
-    // Healthy: the checks pass on the status alone.
+    // The target passes its checks on the status alone; its task is never replaced.
     let get = || -> Option<TcpStream> {
         let mut s = TcpStream::connect(listener).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
@@ -173,39 +199,53 @@ fn endless_bodies_from_a_target_do_not_grow_the_host() {
         head.starts_with(b"HTTP/1.1 200").then_some(s)
     };
     wait_until(
-        "a healthy target behind the listener",
+        "a target behind the listener",
         Duration::from_secs(90),
         &get,
     );
-    // At least 10 more health checks, each against an endless body.
+    let tasks = service_tasks(&server, "endless");
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    // Measured with the task running (its component compiled and instantiated).
+    let before = rss_kib(pid);
+    // At least 10 more health checks, each against an endless body, RSS sampled throughout.
     let seen = health_checks_seen(&host);
-    wait_until("10 more health checks", Duration::from_secs(90), || {
-        (health_checks_seen(&host) >= seen + 10).then_some(())
+    let ((), peak) = peak_rss_during(pid, || {
+        wait_until("10 more health checks", Duration::from_secs(90), || {
+            (health_checks_seen(&host) >= seen + 10).then_some(())
+        })
     });
-    let after_checks = rss_kib(pid);
+    eprintln!("serve: {before} KiB before, at most {peak} KiB during the health checks");
     assert!(
-        after_checks < before + RSS_BOUND_KIB,
-        "serve grew from {before} KiB to {after_checks} KiB over health checks of an endless body\n{}",
+        peak < before + RSS_BOUND_KIB,
+        "serve grew from {before} KiB to {peak} KiB during health checks of an endless body\n{}",
+        server.debug()
+    );
+    assert_eq!(
+        service_tasks(&server, "endless"),
+        tasks,
+        "the task was replaced: its target failed its health checks\n{}",
         server.debug()
     );
 
     // 64 MiB of the endless body through the listener: streamed, never collected.
     let mut s = get().expect("a request through the listener");
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut read = 0usize;
-    let mut peak = 0;
-    while read < 64 << 20 {
-        let n = s.read(&mut buf).expect("the endless body keeps coming");
-        assert!(
-            n > 0,
-            "the listener ended the endless body after {read} bytes"
-        );
-        read += n;
-        if read % (8 << 20) < n {
-            peak = peak.max(rss_kib(pid));
+    let (read, peak) = peak_rss_during(pid, || {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut read = 0usize;
+        while read < 64 << 20 {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
         }
-    }
+        read
+    });
     drop(s);
+    eprintln!("serve: at most {peak} KiB while streaming {read} bytes");
+    assert!(
+        read >= 64 << 20,
+        "the listener ended the endless body after {read} bytes"
+    );
     assert!(
         peak < before + RSS_BOUND_KIB,
         "serve grew from {before} KiB to {peak} KiB while streaming 64 MiB through the listener"
@@ -336,7 +376,7 @@ fn stalled_unauthenticated_api_connections_are_capped_and_cheap() {
     let before = rss_kib(pid);
     let fds_before = open_fds(pid);
 
-    let mut slow: Vec<TcpStream> = (0..300)
+    let slow: Vec<TcpStream> = (0..300)
         .map(|_| {
             let mut s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
             s.write_all(b"POST / HTTP/1.1\r\nhost: 127.0.0.1\r\nx-amz-date: 2")
@@ -361,9 +401,14 @@ fn stalled_unauthenticated_api_connections_are_capped_and_cheap() {
     );
     // The oldest stalled connections were closed to stay within the cap.
     let open = wait_until("the cap to hold", Duration::from_secs(60), || {
-        let open = slow.iter_mut().filter(|s| !closed_by_server(s)).count();
+        let open = slow.iter().filter(|s| !closed_by_server(s)).count();
         (open <= CAP).then_some(open)
     });
+    eprintln!(
+        "serve: {before} KiB before, {during} KiB under attack; {open} of 300 stalled \
+         connections still open; {} descriptors (before: {fds_before})",
+        open_fds(pid)
+    );
     assert!(open > 0, "the cap closed every stalled connection");
     assert!(
         open_fds(pid) <= fds_before + CAP + 16,
@@ -458,6 +503,7 @@ fn a_host_service_on_the_wildcard_address_is_not_reachable_through_a_listener() 
             .find(|l| l.contains(&format!(":{port} refused: nothing listens on exactly")))
             .map(str::to_owned)
     });
+    eprintln!("serve: {line}");
     assert!(line.contains("does not serve port"), "{line}");
     let mut s = TcpStream::connect(listener).expect("connect to the listener");
     s.set_read_timeout(Some(Duration::from_secs(30)))
@@ -492,7 +538,7 @@ fn slowloris_on_a_listener_is_closed_after_the_header_timeout() {
     let pid = server.pid();
     let fds_before = open_fds(pid);
 
-    let mut silent = TcpStream::connect(listener).expect("connect");
+    let silent = TcpStream::connect(listener).expect("connect");
     let mut loris = TcpStream::connect(listener).expect("connect");
     loris
         .write_all(b"GET / HTTP/1.1\r\nHost: lb\r\n")
@@ -504,7 +550,7 @@ fn slowloris_on_a_listener_is_closed_after_the_header_timeout() {
         // A header line every 200 ms: never a complete head.
         let wrote = loris.write_all(format!("x-{n}: y\r\n").as_bytes()).is_ok();
         n += 1;
-        if !wrote || closed_by_server(&mut loris) {
+        if !wrote || closed_by_server(&loris) {
             break;
         }
         assert!(
@@ -514,14 +560,14 @@ fn slowloris_on_a_listener_is_closed_after_the_header_timeout() {
         std::thread::sleep(Duration::from_millis(200));
     }
     wait_until("the silent connection to close", bound, || {
-        closed_by_server(&mut silent).then_some(())
+        closed_by_server(&silent).then_some(())
     });
 
-    let mut idle: Vec<TcpStream> = (0..40)
+    let idle: Vec<TcpStream> = (0..40)
         .map(|_| TcpStream::connect(listener).expect("connect"))
         .collect();
     wait_until("the cap to hold", bound, || {
-        (idle.iter_mut().filter(|s| !closed_by_server(s)).count() <= CAP).then_some(())
+        (idle.iter().filter(|s| !closed_by_server(s)).count() <= CAP).then_some(())
     });
     assert!(
         open_fds(pid) <= fds_before + CAP + 8,

@@ -210,12 +210,18 @@ async fn no_targets_is_503_with_a_clear_body_and_a_dead_target_is_502() {
         body.contains("no healthy targets in target group web"),
         "{body}"
     );
-    // A target nobody listens on: unhealthy; with every target unhealthy the group fails
-    // open (like ALB), so the request is tried and ends in 502.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+    // A target nobody listens on is refused at registration.
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port");
+    let refused = lb.register_target("web", nobody).unwrap_err().to_string();
+    assert!(refused.contains("nothing listens on exactly"), "{refused}");
+    // One that stops listening after it registered: unhealthy; with every target unhealthy
+    // the group fails open (like ALB), so the request is tried and ends in 502.
+    let listening = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = listening.local_addr().expect("addr");
     lb.register_target("web", dead).expect("register");
+    drop(listening);
     assert_eq!(lb.target_health("web"), vec![(dead, TargetHealth::Initial)]);
     let (status, _) = get(&c, listen, "/").await;
     assert_eq!(status, 503, "an Initial target gets no traffic");

@@ -393,6 +393,19 @@ pub struct ApiConfig {
     /// Access keys that may sign requests (`[[api.keys]]`). With none, one key `test`/`test`
     /// exists, and the host refuses to listen on anything but a loopback address.
     pub keys: Vec<ApiKeyConfig>,
+    /// Open connections at most; past it a new connection replaces the one that has gone
+    /// longest without a request in progress, or is closed at once when all have one.
+    pub max_connections: usize,
+    /// A connection must deliver a request's headers within this many seconds of opening
+    /// (or of its previous response), else it is closed.
+    pub header_read_timeout_seconds: u64,
+    /// An authenticated request's body must arrive within this many seconds.
+    pub body_read_timeout_seconds: u64,
+    /// A connection over which nothing moved either way for this long is closed.
+    pub idle_timeout_seconds: u64,
+    /// Request bodies buffered at once over all connections, in MiB; a request that would
+    /// go past it waits (up to the body timeout), then gets `ThrottlingException`.
+    pub max_body_in_flight_mib: u64,
 }
 
 impl Default for ApiConfig {
@@ -402,6 +415,11 @@ impl Default for ApiConfig {
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
             keys: Vec::new(),
+            max_connections: 256,
+            header_read_timeout_seconds: 10,
+            body_read_timeout_seconds: 20,
+            idle_timeout_seconds: 120,
+            max_body_in_flight_mib: 32,
         }
     }
 }
@@ -525,13 +543,34 @@ pub struct GatewayConfig {
 
 /// The built-in HTTP load balancer (`[lb]`): ALB-like target groups and listeners.
 /// Checked (names, ranges, references) by `lb::LoadBalancer::from_config`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LbConfig {
     /// `[[lb.target_groups]]`: IP targets (task address + container port) and health checks.
     pub target_groups: Vec<TargetGroupConfig>,
     /// `[[lb.listeners]]`: host ports forwarding to a target group.
     pub listeners: Vec<ListenerConfig>,
+    /// Open connections per listener at most; past it a new connection replaces the one
+    /// that has gone longest without a request in progress, or is closed at once.
+    pub max_connections: usize,
+    /// A connection must deliver a request's headers within this many seconds of opening
+    /// (or of its previous response), else it is closed (slowloris, idle keep-alive).
+    pub header_read_timeout_seconds: u64,
+    /// A connection over which nothing moved either way for this long is closed, even
+    /// mid-request (like ALB's idle timeout).
+    pub idle_timeout_seconds: u64,
+}
+
+impl Default for LbConfig {
+    fn default() -> Self {
+        Self {
+            target_groups: Vec::new(),
+            listeners: Vec::new(),
+            max_connections: 512,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
+        }
+    }
 }
 
 /// One `[[lb.target_groups]]` entry.

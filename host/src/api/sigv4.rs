@@ -186,14 +186,17 @@ impl Presented {
                 "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
             ));
         }
-        if headers.contains_key("x-amz-security-token")
-            && !signed_headers.iter().any(|h| h == "x-amz-security-token")
-        {
-            return Err(SigError::Incomplete(
-                "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization when \
-                 it is sent."
-                    .into(),
-            ));
+        // Headers that change what a request does must be covered by the signature when
+        // sent (as AWS requires): unsigned, they could be swapped on a signed request.
+        for (name, shown) in [
+            ("x-amz-security-token", "X-Amz-Security-Token"),
+            ("x-amz-target", "X-Amz-Target"),
+        ] {
+            if headers.contains_key(name) && !signed_headers.iter().any(|h| h == name) {
+                return Err(SigError::Incomplete(format!(
+                    "'{shown}' must be a 'SignedHeader' in the AWS Authorization when it is sent."
+                )));
+            }
         }
         let signature = decode_signature(signature)?;
 
@@ -218,6 +221,18 @@ impl Presented {
                 ))
             })?
             .assume_utc();
+        // A signed header the request lacks cannot verify; say so before any body is read.
+        // (`host` may come from the URI's authority instead.)
+        if let Some(missing) = signed_headers
+            .iter()
+            .find(|h| *h != "host" && !headers.contains_key(h.as_str()))
+        {
+            return Err(SigError::Incomplete(format!(
+                "Signed header '{}' is not in the request. Authorization={}",
+                echo(missing),
+                echo(value)
+            )));
+        }
 
         Ok(Self {
             access_key_id: (*key).to_owned(),
@@ -766,6 +781,52 @@ mod tests {
             http::HeaderValue::from_str(&format!("AWS4-HMAC-SHA256 Credential=test/20240517/us-east-1/ecs/aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token, Signature={sig}")).unwrap(),
         );
         assert!(Presented::parse(&h).is_ok());
+    }
+
+    #[test]
+    fn target_must_be_signed_when_sent_and_signed_headers_must_be_present() {
+        let sig = "0".repeat(64);
+        let auth = |signed: &str| {
+            format!(
+                "AWS4-HMAC-SHA256 Credential=test/20240517/us-east-1/ecs/aws4_request, \
+                 SignedHeaders={signed}, Signature={sig}"
+            )
+        };
+        let with_target = |signed: &str| {
+            headers(&[
+                ("host", "x"),
+                ("x-amz-date", "20240517T123456Z"),
+                (
+                    "x-amz-target",
+                    "AmazonEC2ContainerServiceV20141113.DeleteCluster",
+                ),
+                ("authorization", &auth(signed)),
+            ])
+        };
+        let e = Presented::parse(&with_target("host;x-amz-date")).unwrap_err();
+        assert!(
+            matches!(&e, SigError::Incomplete(m) if m.contains("'X-Amz-Target' must be a 'SignedHeader'")),
+            "{e:?}"
+        );
+        assert!(Presented::parse(&with_target("host;x-amz-date;x-amz-target")).is_ok());
+        // Without the header, it need not be signed (the request has no target).
+        let h = headers(&[
+            ("host", "x"),
+            ("x-amz-date", "20240517T123456Z"),
+            ("authorization", &auth("host;x-amz-date")),
+        ]);
+        assert!(Presented::parse(&h).is_ok());
+        // Signed but not sent.
+        let h = headers(&[
+            ("host", "x"),
+            ("x-amz-date", "20240517T123456Z"),
+            ("authorization", &auth("content-type;host;x-amz-date")),
+        ]);
+        let e = Presented::parse(&h).unwrap_err();
+        assert!(
+            matches!(&e, SigError::Incomplete(m) if m.contains("Signed header 'content-type' is not in the request")),
+            "{e:?}"
+        );
     }
 
     #[test]

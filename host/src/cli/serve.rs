@@ -31,6 +31,8 @@ pub struct ServeArgs {
 
 pub fn serve(config: HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let auth = Auth::from_config(&config.api).context("invalid [api] configuration")?;
+    let limits = api::server::ServeLimits::from_config(&config.api)
+        .context("invalid [api] configuration")?;
     let listen = args.listen.unwrap_or(config.api.listen);
     if !listen.ip().is_loopback() && auth.only_default_key() {
         anyhow::bail!(
@@ -44,12 +46,17 @@ pub fn serve(config: HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // this one's live tasks as lost and start replacements for its services.
     let _owner = DataDirOwner::acquire(&config.data_dir())?;
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let result = rt.block_on(run(config, listen, auth));
+    let result = rt.block_on(run(config, listen, auth, limits));
     rt.shutdown_timeout(RUNTIME_SHUTDOWN);
     result
 }
 
-async fn run(config: HostConfig, listen: SocketAddr, auth: Auth) -> anyhow::Result<ExitCode> {
+async fn run(
+    config: HostConfig,
+    listen: SocketAddr,
+    auth: Auth,
+    limits: api::server::ServeLimits,
+) -> anyhow::Result<ExitCode> {
     // Bind first: a taken port fails before any state is touched.
     let listener = TcpListener::bind(listen)
         .await
@@ -87,7 +94,7 @@ async fn run(config: HostConfig, listen: SocketAddr, auth: Auth) -> anyhow::Resu
         );
     }
     eprintln!("wasmgate: listening on http://{addr}");
-    api::serve(listener, services, auth, stop_rx)
+    api::server::serve_with(listener, services, auth, limits, stop_rx)
         .await
         .context("API server")?;
     eprintln!("wasmgate: API closed; stopping tasks");

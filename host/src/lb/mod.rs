@@ -13,9 +13,16 @@
 //!   `502`; an idempotent request without a body is retried once on another target first.
 //! - `deregister_target` drains: no new request from that moment, returns once the
 //!   in-flight ones finished or the deregistration delay passed.
+//! - Targets must really be served: `register_target` refuses, and every new connection
+//!   to a target is refused, unless a socket listens on exactly that address and port
+//!   (`served`), so a target never reaches a host service on the wildcard address.
+//! - Listeners cap their connections and close stalled ones (`conns`); bodies stream
+//!   through, and a health check reads at most a few KiB of its answer.
 
+pub(crate) mod conns;
 mod health;
 mod proxy;
+mod served;
 
 use crate::config::{LbAlgorithm, LbConfig, TargetGroupConfig};
 use sha2::{Digest, Sha256};
@@ -42,6 +49,9 @@ pub enum LbError {
     },
     #[error("the load balancer was shut down")]
     ShutDown,
+    /// The target's port is not one its task serves (nothing listens on exactly it).
+    #[error("target {addr} refused: {reason}")]
+    NotServed { addr: SocketAddr, reason: String },
 }
 
 /// Health of one registered target, as ELBv2's `TargetHealth.State`.
@@ -125,6 +135,7 @@ pub struct LoadBalancer {
 struct Inner {
     groups: Vec<Arc<TargetGroup>>,
     listeners: Vec<ListenerInfo>,
+    limits: conns::ConnLimits,
     state: Mutex<RunState>,
     stop: watch::Sender<bool>,
 }
@@ -209,11 +220,13 @@ impl LoadBalancer {
                 target_group: l.target_group.clone(),
             });
         }
+        let limits = conn_limits(cfg)?;
         let (stop, _) = watch::channel(false);
         Ok(Self {
             inner: Arc::new(Inner {
                 groups,
                 listeners,
+                limits,
                 state: Mutex::new(RunState::default()),
                 stop,
             }),
@@ -259,8 +272,13 @@ impl LoadBalancer {
         for (listener, addr, group) in bound {
             st.bound.push(addr);
             let stop = self.inner.stop.subscribe();
-            st.tasks
-                .push(tokio::spawn(proxy::serve(listener, addr, group, stop)));
+            st.tasks.push(tokio::spawn(proxy::serve(
+                listener,
+                addr,
+                group,
+                self.inner.limits,
+                stop,
+            )));
         }
         for g in &self.inner.groups {
             for t in lock(&g.targets).iter() {
@@ -302,10 +320,15 @@ impl LoadBalancer {
     /// Registers `addr` (task address + container port) in a target group (ARN or name).
     /// It starts `Initial` and gets traffic once it passed `healthy_threshold` checks.
     /// Registering a registered target does nothing; a draining one is taken back.
+    ///
+    /// Refused ([`LbError::NotServed`]) unless a socket listens on exactly `addr`: the
+    /// task's own listener, or the runtime's server for its HTTP container. A port the task
+    /// does not serve would reach whatever host process listens on `0.0.0.0:<port>`.
     pub fn register_target(&self, tg: &str, addr: SocketAddr) -> Result<(), LbError> {
         let group = self
             .group(tg)
             .ok_or_else(|| LbError::UnknownTargetGroup(tg.to_owned()))?;
+        served::check(addr).map_err(|reason| LbError::NotServed { addr, reason })?;
         let target = {
             let mut targets = lock(&group.targets);
             if let Some(t) = targets.iter().find(|t| t.addr == addr) {
@@ -416,6 +439,35 @@ impl HealthState {
 
 fn config_err(field: String, message: String) -> LbError {
     LbError::Config { field, message }
+}
+
+/// The listeners' connection limits of `[lb]`.
+fn conn_limits(cfg: &LbConfig) -> Result<conns::ConnLimits, LbError> {
+    if !(1..=65_536).contains(&cfg.max_connections) {
+        return Err(config_err(
+            "lb.max_connections".into(),
+            format!("{} is outside 1..=65536", cfg.max_connections),
+        ));
+    }
+    for (f, v) in [
+        (
+            "header_read_timeout_seconds",
+            cfg.header_read_timeout_seconds,
+        ),
+        ("idle_timeout_seconds", cfg.idle_timeout_seconds),
+    ] {
+        if !(1..=4000).contains(&v) {
+            return Err(config_err(
+                format!("lb.{f}"),
+                format!("{v} is outside 1..=4000"),
+            ));
+        }
+    }
+    Ok(conns::ConnLimits {
+        max_connections: cfg.max_connections,
+        header_timeout: Duration::from_secs(cfg.header_read_timeout_seconds),
+        idle_timeout: Duration::from_secs(cfg.idle_timeout_seconds),
+    })
 }
 
 /// `arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/{name}/{16 hex}`, the
@@ -663,6 +715,43 @@ mod tests {
                 .expect("error");
             assert!(e.to_string().contains(field), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn listener_limits_name_their_fields() {
+        for (text, field) in [
+            ("max_connections = 0", "lb.max_connections"),
+            (
+                "header_read_timeout_seconds = 0",
+                "lb.header_read_timeout_seconds",
+            ),
+            ("idle_timeout_seconds = 0", "lb.idle_timeout_seconds"),
+        ] {
+            let e = LoadBalancer::from_config(&cfg(text), "r", "1")
+                .err()
+                .expect("error");
+            assert!(e.to_string().contains(field), "{text}: {e}");
+        }
+    }
+
+    /// A host service on the wildcard address answers on every address's port; a target
+    /// on such a port is not the task's, and is refused.
+    #[test]
+    fn a_target_nothing_listens_on_exactly_is_refused() {
+        let lb = LoadBalancer::from_config(&cfg("[[target_groups]]\nname = \"web\"\n"), "r", "1")
+            .expect("lb");
+        let wild = std::net::TcpListener::bind("0.0.0.0:0").expect("bind");
+        let port = wild.local_addr().expect("addr").port();
+        let addr = SocketAddr::from(([127, 42, 0, 9], port));
+        let e = lb.register_target("web", addr).unwrap_err();
+        assert!(matches!(e, LbError::NotServed { .. }), "{e}");
+        assert!(e.to_string().contains(&addr.to_string()), "{e}");
+        assert!(lb.target_health("web").is_empty());
+        let exact = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = exact.local_addr().expect("addr");
+        lb.register_target("web", addr)
+            .expect("an exact listener serves");
+        assert_eq!(lb.target_health("web"), vec![(addr, TargetHealth::Initial)]);
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Listeners: a hyper server per listener (HTTP/1.1 and h2c) forwarding to a target group.
+//!
+//! Nothing here collects a body: requests and responses stream through with hyper's
+//! backpressure, and a health check reads at most [`HEALTH_BODY_MAX`] bytes of its answer.
 
 use super::TargetGroup;
+use super::conns::{ConnLimits, Conns};
+use super::served;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
@@ -10,22 +15,34 @@ use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper_util::client::legacy;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub(super) type ProxyBody = BoxBody<Bytes, hyper::Error>;
 /// A pooled HTTP/1.1 client; each target has its own.
-pub(super) type Client = legacy::Client<HttpConnector, ProxyBody>;
+pub(super) type Client = legacy::Client<ServedOnly, ProxyBody>;
 
 /// How long connections get to finish their requests once the load balancer stops.
 const GRACE: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A health check reads at most this much of the target's body (the status decides; the
+/// rest is only read so the connection can be reused).
+pub(super) const HEALTH_BODY_MAX: usize = 4 * 1024;
+/// HTTP/1 read buffer per connection, either side (it also bounds a request's or a
+/// response's headers).
+const MAX_BUF: usize = 64 * 1024;
+/// h2c: streams at once per client connection (ALB allows 128) and header block size.
+const MAX_H2_STREAMS: u32 = 128;
+const MAX_H2_HEADER_LIST: u32 = 64 * 1024;
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 9] = [
@@ -40,24 +57,78 @@ const HOP_BY_HOP: [&str; 9] = [
     "proxy-authorization",
 ];
 
+/// The connector of every target client: it connects only to an address a socket listens
+/// on exactly (`served`), checked for each new connection, since the task may have
+/// stopped serving the port since it was registered.
+#[derive(Clone)]
+pub(super) struct ServedOnly(HttpConnector);
+
+/// A connection the load balancer refused to make.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct NotServed(String);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl tower_service::Service<Uri> for ServedOnly {
+    type Response = <HttpConnector as tower_service::Service<Uri>>::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.0.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let mut inner = self.0.clone();
+        Box::pin(async move {
+            let addr = uri
+                .authority()
+                .and_then(|a| a.as_str().parse::<SocketAddr>().ok())
+                .ok_or_else(|| NotServed(format!("target {uri} is not an address and port")))?;
+            // A small read of /proc, but still a file read: off the async workers.
+            tokio::task::spawn_blocking(move || served::check(addr))
+                .await
+                .map_err(|e| NotServed(format!("checking target {addr}: {e}")))?
+                .map_err(NotServed)?;
+            inner.call(uri).await.map_err(Into::into)
+        })
+    }
+}
+
 pub(super) fn client() -> Client {
     let mut conn = HttpConnector::new();
     conn.set_connect_timeout(Some(CONNECT_TIMEOUT));
     conn.set_nodelay(true);
     legacy::Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(60))
-        .build(conn)
+        .http1_max_buf_size(MAX_BUF)
+        .build(ServedOnly(conn))
 }
 
 /// Accepts connections until `stop`, then lets open ones finish (bounded by `GRACE`).
+/// `limits` caps the open connections and closes stalled ones (`conns`).
 pub(super) async fn serve(
     listener: TcpListener,
     local: SocketAddr,
     group: Arc<TargetGroup>,
+    limits: ConnLimits,
     mut stop: watch::Receiver<bool>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let conns = Conns::new(limits);
+    let what = format!("load balancer listener {local}");
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_BUF);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_H2_STREAMS)
+        .max_header_list_size(MAX_H2_HEADER_LIST);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -71,16 +142,40 @@ pub(super) async fn serve(
             },
             _ = stop.changed() => break,
         };
+        // At the cap with every connection busy: closed at once (dropped).
+        let Some(conn) = conns.admit(&what) else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let group = group.clone();
-        let svc = service_fn(move |req| handle(group.clone(), local.port(), peer, req));
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), svc)
+        let tracker = conn.tracker();
+        let svc = service_fn(move |req| {
+            // In progress until its response body was sent.
+            let guard = tracker.request();
+            let answer = handle(group.clone(), local.port(), peer, req);
+            async move {
+                let resp = match answer.await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                };
+                Ok::<_, Infallible>(resp.map(|body| {
+                    body.map_frame(move |f| {
+                        let _ = &guard;
+                        f
+                    })
+                    .boxed()
+                }))
+            }
+        });
+        let served = builder
+            .serve_connection(TokioIo::new(conn.io(stream)), svc)
             .into_owned();
-        let conn = graceful.watch(conn);
+        let served = graceful.watch(served);
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, "load balancer connection: {e}");
+            match conn.run(served).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(%peer, "load balancer connection: {e}"),
+                Err(closed) => tracing::debug!(%peer, "load balancer connection {closed}"),
             }
         });
     }
@@ -182,7 +277,9 @@ async fn handle(
     }
 }
 
-/// GET `path` on `addr`; the status, or `None` when no response came.
+/// GET `path` on `addr`; the status, or `None` when no response came. Reads at most
+/// [`HEALTH_BODY_MAX`] bytes of the body: a longer one (or one that never ends) is dropped
+/// with its connection instead of being read.
 pub(super) async fn health_get(client: &Client, addr: SocketAddr, path: &str) -> Option<u16> {
     let uri = Uri::try_from(format!("http://{addr}{path}")).ok()?;
     let req = Request::get(uri)
@@ -191,8 +288,15 @@ pub(super) async fn health_get(client: &Client, addr: SocketAddr, path: &str) ->
         .ok()?;
     let resp = client.request(req).await.ok()?;
     let status = resp.status().as_u16();
-    // Read the body so the connection can be reused.
-    let _ = resp.into_body().collect().await;
+    // Read a short body to its end so the connection can be reused.
+    let mut body = resp.into_body();
+    let mut read = 0usize;
+    while read <= HEALTH_BODY_MAX {
+        match body.frame().await {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, Bytes::len),
+            Some(Err(_)) | None => break,
+        }
+    }
     Some(status)
 }
 

@@ -44,6 +44,10 @@ impl Service for Stub {
                     tokio::time::sleep(Duration::from_millis(400)).await;
                     Ok(json!({"slow": true}))
                 }
+                "Hold" => {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    Ok(json!({"held": true}))
+                }
                 "Fail" => Err(ApiError::new(
                     "ClusterNotFoundException",
                     "Cluster not found.",
@@ -71,6 +75,10 @@ struct TestServer {
 }
 
 async fn start() -> TestServer {
+    start_with(ServeLimits::default()).await
+}
+
+async fn start_with(limits: ServeLimits) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let ecs = stub("Ecs_Test", "ecs");
@@ -78,7 +86,7 @@ async fn start() -> TestServer {
     let auth = Auth::from_config(&ApiConfig::default()).unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let services: Vec<Arc<dyn Service>> = vec![ecs.clone(), logs];
-    let done = tokio::spawn(serve(listener, services, auth, async move {
+    let done = tokio::spawn(serve_with(listener, services, auth, limits, async move {
         let _ = rx.await;
     }));
     TestServer {
@@ -438,4 +446,148 @@ async fn duplicate_prefixes_are_refused() {
     let services: Vec<Arc<dyn Service>> = vec![stub("A", "a"), stub("A", "b")];
     let e = serve(listener, services, auth, async {}).await.unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+}
+
+/// The head of `req` as raw HTTP/1.1, announcing `content_length` body bytes.
+fn raw_head(req: &Req<'_>, addr: SocketAddr, content_length: usize) -> String {
+    let (parts, _) = req.build(addr).into_parts();
+    let mut raw = format!("POST / HTTP/1.1\r\ncontent-length: {content_length}\r\n");
+    for (k, v) in &parts.headers {
+        raw.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
+    }
+    raw.push_str("\r\n");
+    raw
+}
+
+/// Reads until the server closes the connection (bounded by `within`).
+async fn read_to_close(conn: &mut tokio::net::TcpStream, within: Duration) -> String {
+    let mut got = Vec::new();
+    tokio::time::timeout(within, conn.read_to_end(&mut got))
+        .await
+        .expect("answered and closed in time")
+        .expect("read");
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+fn patient() -> ServeLimits {
+    ServeLimits {
+        body_read_timeout: Duration::from_secs(3600),
+        ..ServeLimits::default()
+    }
+}
+
+/// A request whose key is unknown (or missing) is answered without its body: the body
+/// timeout is an hour, the answer comes anyway, and the connection is closed.
+#[tokio::test]
+async fn unauthenticated_requests_are_refused_before_their_body() {
+    let s = start_with(patient()).await;
+    for (key, sign, want) in [
+        ("AKIDNOBODY", true, "UnrecognizedClientException"),
+        ("test", false, "MissingAuthenticationTokenException"),
+    ] {
+        let mut r = Req::new("Ecs_Test.ListClusters", "{}");
+        (r.key, r.sign) = (key, sign);
+        let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+        conn.write_all(raw_head(&r, s.addr, MAX_BODY_BYTES).as_bytes())
+            .await
+            .unwrap();
+        let text = read_to_close(&mut conn, Duration::from_secs(30)).await;
+        assert!(text.contains(want), "{text}");
+        assert!(
+            text.to_ascii_lowercase().contains("connection: close"),
+            "{text}"
+        );
+    }
+    assert_eq!(s.ecs.calls.load(Ordering::SeqCst), 0);
+    s.stop().await;
+}
+
+/// The budget of body bytes in flight: while one request's 1 MiB body is in use (its
+/// operation takes 3 s), another waits out the 1 s body timeout and gets
+/// `ThrottlingException`; once the first is done the budget is free again.
+#[tokio::test]
+async fn body_bytes_in_flight_are_capped() {
+    let s = start_with(ServeLimits {
+        body_read_timeout: Duration::from_secs(1),
+        max_body_in_flight: MAX_BODY_BYTES,
+        ..ServeLimits::default()
+    })
+    .await;
+    let big = Req::new("Ecs_Test.Hold", &" ".repeat(MAX_BODY_BYTES - 1)).build(s.addr);
+    let client = s.client.clone();
+    let hog = tokio::spawn(async move { client.request(big).await });
+    // Until the hog's body is read (and reserved), small requests still pass.
+    let mut a = s.send(Req::new("Ecs_Test.ListClusters", "{}")).await;
+    for _ in 0..50 {
+        if a.status != 200 {
+            break;
+        }
+        a = s.send(Req::new("Ecs_Test.ListClusters", "{}")).await;
+    }
+    assert_eq!(
+        (a.status, a.code()),
+        (400, "ThrottlingException"),
+        "{}",
+        a.body
+    );
+    assert!(
+        a.message().contains("api.max_body_in_flight_mib"),
+        "{}",
+        a.message()
+    );
+    let held = hog.await.unwrap().unwrap();
+    assert_eq!(held.status(), 200);
+    let a = s.send(Req::new("Ecs_Test.ListClusters", "{}")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    s.stop().await;
+}
+
+/// At the connection cap, stalled connections make room: four that never send a byte
+/// fill it, a signed request still gets its answer, and a stalled one was closed.
+#[tokio::test]
+async fn stalled_connections_make_room_at_the_cap() {
+    let s = start_with(ServeLimits {
+        max_connections: 4,
+        ..patient()
+    })
+    .await;
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        stalled.push(tokio::net::TcpStream::connect(s.addr).await.unwrap());
+    }
+    let a = s.send(Req::new("Ecs_Test.ListClusters", "{}")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let mut closed = 0;
+    for c in &mut stalled {
+        let mut b = [0u8; 1];
+        if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_millis(500), c.read(&mut b)).await {
+            closed += 1;
+        }
+    }
+    assert!(closed >= 1, "no stalled connection made room");
+    s.stop().await;
+}
+
+#[test]
+fn limits_from_config_name_their_fields() {
+    let bad = |api: ApiConfig| ServeLimits::from_config(&api).unwrap_err().to_string();
+    let e = bad(ApiConfig {
+        max_connections: 0,
+        ..ApiConfig::default()
+    });
+    assert!(e.starts_with("api.max_connections: 0 is outside"), "{e}");
+    let e = bad(ApiConfig {
+        body_read_timeout_seconds: 0,
+        ..ApiConfig::default()
+    });
+    assert!(e.starts_with("api.body_read_timeout_seconds"), "{e}");
+    let e = bad(ApiConfig {
+        max_body_in_flight_mib: 0,
+        ..ApiConfig::default()
+    });
+    assert!(e.starts_with("api.max_body_in_flight_mib"), "{e}");
+    assert_eq!(
+        ServeLimits::from_config(&ApiConfig::default()).unwrap(),
+        ServeLimits::default()
+    );
 }

@@ -4,7 +4,7 @@
 use super::artifacts::{Entry, Prepared};
 use super::cpu::{CpuMeter, CpuShare, Throttled};
 use super::engine::GuestEngine;
-use super::fsquota::StorageQuota;
+use super::fsquota::{OpenFiles, StorageQuota, StoreFiles};
 use super::guest_state::GuestState;
 use super::limits::{ContainerLimiter, OomKilled, TaskMemory};
 use super::net::{ContainerNet, TaskNetwork};
@@ -51,6 +51,8 @@ pub struct Launch {
     pub ports: Vec<u16>,
     /// The task's network: its address, address map and socket rules.
     pub network: Arc<TaskNetwork>,
+    /// The container's cap on open files, shared by all its stores.
+    pub open_files: Arc<OpenFiles>,
 }
 
 /// Live meters of a running container, readable from outside its store.
@@ -251,6 +253,7 @@ pub(super) fn guest_state(
         table: ResourceTable::new(),
         limiter,
         quota,
+        files: StoreFiles::new(launch.open_files.clone()),
         http: wasmtime_wasi_http::WasiHttpCtx::new(),
         http_hooks: launch.http.hooks(launch.name.clone()),
         net: ContainerNet::new(launch.network.clone()),

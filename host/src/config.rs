@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
 
 /// Errors reading the host configuration file.
@@ -274,13 +275,41 @@ impl Default for CpuConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[storage]`: task directories, the storage quota, and what a guest may do to the host's
+/// file system. The limits are on by default; zero is refused (a value that large is
+/// the way to loosen one).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     /// Allow `volumes[].host.sourcePath` (bind mounts); for local testing only.
     pub allow_bind_mounts: bool,
     /// Caps every task's storage below its `ephemeralStorage` (small edge hosts, tests).
     pub max_task_storage_mib: Option<u64>,
+    /// Files and directories one container may hold open at once (each is a host
+    /// descriptor); past it opens fail with `insufficient-memory` (ENOMEM).
+    pub max_open_files: NonZeroUsize,
+    /// Directory levels below a container's root or a volume; deeper ones are refused with
+    /// `name-too-long`.
+    pub max_path_depth: NonZeroUsize,
+    /// Bytes of a path below a container's root or a volume (keeps host paths under
+    /// PATH_MAX); longer ones are refused with `name-too-long`.
+    pub max_path_bytes: NonZeroUsize,
+    /// Entries a storage re-measure walks at most; a task with more that reaches its quota
+    /// estimate has the write refused rather than costing the host an unbounded walk.
+    pub measure_max_entries: NonZeroU64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            allow_bind_mounts: false,
+            max_task_storage_mib: None,
+            max_open_files: NonZeroUsize::new(256).expect("non-zero"),
+            max_path_depth: NonZeroUsize::new(128).expect("non-zero"),
+            max_path_bytes: NonZeroUsize::new(2048).expect("non-zero"),
+            measure_max_entries: NonZeroU64::new(1_000_000).expect("non-zero"),
+        }
+    }
 }
 
 /// Sizes of the pooling allocator: how many guests can be alive at once.
@@ -758,6 +787,20 @@ mod tests {
         assert!(e.contains("[pool] command_reserve_percent"), "{e}");
         let e = toml::from_str::<HostConfig>("[http]\nmax_conections_per_port = 1\n").unwrap_err();
         assert!(e.to_string().contains("max_conections_per_port"), "{e}");
+    }
+
+    #[test]
+    fn storage_limits_are_on_by_default_and_zero_is_refused() {
+        let c: HostConfig = toml::from_str("").unwrap();
+        assert_eq!(c.storage.max_open_files.get(), 256);
+        assert_eq!(c.storage.max_path_depth.get(), 128);
+        assert_eq!(c.storage.max_path_bytes.get(), 2048);
+        assert_eq!(c.storage.measure_max_entries.get(), 1_000_000);
+        let c: HostConfig = toml::from_str("[storage]\nmax_open_files = 64\n").unwrap();
+        assert_eq!(c.storage.max_open_files.get(), 64);
+        let e = toml::from_str::<HostConfig>("[storage]\nmax_open_files = 0\n").unwrap_err();
+        assert!(e.to_string().contains("max_open_files"), "{e}");
+        assert!(e.to_string().contains("nonzero"), "{e}");
     }
 
     #[test]

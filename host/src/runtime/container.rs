@@ -4,7 +4,7 @@
 use super::artifacts::{Entry, Prepared};
 use super::cpu::{CpuMeter, CpuShare, Throttled};
 use super::engine::GuestEngine;
-use super::fsquota::StorageQuota;
+use super::fsquota::{OpenFiles, StorageQuota, StoreFiles};
 use super::guest_state::GuestState;
 use super::limits::{ContainerLimiter, OomKilled, TaskMemory};
 use super::net::{ContainerNet, TaskNetwork};
@@ -52,6 +52,8 @@ pub struct Launch {
     pub network: Arc<TaskNetwork>,
     /// `[limits] max_handles_per_instance`: the cap on each store's resource table.
     pub max_handles: usize,
+    /// The container's cap on open files, shared by all its stores.
+    pub open_files: Arc<OpenFiles>,
 }
 
 /// Live meters of a running container, readable from outside its store.
@@ -252,6 +254,7 @@ pub(super) fn guest_state(
         table: super::guest_state::bounded_table(launch.max_handles),
         limiter,
         quota,
+        files: StoreFiles::new(launch.open_files.clone()),
         http: wasmtime_wasi_http::WasiHttpCtx::new(),
         http_hooks: launch.http.hooks(launch.name.clone()),
         net: ContainerNet::new(launch.network.clone(), launch.name.clone()),

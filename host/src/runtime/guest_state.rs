@@ -3,7 +3,7 @@
 //! The host reaches each capability through a small view, the way wasmtime-wasi does; adding
 //! a capability means one field here and one `add_to_linker` call in `engine`.
 
-use super::fsquota::{QuotaFsView, StorageQuota};
+use super::fsquota::{QuotaFsView, StorageQuota, StoreFiles};
 use super::http::OutgoingHooks;
 use super::limits::ContainerLimiter;
 use super::net::{ContainerNet, TaskNetView};
@@ -17,6 +17,8 @@ pub struct GuestState {
     pub table: ResourceTable,
     pub limiter: ContainerLimiter,
     pub quota: Arc<StorageQuota>,
+    /// Files and directories this store's guest holds open, against its container's cap.
+    pub files: StoreFiles,
     pub http: WasiHttpCtx,
     /// Where the guest's outgoing wasi:http requests go: siblings in-process, else the
     /// task's egress rules.
@@ -54,6 +56,7 @@ impl GuestState {
                 table: &mut self.table,
             },
             quota: &self.quota,
+            files: &mut self.files,
         }
     }
 }

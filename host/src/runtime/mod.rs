@@ -116,7 +116,7 @@ impl Runtime {
         };
         std::fs::create_dir_all(&data_dir).map_err(dir_err)?;
         let tasks_dir = data_dir.join("tasks");
-        storage::remove_leftovers(&tasks_dir).map_err(dir_err)?;
+        storage::remove_leftovers(&tasks_dir);
         let engine = engine::GuestEngine::new(&config)
             .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let logs = LogStore::open(&data_dir.join("logs.db"))?;

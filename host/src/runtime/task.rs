@@ -5,7 +5,7 @@
 use super::Shared;
 use super::container::{self, Exit, Kill, Launch, Meters, Mount};
 use super::cpu::CpuShare;
-use super::fsquota::StorageQuota;
+use super::fsquota::{FsLimits, OpenFiles, StorageQuota};
 use super::health::HealthStatus;
 use super::http::{self, TaskHttp};
 use super::image;
@@ -185,7 +185,11 @@ impl Driver {
                 return;
             }
         };
-        let quota = StorageQuota::new(storage.root().to_owned(), self.storage_limit());
+        let quota = StorageQuota::with_limits(
+            storage.root().to_owned(),
+            self.storage_limit(),
+            FsLimits::from_config(&self.shared.config.storage),
+        );
         let task_memory = TaskMemory::new(self.definition.memory * MIB);
 
         self.set_status(TaskStatus::Pending);
@@ -427,6 +431,10 @@ impl Driver {
                 read_only: mp.is_read_only(),
             });
         }
+        let open_files = OpenFiles::new(
+            name.clone(),
+            self.shared.config.storage.max_open_files.get(),
+        );
         Launch {
             prepared,
             args: plan.args.clone(),
@@ -446,6 +454,7 @@ impl Driver {
             network: network.clone(),
             max_handles: usize::try_from(self.shared.config.limits.max_handles_per_instance)
                 .unwrap_or(usize::MAX),
+            open_files,
         }
     }
 

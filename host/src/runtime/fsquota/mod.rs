@@ -1,4 +1,5 @@
-//! Per-task ephemeral-storage quota, enforced on every guest write as it happens.
+//! Per-task ephemeral-storage quota and the other limits on what a guest does to the host's
+//! file system, enforced on every call as it happens.
 //!
 //! Fargate gives a task `ephemeralStorage.sizeInGiB` across all of its containers' scratch
 //! roots and shared volumes. A periodic `du` could only notice after the host's disk is
@@ -6,13 +7,28 @@
 //! reserves space in a task-wide [`StorageQuota`] before each write, directory or file
 //! creation, or file growth reaches the disk. Charges are pessimistic (overwrites and
 //! deletions are not credited); when a write would not fit, the quota re-measures the real
-//! usage of the task directory first and refuses only if it still does not fit.
+//! usage of the task directory first (a paced, bounded, descriptor-relative walk: [`tree`])
+//! and refuses only if it still does not fit.
+//!
+//! The same shadow caps how deep and long guest paths get ([`paths`]) and how many files a
+//! container holds open ([`fds`]); [`tree`] also removes task directories of any depth.
+//!
+//! The quota is this shadow, not a kernel quota: project quotas (XFS, ext4 `prjquota`)
+//! would need root, a file system mounted for them and a project id per task, which
+//! neither developer machines nor CI (tmpfs, overlayfs) have. The shadow works on any
+//! file system, refuses before the disk fills, and names the quota in the stop reason.
 
+mod fds;
 mod host;
+mod paths;
 mod quota;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod tree;
 
+pub use fds::{OpenFiles, StoreFiles};
 pub use host::{QuotaFs, QuotaFsView, add_to_linker};
-pub use quota::StorageQuota;
+pub use paths::PathLimits;
+pub use quota::{FsLimits, StorageQuota};
+pub(crate) use tree::remove_tree;

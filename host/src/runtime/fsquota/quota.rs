@@ -1,19 +1,58 @@
 //! The task-wide byte budget and its on-demand re-measurement.
 
-use std::collections::HashSet;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::paths::PathLimits;
+use super::tree;
 
 /// Allocation granularity assumed for charges: file systems allocate whole blocks, so
 /// charging raw byte counts would let sparse one-byte writes use 4096 times their charge.
 pub(crate) const BLOCK: u64 = 4096;
 
 const MIB: u64 = 1 << 20;
+
+/// A re-measure is host work the guest does not pay for: after a walk that took `t`, the
+/// task's next one waits until `PACE * t` has passed (the writer that needs it waits), so
+/// one task's walks use at most 1/(PACE+1) of a host thread however it writes and deletes.
+const PACE: u32 = 4;
+
+/// What a task's file system may hold and how the host checks it (`[storage]` config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FsLimits {
+    /// How deep and long the guest's paths may get.
+    pub paths: PathLimits,
+    /// Entries a re-measure walks at most; past them the write that needed it is refused.
+    pub measure_max_entries: u64,
+}
+
+impl FsLimits {
+    /// The limits the operator configured in `[storage]`.
+    pub fn from_config(c: &crate::config::StorageConfig) -> Self {
+        Self {
+            paths: PathLimits {
+                max_depth: c.max_path_depth.get(),
+                max_bytes: c.max_path_bytes.get(),
+            },
+            measure_max_entries: c.measure_max_entries.get(),
+        }
+    }
+}
+
+impl Default for FsLimits {
+    fn default() -> Self {
+        Self {
+            paths: PathLimits::default(),
+            measure_max_entries: 1_000_000,
+        }
+    }
+}
 
 /// Counters that must change together; a mutex (held for a few instructions, never across
 /// an await) keeps a reservation and a re-measure from interleaving half-way.
@@ -35,15 +74,33 @@ struct Ledger {
 /// replaces the estimate with the real allocated size of `root`. Only `root` is walked:
 /// writes to preopens outside it (operator-enabled host bind mounts) are charged, then
 /// forgotten by the next re-measure.
+///
+/// The estimate only goes down after a complete walk that no rename or link overlapped: a
+/// walk that fails (an unreadable directory, too many entries) leaves it as it was, so the
+/// write that needed the walk is refused; one that a guest may have raced by moving files
+/// from unwalked to walked directories can only raise it.
 pub struct StorageQuota {
     limit_bytes: u64,
     root: PathBuf,
+    /// `root` as the kernel names it, to place open directories below it.
+    canonical_root: PathBuf,
+    limits: FsLimits,
     ledger: Mutex<Ledger>,
     /// Completed re-measures, so writers that queued behind one reuse its result.
     measures: AtomicU64,
-    /// Serialises walks of `root`: one at a time is enough and bounds the I/O they cost.
-    measure_lock: tokio::sync::Mutex<()>,
+    /// Serialises walks of `root` (one at a time bounds the I/O they cost) and paces them.
+    measure_lock: tokio::sync::Mutex<Pace>,
+    /// Bumped before and after every rename and link a guest makes.
+    moves: AtomicU64,
+    /// Whether a path past the caps was refused yet (the operator is told once).
+    path_refused: AtomicBool,
     exceeded: watch::Sender<bool>,
+}
+
+/// When the next walk may start.
+#[derive(Default)]
+struct Pace {
+    not_before: Option<Instant>,
 }
 
 impl std::fmt::Debug for StorageQuota {
@@ -61,14 +118,52 @@ impl StorageQuota {
     /// A budget of `limit_bytes` for everything under `root` (the task directory). Starts
     /// at zero: call [`StorageQuota::remeasure`] if `root` already holds data to count.
     pub fn new(root: PathBuf, limit_bytes: u64) -> Arc<Self> {
+        Self::with_limits(root, limit_bytes, FsLimits::default())
+    }
+
+    /// A budget with these path caps and walk bounds.
+    pub fn with_limits(root: PathBuf, limit_bytes: u64, limits: FsLimits) -> Arc<Self> {
+        let canonical_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
         Arc::new(Self {
             limit_bytes,
             root,
+            canonical_root,
+            limits,
             ledger: Mutex::new(Ledger::default()),
             measures: AtomicU64::new(0),
-            measure_lock: tokio::sync::Mutex::new(()),
+            measure_lock: tokio::sync::Mutex::new(Pace::default()),
+            moves: AtomicU64::new(0),
+            path_refused: AtomicBool::new(false),
             exceeded: watch::Sender::new(false),
         })
+    }
+
+    pub fn limits(&self) -> &FsLimits {
+        &self.limits
+    }
+
+    /// The task directory as the kernel names it (symlinks resolved).
+    pub(crate) fn canonical_root(&self) -> &Path {
+        &self.canonical_root
+    }
+
+    /// Tells the operator, once per task, that a guest went past the path caps.
+    pub(crate) fn note_path_refused(&self, what: &str) {
+        if !self.path_refused.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                root = %self.root.display(),
+                max_depth = self.limits.paths.max_depth,
+                max_bytes = self.limits.paths.max_bytes,
+                "{what}: a guest path past the caps on directory depth or path length was \
+                 refused with name-too-long (storage.max_path_depth, storage.max_path_bytes)"
+            );
+        }
+    }
+
+    /// Call before and after a rename or link: a walk overlapping it must not lower the
+    /// estimate, since what moved may have been missed.
+    pub(crate) fn note_move(&self) {
+        self.moves.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Current estimate: at least the real usage, pessimistic until the next re-measure.
@@ -109,8 +204,8 @@ impl StorageQuota {
     /// Walks `root` now and replaces the estimate with the allocated size found (plus
     /// writes still in flight). Returns the new estimate.
     pub async fn remeasure(&self) -> io::Result<u64> {
-        let _walking = self.measure_lock.lock().await;
-        self.walk_and_reset().await
+        let mut pace = self.measure_lock.lock().await;
+        self.walk_and_reset(&mut pace).await
     }
 
     /// Reserves `bytes` if they fit in the current estimate, without re-measuring.
@@ -143,10 +238,10 @@ impl StorageQuota {
             return Some(reservation);
         }
         if bytes <= self.limit_bytes && !self.is_exceeded() {
-            let walking = self.measure_lock.lock().await;
+            let mut walking = self.measure_lock.lock().await;
             // Someone else re-measured while we queued: their result is fresh enough.
             if self.measures.load(Ordering::Acquire) == seen
-                && let Err(e) = self.walk_and_reset().await
+                && let Err(e) = self.walk_and_reset(&mut walking).await
             {
                 tracing::warn!(root = %self.root.display(), "storage re-measure failed: {e}");
             }
@@ -167,26 +262,41 @@ impl StorageQuota {
         None
     }
 
-    /// Caller holds `measure_lock`.
-    async fn walk_and_reset(&self) -> io::Result<u64> {
+    /// Caller holds `measure_lock` (whose guard is `pace`).
+    async fn walk_and_reset(&self, pace: &mut Pace) -> io::Result<u64> {
+        if let Some(at) = pace.not_before {
+            tokio::time::sleep_until(at).await;
+        }
+        let moves_at_start = self.moves.load(Ordering::Acquire);
         let in_flight_at_start = {
             let mut ledger = self.ledger();
             ledger.reserved_since_walk = 0;
             ledger.in_flight
         };
-        let root = self.root.clone();
-        let walked = tokio::task::spawn_blocking(move || disk_usage(&root))
+        let (root, max_entries) = (self.root.clone(), self.limits.measure_max_entries);
+        let started = Instant::now();
+        let walked = tokio::task::spawn_blocking(move || tree::measure(&root, max_entries))
             .await
             .map_err(io::Error::other)
             .and_then(|r| r);
+        let took = started.elapsed();
+        pace.not_before = Some(Instant::now() + took.saturating_mul(PACE));
         self.measures.fetch_add(1, Ordering::AcqRel);
+        if took > Duration::from_secs(1) {
+            tracing::info!(root = %self.root.display(), ?took, "slow storage re-measure");
+        }
         let on_disk = walked?;
+        let raced = self.moves.load(Ordering::Acquire) != moves_at_start;
         let mut ledger = self.ledger();
         // Writes in flight at the start or reserved since may be missing from the walk;
         // counting them again is pessimistic but never lets usage slip under the radar.
-        ledger.used = on_disk
+        let measured = on_disk
             .saturating_add(in_flight_at_start)
             .saturating_add(ledger.reserved_since_walk);
+        ledger.used = match raced {
+            true => ledger.used.max(measured),
+            false => measured,
+        };
         Ok(ledger.used)
     }
 
@@ -228,41 +338,11 @@ impl Drop for Reservation {
 }
 
 /// Allocated bytes under `root` (not counting `root` itself), like `du -x`: symlinks are not
-/// followed, hard links count once, other file systems mounted inside are skipped.
+/// followed, hard links count once, other file systems mounted inside are skipped, and
+/// every entry counts at least a block. Walks by descriptors, so no depth hides anything.
+#[cfg(test)]
 pub(crate) fn disk_usage(root: &Path) -> io::Result<u64> {
-    let dev = std::fs::symlink_metadata(root)?.dev();
-    let mut linked = HashSet::new();
-    let mut total = 0u64;
-    let mut dirs = vec![root.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if dir == root => return Err(e),
-            // Removed or made unreadable mid-walk by a running guest: nothing to count.
-            Err(_) => continue,
-        };
-        for entry in entries.flatten() {
-            // `DirEntry::metadata` does not follow symlinks.
-            let Ok(meta) = entry.metadata() else { continue };
-            if meta.dev() != dev {
-                continue;
-            }
-            if !meta.is_dir() && meta.nlink() > 1 && !linked.insert(meta.ino()) {
-                continue;
-            }
-            total = total.saturating_add(entry_bytes(&meta));
-            if meta.is_dir() {
-                dirs.push(entry.path());
-            }
-        }
-    }
-    Ok(total)
-}
-
-/// At least one block per entry, matching the creation charge: otherwise empty files would
-/// be credited back and a guest could exhaust inodes for free.
-fn entry_bytes(meta: &std::fs::Metadata) -> u64 {
-    meta.blocks().saturating_mul(512).max(BLOCK)
+    tree::measure(root, u64::MAX)
 }
 
 /// Bytes of whole blocks touched by writing `len` bytes at `offset`.

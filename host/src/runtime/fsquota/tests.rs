@@ -15,8 +15,9 @@ use wasmtime_wasi::p2::bindings::{Command, CommandPre};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
 
-use super::quota::{BLOCK, disk_usage};
-use super::{QuotaFsView, StorageQuota, add_to_linker};
+use super::paths::PathLimits;
+use super::quota::{BLOCK, FsLimits, disk_usage};
+use super::{OpenFiles, QuotaFsView, StorageQuota, StoreFiles, add_to_linker};
 
 const MIB: u64 = 1 << 20;
 
@@ -24,6 +25,22 @@ struct TestState {
     wasi: WasiCtx,
     table: ResourceTable,
     quota: Arc<StorageQuota>,
+    files: StoreFiles,
+}
+
+impl TestState {
+    fn new(wasi: WasiCtx, quota: Arc<StorageQuota>) -> Self {
+        Self::with_files(wasi, quota, OpenFiles::new("test".into(), 64))
+    }
+
+    fn with_files(wasi: WasiCtx, quota: Arc<StorageQuota>, files: Arc<OpenFiles>) -> Self {
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            quota,
+            files: StoreFiles::new(files),
+        }
+    }
 }
 
 impl WasiView for TestState {
@@ -42,6 +59,7 @@ fn quota_view(s: &mut TestState) -> QuotaFsView<'_> {
             table: &mut s.table,
         },
         quota: &s.quota,
+        files: &mut s.files,
     }
 }
 
@@ -88,11 +106,7 @@ async fn run(quota: &Arc<StorageQuota>, dir: &Path, args: &[&str]) -> Option<Run
     builder
         .preopened_dir(dir, "/", FsPerms::ReadWrite)
         .expect("preopen");
-    let state = TestState {
-        wasi: builder.build(),
-        table: ResourceTable::new(),
-        quota: quota.clone(),
-    };
+    let state = TestState::new(builder.build(), quota.clone());
     let mut store = Store::new(engine, state);
     let command: Command = pre
         .instantiate_async(&mut store)
@@ -257,11 +271,7 @@ async fn positioned_writes_and_set_size_are_charged() {
     builder
         .preopened_dir(&dir, "/", FsPerms::ReadWrite)
         .expect("preopen");
-    let mut state = TestState {
-        wasi: builder.build(),
-        table: ResourceTable::new(),
-        quota: quota.clone(),
-    };
+    let mut state = TestState::new(builder.build(), quota.clone());
     let mut view = quota_view(&mut state);
     let (root, _) = preopens::Host::get_directories(&mut view.inner)
         .expect("preopens")
@@ -314,11 +324,7 @@ fn borrow(fd: &Resource<Descriptor>) -> Resource<Descriptor> {
 #[test]
 fn stream_refusal_maps_to_insufficient_space() {
     let (_keep, dir) = tempdir();
-    let mut state = TestState {
-        wasi: WasiCtx::builder().build(),
-        table: ResourceTable::new(),
-        quota: StorageQuota::new(dir, MIB),
-    };
+    let mut state = TestState::new(WasiCtx::builder().build(), StorageQuota::new(dir, MIB));
     let wasmtime_wasi::p2::StreamError::LastOperationFailed(err) = super::stream::no_space() else {
         panic!("refusal is a last-operation-failed error");
     };
@@ -344,4 +350,294 @@ fn disk_usage_counts_blocks_and_entries() {
         (MIB + 3 * BLOCK..=MIB + 16 * BLOCK).contains(&used),
         "used {used}"
     );
+}
+
+// --- caps on path depth and open descriptors, called the way a guest would ---------------
+
+/// A task directory `<tmp>/containers/0` preopened at `/`, with small path caps.
+fn capped(
+    max_depth: usize,
+    max_bytes: usize,
+    files: Arc<OpenFiles>,
+) -> (tempfile::TempDir, TestState) {
+    let (keep, dir) = tempdir();
+    let root = dir.join("containers/0");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let limits = FsLimits {
+        paths: PathLimits {
+            max_depth,
+            max_bytes,
+        },
+        ..FsLimits::default()
+    };
+    let quota = StorageQuota::with_limits(dir, 64 * MIB, limits);
+    let mut builder = WasiCtx::builder();
+    builder
+        .preopened_dir(&root, "/", FsPerms::ReadWrite)
+        .expect("preopen");
+    (keep, TestState::with_files(builder.build(), quota, files))
+}
+
+fn preopen(view: &mut QuotaFsView<'_>) -> Resource<Descriptor> {
+    preopens::Host::get_directories(&mut view.inner)
+        .expect("preopens")
+        .pop()
+        .expect("one preopen")
+        .0
+}
+
+async fn open_dir(
+    view: &mut QuotaFsView<'_>,
+    at: &Resource<Descriptor>,
+    path: &str,
+) -> Result<Resource<Descriptor>, ErrorCode> {
+    HostDescriptor::open_at(
+        view,
+        borrow(at),
+        PathFlags::SYMLINK_FOLLOW,
+        path.into(),
+        OpenFlags::DIRECTORY,
+        DescriptorFlags::READ,
+    )
+    .await
+    .map_err(code)
+}
+
+async fn mkdir(
+    view: &mut QuotaFsView<'_>,
+    at: &Resource<Descriptor>,
+    path: &str,
+) -> Result<(), ErrorCode> {
+    HostDescriptor::create_directory_at(view, borrow(at), path.into())
+        .await
+        .map_err(code)
+}
+
+fn code(e: wasmtime_wasi::p2::FsError) -> ErrorCode {
+    e.downcast().expect("an error code, not a trap")
+}
+
+fn no_proc() -> bool {
+    let missing = std::fs::read_link("/proc/self/exe").is_err();
+    if missing {
+        eprintln!("SKIPPED: no /proc, the path caps are not enforced here");
+    }
+    missing
+}
+
+/// The attack: open `d`, create `d` in it, open that… Every level is a new short path
+/// relative to a descriptor; the cap stops it at `max_depth` all the same.
+#[tokio::test]
+async fn nesting_through_descriptors_stops_at_the_depth_cap() {
+    if no_proc() {
+        return;
+    }
+    let (_keep, mut state) = capped(8, 1024, OpenFiles::new("c".into(), 64));
+    let mut view = quota_view(&mut state);
+    let mut cur = preopen(&mut view);
+    let mut depth = 0;
+    let refused = loop {
+        if let Err(e) = mkdir(&mut view, &cur, "d").await {
+            break e;
+        }
+        let next = open_dir(&mut view, &cur, "d").await.expect("open d");
+        HostDescriptor::drop(&mut view, cur).expect("drop");
+        cur = next;
+        depth += 1;
+        assert!(depth <= 8, "nested past the cap");
+    };
+    assert_eq!(depth, 8);
+    assert!(matches!(refused, ErrorCode::NameTooLong), "{refused:?}");
+    // Many components at once are refused before anything resolves them.
+    let root = preopen(&mut view);
+    let err = mkdir(&mut view, &root, "a/b/c/d/e/f/g/h/i")
+        .await
+        .expect_err("too deep");
+    assert!(matches!(err, ErrorCode::NameTooLong), "{err:?}");
+    mkdir(&mut view, &root, "a").await.expect("mkdir a");
+    mkdir(&mut view, &root, "a/b")
+        .await
+        .expect("a path with a parent");
+}
+
+/// A symlink to a deep directory cannot be used to start deeper: the kernel says where
+/// the directory opened through it really is.
+#[tokio::test]
+async fn symlinks_do_not_hide_depth() {
+    if no_proc() {
+        return;
+    }
+    let (keep, mut state) = capped(8, 1024, OpenFiles::new("c".into(), 64));
+    let root_dir = keep.path().join("containers/0");
+    std::fs::create_dir_all(root_dir.join("x/1/2/3/4/5")).expect("mkdir");
+    std::os::unix::fs::symlink("x/1/2/3/4/5", root_dir.join("s")).expect("symlink");
+    let mut view = quota_view(&mut state);
+    let root = preopen(&mut view);
+    let deep = open_dir(&mut view, &root, "s")
+        .await
+        .expect("open through the link");
+    mkdir(&mut view, &deep, "a").await.expect("depth 7");
+    mkdir(&mut view, &deep, "a/b").await.expect("depth 8");
+    let err = mkdir(&mut view, &deep, "a/b/c").await.expect_err("depth 9");
+    assert!(matches!(err, ErrorCode::NameTooLong), "{err:?}");
+    let err = mkdir(&mut view, &root, "s/a/b/c")
+        .await
+        .expect_err("depth 9 by path");
+    assert!(matches!(err, ErrorCode::NameTooLong), "{err:?}");
+}
+
+/// Moving a directory moves everything below it: the whole subtree must fit where it goes.
+#[tokio::test]
+async fn renaming_a_tree_deeper_is_refused_past_the_cap() {
+    if no_proc() {
+        return;
+    }
+    let (keep, mut state) = capped(8, 1024, OpenFiles::new("c".into(), 64));
+    let root_dir = keep.path().join("containers/0");
+    std::fs::create_dir_all(root_dir.join("x/1/2/3/4")).expect("mkdir");
+    std::fs::create_dir_all(root_dir.join("y/1/2")).expect("mkdir");
+    let mut view = quota_view(&mut state);
+    let root = preopen(&mut view);
+    // x has 4 levels below it: y/1/2/x puts the deepest at 8 (fits), y/1/2/3/x at 9.
+    std::fs::create_dir_all(root_dir.join("y/1/2/3")).expect("mkdir");
+    for (from, to, fits) in [
+        ("x", "y/1/2/3/x", false),
+        ("x", "y/1/2/x", true),
+        ("y/1/2/x", "z", true),
+    ] {
+        let r = HostDescriptor::rename_at(
+            &mut view,
+            borrow(&root),
+            from.into(),
+            borrow(&root),
+            to.into(),
+        )
+        .await
+        .map_err(code);
+        match fits {
+            true => r.unwrap_or_else(|e| panic!("rename {from} {to}: {e:?}")),
+            false => assert!(
+                matches!(r, Err(ErrorCode::NameTooLong)),
+                "rename {from} {to}: {r:?}"
+            ),
+        }
+    }
+    assert!(root_dir.join("z/1/2/3/4").is_dir());
+    // A file moves anywhere a file may be created.
+    std::fs::write(root_dir.join("f"), b"x").expect("write");
+    HostDescriptor::rename_at(
+        &mut view,
+        borrow(&root),
+        "f".into(),
+        borrow(&root),
+        "z/1/2/3/4/f".into(),
+    )
+    .await
+    .expect("a file is a leaf");
+}
+
+/// The 65th open fails with insufficient-memory, a close makes room, and a dropped store
+/// gives everything back to its container.
+#[tokio::test]
+async fn open_files_are_capped_per_container() {
+    let budget = OpenFiles::new("flooder".into(), 4);
+    let (_keep, mut state) = capped(8, 1024, budget.clone());
+    let mut view = quota_view(&mut state);
+    let root = preopen(&mut view);
+    let mut held = Vec::new();
+    let err = loop {
+        match HostDescriptor::open_at(
+            &mut view,
+            borrow(&root),
+            PathFlags::empty(),
+            "f".into(),
+            OpenFlags::CREATE,
+            DescriptorFlags::READ | DescriptorFlags::WRITE,
+        )
+        .await
+        {
+            Ok(fd) => held.push(fd),
+            Err(e) => break code(e),
+        }
+        assert!(held.len() <= 4, "opened past the cap");
+    };
+    assert_eq!(held.len(), 4);
+    assert!(matches!(err, ErrorCode::InsufficientMemory), "{err:?}");
+    assert_eq!(budget.open(), 4);
+    // Preopens are the host's, not counted; a closed file makes room for another.
+    let fd = held.pop().expect("one");
+    HostDescriptor::drop(&mut view, fd).expect("drop");
+    assert_eq!(budget.open(), 3);
+    let again = open_dir(&mut view, &root, ".").await.expect("room again");
+    held.push(again);
+    assert_eq!(budget.open(), 4);
+    drop(state);
+    assert_eq!(
+        budget.open(),
+        0,
+        "a dropped store gives its descriptors back"
+    );
+}
+
+/// Data below PATH_MAX-deep directories is measured: the re-measure no longer resets the
+/// estimate to what it could reach by path, so the write that needed it is refused.
+#[tokio::test]
+async fn the_remeasure_sees_data_deeper_than_path_max() {
+    let (_keep, dir) = tempdir();
+    let mut fd = rustix::fs::open(
+        &dir,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY,
+        rustix::fs::Mode::empty(),
+    )
+    .expect("open");
+    let name = "n".repeat(250);
+    for _ in 0..20 {
+        rustix::fs::mkdirat(&fd, name.as_str(), rustix::fs::Mode::RWXU).expect("mkdirat");
+        fd = rustix::fs::openat(
+            &fd,
+            name.as_str(),
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY,
+            rustix::fs::Mode::empty(),
+        )
+        .expect("openat");
+    }
+    let f = rustix::fs::openat(
+        &fd,
+        "big",
+        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CREATE,
+        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+    )
+    .expect("create");
+    rustix::io::write(&f, &vec![7u8; 3 * MIB as usize]).expect("write");
+    let quota = StorageQuota::new(dir, 4 * MIB);
+    let used = quota.remeasure().await.expect("measure");
+    assert!(used >= 3 * MIB, "measured {used}: the deep file was missed");
+    assert!(
+        quota.reserve(2 * MIB).await.is_none(),
+        "3 + 2 MiB fit in 4 MiB?"
+    );
+    assert!(quota.is_exceeded());
+}
+
+/// A walk that fails leaves the estimate as it was: the write is refused, never let
+/// through on a partial count.
+#[tokio::test]
+async fn a_failed_remeasure_never_lowers_the_estimate() {
+    let (_keep, dir) = tempdir();
+    for i in 0..20 {
+        std::fs::write(dir.join(format!("f{i}")), b"x").expect("write");
+    }
+    let limits = FsLimits {
+        measure_max_entries: 10,
+        ..FsLimits::default()
+    };
+    let quota = StorageQuota::with_limits(dir, 64 * BLOCK, limits);
+    let held = quota.try_reserve(60 * BLOCK).expect("fits");
+    drop(held);
+    quota
+        .remeasure()
+        .await
+        .expect_err("more entries than the bound");
+    assert_eq!(quota.used_bytes(), 60 * BLOCK);
+    assert!(quota.reserve(8 * BLOCK).await.is_none());
 }

@@ -9,6 +9,8 @@ mod common;
 #[path = "protocols/services.rs"]
 mod services;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use botocore::{Botocore, REQUEST_ID, exchange};
 use serde_json::{Value, json};
 use services::*;
@@ -142,6 +144,25 @@ async fn cloudwatch_in(protocol: &str, kind: ProtocolKind, check_wire: impl Fn(&
     );
     let parsed = boto.parse("cloudwatch", protocol, "GetMetricStatistics", &resp);
     assert_eq!(parsed, expected_statistics_output());
+
+    // A blob out: a CBOR byte string, base64 in JSON and XML.
+    let wire = boto.serialize(
+        "cloudwatch",
+        protocol,
+        "GetMetricWidgetImage",
+        json!({"MetricWidget": "{\"metrics\":[]}", "OutputFormat": "png"}),
+    );
+    let resp = exchange(&router, &wire).await;
+    assert_eq!(
+        seen.last::<GetMetricWidgetImageInput>().0.metric_widget,
+        "{\"metrics\":[]}"
+    );
+    let parsed = boto.parse("cloudwatch", protocol, "GetMetricWidgetImage", &resp);
+    assert_eq!(
+        parsed["MetricWidgetImage"],
+        json!({"$b64": B64.encode(PNG_BYTES)}),
+        "{parsed}"
+    );
 
     let wire = boto.serialize(
         "cloudwatch",
@@ -661,4 +682,27 @@ async fn one_handler_answers_cbor_and_json_1_1_for_cloud_map() {
         );
     }
     assert_eq!(seen.count(), 2);
+}
+
+#[tokio::test]
+async fn aws_json_1_1_secrets_manager_blob_in() {
+    let (router, seen) = router();
+    let mut boto = Botocore::start();
+    let params = json!({"SecretId": "db", "ClientRequestToken": "00000000-0000-0000-0000-000000000001",
+        "SecretBinary": {"$b64": B64.encode(PNG_BYTES)}, "VersionStages": ["AWSCURRENT", "next"]});
+    let wire = boto.serialize("secretsmanager", "json", "PutSecretValue", params);
+    let resp = exchange(&router, &wire).await;
+    let (input, kind, _) = seen.last::<PutSecretValueInput>();
+    assert_eq!(kind, ProtocolKind::AwsJson1_1);
+    assert_eq!(
+        input.secret_binary.as_ref().map(|b| b.0.as_slice()),
+        Some(PNG_BYTES)
+    );
+    assert_eq!(input.version_stages, ["AWSCURRENT", "next"]);
+    assert_eq!(
+        boto.parse("secretsmanager", "json", "PutSecretValue", &resp),
+        json!({"ARN": "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf", "Name": "db",
+               "VersionId": "00000000-0000-0000-0000-000000000001", "VersionStages": ["AWSCURRENT", "next"],
+               "ResponseMetadata": meta(200)})
+    );
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use wasmgate::op;
 use wasmgate::protocol::{
-    ApiError, Context, Operation, Protocol, ProtocolKind, Route, Router, Service, Timestamp,
+    ApiError, Blob, Context, Operation, Protocol, ProtocolKind, Route, Router, Service, Timestamp,
 };
 
 /// Every typed input a handler received, with the protocol it came by and the members it
@@ -55,6 +55,7 @@ pub fn router() -> (Router, Arc<Seen>) {
         .service(Arc::new(Sns(seen.clone())))
         .service(Arc::new(Scheduler(seen.clone())))
         .service(Arc::new(CloudMap(seen.clone())))
+        .service(Arc::new(SecretsManager(seen.clone())))
         .build()
         .expect("the services fit together");
     (router, seen)
@@ -279,6 +280,22 @@ pub struct DeleteAlarmsInput {
     pub alarm_names: Vec<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetMetricWidgetImageInput {
+    pub metric_widget: String,
+    pub output_format: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricWidgetImage {
+    metric_widget_image: Blob,
+}
+
+/// Bytes no text encoding would carry unharmed.
+pub const PNG_BYTES: &[u8] = b"\x89PNG\r\n\x1a\n\x00\xff<&>";
+
 static CLOUDWATCH_PROTOCOLS: [Protocol; 3] = [
     Protocol::RpcV2Cbor {
         service: "GraniteServiceVersion20100801",
@@ -307,6 +324,7 @@ impl Service for CloudWatch {
             op!("PutMetricData", Self::put_metric_data),
             op!("GetMetricStatistics", Self::get_metric_statistics),
             op!("DeleteAlarms", Self::delete_alarms),
+            op!("GetMetricWidgetImage", Self::get_metric_widget_image),
         ]
     }
     fn validation_error(&self, message: String) -> ApiError {
@@ -342,6 +360,17 @@ impl CloudWatch {
                 unit: "Milliseconds".into(),
                 extended_statistics: BTreeMap::from([("p99".to_owned(), 2.5)]),
             }],
+        })
+    }
+
+    async fn get_metric_widget_image(
+        &self,
+        ctx: &Context,
+        input: GetMetricWidgetImageInput,
+    ) -> Result<MetricWidgetImage, ApiError> {
+        self.0.push(ctx, &input);
+        Ok(MetricWidgetImage {
+            metric_widget_image: Blob(PNG_BYTES.to_vec()),
         })
     }
 
@@ -940,6 +969,70 @@ impl CloudMap {
         self.0.push(ctx, &input);
         Ok(OperationId {
             operation_id: format!("op-{}", input.name),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Secrets Manager (awsJson1_1): a blob in, a list out
+
+pub struct SecretsManager(Arc<Seen>);
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutSecretValueInput {
+    pub secret_id: String,
+    pub client_request_token: Option<String>,
+    pub secret_binary: Option<Blob>,
+    pub secret_string: Option<String>,
+    #[serde(default)]
+    pub version_stages: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutSecretValueOutput {
+    #[serde(rename = "ARN")]
+    arn: String,
+    name: String,
+    version_id: String,
+    version_stages: Vec<String>,
+}
+
+static SECRETS_PROTOCOLS: [Protocol; 1] = [Protocol::AwsJson1_1 {
+    target_prefix: "secretsmanager",
+}];
+
+impl Service for SecretsManager {
+    fn name(&self) -> &'static str {
+        "secretsmanager"
+    }
+    fn signing_name(&self) -> &'static str {
+        "secretsmanager"
+    }
+    fn protocols(&self) -> &'static [Protocol] {
+        &SECRETS_PROTOCOLS
+    }
+    fn operations(&self) -> Vec<Operation<Self>> {
+        vec![op!("PutSecretValue", Self::put_secret_value)]
+    }
+}
+
+impl SecretsManager {
+    async fn put_secret_value(
+        &self,
+        ctx: &Context,
+        input: PutSecretValueInput,
+    ) -> Result<PutSecretValueOutput, ApiError> {
+        self.0.push(ctx, &input);
+        Ok(PutSecretValueOutput {
+            arn: format!(
+                "arn:aws:secretsmanager:us-east-1:000000000000:secret:{}-AbCdEf",
+                input.secret_id
+            ),
+            name: input.secret_id,
+            version_id: input.client_request_token.unwrap_or_default(),
+            version_stages: input.version_stages,
         })
     }
 }

@@ -1,7 +1,9 @@
 //! wasmgate: Fargate for WebAssembly.
 //!
 //! Modules, in the direction of their dependencies (see ARCHITECTURE.md):
-//! `cli` → `api` → `control` → `runtime` / `state` / `logs` → `taskdef`, `config`.
+//! `cli` → `api` → `control` → `runtime` / `state` / `logs` → `taskdef`, `config`;
+//! `protocol` (the AWS wire protocols and the service trait) sits under both `api` and the
+//! services.
 
 pub mod api;
 pub mod config;
@@ -9,6 +11,7 @@ pub mod control;
 pub mod images;
 pub mod lb;
 pub mod logs;
+pub mod protocol;
 pub mod runtime;
 pub mod state;
 pub mod taskdef;

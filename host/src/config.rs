@@ -43,6 +43,55 @@ pub struct HostConfig {
     pub secrets: std::collections::BTreeMap<String, HostSecret>,
     /// The built-in load balancer: target groups and listeners (`[lb]`).
     pub lb: LbConfig,
+    /// Container output and the log store (`[logs]`).
+    pub logs: LogsConfig,
+}
+
+/// `[logs]`: how much container output the host keeps. Every limit is on by default, so
+/// one tenant's output can never fill the disk the host's state lives on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsConfig {
+    /// Output one task may log over its life, in MiB. Each line counts its bytes plus
+    /// [`LOG_LINE_OVERHEAD`] for what storing it costs; past the budget the task's lines
+    /// are dropped and counted (`logLinesDropped`) and the task gets a notice.
+    pub task_budget_mib: u64,
+    /// Cap on the whole log store (`<data-dir>/logs.db`), in MiB; past it the oldest
+    /// events of any group are deleted first.
+    pub store_max_mib: u64,
+    /// How often expired events (a group's `retentionInDays`) are deleted, in seconds.
+    pub retention_sweep_seconds: u64,
+}
+
+/// Bytes a log line counts beyond its message against the task's budget: roughly what a
+/// stored event costs in the log store (row, two index entries), so a flood of empty lines
+/// cannot store far more than the budget says.
+pub const LOG_LINE_OVERHEAD: u64 = 100;
+
+const MIB: u64 = 1024 * 1024;
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        Self {
+            task_budget_mib: 64,
+            store_max_mib: 1024,
+            retention_sweep_seconds: 300,
+        }
+    }
+}
+
+impl LogsConfig {
+    pub fn task_budget_bytes(&self) -> u64 {
+        self.task_budget_mib.saturating_mul(MIB)
+    }
+
+    pub fn store_max_bytes(&self) -> u64 {
+        self.store_max_mib.saturating_mul(MIB)
+    }
+
+    pub fn retention_sweep(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.retention_sweep_seconds.max(1))
+    }
 }
 
 /// A secret value: never printed, not even by `{:?}`.
@@ -878,6 +927,23 @@ mod tests {
         assert!(e.to_string().contains("scheme"), "{e}");
         let e = toml::from_str::<HostConfig>("[secrets]\nteam = 3\n").unwrap_err();
         assert!(e.to_string().contains("registries"), "{e}");
+    }
+
+    #[test]
+    fn logs_section() {
+        let c: HostConfig = toml::from_str("").unwrap();
+        assert_eq!(c.logs.task_budget_bytes(), 64 << 20);
+        assert_eq!(c.logs.store_max_bytes(), 1 << 30);
+        assert_eq!(c.logs.retention_sweep().as_secs(), 300);
+        let c: HostConfig = toml::from_str(
+            "[logs]\ntask_budget_mib = 1\nstore_max_mib = 8\nretention_sweep_seconds = 0\n",
+        )
+        .unwrap();
+        assert_eq!(c.logs.task_budget_bytes(), 1 << 20);
+        assert_eq!(c.logs.store_max_bytes(), 8 << 20);
+        assert_eq!(c.logs.retention_sweep().as_secs(), 1, "never a busy loop");
+        let e = toml::from_str::<HostConfig>("[logs]\nbudget = 1\n").unwrap_err();
+        assert!(e.to_string().contains("budget"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The CloudWatch Logs JSON API (`Logs_20140328.*`, signing name `logs`) over the embedded
-//! [`LogStore`], so `aws logs get-log-events`, `filter-log-events`, `describe-log-*` and a
-//! tail-style follow work against the host.
+//! [`LogStore`], so `aws logs get-log-events`, `filter-log-events`, `describe-log-*`,
+//! `put-retention-policy` and a tail-style follow work against the host.
 //!
 //! Times are epoch milliseconds (JSON integers). Store calls block (SQLite), so each runs
 //! on tokio's blocking pool.
@@ -13,7 +13,7 @@ use super::input::{Members, missing};
 use super::service::{ApiError, Principal, Service, ServiceFuture};
 use crate::logs::{
     FilterEvents, GetEvents, GroupInfo, LogError, LogEvent, LogStore, MAX_DESCRIBE_LIMIT,
-    MAX_EVENTS_LIMIT, StreamInfo,
+    MAX_EVENTS_LIMIT, RETENTION_DAYS, StreamInfo,
 };
 
 /// `X-Amz-Target` prefix of the Logs API.
@@ -83,6 +83,8 @@ impl LogsService {
             "DeleteLogGroup" => self.delete_log_group(m).await,
             "CreateLogStream" => self.create_log_stream(m).await,
             "PutLogEvents" => self.put_log_events(m).await,
+            "PutRetentionPolicy" => self.put_retention_policy(m).await,
+            "DeleteRetentionPolicy" => self.delete_retention_policy(m).await,
             _ => Err(ApiError::new(
                 "UnknownOperationException",
                 format!("Unknown operation {TARGET_PREFIX}.{op}: this host does not support it"),
@@ -309,7 +311,7 @@ impl LogsService {
 
     fn group_json(&self, g: &GroupInfo) -> Value {
         let arn = self.group_arn(&g.name);
-        json!({
+        let mut out = json!({
             "logGroupName": g.name,
             "creationTime": g.creation_time_ms,
             "arn": format!("{arn}:*"),
@@ -317,7 +319,12 @@ impl LogsService {
             "storedBytes": g.stored_bytes,
             "metricFilterCount": 0,
             "logGroupClass": "STANDARD",
-        })
+        });
+        // Absent, as in CloudWatch, when events never expire.
+        if let Some(days) = g.retention_in_days {
+            out["retentionInDays"] = days.into();
+        }
+        out
     }
 
     async fn describe_log_streams(&self, m: Members<'_>) -> Result<Value, ApiError> {
@@ -406,6 +413,33 @@ impl LogsService {
         check_group_name("logGroupName", &group)?;
         check_stream_name("logStreamName", &stream)?;
         self.blocking(move |s| s.create_stream(&group, &stream))
+            .await?;
+        Ok(json!({}))
+    }
+
+    async fn put_retention_policy(&self, m: Members<'_>) -> Result<Value, ApiError> {
+        let name = m.required_string("logGroupName")?.to_owned();
+        check_group_name("logGroupName", &name)?;
+        let days = m
+            .long("retentionInDays")?
+            .ok_or_else(|| missing(&m.name("retentionInDays")))?;
+        if u32::try_from(days).map_or(true, |d| !RETENTION_DAYS.contains(&d)) {
+            let allowed: Vec<String> = RETENTION_DAYS.iter().map(u32::to_string).collect();
+            return Err(ApiError::invalid_parameter(format!(
+                "1 validation error detected: Value '{days}' at 'retentionInDays' failed to \
+                 satisfy constraint: Member must satisfy enum value set: [{}]",
+                allowed.join(", ")
+            )));
+        }
+        self.blocking(move |s| s.put_retention_policy(&name, days))
+            .await?;
+        Ok(json!({}))
+    }
+
+    async fn delete_retention_policy(&self, m: Members<'_>) -> Result<Value, ApiError> {
+        let name = m.required_string("logGroupName")?.to_owned();
+        check_group_name("logGroupName", &name)?;
+        self.blocking(move |s| s.delete_retention_policy(&name))
             .await?;
         Ok(json!({}))
     }

@@ -1,4 +1,5 @@
-//! `wasmgate logs`: read (and follow) a log group or stream from the embedded store.
+//! `wasmgate logs`: read (and follow) a log group or stream from the embedded store, or
+//! report the store's size (`--stats`).
 
 use anyhow::Context;
 use clap::Args;
@@ -6,19 +7,23 @@ use std::collections::HashSet;
 use std::process::ExitCode;
 use std::time::Duration;
 use wasmgate::config::HostConfig;
-use wasmgate::logs::{FilterEvents, GetEvents, LogStore};
+use wasmgate::logs::{FilterEvents, GetEvents, LogStore, human_bytes};
 
 #[derive(Args)]
 pub struct LogsArgs {
     /// Log group (the container's `awslogs-group`).
-    #[arg(long)]
-    group: String,
+    #[arg(long, required_unless_present = "stats")]
+    group: Option<String>,
     /// One stream (`prefix/container/task-id`); all streams of the group without it.
     #[arg(long)]
     stream: Option<String>,
     /// Keep printing new events as they arrive.
     #[arg(short, long)]
     follow: bool,
+    /// Print the store's size (on disk, in use, the `[logs] store_max_mib` cap) and each
+    /// group's storedBytes and retention, instead of events.
+    #[arg(long, conflicts_with_all = ["stream", "follow"])]
+    stats: bool,
 }
 
 const POLL: Duration = Duration::from_millis(250);
@@ -32,11 +37,63 @@ pub fn logs(config: HostConfig, args: LogsArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let store = LogStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let group = match (&args.group, args.stats) {
+        (_, true) => {
+            store.set_max_bytes(Some(config.logs.store_max_bytes()));
+            print_stats(&store, &path, args.group.as_deref())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        (Some(g), false) => g,
+        (None, false) => anyhow::bail!("--group is required"),
+    };
     match &args.stream {
-        Some(stream) => follow_stream(&store, &args.group, stream, args.follow)?,
-        None => follow_group(&store, &args.group, args.follow)?,
+        Some(stream) => follow_stream(&store, group, stream, args.follow)?,
+        None => follow_group(&store, group, args.follow)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `name value (human)` lines, one fact each, for people and scripts alike; then one line
+/// per group (only `group`, if given).
+fn print_stats(
+    store: &LogStore,
+    path: &std::path::Path,
+    group: Option<&str>,
+) -> anyhow::Result<()> {
+    let st = store.stats()?;
+    let size = |n: u64| format!("{n} ({})", human_bytes(n));
+    println!("store        {}", path.display());
+    println!("fileBytes    {}", size(st.file_bytes));
+    println!("usedBytes    {}", size(st.used_bytes));
+    match st.max_bytes {
+        Some(m) => println!("maxBytes     {}", size(m)),
+        None => println!("maxBytes     none"),
+    }
+    println!("groups       {}", st.groups);
+    println!("streams      {}", st.streams);
+    println!("events       {}", st.events);
+    println!("storedBytes  {}", size(st.stored_bytes));
+    let mut token = None;
+    loop {
+        let page = store.describe_groups(group, 50, token.as_deref())?;
+        for g in page
+            .groups
+            .iter()
+            .filter(|g| group.is_none_or(|n| n == g.name))
+        {
+            let retention = g
+                .retention_in_days
+                .map_or_else(|| "never".to_owned(), |d| d.to_string());
+            println!(
+                "group {} storedBytes={} retentionInDays={retention}",
+                g.name, g.stored_bytes
+            );
+        }
+        token = page.next_token;
+        if token.is_none() {
+            return Ok(());
+        }
+    }
 }
 
 fn follow_stream(store: &LogStore, group: &str, stream: &str, follow: bool) -> anyhow::Result<()> {

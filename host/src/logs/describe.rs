@@ -24,7 +24,7 @@ impl LogStore {
         let after = token.map(decode_group).transpose()?;
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
-                "SELECT name, creation_time, stored_bytes FROM log_groups
+                "SELECT name, creation_time, stored_bytes, retention_in_days FROM log_groups
                  WHERE (?1 IS NULL OR substr(name, 1, length(?1)) = ?1)
                    AND (?2 IS NULL OR name > ?2)
                  ORDER BY name LIMIT ?3",
@@ -34,6 +34,7 @@ impl LogStore {
                     name: r.get(0)?,
                     creation_time_ms: r.get(1)?,
                     stored_bytes: r.get(2)?,
+                    retention_in_days: r.get(3)?,
                 })
             })?;
             let mut groups = rows.collect::<Result<Vec<_>, _>>()?;

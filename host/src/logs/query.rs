@@ -98,7 +98,10 @@ pub struct FilteredPage {
 pub struct GroupInfo {
     pub name: String,
     pub creation_time_ms: i64,
+    /// Bytes of the group's messages still stored: events expired or evicted are not counted.
     pub stored_bytes: i64,
+    /// `None`: events never expire.
+    pub retention_in_days: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

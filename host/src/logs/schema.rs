@@ -12,7 +12,11 @@ use super::LogError;
 /// stuck writer as an error instead of a hang.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-const STATEMENT_CACHE: usize = 32;
+const STATEMENT_CACHE: usize = 48;
+
+/// The WAL is truncated back to this size after a checkpoint; without a limit it keeps the
+/// size of the largest burst of writes forever, outside the store's byte cap.
+const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
 
 /// Append-only: never edit an applied step, add a new one.
 const MIGRATIONS: &[&str] = &[
@@ -49,6 +53,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX log_events_by_stream ON log_events (stream_id, timestamp, id);
     CREATE INDEX log_events_by_group ON log_events (group_id, timestamp, id);",
+    // 2: PutRetentionPolicy. NULL means events never expire.
+    "ALTER TABLE log_groups ADD COLUMN retention_in_days INTEGER;",
 ];
 
 /// Per-connection settings; `wal` is false for in-memory databases, which have no WAL.
@@ -59,6 +65,7 @@ pub(crate) fn configure(conn: &Connection, wal: bool) -> Result<(), LogError> {
         // sync is durable across app crashes and only risks the last commits on power loss.
         enable_wal(conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
     }
     conn.pragma_update(None, "foreign_keys", true)?;
     Ok(())

@@ -6,8 +6,8 @@
 //! read transaction tries to upgrade. Readers get their own connections so
 //! `logs --follow` polls and API reads never queue behind a large batch insert.
 
-use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,11 +26,17 @@ pub struct LogStore {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     writer: Mutex<Connection>,
     /// Empty for in-memory stores, whose only connection is the writer.
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// The database file; `None` in memory.
+    pub(super) path: Option<PathBuf>,
+    /// Host-wide cap on the pages the store uses, in bytes (`u64::MAX`: none).
+    pub(super) max_bytes: AtomicU64,
+    /// Dropped with the store, which ends its sweeper thread at once.
+    pub(super) sweeper_stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
 
 impl std::fmt::Debug for LogStore {
@@ -55,7 +61,7 @@ impl LogStore {
                 Ok(Mutex::new(conn))
             })
             .collect::<Result<Vec<_>, LogError>>()?;
-        Ok(Self::from_parts(writer, readers))
+        Ok(Self::from_parts(writer, readers, Some(path.to_owned())))
     }
 
     /// A private, non-persistent store for tests and `--ephemeral` runs.
@@ -63,17 +69,32 @@ impl LogStore {
         let mut conn = Connection::open_in_memory()?;
         schema::configure(&conn, false)?;
         schema::migrate(&mut conn)?;
-        Ok(Self::from_parts(conn, Vec::new()))
+        Ok(Self::from_parts(conn, Vec::new(), None))
     }
 
-    fn from_parts(writer: Connection, readers: Vec<Mutex<Connection>>) -> Self {
+    fn from_parts(
+        writer: Connection,
+        readers: Vec<Mutex<Connection>>,
+        path: Option<PathBuf>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                path,
+                max_bytes: AtomicU64::new(u64::MAX),
+                sweeper_stop: Mutex::new(None),
             }),
         }
+    }
+
+    pub(super) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+
+    pub(super) fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
     }
 
     /// Runs `f` in a write transaction that is committed if `f` succeeds.
@@ -220,6 +241,8 @@ impl LogStore {
                 "UPDATE log_groups SET stored_bytes = stored_bytes + ?2 WHERE id = ?1",
             )?
             .execute((gid, bytes))?;
+            // In the batch's own transaction: the store is back under its cap when it commits.
+            self.evict_over_cap(tx)?;
             Ok(())
         })
     }

@@ -288,6 +288,9 @@ fn classify(e: wasmtime::Error, state: &GuestState, fuel_budget: Option<u64>) ->
     if e.downcast_ref::<OomKilled>().is_some() || state.limiter.denial().is_some() {
         return Exit::killed(OOM_REASON.into());
     }
+    if let Some(refused) = e.downcast_ref::<super::stdio::OutputPermitExceeded>() {
+        return Exit::failed(refused.to_string());
+    }
     match e.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => Exit::killed(format!(
             "FuelExhausted: container used its fuel budget of {}",

@@ -1,8 +1,9 @@
 //! Ships a task's output lines to where they belong: the console of `wasmgate run` and, for
 //! containers with an `awslogs` log configuration, the embedded log store.
 //!
-//! Lines are written to the store in batches and only then released from their container's
-//! output budget, so a slow sink slows the guest instead of growing host memory.
+//! Lines are written to the store in batches and only then released from their stream's
+//! output budget, so a slow sink slows the guest instead of growing host memory. What a
+//! task may log at all is capped before lines get here (`logbudget`).
 
 use super::stdio::{LogLine, QueuedLine};
 use crate::logs::{LogDestination, LogEvent, LogStore};
@@ -19,7 +20,7 @@ const BATCH: usize = 1024;
 
 pub struct LogShipper {
     pub task_id: String,
-    pub rx: mpsc::UnboundedReceiver<QueuedLine>,
+    pub rx: mpsc::Receiver<QueuedLine>,
     pub console: Option<Arc<dyn Console>>,
     pub store: LogStore,
     /// Store destinations by container name; containers without one go to the console only.

@@ -15,6 +15,7 @@ mod health;
 mod http;
 mod image;
 mod limits;
+mod logbudget;
 mod logship;
 pub mod net;
 mod status;
@@ -120,6 +121,8 @@ impl Runtime {
         let engine = engine::GuestEngine::new(&config)
             .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let logs = LogStore::open(&data_dir.join("logs.db"))?;
+        logs.set_max_bytes(Some(config.logs.store_max_bytes()));
+        logs.start_sweeper(config.logs.retention_sweep());
         let descriptors = Arc::new(descriptors::HostDescriptors::for_this_process(
             &config.limits,
         )?);
@@ -216,6 +219,8 @@ impl Runtime {
                 })
                 .collect(),
             ended_by: None,
+            log_lines_dropped: 0,
+            log_bytes_dropped: 0,
             private_ipv4_address: None,
             health_status: HealthStatus::Unknown,
         };

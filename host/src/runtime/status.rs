@@ -132,6 +132,10 @@ pub struct TaskSnapshot {
     pub containers: Vec<ContainerSnapshot>,
     /// Index of the essential container whose exit ended the task.
     pub ended_by: Option<usize>,
+    /// Lines of output (and their message bytes) dropped for being over the task's log
+    /// budget (`[logs] task_budget_mib`); set when the task stops.
+    pub log_lines_dropped: u64,
+    pub log_bytes_dropped: u64,
     /// The task's loopback address (ECS: the ENI's `privateIPv4Address`), once provisioned;
     /// kept after STOPPED as ECS does, though by then it may belong to another task.
     pub private_ipv4_address: Option<String>,

@@ -10,11 +10,13 @@ use super::health::HealthStatus;
 use super::http::{self, TaskHttp};
 use super::image;
 use super::limits::TaskMemory;
+use super::logbudget::TaskLogBudget;
 use super::logship::{Console, LogShipper};
 use super::net::TaskNetwork;
 use super::status::{ContainerStatus, StopCode, TaskEvent, TaskSnapshot, TaskStatus};
-use super::stdio::{GuestOutput, StdStream};
+use super::stdio::{self, GuestOutput, OutputSink, StdStream};
 use super::storage::TaskStorage;
+use crate::logs::human_bytes;
 use crate::taskdef::{ContainerDefinition, DependencyCondition, TaskDefinition};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -196,7 +198,12 @@ impl Driver {
         let mut image_leases = Vec::new();
         let prepared = self.load_images(&mut image_leases).await;
 
-        let (log_tx, log_rx) = mpsc::unbounded_channel();
+        let (log_tx, log_rx) = stdio::line_channel(n);
+        let log_budget = self.log_budget();
+        let log_sink = OutputSink {
+            tx: log_tx,
+            task_budget: log_budget.clone(),
+        };
         let shipper = LogShipper {
             task_id: id.clone(),
             rx: log_rx,
@@ -224,13 +231,13 @@ impl Driver {
                     .into_iter()
                     .enumerate()
                     .map(|(i, p)| {
-                        self.launch(i, p, &storage, &log_tx, &task_http, network.network())
+                        self.launch(i, p, &storage, &log_sink, &task_http, network.network())
                     })
                     .collect();
                 self.supervise(&mut cs, launches, task_memory, quota).await;
             }
         }
-        drop(log_tx);
+        drop(log_sink);
 
         self.set_status(TaskStatus::Deprovisioning);
         // Every container's output handle is gone once its store is; the shipper then drains.
@@ -239,6 +246,7 @@ impl Driver {
             Ok(lost) => self.notice(format!("{lost} log lines could not be stored")),
             Err(e) => self.notice(format!("log shipping failed: {e}")),
         }
+        self.report_dropped_lines(&log_budget);
         let removed = tokio::task::spawn_blocking(move || storage.remove())
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
@@ -250,6 +258,34 @@ impl Driver {
         // No instance of the images is left: the store may evict them.
         drop(image_leases);
         self.set_status(TaskStatus::Stopped);
+    }
+
+    /// The task's log budget; running out of it is told to the task's watchers.
+    fn log_budget(&self) -> Arc<TaskLogBudget> {
+        let events = self.events.clone();
+        Arc::new(TaskLogBudget::new(
+            self.shared.config.logs.task_budget_bytes(),
+            Box::new(move |m| {
+                let _ = events.send(TaskEvent::Notice(m));
+            }),
+        ))
+    }
+
+    /// Records (in the snapshot, `run --json`) and tells how much output the budget dropped.
+    fn report_dropped_lines(&self, budget: &TaskLogBudget) {
+        let (lines, bytes) = budget.dropped_totals();
+        if lines == 0 {
+            return;
+        }
+        self.snapshot.send_modify(|s| {
+            s.log_lines_dropped = lines;
+            s.log_bytes_dropped = bytes;
+        });
+        self.notice(format!(
+            "{lines} log lines ({}) of this task were dropped: over its log budget of {}",
+            human_bytes(bytes),
+            human_bytes(budget.limit())
+        ));
     }
 
     /// Ends a task whose resources could not be set up: nothing ran, nothing to clean.
@@ -398,7 +434,7 @@ impl Driver {
         i: usize,
         prepared: super::artifacts::Prepared,
         storage: &TaskStorage,
-        log_tx: &mpsc::UnboundedSender<super::stdio::QueuedLine>,
+        log_sink: &OutputSink,
         task_http: &Arc<TaskHttp>,
         network: &Arc<TaskNetwork>,
     ) -> Launch {
@@ -446,8 +482,8 @@ impl Driver {
             },
             memory_limit_bytes: plan.def.memory.map(|m| m * MIB),
             fuel_budget: plan.fuel_budget,
-            stdout: GuestOutput::new(name.clone(), StdStream::Stdout, log_tx.clone()),
-            stderr: GuestOutput::new(name.clone(), StdStream::Stderr, log_tx.clone()),
+            stdout: GuestOutput::new(name.clone(), StdStream::Stdout, log_sink.clone()),
+            stderr: GuestOutput::new(name.clone(), StdStream::Stderr, log_sink.clone()),
             name,
             http: task_http.clone(),
             ports: http::tcp_ports(&plan.def),

@@ -564,8 +564,121 @@ async fn put_log_events_rules() {
 #[tokio::test]
 async fn unknown_operation_and_identity() {
     let s = svc();
-    let e = err(&s, "PutRetentionPolicy", json!({})).await;
+    let e = err(&s, "PutSubscriptionFilter", json!({})).await;
     assert_eq!(e.code, "UnknownOperationException");
     assert_eq!(s.signing_name(), "logs");
     assert_eq!(s.target_prefix(), "Logs_20140328");
+}
+
+#[tokio::test]
+async fn retention_policies() {
+    let s = svc();
+    seeded(&s, "/ecs/web", "a", 3).await;
+    let group = |v: &Value| v["logGroups"][0].clone();
+    let before = ok(
+        &s,
+        "DescribeLogGroups",
+        json!({"logGroupNamePrefix": "/ecs/web"}),
+    )
+    .await;
+    assert!(
+        group(&before).get("retentionInDays").is_none(),
+        "no retention until one is put: {before}"
+    );
+    // storedBytes counts the message bytes stored: m0 m1 m2.
+    assert_eq!(group(&before)["storedBytes"], 6);
+
+    for days in [1, 14, 3653] {
+        let out = ok(
+            &s,
+            "PutRetentionPolicy",
+            json!({"logGroupName": "/ecs/web", "retentionInDays": days}),
+        )
+        .await;
+        assert_eq!(out, json!({}));
+        let d = ok(
+            &s,
+            "DescribeLogGroups",
+            json!({"logGroupNamePrefix": "/ecs/web"}),
+        )
+        .await;
+        assert_eq!(group(&d)["retentionInDays"], days);
+    }
+
+    for days in [
+        json!(2),
+        json!(0),
+        json!(-1),
+        json!(3654),
+        json!(1_i64 << 40),
+    ] {
+        let e = err(
+            &s,
+            "PutRetentionPolicy",
+            json!({"logGroupName": "/ecs/web", "retentionInDays": days}),
+        )
+        .await;
+        assert_eq!(e.code, "InvalidParameterException", "{days}");
+        assert!(e.message.contains("'retentionInDays'"), "{}", e.message);
+        assert!(e.message.contains("[1, 3, 5, 7, 14, 30"), "{}", e.message);
+    }
+    let e = err(
+        &s,
+        "PutRetentionPolicy",
+        json!({"logGroupName": "/ecs/web"}),
+    )
+    .await;
+    assert!(e.message.contains("retentionInDays"), "{}", e.message);
+    let e = err(
+        &s,
+        "PutRetentionPolicy",
+        json!({"logGroupName": "/ecs/web", "retentionInDays": "7"}),
+    )
+    .await;
+    assert_eq!(e.code, "InvalidParameterException");
+    // The last valid policy is still in force.
+    let d = ok(
+        &s,
+        "DescribeLogGroups",
+        json!({"logGroupNamePrefix": "/ecs/web"}),
+    )
+    .await;
+    assert_eq!(group(&d)["retentionInDays"], 3653);
+
+    let e = err(
+        &s,
+        "PutRetentionPolicy",
+        json!({"logGroupName": "/ecs/none", "retentionInDays": 7}),
+    )
+    .await;
+    assert_eq!(e.code, "ResourceNotFoundException");
+
+    let out = ok(
+        &s,
+        "DeleteRetentionPolicy",
+        json!({"logGroupName": "/ecs/web"}),
+    )
+    .await;
+    assert_eq!(out, json!({}));
+    let d = ok(
+        &s,
+        "DescribeLogGroups",
+        json!({"logGroupNamePrefix": "/ecs/web"}),
+    )
+    .await;
+    assert!(group(&d).get("retentionInDays").is_none(), "{d}");
+    // Deleting again is fine (CloudWatch does not complain either); a missing group is not.
+    ok(
+        &s,
+        "DeleteRetentionPolicy",
+        json!({"logGroupName": "/ecs/web"}),
+    )
+    .await;
+    let e = err(
+        &s,
+        "DeleteRetentionPolicy",
+        json!({"logGroupName": "/ecs/none"}),
+    )
+    .await;
+    assert_eq!(e.code, "ResourceNotFoundException");
 }

@@ -1,10 +1,12 @@
 //! Behaviour tests of the store through its public API, one file per operation family.
 
+mod capacity;
 mod concurrency;
 mod describe;
 mod filter;
 mod get;
 mod groups;
+mod retention;
 
 use super::{GetEvents, LogError, LogEvent, LogStore};
 

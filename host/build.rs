@@ -53,8 +53,10 @@ fn main() {
     let built = target_dir.join(TARGET).join("release");
     for entry in fs::read_dir(&built).expect("read the guests' release dir") {
         let path = entry.expect("read the guests' release dir").path();
-        if path.extension() == Some(OsStr::new("wasm")) {
-            copy_if_changed(&path, &out_dir.join(path.file_name().unwrap()));
+        if let Some(name) = path.file_name()
+            && path.extension() == Some(OsStr::new("wasm"))
+        {
+            copy_if_changed(&path, &out_dir.join(name));
         }
     }
     println!("cargo:rustc-env=WASMGATE_GUESTS_DIR={}", out_dir.display());

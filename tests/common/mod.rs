@@ -1,5 +1,7 @@
 //! Shared helpers for the end-to-end tests: they drive the real `wasmgate` binary.
 #![allow(dead_code)]
+// Test scaffolding: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};

@@ -70,6 +70,9 @@ mod router;
 mod service;
 pub mod value;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 pub use context::{Context, Principal, ProtocolKind};
 pub use error::ApiError;
 pub use router::{DEFAULT_MAX_BODY_BYTES, Routed, Router, RouterBuilder, RouterError};

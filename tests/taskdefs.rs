@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Host, guest, task};
+use common::{Host, RawRequest, Server, api_request, guest, task};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -344,34 +344,110 @@ fn describe_task_definition_wrapper_is_accepted() {
     assert!(!run.stderr.contains("warning"), "{}", run.debug());
 }
 
+/// `echo` with its environment misspelled, which would otherwise run without it.
+fn misspelled_environment() -> Value {
+    let mut def = task("typo", &[("app", "echo", &["ran"])]);
+    def["containerDefinitions"][0]["enviroment"] = json!([{ "name": "GREETING", "value": "hi" }]);
+    def
+}
+
 #[test]
-fn unknown_fields_warn_with_their_path_and_the_task_still_runs() {
+fn a_misspelled_field_is_refused_with_the_closest_name() {
+    assert_rejected(
+        &misspelled_environment(),
+        &[r#"containerDefinitions[0].enviroment: unknown field; did you mean "environment"?"#],
+    );
+}
+
+#[test]
+fn allow_unknown_fields_runs_the_task_with_a_warning() {
     let host = Host::new();
-    let mut def = task("unknown", &[("app", "echo", &["ran"])]);
-    def["colour"] = json!("blue");
-    def["containerDefinitions"][0]["imagePullPolcy"] = json!("Always");
-    let run = host.run(&def, &[]);
+    let mut def = misspelled_environment();
+    // A real ECS member wasmgate does not honour is a warning either way.
+    def["containerDefinitions"][0]["ulimits"] = json!([{ "name": "nofile", "softLimit": 1 }]);
+    let run = host.run(&def, &["--allow-unknown-fields"]);
     assert_eq!(run.code, Some(0), "{}", run.debug());
     assert!(
-        run.stderr.contains("wasmgate: warning: colour:"),
+        run.stderr.contains(
+            r#"wasmgate: warning: containerDefinitions[0].enviroment: unknown field, ignored; did you mean "environment"?"#
+        ),
         "{}",
         run.debug()
     );
     assert!(
-        run.stderr
-            .contains("wasmgate: warning: containerDefinitions[0].imagePullPolcy:"),
+        run.stderr.contains(
+            "wasmgate: warning: containerDefinitions[0].ulimits: not supported by wasmgate, ignored"
+        ),
         "{}",
         run.debug()
     );
     assert_eq!(run.lines_of("app"), ["arg[0]=app", "arg[1]=ran"]);
-    // `validate` reports them too, and still calls the definition valid.
-    let (code, stdout, stderr) = invoke(&host, "validate", &host.taskdef(&def));
-    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("unknown: valid"), "{stdout}");
+    // `validate` takes the switch too, and still calls the definition valid.
+    let path = host.taskdef(&def);
+    let path = path.to_string_lossy();
+    let out = host
+        .cmd(&["validate", "--allow-unknown-fields", path.as_ref()])
+        .output()
+        .expect("run wasmgate");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("typo: valid"), "{stdout}");
     assert!(
-        stderr.contains("containerDefinitions[0].imagePullPolcy"),
+        stderr.contains("containerDefinitions[0].enviroment: unknown field, ignored"),
         "{stderr}"
     );
+}
+
+#[test]
+fn describe_task_definition_output_from_serve_runs_without_warnings() {
+    let server_host = Host::new();
+    let server = Server::start(&server_host);
+    let call = |target: &str, body: &Value| {
+        api_request(
+            server.port,
+            &RawRequest::new(
+                &format!("AmazonEC2ContainerServiceV20141113.{target}"),
+                &body.to_string(),
+            ),
+        )
+    };
+    // RegisterTaskDefinition reads through the same parser: a typo is a ClientException.
+    let refused = call("RegisterTaskDefinition", &misspelled_environment());
+    assert_eq!(refused.status, 400, "{}", server.debug());
+    assert_eq!(refused.code(), "ClientException");
+    assert_eq!(
+        refused.message(),
+        r#"containerDefinitions[0].enviroment: unknown field; did you mean "environment"?"#
+    );
+
+    let mut def = task("described", &[("app", "echo", &["described-arg"])]);
+    def["tags"] = json!([{ "key": "team", "value": "edge" }]);
+    let registered = call("RegisterTaskDefinition", &def);
+    assert_eq!(registered.status, 200, "{:?}", registered.json);
+    let described = call(
+        "DescribeTaskDefinition",
+        &json!({ "taskDefinition": "described", "include": ["TAGS"] }),
+    );
+    assert_eq!(described.status, 200, "{:?}", described.json);
+    // The output-only members ECS prints are there, and fed back as is.
+    let inner = &described.json["taskDefinition"];
+    for member in [
+        "taskDefinitionArn",
+        "revision",
+        "status",
+        "registeredAt",
+        "registeredBy",
+    ] {
+        assert!(inner.get(member).is_some(), "{member} in {inner}");
+    }
+    let run = Host::new().run(&described.json, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+    assert!(!run.stderr.contains("warning"), "{}", run.debug());
+    assert_eq!(run.task["family"], "described", "{}", run.debug());
+    assert_eq!(run.lines_of("app"), ["arg[0]=app", "arg[1]=described-arg"]);
 }
 
 #[test]

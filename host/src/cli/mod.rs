@@ -39,6 +39,9 @@ enum Command {
     Validate {
         /// ECS task definition JSON file.
         taskdef: PathBuf,
+        /// Warn about unknown members instead of refusing them (for newer ECS features).
+        #[arg(long)]
+        allow_unknown_fields: bool,
     },
     /// Read container logs from the embedded log store.
     Logs(logs::LogsArgs),
@@ -81,7 +84,10 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Run(args) => run::run(config, args),
-        Command::Validate { taskdef } => run::validate(&config, &taskdef),
+        Command::Validate {
+            taskdef,
+            allow_unknown_fields,
+        } => run::validate(&config, &taskdef, allow_unknown_fields),
         Command::Logs(args) => logs::logs(config, args),
         Command::Serve(args) => serve::serve(config, args),
         Command::Lb(args) => lb::lb(config, cli.config.as_deref(), args),

@@ -44,10 +44,17 @@ pub struct RunArgs {
     /// `portMappings[].containerPort`; HOSTPORT 0 picks a free port.
     #[arg(short = 'p', long = "publish", value_name = "HOSTPORT:CONTAINERPORT")]
     publish: Vec<String>,
+    /// Warn about unknown members instead of refusing them (for newer ECS features).
+    #[arg(long)]
+    allow_unknown_fields: bool,
 }
 
-pub fn validate(config: &HostConfig, path: &Path) -> anyhow::Result<ExitCode> {
-    let parsed = match read_definition(config, path) {
+pub fn validate(
+    config: &HostConfig,
+    path: &Path,
+    allow_unknown_fields: bool,
+) -> anyhow::Result<ExitCode> {
+    let parsed = match read_definition(config, path, allow_unknown_fields) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -64,9 +71,14 @@ pub fn validate(config: &HostConfig, path: &Path) -> anyhow::Result<ExitCode> {
 
 /// Reads, parses and checks a definition with every rule `run` applies; on failure prints
 /// each error on its own line (`path: rule`) and returns the exit code to use.
-fn read_definition(config: &HostConfig, path: &Path) -> Result<taskdef::Parsed, ExitCode> {
+fn read_definition(
+    config: &HostConfig,
+    path: &Path,
+    allow_unknown_fields: bool,
+) -> Result<taskdef::Parsed, ExitCode> {
     let opts = ValidationOptions {
         allow_bind_mounts: config.storage.allow_bind_mounts,
+        allow_unknown_fields,
     };
     let invalid = |lines: Vec<String>| {
         eprintln!("wasmgate: {}: invalid task definition:", path.display());
@@ -104,7 +116,7 @@ fn read_definition(config: &HostConfig, path: &Path) -> Result<taskdef::Parsed, 
 
 pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
     config.pool = config.pool.for_one_task();
-    let parsed = match read_definition(&config, &args.taskdef) {
+    let parsed = match read_definition(&config, &args.taskdef, args.allow_unknown_fields) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };

@@ -168,6 +168,8 @@ impl Runtime {
     pub fn validation_options(&self) -> ValidationOptions {
         ValidationOptions {
             allow_bind_mounts: self.shared.config.storage.allow_bind_mounts,
+            // RegisterTaskDefinition refuses unknown members, as ECS's own clients do.
+            allow_unknown_fields: false,
         }
     }
 

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::markers::Unsupported;
 use super::serde_glue;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +86,52 @@ pub struct ContainerDefinition {
     /// Registry credentials: the name of a secret in the host's secret store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_credentials: Option<RepositoryCredentials>,
+
+    // Real ECS members wasmgate does not honour yet: a warning when set.
+    #[serde(default, skip_serializing)]
+    pub links: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub hostname: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub user: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub dns_servers: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub dns_search_domains: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub extra_hosts: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub interactive: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub pseudo_terminal: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub start_timeout: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub system_controls: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub secrets: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub firelens_configuration: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub resource_requirements: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub restart_policy: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub version_consistency: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub credential_specs: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub ulimits: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub linux_parameters: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub disable_networking: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub docker_security_options: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub volumes_from: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub environment_files: Unsupported,
 }
 
 /// ECS `repositoryCredentials`.
@@ -124,6 +171,12 @@ pub struct PortMapping {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_protocol: Option<String>,
+
+    // Real ECS members wasmgate does not honour yet: a warning when set.
+    #[serde(default, skip_serializing)]
+    pub container_port_range: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub host_port_range: Unsupported,
 }
 
 impl PortMapping {
@@ -206,4 +259,8 @@ pub struct LogConfiguration {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub options: BTreeMap<String, String>,
+
+    // Real ECS member wasmgate does not honour yet: a warning when set.
+    #[serde(default, skip_serializing)]
+    pub secret_options: Unsupported,
 }

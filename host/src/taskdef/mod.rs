@@ -2,32 +2,40 @@
 //!
 //! Accepts what `aws ecs register-task-definition --cli-input-json` takes and what
 //! `describe-task-definition` prints (the `{"taskDefinition": {...}}` wrapper), so a
-//! definition moves between ECS and wasmgate unchanged. Members the model does not read
-//! are reported as warnings rather than dropped silently.
+//! definition moves between ECS and wasmgate unchanged. Every ECS member is a field of
+//! the model; members it does not know are refused with the closest real name, since a
+//! misspelled `environment` would otherwise run the task without its environment.
 
 mod container;
 mod error;
 pub mod fargate;
-mod json_path;
+mod ignored;
+mod markers;
 mod model;
+mod path;
+mod read;
+mod schema;
 mod serde_glue;
 pub mod units;
-mod unknown_fields;
 mod validate;
 
+use std::sync::LazyLock;
+
 use serde::Deserialize;
-use serde_json::Value;
 
 pub use container::{
     ContainerDefinition, ContainerDependency, DependencyCondition, KeyValuePair, LogConfiguration,
     MountPoint, PortMapping, RepositoryCredentials,
 };
 pub use error::{FieldError, TaskDefError};
+pub use markers::{OutputOnly, Unsupported};
 pub use model::{
     AWSVPC, DEFAULT_EPHEMERAL_STORAGE_GIB, EphemeralStorage, HostVolume, Tag, TaskDefinition,
     Volume,
 };
 pub use validate::{ValidationOptions, validate};
+
+use schema::Schema;
 
 /// A valid task definition and what was ignored on the way in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,62 +50,49 @@ pub struct Parsed {
 #[serde(rename_all = "camelCase")]
 struct Described {
     task_definition: TaskDefinition,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "serde_glue::null_as_default")]
     tags: Vec<Tag>,
+    /// What boto3 adds to every response, for output saved from a script.
+    #[serde(rename = "ResponseMetadata", default)]
+    _response_metadata: OutputOnly,
 }
 
-const WRAPPER_KEY: &str = "taskDefinition";
+static TASK_SCHEMA: LazyLock<Schema> = LazyLock::new(Schema::of::<TaskDefinition>);
+static DESCRIBED_SCHEMA: LazyLock<Schema> = LazyLock::new(Schema::of::<Described>);
 
-/// Parses and validates a task definition in register or describe form.
+/// Parses and validates a task definition in register or describe form. Unknown
+/// members and broken rules are all reported together.
 pub fn parse(json: &str, opts: &ValidationOptions) -> Result<Parsed, TaskDefError> {
-    let value: Value = serde_json::from_str(json).map_err(|e| json_error(json, &e))?;
+    let tree = read::tree(json)?;
     // serde would otherwise read `[]` as a struct with every field defaulted.
-    if !value.is_object() {
+    if !tree.is_object() {
         return Err(TaskDefError::Json(
             "a task definition must be a JSON object".to_owned(),
         ));
     }
-    let (definition, warnings) = match value.get(WRAPPER_KEY) {
-        Some(inner) => {
-            let described: Described =
-                serde_json::from_str(json).map_err(|e| json_error(json, &e))?;
-            let mut definition = described.task_definition;
-            if definition.tags.is_empty() {
-                definition.tags = described.tags;
-            }
-            let mut warnings = unknown_fields::wrapper_warnings(&value);
-            warnings.extend(unknown_fields::task_definition_warnings(inner));
-            (definition, warnings)
+    let (definition, skipped, schema) = if tree.get(path::WRAPPER_KEY).is_some() {
+        let (described, skipped) = read::typed::<Described>(json)?;
+        let mut definition = described.task_definition;
+        if definition.tags.is_empty() {
+            definition.tags = described.tags;
         }
-        None => {
-            let definition: TaskDefinition =
-                serde_json::from_str(json).map_err(|e| json_error(json, &e))?;
-            (definition, unknown_fields::task_definition_warnings(&value))
-        }
+        (definition, skipped, &*DESCRIBED_SCHEMA)
+    } else {
+        let (definition, skipped) = read::typed::<TaskDefinition>(json)?;
+        (definition, skipped, &*TASK_SCHEMA)
     };
-    validate(&definition, opts)?;
+    let sorted = ignored::sort(&skipped, &tree, schema, opts.allow_unknown_fields);
+    let mut errors = sorted.unknown;
+    if let Err(broken) = validate(&definition, opts) {
+        errors.extend_from_slice(broken.field_errors());
+    }
+    if !errors.is_empty() {
+        return Err(TaskDefError::Invalid(errors));
+    }
     Ok(Parsed {
         definition,
-        warnings,
+        warnings: sorted.warnings,
     })
-}
-
-/// serde_json's message prefixed with the path of the offending field, relative to
-/// the task definition like every other path we report.
-/// (A register-form definition has no `taskDefinition` member, so stripping it is safe.)
-fn json_error(json: &str, err: &serde_json::Error) -> TaskDefError {
-    let path = json_path::path_at(json, err.line(), err.column());
-    let path = match path.strip_prefix(WRAPPER_KEY) {
-        Some(rest) if rest.is_empty() || rest.starts_with('.') => {
-            rest.trim_start_matches('.').to_owned()
-        }
-        _ => path,
-    };
-    if path.is_empty() {
-        TaskDefError::Json(err.to_string())
-    } else {
-        TaskDefError::Json(format!("{path}: {err}"))
-    }
 }
 
 #[cfg(test)]

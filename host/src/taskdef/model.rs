@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::container::ContainerDefinition;
+use super::markers::{OutputOnly, Unsupported};
 use super::serde_glue;
 
 /// Ephemeral storage ECS gives a Fargate task when none is asked for.
@@ -59,6 +60,42 @@ pub struct TaskDefinition {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub tags: Vec<Tag>,
+
+    // What `describe-task-definition` adds: accepted silently and dropped.
+    #[serde(default, skip_serializing)]
+    pub task_definition_arn: OutputOnly,
+    #[serde(default, skip_serializing)]
+    pub revision: OutputOnly,
+    #[serde(default, skip_serializing)]
+    pub status: OutputOnly,
+    #[serde(default, skip_serializing)]
+    pub requires_attributes: OutputOnly,
+    #[serde(default, skip_serializing)]
+    pub compatibilities: OutputOnly,
+    #[serde(default, skip_serializing)]
+    pub registered_at: OutputOnly,
+    #[serde(default, skip_serializing)]
+    pub registered_by: OutputOnly,
+    #[serde(default, skip_serializing)]
+    pub deregistered_at: OutputOnly,
+    #[serde(default, skip_serializing)]
+    pub delete_requested_at: OutputOnly,
+
+    // Real ECS members wasmgate does not honour yet: a warning when set.
+    #[serde(default, skip_serializing)]
+    pub placement_constraints: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub runtime_platform: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub proxy_configuration: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub inference_accelerators: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub ipc_mode: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub pid_mode: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub enable_fault_injection: Unsupported,
 }
 
 impl TaskDefinition {
@@ -85,6 +122,18 @@ pub struct Volume {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<HostVolume>,
+
+    // Real ECS members wasmgate does not honour yet: a warning when set.
+    #[serde(default, skip_serializing)]
+    pub docker_volume_configuration: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub efs_volume_configuration: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub fsx_windows_file_server_volume_configuration: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub s3files_volume_configuration: Unsupported,
+    #[serde(default, skip_serializing)]
+    pub configured_at_launch: Unsupported,
 }
 
 /// A host bind mount when `source_path` is set; otherwise ECS's empty `host: {}`,

@@ -199,8 +199,16 @@ fn accepts_describe_output() {
   "registeredAt": "2025-01-01T00:00:00.000Z",
   "registeredBy": "arn:aws:iam::123456789012:root",
   "compatibilities": ["EC2", "FARGATE"],
-  "requiresAttributes": [{"name": "ecs.capability.task-eni"}]"#
+  "requiresAttributes": [{"name": "ecs.capability.task-eni"}],
+  "deregisteredAt": "2025-01-02T00:00:00.000Z",
+  "deleteRequestedAt": "2025-01-03T00:00:00.000Z",
+  "placementConstraints": [],
+  "enableFaultInjection": false"#
         )
+    )
+    .replace(
+        r#""tags": [{"key": "owner", "value": "me"}]"#,
+        r#""tags": [{"key": "owner", "value": "me"}], "ResponseMetadata": {"RequestId": "1"}"#,
     );
     let parsed = parse_default(&json).expect("valid");
     assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
@@ -218,35 +226,148 @@ fn accepts_describe_output() {
 fn describe_output_errors_use_task_definition_paths() {
     let json = format!(
         r#"{{"taskDefinition": {}}}"#,
-        GOOD.replace(r#""cpu": 512"#, r#""cpu": "x""#)
+        GOOD.replace(
+            r#""memoryReservation": 256"#,
+            r#""memoryReservation": 256, "memory": "x""#
+        )
     );
     let message = json_message(&json);
     assert!(
-        message.starts_with("containerDefinitions[0].cpu: invalid type"),
+        message.starts_with(
+            r#"containerDefinitions[1].memory: invalid type: string "x", expected u64 at line "#
+        ),
         "{message}"
+    );
+    let json = format!(
+        r#"{{"taskDefinition": {}, "tags": []}}"#,
+        GOOD.replace(r#""environment":"#, r#""enviroment":"#)
+    );
+    let err = parse_default(&json).expect_err("a typo");
+    assert_eq!(
+        err.field_errors(),
+        [FieldError::new(
+            "containerDefinitions[0].enviroment",
+            r#"unknown field; did you mean "environment"?"#
+        )]
+    );
+    // Members of the wrapper itself are checked too.
+    let json = format!(r#"{{"taskDefinition": {GOOD}, "tag": []}}"#);
+    let err = parse_default(&json).expect_err("a typo");
+    assert_eq!(
+        err.to_string(),
+        r#"invalid task definition: tag: unknown field; did you mean "tags"?"#
     );
 }
 
 #[test]
-fn unknown_and_unsupported_fields_are_warned_about() {
+fn a_misspelled_field_is_refused_with_the_closest_name() {
+    let json = GOOD
+        .replace(r#""environment":"#, r#""enviroment":"#)
+        .replace(
+            r#""family": "web-app","#,
+            r#""family": "web-app", "colour": "blue","#,
+        );
+    let err = parse_default(&json).expect_err("typos are errors");
+    let errors: Vec<String> = err.field_errors().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [
+            "colour: unknown field",
+            r#"containerDefinitions[0].enviroment: unknown field; did you mean "environment"?"#,
+        ]
+    );
+    // Nested objects, a case slip, and broken rules reported in the same round trip.
+    let json = GOOD
+        .replace(r#""containerPort": 8080"#, r#""containerPrt": 8080"#)
+        .replace(r#""sourceVolume""#, r#""SourceVolume""#)
+        .replace(r#""logDriver""#, r#""logDrivr""#)
+        .replace(r#""networkMode": "awsvpc""#, r#""networkMode": "host""#);
+    let err = parse_default(&json).expect_err("typos are errors");
+    let errors: Vec<String> = err.field_errors().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [
+            r#"containerDefinitions[0].portMappings[0].containerPrt: unknown field; did you mean "containerPort"?"#,
+            r#"containerDefinitions[0].mountPoints[0].SourceVolume: unknown field; did you mean "sourceVolume"?"#,
+            r#"containerDefinitions[0].logConfiguration.logDrivr: unknown field; did you mean "logDriver"?"#,
+            r#"networkMode: "host" is not supported; wasmgate tasks use awsvpc"#,
+            r#"containerDefinitions[0].logConfiguration.logDriver: "" is not supported; use awslogs"#,
+            "containerDefinitions[0].mountPoints[0].sourceVolume: is required",
+            "containerDefinitions[0].portMappings[0].containerPort: 0 is out of range; must be between 1 and 65535",
+        ]
+    );
+}
+
+#[test]
+fn allow_unknown_fields_turns_them_into_warnings() {
+    let json = GOOD.replace(r#""environment":"#, r#""enviroment":"#);
+    let opts = ValidationOptions {
+        allow_unknown_fields: true,
+        ..ValidationOptions::default()
+    };
+    let parsed = parse(&json, &opts).expect("allowed");
+    assert_eq!(
+        parsed.warnings,
+        [
+            r#"containerDefinitions[0].enviroment: unknown field, ignored; did you mean "environment"?"#
+        ]
+    );
+    let web = parsed.definition.container("web").expect("web");
+    assert!(
+        web.environment.is_empty(),
+        "the misspelled member is not read"
+    );
+}
+
+#[test]
+fn unsupported_ecs_fields_are_warnings_when_set() {
     let json = GOOD
         .replace(
             r#""name": "web","#,
-            r#""name": "web", "fooBar": 1, "ulimits": [{"name": "nofile"}],"#,
+            r#""name": "web", "ulimits": [{"name": "nofile"}], "secrets": [], "user": "",
+               "linuxParameters": {}, "interactive": false,"#,
         )
         .replace(
             r#""family": "web-app","#,
-            r#""family": "web-app", "famly": "typo","#,
+            r#""family": "web-app", "pidMode": "task", "placementConstraints": [],"#,
+        )
+        .replace(
+            r#""protocol": "tcp""#,
+            r#""protocol": "tcp", "containerPortRange": "1-9""#,
+        )
+        .replace(
+            r#""options": {"#,
+            r#""secretOptions": [{"name": "x"}], "options": {"#,
+        )
+        .replace(
+            r#""host": {}"#,
+            r#""host": {}, "efsVolumeConfiguration": {"fileSystemId": "fs"}"#,
         );
     let mut warnings = parse_default(&json).expect("valid").warnings;
     warnings.sort();
     assert_eq!(
         warnings,
         [
-            "containerDefinitions[0].fooBar: unknown field, ignored",
-            "containerDefinitions[0].ulimits is not supported by wasmgate and is ignored",
-            "famly: unknown field, ignored",
+            "containerDefinitions[0].logConfiguration.secretOptions: not supported by wasmgate, ignored",
+            "containerDefinitions[0].portMappings[0].containerPortRange: not supported by wasmgate, ignored",
+            "containerDefinitions[0].ulimits: not supported by wasmgate, ignored",
+            "pidMode: not supported by wasmgate, ignored",
+            "volumes[0].efsVolumeConfiguration: not supported by wasmgate, ignored",
         ]
+    );
+}
+
+#[test]
+fn every_model_type_has_a_schema() {
+    // The probe walks each type without error (it asserts in debug builds), so suggestions
+    // and output-only members cover the whole model, also through the describe wrapper.
+    for schema in [&*TASK_SCHEMA, &*DESCRIBED_SCHEMA] {
+        assert!(schema.fields("").is_some());
+    }
+    assert!(
+        DESCRIBED_SCHEMA
+            .fields("taskDefinition.containerDefinitions[].environment[]")
+            .is_some()
     );
 }
 
@@ -303,6 +424,7 @@ fn bind_mounts_follow_the_option() {
     assert_eq!(err.field_errors()[0].path, "volumes[0].host.sourcePath");
     let opts = ValidationOptions {
         allow_bind_mounts: true,
+        ..ValidationOptions::default()
     };
     let def = parse(&json, &opts).expect("allowed").definition;
     assert_eq!(
@@ -312,4 +434,22 @@ fn bind_mounts_follow_the_option() {
             .and_then(|h| h.source_path.as_deref()),
         Some("/srv")
     );
+}
+
+#[test]
+fn deep_nesting_is_refused_or_read_without_overflowing_the_stack() {
+    // serde_json stops at 128 levels; up to there the path-tracking wrappers recurse too.
+    for depth in [120, 126, 200, 10_000] {
+        let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let json = GOOD.replace(
+            r#""dockerLabels": {"team": "edge"}"#,
+            &format!(r#""healthCheck": {nested}"#),
+        );
+        match parse_default(&json) {
+            Ok(_) | Err(TaskDefError::Json(_)) => {}
+            Err(other) => panic!("depth {depth}: {other}"),
+        }
+        let message = json_message(&format!(r#"{{"family": {nested}}}"#));
+        assert!(message.starts_with("family"), "depth {depth}: {message}");
+    }
 }

@@ -18,6 +18,9 @@ use super::model::TaskDefinition;
 pub struct ValidationOptions {
     /// Allow `volumes[].host.sourcePath` (host bind mounts), for local testing.
     pub allow_bind_mounts: bool,
+    /// Accept members the model does not know, with a warning, for definitions written
+    /// for ECS features newer than this host. Off: a misspelling is an error.
+    pub allow_unknown_fields: bool,
 }
 
 pub fn validate(def: &TaskDefinition, opts: &ValidationOptions) -> Result<(), TaskDefError> {

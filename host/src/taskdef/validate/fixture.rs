@@ -19,6 +19,7 @@ pub fn good() -> TaskDefinition {
         volumes: vec![Volume {
             name: "shared".into(),
             host: None,
+            ..Default::default()
         }],
         container_definitions: vec![
             ContainerDefinition {
@@ -49,6 +50,7 @@ pub fn good() -> TaskDefinition {
                 log_configuration: Some(LogConfiguration {
                     log_driver: "awslogs".into(),
                     options: BTreeMap::from([("awslogs-group".into(), "/ecs/web".into())]),
+                    ..Default::default()
                 }),
                 ..Default::default()
             },

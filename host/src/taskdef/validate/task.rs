@@ -148,10 +148,12 @@ mod tests {
         def.volumes.push(Volume {
             name: "shared".into(),
             host: None,
+            ..Default::default()
         });
         def.volumes.push(Volume {
             name: String::new(),
             host: None,
+            ..Default::default()
         });
         assert_errors(
             &def,
@@ -176,6 +178,7 @@ mod tests {
         );
         let allow = ValidationOptions {
             allow_bind_mounts: true,
+            ..ValidationOptions::default()
         };
         assert!(check(&def, &allow).is_empty());
 

@@ -21,11 +21,13 @@ use super::time::now_ms;
 use crate::state::ServiceRecord;
 use crate::taskdef::TaskDefinition;
 use model::{
-    Breaker, DeployConfig, Deployment, LoadBalancer, PropagateTags, ServiceState, deployment_id,
+    Breaker, DeployConfig, Deployment, LoadBalancer, PropagateTags, ServiceState, ServiceStatus,
+    deployment_id,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// The statuses of a stored service record (its [`ServiceStatus`] as text).
 pub(crate) const DRAINING: &str = "DRAINING";
 pub(crate) const INACTIVE: &str = "INACTIVE";
 
@@ -432,7 +434,7 @@ impl EcsService {
         let mut svc = ServiceState {
             service_name: r.service_name,
             cluster: cluster.name,
-            status: ACTIVE.into(),
+            status: ServiceStatus::Active,
             desired_count: desired,
             task_definition: task_definition.clone(),
             created_at_ms: now,
@@ -495,7 +497,7 @@ impl EcsService {
         };
         let mut sched = self.services.lock.lock().await;
         let mut svc = self.load_service(&cluster.name, &r.service).await?;
-        if svc.status != ACTIVE {
+        if svc.status != ServiceStatus::Active {
             return Err(ControlError::ServiceNotActive);
         }
         // The load balancers the service will have, against the definition it will run.
@@ -554,17 +556,17 @@ impl EcsService {
         let cluster = self.any_cluster("cluster", r.cluster.as_deref()).await?;
         let _guard = self.services.lock.lock().await;
         let mut svc = self.load_service(&cluster.name, &r.service).await?;
-        if svc.status == INACTIVE {
+        if svc.status == ServiceStatus::Inactive {
             return Err(ControlError::ServiceNotActive);
         }
-        if svc.status == ACTIVE {
+        if svc.status == ServiceStatus::Active {
             if svc.desired_count > 0 && r.force != Some(true) {
                 return Err(ControlError::invalid(
                     "The service cannot be stopped while it is scaled above 0.",
                 ));
             }
             let now = now_ms();
-            svc.status = DRAINING.into();
+            svc.status = ServiceStatus::Draining;
             svc.desired_count = 0;
             for d in &mut svc.deployments {
                 d.desired_count = 0;

@@ -63,20 +63,56 @@ impl PropagateTags {
     }
 }
 
+/// A service's lifecycle (`status`); the store's record keeps the same text.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ServiceStatus {
+    Active,
+    /// Deleted; its tasks are being stopped.
+    Draining,
+    Inactive,
+}
+
+impl ServiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Draining => "DRAINING",
+            Self::Inactive => "INACTIVE",
+        }
+    }
+}
+
+/// A deployment's `status`: the PRIMARY one is the one the service rolls toward.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentStatus {
+    Primary,
+    Active,
+    Inactive,
+}
+
+/// A deployment's `rolloutState`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RolloutState {
+    InProgress,
+    Completed,
+    Failed,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
     pub id: String,
-    /// PRIMARY, ACTIVE or INACTIVE.
-    pub status: String,
+    pub status: DeploymentStatus,
     /// `family:revision`.
     pub task_definition: String,
     pub desired_count: u32,
     pub running_count: u32,
     pub pending_count: u32,
     pub failed_tasks: u32,
-    /// IN_PROGRESS, COMPLETED or FAILED.
-    pub rollout_state: String,
+    pub rollout_state: RolloutState,
     pub rollout_state_reason: String,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
@@ -87,13 +123,13 @@ impl Deployment {
         Self {
             rollout_state_reason: format!("ECS deployment {id} in progress."),
             id,
-            status: "PRIMARY".into(),
+            status: DeploymentStatus::Primary,
             task_definition: task_definition.to_owned(),
             desired_count: desired,
             running_count: 0,
             pending_count: 0,
             failed_tasks: 0,
-            rollout_state: "IN_PROGRESS".into(),
+            rollout_state: RolloutState::InProgress,
             created_at_ms: now,
             updated_at_ms: now,
         }
@@ -114,8 +150,7 @@ pub struct Event {
 pub struct ServiceState {
     pub service_name: String,
     pub cluster: String,
-    /// ACTIVE, DRAINING or INACTIVE.
-    pub status: String,
+    pub status: ServiceStatus,
     pub desired_count: u32,
     /// `family:revision` of the PRIMARY deployment.
     pub task_definition: String,
@@ -175,7 +210,7 @@ impl ServiceState {
         Ok(ServiceRecord {
             cluster: self.cluster.clone(),
             name: self.service_name.clone(),
-            status: self.status.clone(),
+            status: self.status.as_str().to_owned(),
             created_at_ms: self.created_at_ms,
             service: serde_json::to_value(self)
                 .map_err(|e| ControlError::Internal(format!("cannot encode a service: {e}")))?,
@@ -197,7 +232,7 @@ impl ServiceState {
     /// Makes a new PRIMARY deployment of `task_definition`; the others become ACTIVE.
     pub fn start_deployment(&mut self, task_definition: &str, now: i64) -> String {
         for d in &mut self.deployments {
-            d.status = "ACTIVE".into();
+            d.status = DeploymentStatus::Active;
             d.updated_at_ms = now;
         }
         let id = deployment_id();

@@ -14,16 +14,20 @@ use super::super::EcsService;
 use super::super::error::Result;
 use super::super::live::LiveTask;
 use super::super::time::now_ms;
+use super::super::time::to_ms;
+use super::DRAINING;
 use super::model::{PropagateTags, ServiceState};
 use super::targets::Targets;
-use super::{DRAINING, INACTIVE};
 use crate::control::taskdefs::ACTIVE;
 use crate::runtime::{HealthStatus, StopCode, TaskStatus};
+use phases::{Decision, Ended, Plan, Target, TaskView, View};
 use serde_json::json;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
+
+mod phases;
 
 /// The periodic pass.
 const TICK: Duration = Duration::from_secs(1);
@@ -143,49 +147,6 @@ pub(crate) async fn run(service: Weak<EcsService>) {
             () = tokio::time::sleep(TICK) => {}
         }
     }
-}
-
-/// Running and pending tasks of one deployment. Behind a load balancer a RUNNING task
-/// counts as running only once it is registered and every target group it is in has
-/// judged it (healthy or unhealthy): before that the load balancer sends it nothing, and
-/// `runningCount == desiredCount` is what `aws ecs wait services-stable` waits for.
-fn counts(tracked: &Tracked, deployment: &str, targets: &Targets, behind_lb: bool) -> (u32, u32) {
-    let mut running = 0;
-    let mut pending = 0;
-    for e in tracked.tasks.values() {
-        if e.by_scheduler || e.deployment != deployment {
-            continue;
-        }
-        let in_service = !behind_lb
-            || (!e.registered.is_empty()
-                && e.registered
-                    .iter()
-                    .all(|(tg, addr)| targets.judged(tg, *addr)));
-        if e.task.handle.snapshot().last_status == TaskStatus::Running && in_service {
-            running += 1;
-        } else {
-            pending += 1;
-        }
-    }
-    (running, pending)
-}
-
-/// Whether a task can take its share of the service's work: RUNNING, its essential
-/// containers not unhealthy, and behind a load balancer registered and healthy in every
-/// target group (a task that reached RUNNING after this pass's registrations is not
-/// registered yet, and must not count).
-fn serving(e: &Entry, targets: &Targets, behind_lb: bool) -> bool {
-    let snap = e.task.handle.snapshot();
-    snap.last_status == TaskStatus::Running
-        && snap
-            .containers
-            .iter()
-            .filter(|c| c.essential)
-            .all(|c| c.health_status.is_none_or(|h| h == HealthStatus::Healthy))
-        && (!behind_lb || !e.registered.is_empty())
-        && e.registered
-            .iter()
-            .all(|(tg, addr)| targets.healthy(tg, *addr))
 }
 
 impl EcsService {
@@ -366,369 +327,205 @@ impl EcsService {
         });
     }
 
-    /// Reconciles one service; returns the tasks to start (outside the lock).
-    async fn reconcile(
-        &self,
-        sched: &mut Scheduler,
-        mut svc: ServiceState,
-    ) -> Result<Option<Start>> {
+    /// Reconciles one service: takes a [`View`] of it, runs the phases over it and does
+    /// what they decided; returns the tasks to start (outside the lock).
+    async fn reconcile(&self, sched: &mut Scheduler, svc: ServiceState) -> Result<Option<Start>> {
         let before = svc.clone();
-        let now = now_ms();
-        let name = svc.service_name.clone();
-        let key = (svc.cluster.clone(), name.clone());
+        let key = (svc.cluster.clone(), svc.service_name.clone());
         let tracked = sched.services.entry(key.clone()).or_default();
+        let mut plan = Plan::new(self.view(tracked, svc));
 
-        // Tasks that ended since the last pass.
-        let mut ended = Vec::new();
-        tracked.tasks.retain(|id, e| {
-            let snap = e.task.handle.snapshot();
-            if snap.last_status == TaskStatus::Stopped {
-                ended.push((id.clone(), e.deployment.clone(), e.by_scheduler, snap));
-                false
-            } else {
-                true
-            }
-        });
-        for (id, deployment, by_scheduler, snap) in ended {
-            svc.steady = false;
-            if by_scheduler || snap.stop_code == Some(StopCode::UserInitiated) {
-                continue;
-            }
-            if let Some(d) = svc.deployments.iter_mut().find(|d| d.id == deployment) {
-                d.failed_tasks += 1;
-                d.updated_at_ms = now;
-            }
-            tracked.failures_in_row += 1;
-            let delay = backoff(tracked.failures_in_row);
-            tracked.not_before = Some(Instant::now() + delay);
-            let why = snap.stopped_reason.unwrap_or_else(|| "unknown".into());
-            svc.say(format!("(service {name}) (task {id}) stopped: {why}."), now);
-            if tracked.failures_in_row > 1 {
-                svc.say(
-                    format!(
-                        "(service {name}) is unable to consistently start tasks successfully; the next start is in {} seconds.",
-                        delay.as_secs()
-                    ),
-                    now,
-                );
-            }
+        phases::ended(&mut plan);
+        let draining = phases::drain(&mut plan);
+        if !draining {
+            phases::breaker(&mut plan);
         }
-
-        if svc.status == DRAINING {
-            let mut stopped = Vec::new();
-            for (id, e) in tracked.tasks.iter_mut() {
-                if !e.by_scheduler {
-                    self.stop_entry(e, "Service is being deleted".to_owned());
-                    stopped.push(id.clone());
-                }
-            }
-            if !stopped.is_empty() {
-                svc.say(stopped_message(&name, &stopped), now);
-            }
-            for d in &mut svc.deployments {
-                d.running_count = 0;
-                d.pending_count = 0;
-            }
-            if tracked.tasks.is_empty() {
-                svc.status = INACTIVE.into();
-                for d in &mut svc.deployments {
-                    d.status = INACTIVE.into();
-                    d.updated_at_ms = now;
-                }
+        let inactive = self.execute(tracked, std::mem::take(&mut plan.decisions));
+        if draining {
+            if inactive {
                 sched.services.remove(&key);
             }
-            if svc != before {
-                self.save_service(&svc).await?;
+            if plan.view.svc != before {
+                self.save_service(&plan.view.svc).await?;
             }
             return Ok(None);
         }
-
-        let desired = svc.desired_count;
-        let config = svc.deployment_configuration.clone();
-
-        // Circuit breaker on the PRIMARY deployment.
-        let breaker = &config.deployment_circuit_breaker;
-        if let Some(primary) = svc.deployments.first_mut()
-            && breaker.enable
-            && primary.rollout_state == "IN_PROGRESS"
-            && primary.failed_tasks >= breaker_threshold(desired)
-        {
-            primary.rollout_state = "FAILED".into();
-            primary.rollout_state_reason =
-                "ECS deployment circuit breaker: tasks failed to start.".into();
-            primary.updated_at_ms = now;
-            let id = primary.id.clone();
-            svc.say(
-                format!(
-                    "(service {name}) (deployment {id}) deployment failed: tasks failed to start."
-                ),
-                now,
-            );
-            if breaker.rollback
-                && let Some(good) = svc.last_good.clone()
-            {
-                let new_id = svc.start_deployment(&good, now);
-                tracked.failures_in_row = 0;
-                tracked.not_before = None;
-                svc.say(
-                    format!(
-                        "(service {name}) (deployment {id}) rolling back to deployment {new_id} of task definition {good}."
-                    ),
-                    now,
-                );
-            }
-        }
-
-        let Some(primary) = svc.deployments.first().cloned() else {
+        if plan.view.svc.deployments.is_empty() {
             return Ok(None);
-        };
-        let primary_failed = primary.rollout_state == "FAILED";
-
-        // Register RUNNING tasks with their target groups.
-        if !svc.load_balancers.is_empty() {
-            for e in tracked.tasks.values_mut() {
-                if e.by_scheduler || !e.registered.is_empty() {
-                    continue;
-                }
-                let snap = e.task.handle.snapshot();
-                if snap.last_status != TaskStatus::Running {
-                    continue;
-                }
-                let Some(ip) = snap
-                    .private_ipv4_address
-                    .as_deref()
-                    .and_then(|a| a.parse().ok())
-                else {
-                    continue;
-                };
-                for lb in &svc.load_balancers {
-                    let (Some(tg), Some(port)) = (&lb.target_group_arn, lb.container_port) else {
-                        continue;
-                    };
-                    let Ok(port) = u16::try_from(port) else {
-                        continue;
-                    };
-                    let addr = SocketAddr::new(ip, port);
-                    match self.services.targets.register(tg, addr) {
-                        Ok(()) => e.registered.push((tg.clone(), addr)),
-                        Err(why) => tracing::warn!("cannot register {addr} with {tg}: {why}"),
-                    }
-                }
-            }
         }
 
-        // A task whose target the load balancer reports unhealthy is replaced, once the
-        // service's healthCheckGracePeriodSeconds after its start has passed.
-        // As ECS: a service with load balancers and no grace period set gets 15 seconds.
-        let grace = svc
-            .health_check_grace_period_seconds
-            .or(Some(DEFAULT_LB_GRACE_SECONDS));
-        let wall = std::time::SystemTime::now();
-        let mut unhealthy = Vec::new();
-        for (id, e) in tracked.tasks.iter_mut() {
-            if e.by_scheduler {
-                continue;
-            }
-            let Some((tg, _)) = e
-                .registered
-                .iter()
-                .find(|(tg, addr)| self.services.targets.unhealthy(tg, *addr))
-                .cloned()
-            else {
+        for r in phases::registrations(&plan.view) {
+            let Err(why) = self.services.targets.register(&r.group, r.addr) else {
+                let target = self.target(&r.group, r.addr);
+                if let Some(e) = tracked.tasks.get_mut(&r.task) {
+                    e.registered.push((r.group.clone(), r.addr));
+                }
+                if let Some(t) = plan.view.tasks.iter_mut().find(|t| t.id == r.task) {
+                    t.registered.push(target);
+                }
                 continue;
             };
-            if in_grace(e.task.handle.snapshot().started_at, grace, wall) {
-                continue;
-            }
-            self.stop_entry(
-                e,
-                format!("Task failed ELB health checks in (target-group {tg})"),
-            );
-            unhealthy.push((id.clone(), e.deployment.clone(), tg));
-        }
-        for (id, deployment, tg) in unhealthy {
-            svc.steady = false;
-            if let Some(d) = svc.deployments.iter_mut().find(|d| d.id == deployment) {
-                d.failed_tasks += 1;
-                d.updated_at_ms = now;
-            }
-            svc.say(
-                format!(
-                    "(service {name}) (task {id}) failed ELB health checks in (target-group {tg})."
-                ),
-                now,
-            );
+            tracing::warn!("cannot register {} with {}: {why}", r.addr, r.group);
         }
 
-        // Start tasks of the PRIMARY deployment, within maximumPercent.
-        let targets = self.services.targets.clone();
-        let behind_lb = !svc.load_balancers.is_empty();
-        let alive_total = tracked.tasks.values().filter(|e| !e.by_scheduler).count() as u32;
-        let (p_running, p_pending) = counts(tracked, &primary.id, &targets, behind_lb);
-        let max_total = desired.max(desired * config.maximum_percent / 100);
-        let need = desired.saturating_sub(p_running + p_pending);
-        let room = max_total.saturating_sub(alive_total);
-        let to_start = need.min(room);
-        let backing_off = tracked.not_before.is_some_and(|t| Instant::now() < t);
-        let mut start = None;
-        if to_start > 0 && !backing_off && !primary_failed {
-            let mut body = json!({
-                "taskDefinition": primary.task_definition,
-                "cluster": svc.cluster,
-                "group": format!("service:{name}"),
-                "startedBy": primary.id,
-                "launchType": "FARGATE",
-            });
-            if let Some(o) = body.as_object_mut() {
-                if let Some(net) = &svc.network_configuration {
-                    o.insert("networkConfiguration".into(), net.clone());
-                }
-                // RunTask itself copies the definition's tags and adds aws:ecs:clusterName.
-                if svc.propagate_tags == PropagateTags::TaskDefinition {
-                    o.insert("propagateTags".into(), json!("TASK_DEFINITION"));
-                }
-                if svc.enable_ecs_managed_tags {
-                    o.insert("enableECSManagedTags".into(), json!(true));
-                }
+        phases::unhealthy(&mut plan);
+        phases::start(&mut plan);
+        phases::stop(&mut plan);
+        phases::settle(&mut plan);
+        let decisions = std::mem::take(&mut plan.decisions);
+        let start = decisions.iter().find_map(|d| match d {
+            Decision::Start { deployment, count } => {
+                Some(self.start_of(&plan.view.svc, &key, deployment, *count))
             }
-            start = Some(Start {
-                key: key.clone(),
-                deployment: primary.id.clone(),
-                count: to_start,
-                body,
-                service_tags: svc.propagate_tags == PropagateTags::Service,
-                managed_tags: svc.enable_ecs_managed_tags,
-            });
-        }
-
-        // Stop tasks: scale-in of the PRIMARY, and older deployments within
-        // minimumHealthyPercent (a task only counts as healthy once RUNNING and, behind a
-        // load balancer, healthy there).
-        let reason = format!("Scaling activity initiated by (deployment {})", primary.id);
-        let healthy = |e: &Entry| serving(e, &targets, behind_lb);
-        let mut stopped = Vec::new();
-        let mut excess = (p_running + p_pending).saturating_sub(desired);
-        if excess > 0 {
-            let mut ids: Vec<(bool, i64, String)> = tracked
-                .tasks
-                .iter()
-                .filter(|(_, e)| !e.by_scheduler && e.deployment == primary.id)
-                .map(|(id, e)| {
-                    let snap = e.task.handle.snapshot();
-                    let created = super::super::time::to_ms(snap.created_at);
-                    (
-                        snap.last_status == TaskStatus::Running,
-                        -created,
-                        id.clone(),
-                    )
-                })
-                .collect();
-            ids.sort();
-            for (_, _, id) in ids {
-                if excess == 0 {
-                    break;
-                }
-                if let Some(e) = tracked.tasks.get_mut(&id) {
-                    self.stop_entry(e, reason.clone());
-                    stopped.push(id);
-                    excess -= 1;
-                }
-            }
-        }
-        if !primary_failed {
-            let min_healthy = (desired * config.minimum_healthy_percent).div_ceil(100);
-            let mut healthy_now = tracked
-                .tasks
-                .values()
-                .filter(|e| !e.by_scheduler && healthy(e))
-                .count() as u32;
-            let mut old: Vec<(bool, String)> = tracked
-                .tasks
-                .iter()
-                .filter(|(_, e)| !e.by_scheduler && e.deployment != primary.id)
-                .map(|(id, e)| (healthy(e), id.clone()))
-                .collect();
-            old.sort();
-            for (is_healthy, id) in old {
-                if is_healthy {
-                    if healthy_now <= min_healthy {
-                        break;
-                    }
-                    healthy_now -= 1;
-                }
-                if let Some(e) = tracked.tasks.get_mut(&id) {
-                    self.stop_entry(e, reason.clone());
-                    stopped.push(id);
-                }
-            }
-        }
-        if !stopped.is_empty() {
-            svc.steady = false;
-            svc.say(stopped_message(&name, &stopped), now);
-        }
-
-        // Counts, completion and the steady state.
-        let mut others_alive = 0;
-        for d in &mut svc.deployments {
-            let (running, pending) = counts(tracked, &d.id, &targets, behind_lb);
-            if d.running_count != running || d.pending_count != pending {
-                d.running_count = running;
-                d.pending_count = pending;
-                d.updated_at_ms = now;
-            }
-            if d.id != primary.id {
-                others_alive += running + pending;
-            }
-        }
-        // As ECS: behind a load balancer the deployment is done (and the service steady)
-        // only once each of its tasks is healthy in every target group.
-        let all_serving = tracked
-            .tasks
-            .values()
-            .filter(|e| !e.by_scheduler && e.deployment == primary.id)
-            .all(|e| serving(e, &targets, behind_lb));
-        let done = svc.deployments.first().is_some_and(|p| {
-            p.running_count == desired && p.pending_count == 0 && p.rollout_state != "FAILED"
-        }) && others_alive == 0
-            && all_serving;
-        if done {
-            svc.deployments.truncate(1);
-            if let Some(p) = svc.deployments.first_mut()
-                && p.rollout_state == "IN_PROGRESS"
-            {
-                p.rollout_state = "COMPLETED".into();
-                p.rollout_state_reason = format!("ECS deployment {} completed.", p.id);
-                p.updated_at_ms = now;
-                let (id, td) = (p.id.clone(), p.task_definition.clone());
-                svc.last_good = Some(td);
-                svc.say(
-                    format!("(service {name}) (deployment {id}) deployment completed."),
-                    now,
-                );
-            }
-            if !svc.steady {
-                svc.steady = true;
-                tracked.failures_in_row = 0;
-                // A change that settled without any other event (an UpdateService that
-                // changed nothing the tasks show) does not repeat the same sentence.
-                let message = format!("(service {name}) has reached a steady state.");
-                if svc.events.first().is_none_or(|e| e.message != message) {
-                    svc.say(message, now);
-                }
-            }
-        }
-        if svc != before {
-            self.save_service(&svc).await?;
+            _ => None,
+        });
+        self.execute(tracked, decisions);
+        if plan.view.svc != before {
+            self.save_service(&plan.view.svc).await?;
         }
         Ok(start)
     }
-}
 
-fn stopped_message(name: &str, ids: &[String]) -> String {
-    let list: Vec<String> = ids.iter().map(|id| format!("(task {id})")).collect();
-    format!(
-        "(service {name}) has stopped {} running tasks: {}.",
-        ids.len(),
-        list.join(" ")
-    )
+    /// A target as the load balancer judges it now.
+    fn target(&self, group: &str, addr: SocketAddr) -> Target {
+        let t = &self.services.targets;
+        Target {
+            group: group.to_owned(),
+            judged: t.judged(group, addr),
+            healthy: t.healthy(group, addr),
+            unhealthy: t.unhealthy(group, addr),
+        }
+    }
+
+    /// What a pass knows of a service: its tasks (those that stopped since the last pass
+    /// leave the scheduler's memory) with their health, and the back-off.
+    fn view(&self, tracked: &mut Tracked, svc: ServiceState) -> View {
+        let mut ended = Vec::new();
+        let mut tasks = Vec::new();
+        tracked.tasks.retain(|id, e| {
+            let snap = e.task.handle.snapshot();
+            if snap.last_status == TaskStatus::Stopped {
+                ended.push(Ended {
+                    id: id.clone(),
+                    deployment: e.deployment.clone(),
+                    by_scheduler: e.by_scheduler,
+                    stop_code: snap.stop_code,
+                    stopped_reason: snap.stopped_reason,
+                });
+                return false;
+            }
+            tasks.push(TaskView {
+                id: id.clone(),
+                deployment: e.deployment.clone(),
+                by_scheduler: e.by_scheduler,
+                status: snap.last_status,
+                created_ms: to_ms(snap.created_at),
+                started_at: snap.started_at,
+                containers_healthy: snap
+                    .containers
+                    .iter()
+                    .filter(|c| c.essential)
+                    .all(|c| c.health_status.is_none_or(|h| h == HealthStatus::Healthy)),
+                ip: snap
+                    .private_ipv4_address
+                    .as_deref()
+                    .and_then(|a| a.parse().ok()),
+                registered: e
+                    .registered
+                    .iter()
+                    .map(|(tg, addr)| self.target(tg, *addr))
+                    .collect(),
+            });
+            true
+        });
+        tasks.sort_by(|a, b| a.id.cmp(&b.id));
+        ended.sort_by(|a, b| a.id.cmp(&b.id));
+        View {
+            svc,
+            tasks,
+            ended,
+            failures_in_row: tracked.failures_in_row,
+            backing_off: tracked.not_before.is_some_and(|t| Instant::now() < t),
+            now_ms: now_ms(),
+            wall: std::time::SystemTime::now(),
+        }
+    }
+
+    /// Does what the decisions ask of the world (the service itself is already in the
+    /// plan's view). Returns whether the service is INACTIVE now.
+    fn execute(&self, tracked: &mut Tracked, decisions: Vec<Decision>) -> bool {
+        let mut inactive = false;
+        for d in decisions {
+            match d {
+                Decision::Stop { task, reason } => {
+                    if let Some(e) = tracked.tasks.get_mut(&task) {
+                        self.stop_entry(e, reason);
+                    }
+                }
+                Decision::BackOff => {
+                    tracked.failures_in_row += 1;
+                    tracked.not_before = Some(Instant::now() + backoff(tracked.failures_in_row));
+                }
+                Decision::Rollback { .. } => {
+                    tracked.failures_in_row = 0;
+                    tracked.not_before = None;
+                }
+                Decision::Steady => tracked.failures_in_row = 0,
+                Decision::Inactive => inactive = true,
+                // Changes of the service only (or, for Start, done after the lock).
+                Decision::Say(_)
+                | Decision::Unsettled
+                | Decision::TaskFailed { .. }
+                | Decision::Start { .. }
+                | Decision::ClearCounts
+                | Decision::Counts { .. }
+                | Decision::Fail { .. }
+                | Decision::RetireOthers
+                | Decision::Complete { .. } => {}
+            }
+        }
+        inactive
+    }
+
+    /// The RunTask request for `count` tasks of a deployment of the service.
+    fn start_of(
+        &self,
+        svc: &ServiceState,
+        key: &(String, String),
+        deployment: &str,
+        count: u32,
+    ) -> Start {
+        let task_definition = svc
+            .deployments
+            .iter()
+            .find(|d| d.id == deployment)
+            .map_or(svc.task_definition.as_str(), |d| d.task_definition.as_str());
+        let mut body = json!({
+            "taskDefinition": task_definition,
+            "cluster": svc.cluster,
+            "group": format!("service:{}", svc.service_name),
+            "startedBy": deployment,
+            "launchType": "FARGATE",
+        });
+        if let Some(o) = body.as_object_mut() {
+            if let Some(net) = &svc.network_configuration {
+                o.insert("networkConfiguration".into(), net.clone());
+            }
+            // RunTask itself copies the definition's tags and adds aws:ecs:clusterName.
+            if svc.propagate_tags == PropagateTags::TaskDefinition {
+                o.insert("propagateTags".into(), json!("TASK_DEFINITION"));
+            }
+            if svc.enable_ecs_managed_tags {
+                o.insert("enableECSManagedTags".into(), json!(true));
+            }
+        }
+        Start {
+            key: key.clone(),
+            deployment: deployment.to_owned(),
+            count,
+            body,
+            service_tags: svc.propagate_tags == PropagateTags::Service,
+            managed_tags: svc.enable_ecs_managed_tags,
+        }
+    }
 }

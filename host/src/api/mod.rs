@@ -7,6 +7,8 @@
 //! - [`sigv4`] is the signature check, [`auth`] the configured access keys.
 
 pub mod auth;
+#[cfg(test)]
+mod coverage;
 pub mod server;
 pub mod sigv4;
 

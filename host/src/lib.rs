@@ -1,9 +1,9 @@
 //! wasmgate: Fargate for WebAssembly.
 //!
 //! Modules, in the direction of their dependencies (see ARCHITECTURE.md):
-//! `cli` → `api` → `control` → `runtime` / `state` / `logs` → `taskdef`, `config`;
-//! `protocol` (the AWS wire protocols and the service trait) sits under both `api` and the
-//! services.
+//! `cli` → `api` → `protocol` ← `control`, `logs`; `control` → `runtime` / `state` / `logs`
+//! → `taskdef`, `config`. `protocol` (the AWS wire protocols and the service trait) sits
+//! under both the transport (`api`) and the services.
 
 pub mod api;
 pub mod config;

@@ -6,9 +6,9 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use super::service::{ApiError, Principal};
 use super::sigv4::{Presented, RequestHead, SigError};
 use crate::config::ApiConfig;
+use crate::protocol::{ApiError, Principal};
 
 /// The key that exists when the config names none.
 pub const DEFAULT_ACCESS_KEY_ID: &str = "test";

@@ -1,20 +1,16 @@
-//! The HTTP front end: AWS JSON 1.1 over one listener, SigV4-verified.
+//! The HTTP front end: the transport only. One listener, SigV4-verified, every request
+//! handed to a [`protocol::Router`](crate::protocol::Router) built from the services
+//! `wasmgate serve` passes (ECS: `control::EcsService`; Logs: `logs::LogsService`).
 //!
-//! - [`server::serve`] accepts connections and routes `X-Amz-Target: <prefix>.<Op>` to the
-//!   [`Service`] with that prefix, after [`Auth`] has verified the signature;
-//! - [`sigv4`] is the signature check, [`auth`] the configured access keys;
-//! - [`logs_service::LogsService`] is the CloudWatch Logs API over the embedded log store
-//!   (the ECS API is `control::EcsService`);
-//! - [`input`] reads typed request members with errors that name the member.
+//! - [`server::serve`] accepts connections, authenticates the headers, reads the body
+//!   within its budget, checks the signature and lets the router call the service;
+//! - [`sigv4`] is the signature check, [`auth`] the configured access keys.
 
 pub mod auth;
-pub mod input;
-pub mod logs_service;
+#[cfg(test)]
+mod coverage;
 pub mod server;
-pub mod service;
 pub mod sigv4;
 
 pub use auth::{Auth, AuthConfigError};
-pub use logs_service::LogsService;
 pub use server::{MAX_BODY_BYTES, serve};
-pub use service::{ApiError, Principal, Service, ServiceFuture};

@@ -1,10 +1,13 @@
-//! The HTTP/1.1 listener: AWS JSON 1.1 requests (`POST /`) routed by `X-Amz-Target` to the
-//! [`Service`] with that prefix, after SigV4 verification.
+//! The HTTP/1.1 listener: the transport in front of a [`protocol::Router`], which picks the
+//! service, protocol and operation from the request head and answers in that protocol's
+//! shape (today every service speaks AWS JSON 1.1: `POST /` with `X-Amz-Target`).
 //!
-//! What a request goes through, in order (each step answers with the AWS error shape):
-//! 1. Path `/` and method `POST` (404 / 405 otherwise).
+//! What a request goes through, in order (each step answers with the protocol's error
+//! shape, through [`Routed::reject`]):
+//! 1. Routing: a path or method no service answers is refused at once (404 / 405, with
+//!    `Allow`), before authentication.
 //! 2. SigV4 headers: `Authorization` form, access key, credential scope (the signing name
-//!    of the target's service, the host's region), `X-Amz-Date` within 15 minutes, the
+//!    of the routed service, the host's region), `X-Amz-Date` within 15 minutes, the
 //!    signed headers present. Nothing of the body has been read so far: a request that
 //!    fails here is answered at once and its connection closed, so a client without a
 //!    key cannot make the host buffer anything.
@@ -13,17 +16,15 @@
 //!    rest is read and thrown away (up to [`MAX_DRAIN_BYTES`]) so the error reaches the
 //!    client before the connection closes.
 //! 4. Body size, then the signature over the body.
-//! 5. `X-Amz-Target` names a known service and an operation; `Content-Type`; the body is a
-//!    JSON object.
-//! 6. The service runs the operation. A panic in it is caught and answered 500
+//! 5. [`Routed::call`]: the operation must exist; `Content-Type` and the body must fit the
+//!    protocol; the service runs the operation. A panic in it is caught and answered 500
 //!    `ServerException`; the server keeps serving.
 //!
 //! Connections are capped and stalled ones closed (`lb::conns`, [`ServeLimits`]).
 //!
-//! Every response carries `x-amzn-RequestId` and `Content-Type: application/x-amz-json-1.1`;
+//! Every response carries `x-amzn-RequestId` and the protocol's `Content-Type`; JSON
 //! errors also `x-amzn-ErrorType` and the body `{"__type": code, "message": msg}`.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -33,22 +34,21 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Request, Response, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::auth::Auth;
-use super::service::{ApiError, Service};
-use super::sigv4::RequestHead;
+use super::auth::{Auth, PendingAuth};
+use super::sigv4::{Presented, RequestHead};
 use crate::config::ApiConfig;
 use crate::lb::conns::{ConnLimits, Conns};
+use crate::protocol::{ApiError, Routed, Router, RouterBuilder};
 
 /// Largest request body accepted: 1 MiB. ECS itself caps RegisterTaskDefinition at about
 /// 64 KiB and every other ECS and Logs request is smaller, except a full 1 MiB PutLogEvents
@@ -63,10 +63,6 @@ pub const MAX_DRAIN_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_BUF: usize = 64 * 1024;
 /// On shutdown, in-flight requests get this long to finish before connections are dropped.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The content type of every response.
-pub const JSON_1_1: &str = "application/x-amz-json-1.1";
-const JSON_1_0: &str = "application/x-amz-json-1.0";
 
 /// What one client may hold of the server: connections, time, and body bytes (`[api]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,7 +144,7 @@ impl Default for ServeLimits {
 /// [`serve_with`] under the default limits.
 pub async fn serve<F>(
     listener: TcpListener,
-    services: Vec<Arc<dyn Service>>,
+    services: RouterBuilder,
     auth: Auth,
     shutdown: F,
 ) -> io::Result<()>
@@ -161,10 +157,11 @@ where
 /// Serves AWS JSON requests on `listener` until `shutdown` completes, then stops accepting,
 /// lets in-flight requests finish (closing idle keep-alive connections at once) and returns.
 ///
-/// Fails only if two services share a target prefix.
+/// `services` is the list of services (`Router::builder().service(a).service(b)`); fails
+/// only if they do not fit together (two share a target prefix, a route is malformed, …).
 pub async fn serve_with<F>(
     listener: TcpListener,
-    services: Vec<Arc<dyn Service>>,
+    services: RouterBuilder,
     auth: Auth,
     limits: ServeLimits,
     shutdown: F,
@@ -172,7 +169,7 @@ pub async fn serve_with<F>(
 where
     F: Future,
 {
-    let router = Arc::new(Router::new(services, auth, limits)?);
+    let front = Arc::new(Front::new(services, auth, limits)?);
     let graceful = GracefulShutdown::new();
     let conns = Conns::new(ConnLimits {
         max_connections: limits.max_connections,
@@ -200,13 +197,13 @@ where
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let router = router.clone();
+                let front = front.clone();
                 let tracker = conn.tracker();
                 let svc = service_fn(move |req| {
-                    let router = router.clone();
+                    let front = front.clone();
                     let guard = tracker.request();
                     async move {
-                        let resp = router.handle(req).await;
+                        let resp = front.handle(req).await;
                         Ok::<_, Infallible>(resp.map(|body| {
                             body.map_frame(move |f| {
                                 let _ = &guard;
@@ -250,35 +247,13 @@ where
     Ok(())
 }
 
-/// The services by target prefix, the key store, and the budget of body bytes.
-struct Router {
-    services: HashMap<&'static str, Arc<dyn Service>>,
+/// The protocol router over the services, the key store, and the budget of body bytes.
+struct Front {
+    router: Router,
     auth: Auth,
     body_timeout: Duration,
     /// One permit per body byte buffered (or reserved for a body being read).
     body_budget: Arc<Semaphore>,
-}
-
-/// What the pipeline produced, before it becomes an HTTP response.
-struct Outcome {
-    result: Result<Value, ApiError>,
-    /// Close the connection after answering (the body was not read to its end).
-    close: bool,
-}
-
-impl From<Result<Value, ApiError>> for Outcome {
-    fn from(result: Result<Value, ApiError>) -> Self {
-        Self {
-            result,
-            close: false,
-        }
-    }
-}
-
-impl From<ApiError> for Outcome {
-    fn from(e: ApiError) -> Self {
-        Err(e).into()
-    }
 }
 
 /// A request body as read.
@@ -294,20 +269,16 @@ enum ReadBody {
     Throttled,
 }
 
-impl Router {
-    fn new(services: Vec<Arc<dyn Service>>, auth: Auth, limits: ServeLimits) -> io::Result<Self> {
-        let mut map: HashMap<&'static str, Arc<dyn Service>> = HashMap::new();
-        for s in services {
-            let prefix = s.target_prefix();
-            if map.insert(prefix, s).is_some() {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("two API services use the target prefix {prefix:?}"),
-                ));
-            }
-        }
+impl Front {
+    fn new(services: RouterBuilder, auth: Auth, limits: ServeLimits) -> io::Result<Self> {
+        let router = services
+            .max_body_bytes(MAX_BODY_BYTES)
+            .build()
+            .map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("API services: {e}"))
+            })?;
         Ok(Self {
-            services: map,
+            router,
             auth,
             body_timeout: limits.body_read_timeout,
             body_budget: Arc::new(Semaphore::new(
@@ -319,79 +290,55 @@ impl Router {
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().to_string();
-        let target = req
-            .headers()
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-")
-            .to_owned();
-        let outcome = match AssertUnwindSafe(self.dispatch(req)).catch_unwind().await {
-            Ok(o) => o,
+        let (parts, body) = req.into_parts();
+        // The credential scope's service picks among services that share a protocol
+        // without a header of their own (awsQuery, restJson1); unsigned requests have none.
+        let scope = Presented::parse(&parts.headers).ok().map(|p| p.service);
+        let routed = self.router.route(&parts, scope.as_deref());
+        let operation = routed.describe();
+        let served = AssertUnwindSafe(self.serve(&routed, &parts, body, &request_id));
+        let (response, close) = match served.catch_unwind().await {
+            Ok(r) => r,
             Err(panic) => {
                 let what = panic_message(panic.as_ref());
-                tracing::error!(%request_id, %target, "api: request handler panicked: {what}");
-                ApiError::server("The server encountered an internal error.").into()
+                tracing::error!(%request_id, %operation, "api: request handler panicked: {what}");
+                let e = ApiError::server("The server encountered an internal error.");
+                (routed.reject(&request_id, &e), false)
             }
         };
-        let response = respond(&request_id, outcome);
+        let mut response = response.map(Full::new);
+        if close {
+            let h = response.headers_mut();
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         let status = response.status().as_u16();
         let ms = started.elapsed().as_secs_f64() * 1e3;
         if status >= 500 {
-            tracing::warn!(%request_id, %target, status, ms, "api request failed");
+            tracing::warn!(%request_id, %operation, status, ms, "api request failed");
         } else {
-            tracing::debug!(%request_id, %target, status, ms, "api request");
+            tracing::debug!(%request_id, %operation, status, ms, "api request");
         }
         response
     }
 
-    async fn dispatch(&self, req: Request<Incoming>) -> Outcome {
-        let (parts, body) = req.into_parts();
-        self.route(&parts, body).await
-    }
-
-    async fn route(&self, parts: &http::request::Parts, body: Incoming) -> Outcome {
+    /// The response, and whether to close the connection after it (the body was not read
+    /// to its end).
+    async fn serve(
+        &self,
+        routed: &Routed<'_>,
+        parts: &http::request::Parts,
+        body: Incoming,
+        request_id: &str,
+    ) -> (Response<Bytes>, bool) {
         // Refused before its body is read: close the connection (the body is still coming,
         // or never will), unless there is none.
         let unread = !body.is_end_stream();
-        let refuse = |e: ApiError| Outcome {
-            result: Err(e),
-            close: unread,
-        };
-        if parts.uri.path() != "/" {
-            return refuse(ApiError {
-                code: "UnknownOperationException".into(),
-                message: format!(
-                    "No resource at {}: this API answers POST / only (AWS JSON 1.1)",
-                    parts.uri.path()
-                ),
-                status: 404,
-            });
+        if let Some(e) = routed.misdirected() {
+            return (routed.reject(request_id, e), unread);
         }
-        if parts.method != Method::POST {
-            return refuse(ApiError {
-                code: "UnknownOperationException".into(),
-                message: format!(
-                    "Method {} is not allowed: this API answers POST / only (AWS JSON 1.1)",
-                    parts.method
-                ),
-                status: 405,
-            });
-        }
-        let target = parts
-            .headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok());
-        let route = target.and_then(|t| {
-            let (prefix, op) = t.split_once('.')?;
-            Some((self.services.get(prefix)?, op))
-        });
-
-        let pending = match self
-            .auth
-            .begin(&parts.headers, route.map(|(s, _)| s.signing_name()))
-        {
+        let pending = match self.auth.begin(&parts.headers, routed.signing_name()) {
             Ok(p) => p,
-            Err(e) => return refuse(e),
+            Err(e) => return (routed.reject(request_id, &e), unread),
         };
         // The headers authenticate as far as they can without the body: read it.
         let (body, _budget) = self.read_body(body, &parts.headers).await;
@@ -399,136 +346,74 @@ impl Router {
             body,
             ReadBody::Complete(_) | ReadBody::TooLarge { drained: true }
         );
-        let mut outcome = self
-            .authenticated(parts, target, route, pending, body)
+        let response = self
+            .authenticated(routed, parts, pending, body, request_id)
             .await;
-        outcome.close |= close;
-        outcome
+        (response, close)
     }
 
     async fn authenticated(
         &self,
+        routed: &Routed<'_>,
         parts: &http::request::Parts,
-        target: Option<&str>,
-        route: Option<(&Arc<dyn Service>, &str)>,
-        pending: super::auth::PendingAuth<'_>,
+        pending: PendingAuth<'_>,
         body: ReadBody,
-    ) -> Outcome {
-        let bytes = match body {
-            ReadBody::Complete(b) => b,
-            ReadBody::TooLarge { .. } => {
-                return ApiError::new(
-                    "RequestEntityTooLargeException",
-                    format!(
-                        "The request body is larger than this host's limit of {MAX_BODY_BYTES} \
-                         bytes (1 MiB)."
-                    ),
-                )
-                .into();
-            }
-            ReadBody::Failed(why) => return ApiError::new("SerializationException", why).into(),
-            ReadBody::Throttled => {
-                return ApiError::new(
-                    "ThrottlingException",
-                    format!(
-                        "Rate exceeded: too many request bodies are being received at once \
-                         (api.max_body_in_flight_mib); none could be accepted within {}s. \
-                         Retry later.",
-                        self.body_timeout.as_secs()
-                    ),
-                )
-                .into();
-            }
+        request_id: &str,
+    ) -> Response<Bytes> {
+        let refused = match body {
+            ReadBody::Complete(bytes) => match pending.finish(RequestHead::from(parts), &bytes) {
+                Ok(principal) => {
+                    return self.call(routed, parts, principal, bytes, request_id).await;
+                }
+                Err(e) => e,
+            },
+            ReadBody::TooLarge { .. } => ApiError::new(
+                "RequestEntityTooLargeException",
+                format!(
+                    "The request body is larger than this host's limit of {MAX_BODY_BYTES} \
+                     bytes (1 MiB)."
+                ),
+            ),
+            ReadBody::Failed(why) => ApiError::serialization(why),
+            ReadBody::Throttled => ApiError::new(
+                "ThrottlingException",
+                format!(
+                    "Rate exceeded: too many request bodies are being received at once \
+                     (api.max_body_in_flight_mib); none could be accepted within {}s. \
+                     Retry later.",
+                    self.body_timeout.as_secs()
+                ),
+            ),
         };
-        let principal = match pending.finish(RequestHead::from(parts), &bytes) {
-            Ok(p) => p,
-            Err(e) => return e.into(),
-        };
+        routed.reject(request_id, &refused)
+    }
 
-        let Some((service, op)) = route.filter(|(_, op)| !op.is_empty()) else {
-            return unknown_operation(target).into();
-        };
-        if let Err(e) = check_content_type(&parts.headers) {
-            return e.into();
-        }
-        let input = match parse_body(&bytes) {
-            Ok(v) => v,
-            Err(e) => return e.into(),
-        };
-        let call = async { service.call(&principal, op, input).await };
+    /// The routed call, a panic in it answered 500 `ServerException`.
+    async fn call(
+        &self,
+        routed: &Routed<'_>,
+        parts: &http::request::Parts,
+        principal: crate::protocol::Principal,
+        bytes: Bytes,
+        request_id: &str,
+    ) -> Response<Bytes> {
+        let call = routed.call(principal, request_id, parts, bytes);
         match AssertUnwindSafe(call).catch_unwind().await {
-            Ok(result) => result.into(),
+            Ok(response) => response,
             Err(panic) => {
                 let what = panic_message(panic.as_ref());
-                tracing::error!(
-                    target = target.unwrap_or("-"),
-                    "api: service panicked in {op}: {what}"
-                );
-                ApiError::server(
+                let operation = routed.describe();
+                tracing::error!(%request_id, %operation, "api: service panicked: {what}");
+                let e = ApiError::server(
                     "The server encountered an internal error while processing the request.",
-                )
-                .into()
+                );
+                routed.reject(request_id, &e)
             }
         }
     }
 }
 
-fn unknown_operation(target: Option<&str>) -> ApiError {
-    let message = match target {
-        None => "Missing X-Amz-Target header: expected <service prefix>.<Operation>".to_owned(),
-        Some(t) => format!("Unknown operation or service: X-Amz-Target {t:?}"),
-    };
-    ApiError::new("UnknownOperationException", message)
-}
-
-fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
-    let value = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = value.split(';').next().unwrap_or("").trim();
-    if mime.eq_ignore_ascii_case(JSON_1_1) || mime.eq_ignore_ascii_case(JSON_1_0) {
-        return Ok(());
-    }
-    let got = if value.is_empty() {
-        "none".to_owned()
-    } else {
-        format!("{value:?}")
-    };
-    Err(ApiError::new(
-        "SerializationException",
-        format!("Content-Type must be {JSON_1_1} (or {JSON_1_0}); got {got}"),
-    ))
-}
-
-/// The body as a JSON object; an empty body counts as `{}`.
-fn parse_body(bytes: &[u8]) -> Result<Value, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
-    }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            "SerializationException",
-            format!("The request body is not valid JSON: {e}"),
-        )
-    })?;
-    if !value.is_object() {
-        let kind = match &value {
-            Value::Array(_) => "an array",
-            Value::String(_) => "a string",
-            Value::Number(_) => "a number",
-            Value::Bool(_) => "a boolean",
-            _ => "null",
-        };
-        return Err(ApiError::new(
-            "SerializationException",
-            format!("The request body must be a JSON object, not {kind}"),
-        ));
-    }
-    Ok(value)
-}
-
-impl Router {
+impl Front {
     /// Reads the body within the body timeout, keeping at most [`MAX_BODY_BYTES`], after
     /// reserving its size (the declared one, else the limit) from the budget of body bytes
     /// in flight; the reservation is returned with the body and held while it is in use.
@@ -608,36 +493,6 @@ async fn read_limited(mut body: Incoming, keep: usize) -> ReadBody {
     } else {
         ReadBody::Complete(buf.freeze())
     }
-}
-
-fn respond(request_id: &str, outcome: Outcome) -> Response<Full<Bytes>> {
-    let (status, body, error_code) = match outcome.result {
-        Ok(value) => (StatusCode::OK, value, None),
-        Err(e) => {
-            let status =
-                StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body = json!({"__type": e.code, "message": e.message});
-            (status, body, Some(e.code))
-        }
-    };
-    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
-    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_1_1));
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-amzn-requestid", v);
-    }
-    if let Some(code) = error_code.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        h.insert("x-amzn-errortype", code);
-    }
-    if status == StatusCode::METHOD_NOT_ALLOWED {
-        h.insert(header::ALLOW, HeaderValue::from_static("POST"));
-    }
-    if outcome.close {
-        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    resp
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

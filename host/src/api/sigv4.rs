@@ -13,7 +13,7 @@ use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime, PrimitiveDateTime};
 
-use super::service::ApiError;
+use crate::protocol::ApiError;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -60,11 +60,7 @@ impl From<SigError> for ApiError {
             SigError::UnknownKey => ("UnrecognizedClientException", 400),
             SigError::Mismatch | SigError::Invalid(_) => ("InvalidSignatureException", 400),
         };
-        ApiError {
-            code: code.into(),
-            message: e.to_string(),
-            status,
-        }
+        ApiError::with_status(code, e.to_string(), status)
     }
 }
 

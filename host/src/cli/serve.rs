@@ -10,10 +10,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use wasmgate::api::{self, Auth, LogsService, Service};
+use wasmgate::api::{self, Auth};
 use wasmgate::config::HostConfig;
 use wasmgate::control::{EcsService, EcsSettings};
 use wasmgate::lb::LoadBalancer;
+use wasmgate::logs::LogsService;
+use wasmgate::protocol::Router;
 use wasmgate::runtime::Runtime;
 use wasmgate::state::owner::DataDirOwner;
 use wasmgate::state::sqlite::SqliteStateStore;
@@ -82,7 +84,10 @@ async fn run(
     ecs.set_load_balancer(lb.clone());
     let logs = LogsService::new(runtime.logs().clone())
         .with_arn_scope(settings.region.clone(), settings.account_id.clone());
-    let services: Vec<Arc<dyn Service>> = vec![ecs.clone(), Arc::new(logs)];
+    // The API's services: one line each.
+    let services = Router::builder()
+        .service(ecs.clone())
+        .service(Arc::new(logs));
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let signals = Signals::install().context("cannot install signal handlers")?;

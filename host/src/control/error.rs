@@ -1,6 +1,6 @@
 //! The control plane's typed errors and how each one goes on the wire.
 
-use crate::api::service::ApiError;
+use crate::protocol::ApiError;
 use crate::state::StateError;
 
 /// ECS's wording for an unknown cluster.

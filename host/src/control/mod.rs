@@ -19,6 +19,7 @@ mod overrides;
 mod page;
 mod recovery;
 mod run;
+mod service;
 mod services;
 mod shape;
 mod tags;
@@ -31,8 +32,9 @@ mod tokens;
 mod tests;
 
 pub use error::ControlError;
+pub use service::OPERATIONS;
 
-use crate::api::service::{ApiError, Principal, Service, ServiceFuture};
+use crate::protocol::Principal;
 use crate::runtime::Runtime;
 use crate::state::{self, StateStore};
 use arn::Arns;
@@ -258,29 +260,6 @@ impl EcsService {
             "ListTagsForResource" => self.list_tags_for_resource(body).await,
             other => Err(ControlError::UnknownOperation(other.to_owned())),
         }
-    }
-}
-
-impl Service for EcsService {
-    fn signing_name(&self) -> &'static str {
-        SIGNING_NAME
-    }
-
-    fn target_prefix(&self) -> &'static str {
-        TARGET_PREFIX
-    }
-
-    fn call<'a>(
-        &'a self,
-        principal: &'a Principal,
-        operation: &'a str,
-        body: Value,
-    ) -> ServiceFuture<'a> {
-        Box::pin(async move {
-            self.dispatch(principal, operation, body)
-                .await
-                .map_err(ApiError::from)
-        })
     }
 }
 

@@ -11,7 +11,7 @@ use super::input::{self, Field, STRINGS, Ty, opt, req};
 use super::page::{self, Order};
 use super::shape::secs_json;
 use super::time::now_ms;
-use crate::api::service::Principal;
+use crate::protocol::Principal;
 use crate::runtime::runtime_rules;
 use crate::state::{TaskDefQuery, TaskDefRecord};
 use crate::taskdef::{self, AWSVPC, TaskDefError, TaskDefinition, fargate, units};

@@ -3,11 +3,13 @@
 //!
 //! Writes come from the runtime (batched per container, via `spawn_blocking`); reads
 //! come from `wasmgate logs` (possibly another process on the same file) and the Logs
-//! API, whose operations the read methods mirror.
+//! API ([`api::LogsService`], a `protocol::Service`), whose operations the read methods
+//! mirror.
 //!
 //! The store is bounded: groups may have a retention (a periodic sweep deletes expired
 //! events) and the whole store a byte cap (the oldest events are evicted past it).
 
+pub mod api;
 mod capacity;
 mod describe;
 mod destination;
@@ -26,6 +28,7 @@ mod token;
 #[cfg(test)]
 mod tests;
 
+pub use api::LogsService;
 pub use capacity::{StoreStats, human_bytes};
 pub use destination::LogDestination;
 pub use error::LogError;

@@ -71,9 +71,16 @@ pub(crate) fn decode(body: &[u8]) -> Result<Node, ApiError> {
         .map_err(|e| ApiError::serialization(format!("The request body is not valid JSON: {e}")))?;
     match value {
         Value::Object(_) => Ok(from_json(value)),
+        // JSON's own names for what came instead (a client sent JSON, not a Node).
         other => Err(ApiError::serialization(format!(
             "The request body must be a JSON object, not {}",
-            from_json(other).kind()
+            match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            }
         ))),
     }
 }
@@ -219,7 +226,7 @@ mod tests {
             (e.code.as_str(), e.message.as_str()),
             (
                 "SerializationException",
-                "The request body must be a JSON object, not a list"
+                "The request body must be a JSON object, not an array"
             )
         );
         let e = decode(b"{\"a\":").unwrap_err();

@@ -76,5 +76,8 @@ mod fuzz_tests;
 pub use context::{Context, Principal, ProtocolKind};
 pub use error::ApiError;
 pub use router::{DEFAULT_MAX_BODY_BYTES, Routed, Router, RouterBuilder, RouterError};
-pub use service::{BoxFuture, Handler, Operation, Protocol, Request, Route, Service, encode};
+pub use service::{
+    BoxFuture, Handler, Operation, Protocol, Request, Route, Service, ValueService, encode,
+    forwarding,
+};
 pub use value::{Blob, Timestamp};

@@ -536,6 +536,15 @@ impl Routed<'_> {
     }
 
     /// The protocol the answer is shaped for.
+    /// The request names no resource (404) or a method its route does not allow (405):
+    /// no service is involved, so the front end answers it before authenticating.
+    pub fn misdirected(&self) -> Option<&ApiError> {
+        self.target
+            .as_ref()
+            .err()
+            .filter(|e| matches!(e.status, 404 | 405))
+    }
+
     pub fn protocol(&self) -> ProtocolKind {
         self.wire.kind()
     }

@@ -208,3 +208,37 @@ macro_rules! op {
         })
     };
 }
+
+/// A service still written over `serde_json::Value` (ECS, Logs): every operation decodes its
+/// input as a JSON value and answers one, through [`forwarding`]. Typed `serde` inputs
+/// (with [`op!`](crate::op)) can replace the rows one at a time.
+pub trait ValueService: Service {
+    /// Runs `ctx.operation` with the request's members as a JSON object.
+    fn call_value<'a>(
+        &'a self,
+        ctx: &'a Context,
+        input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<serde_json::Value, ApiError>>;
+}
+
+/// The operation table of a [`ValueService`]: each name forwards to
+/// [`ValueService::call_value`].
+pub fn forwarding<S: ValueService>(names: &[&'static str]) -> Vec<Operation<S>> {
+    names
+        .iter()
+        .map(|&name| Operation::new(name, forward::<S>))
+        .collect()
+}
+
+fn forward<S: ValueService>(
+    service: &S,
+    request: Request,
+) -> BoxFuture<'_, Result<Node, ApiError>> {
+    Box::pin(async move {
+        let (ctx, input) = request
+            .decode::<serde_json::Value>()
+            .map_err(|message| service.validation_error(message))?;
+        let output = service.call_value(&ctx, input).await?;
+        encode(&output)
+    })
+}

@@ -3,12 +3,13 @@
 use super::*;
 use crate::api::sigv4::{amz_date, canonical_request, signing_key, string_to_sign};
 use crate::config::ApiConfig;
+use crate::protocol::{self, BoxFuture, Context, Operation, Protocol, Service, ValueService};
 use hmac::{Hmac, Mac};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::Sha256;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,29 +17,46 @@ use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
+const JSON_1_1: &str = "application/x-amz-json-1.1";
+
 /// Echoes what it was called with; `Panic` panics, `Slow` sleeps, `Fail` fails.
 struct Stub {
-    prefix: &'static str,
     signing: &'static str,
+    protocols: &'static [Protocol],
     calls: AtomicUsize,
 }
 
 impl Service for Stub {
+    fn name(&self) -> &'static str {
+        self.signing
+    }
     fn signing_name(&self) -> &'static str {
         self.signing
     }
-    fn target_prefix(&self) -> &'static str {
-        self.prefix
+    fn protocols(&self) -> &'static [Protocol] {
+        self.protocols
     }
-    fn call<'a>(
+    fn operations(&self) -> Vec<Operation<Self>> {
+        protocol::forwarding(&[
+            "ListClusters",
+            "GetLogEvents",
+            "Panic",
+            "Slow",
+            "Hold",
+            "Fail",
+        ])
+    }
+}
+
+impl ValueService for Stub {
+    fn call_value<'a>(
         &'a self,
-        principal: &'a crate::api::Principal,
-        operation: &'a str,
+        ctx: &'a Context,
         body: Value,
-    ) -> crate::api::ServiceFuture<'a> {
+    ) -> BoxFuture<'a, Result<Value, ApiError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
-            match operation {
+            match ctx.operation {
                 "Panic" => panic!("stub service panicked on purpose"),
                 "Slow" => {
                     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -52,16 +70,20 @@ impl Service for Stub {
                     "ClusterNotFoundException",
                     "Cluster not found.",
                 )),
-                op => Ok(json!({"op": op, "principal": principal.arn, "body": body})),
+                op => Ok(json!({"op": op, "principal": ctx.principal.arn, "body": body})),
             }
         })
     }
 }
 
 fn stub(prefix: &'static str, signing: &'static str) -> Arc<Stub> {
+    // Tests only: a handful of prefixes, leaked to be `'static` as real services' are.
+    let protocols = Box::leak(Box::new([Protocol::AwsJson1_1 {
+        target_prefix: prefix,
+    }]));
     Arc::new(Stub {
-        prefix,
         signing,
+        protocols,
         calls: AtomicUsize::new(0),
     })
 }
@@ -85,7 +107,7 @@ async fn start_with(limits: ServeLimits) -> TestServer {
     let logs = stub("Logs_Test", "logs");
     let auth = Auth::from_config(&ApiConfig::default()).unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    let services: Vec<Arc<dyn Service>> = vec![ecs.clone(), logs];
+    let services = Router::builder().service(ecs.clone()).service(logs);
     let done = tokio::spawn(serve_with(listener, services, auth, limits, async move {
         let _ = rx.await;
     }));
@@ -443,7 +465,9 @@ async fn shutdown_drains_in_flight_requests() {
 async fn duplicate_prefixes_are_refused() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let auth = Auth::from_config(&ApiConfig::default()).unwrap();
-    let services: Vec<Arc<dyn Service>> = vec![stub("A", "a"), stub("A", "b")];
+    let services = Router::builder()
+        .service(stub("A", "a"))
+        .service(stub("A", "b"));
     let e = serve(listener, services, auth, async {}).await.unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
 }

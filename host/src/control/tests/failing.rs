@@ -3,7 +3,6 @@
 
 use super::mem_store::MemStore;
 use super::{principal, runtime, settings};
-use crate::api::service::Service;
 use crate::control::EcsService;
 use crate::state::{
     ClusterRecord, Result, ServiceRecord, StateError, StateStore, TaskDefQuery, TaskDefRecord,

@@ -11,8 +11,8 @@ mod taskdefs;
 mod tasks;
 
 use super::{EcsService, EcsSettings};
-use crate::api::service::{ApiError, Principal, Service};
 use crate::config::{HostConfig, PoolConfig};
+use crate::protocol::{ApiError, Principal};
 use crate::runtime::Runtime;
 use crate::state::StateStore;
 use mem_store::MemStore;
@@ -208,6 +208,12 @@ async fn unknown_operations_and_bodies() {
 #[tokio::test]
 async fn service_identity() {
     let f = Fixture::new();
+    use crate::protocol::{Protocol, Service};
     assert_eq!(f.svc.signing_name(), "ecs");
-    assert_eq!(f.svc.target_prefix(), "AmazonEC2ContainerServiceV20141113");
+    assert!(matches!(
+        f.svc.protocols(),
+        [Protocol::AwsJson1_1 {
+            target_prefix: "AmazonEC2ContainerServiceV20141113"
+        }]
+    ));
 }

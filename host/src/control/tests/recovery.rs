@@ -3,7 +3,6 @@
 
 use super::mem_store::MemStore;
 use super::{ACCOUNT, REGION, principal, runtime, settings, sleep_def};
-use crate::api::service::Service;
 use crate::control::EcsService;
 use crate::control::recovery::HOST_RESTARTED;
 use crate::state::StateStore;

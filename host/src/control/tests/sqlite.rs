@@ -1,7 +1,6 @@
 //! The same control plane over the real SQLite store, across a restart of the host.
 
 use super::{ACCOUNT, REGION, echo_def, principal, runtime, settings};
-use crate::api::service::Service;
 use crate::control::EcsService;
 use crate::state::StateStore;
 use crate::state::sqlite::SqliteStateStore;

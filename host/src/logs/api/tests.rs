@@ -566,8 +566,14 @@ async fn unknown_operation_and_identity() {
     let s = svc();
     let e = err(&s, "PutSubscriptionFilter", json!({})).await;
     assert_eq!(e.code, "UnknownOperationException");
+    use crate::protocol::{Protocol, Service};
     assert_eq!(s.signing_name(), "logs");
-    assert_eq!(s.target_prefix(), "Logs_20140328");
+    assert!(matches!(
+        s.protocols(),
+        [Protocol::AwsJson1_1 {
+            target_prefix: "Logs_20140328"
+        }]
+    ));
 }
 
 #[tokio::test]

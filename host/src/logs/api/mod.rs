@@ -9,12 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value, json};
 
-use super::input::{Members, missing};
-use super::service::{ApiError, Principal, Service, ServiceFuture};
+mod input;
+
 use crate::logs::{
     FilterEvents, GetEvents, GroupInfo, LogError, LogEvent, LogStore, MAX_DESCRIBE_LIMIT,
     MAX_EVENTS_LIMIT, RETENTION_DAYS, StreamInfo,
 };
+use crate::protocol::{self, ApiError, BoxFuture, Operation, Principal, Protocol};
+use input::{Members, missing};
 
 /// `X-Amz-Target` prefix of the Logs API.
 pub const TARGET_PREFIX: &str = "Logs_20140328";
@@ -509,22 +511,60 @@ impl LogsService {
     }
 }
 
-impl Service for LogsService {
+/// The operations this service answers, as `dispatch` matches them (and as
+/// `docs/api-coverage.md` lists them).
+pub const OPERATIONS: &[&str] = &[
+    "GetLogEvents",
+    "FilterLogEvents",
+    "DescribeLogGroups",
+    "DescribeLogStreams",
+    "CreateLogGroup",
+    "DeleteLogGroup",
+    "CreateLogStream",
+    "PutLogEvents",
+    "PutRetentionPolicy",
+    "DeleteRetentionPolicy",
+];
+
+impl LogsService {
+    /// Runs `operation` with a JSON-object request body (what the protocol layer routes).
+    pub async fn call(
+        &self,
+        _principal: &Principal,
+        operation: &str,
+        body: Value,
+    ) -> Result<Value, ApiError> {
+        self.dispatch(operation, body).await
+    }
+}
+
+impl protocol::Service for LogsService {
+    fn name(&self) -> &'static str {
+        "logs"
+    }
+
     fn signing_name(&self) -> &'static str {
         SIGNING_NAME
     }
 
-    fn target_prefix(&self) -> &'static str {
-        TARGET_PREFIX
+    fn protocols(&self) -> &'static [Protocol] {
+        &[Protocol::AwsJson1_1 {
+            target_prefix: TARGET_PREFIX,
+        }]
     }
 
-    fn call<'a>(
+    fn operations(&self) -> Vec<Operation<Self>> {
+        protocol::forwarding(OPERATIONS)
+    }
+}
+
+impl protocol::ValueService for LogsService {
+    fn call_value<'a>(
         &'a self,
-        _principal: &'a Principal,
-        operation: &'a str,
-        body: Value,
-    ) -> ServiceFuture<'a> {
-        Box::pin(self.dispatch(operation, body))
+        ctx: &'a protocol::Context,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, ApiError>> {
+        Box::pin(self.dispatch(ctx.operation, input))
     }
 }
 
@@ -658,11 +698,11 @@ fn log_error(e: LogError) -> ApiError {
         }
         LogError::Db(e) => {
             tracing::error!("logs api: log store error: {e}");
-            ApiError {
-                code: "ServiceUnavailableException".into(),
-                message: "The log store is unavailable; try again.".into(),
-                status: 503,
-            }
+            ApiError::with_status(
+                "ServiceUnavailableException",
+                "The log store is unavailable; try again.",
+                503,
+            )
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use super::service::ApiError;
+use crate::protocol::ApiError;
 
 /// The members of one JSON object, with the path that leads to it (for messages).
 #[derive(Debug, Clone, Copy)]
@@ -52,10 +52,6 @@ impl<'a> Members<'a> {
 
     fn get(&self, member: &str) -> Option<&'a Value> {
         self.obj.get(member).filter(|v| !v.is_null())
-    }
-
-    pub fn contains(&self, member: &str) -> bool {
-        self.get(member).is_some()
     }
 
     pub fn string(&self, member: &str) -> Result<Option<&'a str>, ApiError> {

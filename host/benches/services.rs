@@ -3,7 +3,7 @@
 //! `minimumHealthyPercent` 100), timed from UpdateService until DescribeServices shows the
 //! new deployment COMPLETED with `TASKS` running and no other deployment. The control plane
 //! is the library's `EcsService` (SQLite state, as `wasmgate serve`) driven through
-//! `api::service::Service::call` with JSON bodies; the target group checks health every
+//! `EcsService::call` with JSON bodies; the target group checks health every
 //! second and wants 2 passes, with a 1 s deregistration delay.
 //!
 //! `cargo bench --bench services` (prints Markdown for BENCHMARKS.md).
@@ -12,11 +12,11 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmgate::api::Service;
-use wasmgate::api::service::Principal;
+
 use wasmgate::config::{HostConfig, LbConfig};
 use wasmgate::control::{EcsService, EcsSettings};
 use wasmgate::lb::LoadBalancer;
+use wasmgate::protocol::Principal;
 use wasmgate::runtime::Runtime;
 use wasmgate::state::sqlite::SqliteStateStore;
 

@@ -3,12 +3,14 @@
 //! for, give containers `stopTimeout` to finish, then ship the last logs and clean up.
 
 use super::Shared;
-use super::container::{self, Exit, Kill, Launch, Meters, Mount};
+use super::container;
 use super::cpu::CpuShare;
+use super::exit::Exit;
 use super::fsquota::{FsLimits, OpenFiles, StorageQuota};
 use super::health::HealthStatus;
 use super::http::{self, TaskHttp};
 use super::image;
+use super::launch::{Kill, Launch, Meters, Mount};
 use super::limits::TaskMemory;
 use super::logbudget::TaskLogBudget;
 use super::logship::{Console, LogShipper};

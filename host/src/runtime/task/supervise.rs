@@ -266,10 +266,10 @@ impl Driver {
     }
 
     fn skip_waiting(&self, cs: &mut [ContainerSlot], reason: &str) {
-        for i in 0..cs.len() {
-            if cs[i].phase == Phase::Waiting {
-                cs[i].phase = Phase::Skipped(reason.into());
-                self.set_container(i, &cs[i].phase, None);
+        for (i, slot) in cs.iter_mut().enumerate() {
+            if slot.phase == Phase::Waiting {
+                slot.phase = Phase::Skipped(reason.into());
+                self.set_container(i, &slot.phase, None);
             }
         }
     }

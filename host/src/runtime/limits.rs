@@ -79,7 +79,7 @@ pub struct ContainerLimiter {
     pool: Option<Arc<TaskMemory>>,
     limit: Option<u64>,
     used: u64,
-    peak: Arc<AtomicU64>,
+    peak: u64,
     denial: Option<OomKilled>,
 }
 
@@ -93,7 +93,7 @@ impl ContainerLimiter {
             pool: None,
             limit: limit_bytes,
             used: 0,
-            peak: Arc::new(AtomicU64::new(0)),
+            peak: 0,
             denial: None,
         }
     }
@@ -106,7 +106,7 @@ impl ContainerLimiter {
             pool: Some(pool),
             limit: None,
             used: 0,
-            peak: Arc::new(AtomicU64::new(0)),
+            peak: 0,
             denial: None,
         }
     }
@@ -116,9 +116,13 @@ impl ContainerLimiter {
         self.denial.as_ref()
     }
 
-    /// Highest memory this container has held, readable from outside the store.
-    pub fn peak(&self) -> Arc<AtomicU64> {
-        self.peak.clone()
+    /// The container's peak as its meter shows it: its shared budget's peak when several
+    /// stores share one (an HTTP container's requests), else this store's own.
+    pub fn container_peak(&self) -> u64 {
+        match &self.pool {
+            Some(pool) => pool.peak(),
+            None => self.peak,
+        }
     }
 
     fn grow(&mut self, current: usize, desired: usize) -> wasmtime::Result<bool> {
@@ -144,7 +148,7 @@ impl ContainerLimiter {
             }));
         }
         self.used = wanted;
-        self.peak.fetch_max(wanted, Ordering::Relaxed);
+        self.peak = self.peak.max(wanted);
         Ok(true)
     }
 

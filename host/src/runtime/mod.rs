@@ -9,11 +9,13 @@ mod container;
 mod cpu;
 pub mod descriptors;
 mod engine;
+mod exit;
 pub mod fsquota;
 mod guest_state;
 mod health;
 mod http;
 mod image;
+mod launch;
 mod limits;
 mod logbudget;
 mod logship;
@@ -21,10 +23,11 @@ pub mod net;
 mod status;
 mod stdio;
 mod storage;
+mod store;
 mod task;
 
-pub use container::{KILLED_EXIT_CODE, OOM_REASON};
 pub use cpu::UNITS_PER_VCPU;
+pub use exit::{KILLED_EXIT_CODE, OOM_REASON};
 pub use health::HealthStatus;
 pub use logship::Console;
 pub use status::{

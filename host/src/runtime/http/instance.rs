@@ -6,20 +6,19 @@
 
 use super::HttpService;
 use super::admission::Busy;
-use crate::runtime::container::{FUEL_SYNC_INTERVAL, guest_state};
 use crate::runtime::cpu::Throttled;
-use crate::runtime::limits::{ContainerLimiter, OomKilled};
+use crate::runtime::exit::{Ended, Exit};
+use crate::runtime::guest_state::GuestState;
+use crate::runtime::limits::ContainerLimiter;
+use crate::runtime::store::{MeteredStore, StoreBuilder, fuel_left};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
-use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
+use wasmtime::PoolConcurrencyLimitError;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-
-use crate::runtime::guest_state::GuestState;
 
 /// How a request's instance ended, when it did not end well.
 #[derive(Debug)]
@@ -42,6 +41,26 @@ pub(super) enum Failure {
 }
 
 impl Failure {
+    /// A request whose `handle` call ended with `e`, classified as `ended`.
+    fn from(ended: Ended, e: &wasmtime::Error) -> Self {
+        match ended {
+            Ended::OutOfMemory(message) => Failure::Trap { oom: true, message },
+            Ended::OutOfFuel => Failure::OutOfFuel,
+            Ended::Trap(trap) => Failure::Trap {
+                oom: false,
+                message: trap.to_string(),
+            },
+            ended @ (Ended::OutputRefused(_) | Ended::TableFull { .. }) => Failure::Trap {
+                oom: false,
+                message: ended.describe(),
+            },
+            Ended::Exited(_) | Ended::Error(_) => Failure::Trap {
+                oom: false,
+                message: format!("error: {e:#}"),
+            },
+        }
+    }
+
     /// The status a client gets for it.
     fn status(&self) -> u16 {
         match self {
@@ -160,14 +179,14 @@ impl HttpService {
                 return Err(Failure::Busy(busy));
             }
         };
-        let prepared = self.new_store().and_then(|(mut store, charged)| {
+        let prepared = self.new_store().and_then(|mut metered| {
             let (tx, rx) = oneshot::channel();
-            let mut http = store.data_mut().http();
+            let mut http = metered.store.data_mut().http();
             let req = http.new_incoming_request(Scheme::Http, req)?;
             let out = http.new_response_outparam(tx)?;
-            Ok((store, charged, req, out, rx))
+            Ok((metered, req, out, rx))
         });
-        let (mut store, charged, req, out, rx) = match prepared {
+        let (mut metered, req, out, rx) = match prepared {
             Ok(p) => p,
             Err(e) => {
                 let f = Failure::Start {
@@ -186,26 +205,27 @@ impl HttpService {
             let what = what2;
             let _guard = guard;
             let _admitted = admitted;
-            let started = match pre.instantiate_async(&mut store).await {
+            let store = &mut metered.store;
+            let started = match pre.instantiate_async(&mut *store).await {
                 Ok(proxy) => Ok(proxy),
                 // Command containers hold the rest of the pool: not the guest's fault.
                 Err(e) if is_pool_full(&e) => {
                     Err(Failure::Busy(Busy::PoolExhausted(format!("{e:#}"))))
                 }
                 Err(e) => Err(Failure::Start {
-                    oom: is_oom(&e, &store),
+                    oom: matches!(svc.ended(&e, store), Ended::OutOfMemory(_)),
                     message: format!("{e:#}"),
                 }),
             };
             let outcome = match started {
                 Ok(proxy) => proxy
                     .wasi_http_incoming_handler()
-                    .call_handle(&mut store, req, out)
+                    .call_handle(&mut *store, req, out)
                     .await
-                    .map_err(|e| svc.classify(e, &store)),
+                    .map_err(|e| Failure::from(svc.ended(&e, store), &e)),
                 Err(f) => Err(f),
             };
-            svc.record(&store, &charged);
+            metered.record();
             if let Err(f) = &outcome {
                 match f {
                     Failure::Busy(busy) => {
@@ -216,10 +236,7 @@ impl HttpService {
                     _ => svc.log_failure(&what, f),
                 }
                 if matches!(f, Failure::OutOfFuel) && svc.fuel_left() == 0 {
-                    svc.set_fatal(format!(
-                        "FuelExhausted: container used its fuel budget of {}",
-                        svc.launch.fuel_budget.unwrap_or(u64::MAX)
-                    ));
+                    svc.set_fatal(Exit::fuel_reason(svc.launch.fuel_budget));
                 }
             }
             outcome
@@ -254,86 +271,29 @@ impl HttpService {
         }
     }
 
-    /// A fresh store for one request, with the fuel it may use and a meter of what it used.
-    fn new_store(&self) -> anyhow::Result<(Store<GuestState>, Arc<Charged>)> {
-        let limiter = ContainerLimiter::pooled(self.task_memory.clone(), self.memory.clone());
-        let state = guest_state(&self.launch, limiter, self.quota.clone())?;
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        let charged = Arc::new(Charged {
-            start: u64::MAX,
-            used: AtomicU64::new(0),
-        });
-        let charged = if self.fuel {
-            let start = self.fuel_left();
-            store.set_fuel(start).map_err(anyhow::Error::from)?;
-            store
-                .fuel_async_yield_interval(Some(FUEL_SYNC_INTERVAL))
-                .map_err(anyhow::Error::from)?;
-            Arc::new(Charged {
-                start,
-                used: AtomicU64::new(0),
-            })
-        } else {
-            charged
+    /// A fresh store for one request: its memory is charged to the container's shared
+    /// limit and the task's budget, its fuel to the container's meter.
+    fn new_store(&self) -> anyhow::Result<MeteredStore> {
+        let builder = StoreBuilder {
+            engine: &self.engine,
+            fuel: self.fuel,
+            launch: &self.launch,
+            quota: &self.quota,
+            meters: &self.meters,
         };
-        store.set_epoch_deadline(1);
-        let (fuel, meters, memory, c) = (
-            self.fuel,
-            self.meters.clone(),
+        builder.build(ContainerLimiter::pooled(
+            self.task_memory.clone(),
             self.memory.clone(),
-            charged.clone(),
-        );
-        // Each epoch tick: charge the fuel used since the last tick to the container, publish
-        // its memory peak, then yield so the CPU share can be enforced.
-        store.epoch_deadline_callback(move |ctx| {
-            if fuel {
-                c.charge(ctx.get_fuel().unwrap_or(0), &meters.fuel);
-            }
-            meters.memory_peak.store(memory.peak(), Ordering::Relaxed);
-            Ok(UpdateDeadline::Yield(1))
-        });
-        Ok((store, charged))
+        ))
     }
 
     /// Fuel the container may still use (all of it without a budget).
     fn fuel_left(&self) -> u64 {
-        match self.launch.fuel_budget {
-            Some(b) => b.saturating_sub(self.meters.fuel.load(Ordering::Relaxed)),
-            None => u64::MAX,
-        }
+        fuel_left(self.launch.fuel_budget, &self.meters)
     }
 
-    /// Final meters of one request.
-    fn record(&self, store: &Store<GuestState>, charged: &Charged) {
-        if self.fuel {
-            charged.charge(store.get_fuel().unwrap_or(0), &self.meters.fuel);
-        }
-        self.meters
-            .memory_peak
-            .store(self.memory.peak(), Ordering::Relaxed);
-    }
-
-    fn classify(&self, e: wasmtime::Error, store: &Store<GuestState>) -> Failure {
-        if is_oom(&e, store) {
-            let message = store
-                .data()
-                .limiter
-                .denial()
-                .map_or_else(|| format!("{e:#}"), |d| d.to_string());
-            return Failure::Trap { oom: true, message };
-        }
-        match e.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => Failure::OutOfFuel,
-            Some(trap) => Failure::Trap {
-                oom: false,
-                message: trap.to_string(),
-            },
-            None => Failure::Trap {
-                oom: false,
-                message: format!("error: {e:#}"),
-            },
-        }
+    fn ended(&self, e: &wasmtime::Error, store: &wasmtime::Store<GuestState>) -> Ended {
+        Ended::classify(e, &store.data().limiter, self.launch.max_handles)
     }
 
     fn log_failure(&self, what: &str, f: &Failure) {
@@ -351,23 +311,4 @@ impl HttpService {
 fn is_pool_full(e: &wasmtime::Error) -> bool {
     e.downcast_ref::<PoolConcurrencyLimitError>().is_some()
         || e.chain().any(|c| c.is::<PoolConcurrencyLimitError>())
-}
-
-fn is_oom(e: &wasmtime::Error, store: &Store<GuestState>) -> bool {
-    e.downcast_ref::<OomKilled>().is_some() || store.data().limiter.denial().is_some()
-}
-
-/// Fuel a request started with and how much of it is already on the container's meter.
-struct Charged {
-    start: u64,
-    used: AtomicU64,
-}
-
-impl Charged {
-    /// Adds what was used since the last charge (`left` is the store's fuel now).
-    fn charge(&self, left: u64, meter: &AtomicU64) {
-        let used = self.start.saturating_sub(left);
-        let before = self.used.swap(used, Ordering::Relaxed);
-        meter.fetch_add(used.saturating_sub(before), Ordering::Relaxed);
-    }
 }

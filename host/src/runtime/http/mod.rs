@@ -37,9 +37,9 @@ pub use outgoing::OutgoingHooks;
 pub(super) use server::serve;
 
 use super::artifacts::Prepared;
-use super::container::{Launch, Meters};
 use super::cpu::CpuBucket;
 use super::fsquota::StorageQuota;
+use super::launch::{Launch, Meters};
 use super::limits::TaskMemory;
 use super::net::TaskNetwork;
 use std::collections::HashMap;

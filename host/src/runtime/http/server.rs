@@ -14,11 +14,12 @@
 
 use super::admission::{Admission, RefusalLog};
 use super::{HttpService, InFlight};
-use crate::runtime::container::{Exit, Kill, Launch, Meters};
 use crate::runtime::cpu::CpuBucket;
 use crate::runtime::engine::GuestEngine;
+use crate::runtime::exit::Exit;
 use crate::runtime::fsquota::StorageQuota;
 use crate::runtime::guest_state::GuestState;
+use crate::runtime::launch::{Kill, Launch, Meters, killed};
 use crate::runtime::limits::TaskMemory;
 use crate::runtime::net::Proto;
 use bytes::Bytes;
@@ -157,18 +158,6 @@ async fn fatal_reason(rx: &mut watch::Receiver<Option<String>>) -> String {
     match reason {
         Ok(reason) => reason,
         Err(_) => std::future::pending().await,
-    }
-}
-
-/// Resolves when the task kills the container (its stopTimeout ran out).
-async fn killed(kill: &mut watch::Receiver<Kill>) -> String {
-    loop {
-        if let Kill::Now(reason) = &*kill.borrow_and_update() {
-            return reason.clone();
-        }
-        if kill.changed().await.is_err() {
-            return std::future::pending().await;
-        }
     }
 }
 

@@ -1,0 +1,124 @@
+//! Resolves, pulls and prepares every container's component before any starts.
+
+use super::Driver;
+use crate::runtime::artifacts::Prepared;
+use crate::runtime::http;
+use crate::runtime::image;
+use crate::runtime::status::TaskEvent;
+use std::time::{Duration, SystemTime};
+
+/// How long a component may take to load before watchers are told it is compiling.
+const COMPILE_NOTICE_AFTER: Duration = Duration::from_millis(250);
+
+impl Driver {
+    /// Resolves, pulls (registry images) and prepares every container's component. The
+    /// leases keep pulled blobs from eviction; the caller holds them until STOPPED.
+    pub(super) async fn load_images(
+        &self,
+        leases: &mut Vec<crate::images::ImageLease>,
+    ) -> Result<Vec<Prepared>, (usize, String)> {
+        self.snapshot
+            .send_modify(|s| s.pull_started_at = Some(SystemTime::now()));
+        let result = self.load_images_inner(leases).await;
+        self.snapshot
+            .send_modify(|s| s.pull_stopped_at = Some(SystemTime::now()));
+        result
+    }
+
+    pub(super) async fn load_images_inner(
+        &self,
+        leases: &mut Vec<crate::images::ImageLease>,
+    ) -> Result<Vec<Prepared>, (usize, String)> {
+        let mut out = Vec::with_capacity(self.plans.len());
+        for (i, plan) in self.plans.iter().enumerate() {
+            let fail = |e: String| (i, format!("CannotPullContainerError: {e}"));
+            let source =
+                image::resolve(&plan.def.image, &self.base_dir).map_err(|e| fail(e.to_string()))?;
+            let (path, image_digest) = match source {
+                image::ImageSource::File(path) => {
+                    image::check_file(&path, &self.shared.config.data_dir())
+                        .map_err(|e| fail(e.to_string()))?;
+                    (path, None)
+                }
+                image::ImageSource::Registry(reference) => {
+                    let pulled = self
+                        .pull(&plan.def, &reference)
+                        .await
+                        .map_err(|e| fail(e.to_string()))?;
+                    let digest = pulled.manifest_digest.clone();
+                    let path = pulled.path.clone();
+                    leases.push(pulled.lease);
+                    (path, Some(digest))
+                }
+            };
+            let shared = self.shared.clone();
+            let started = std::time::Instant::now();
+            let mut load =
+                tokio::task::spawn_blocking(move || shared.artifacts.load(&shared.engine, &path));
+            // A cached component loads in well under a millisecond; only a compile takes
+            // long enough for a watcher to want to know.
+            let loaded = match tokio::time::timeout(COMPILE_NOTICE_AFTER, &mut load).await {
+                Ok(done) => done,
+                Err(_) => {
+                    let _ = self.events.send(TaskEvent::Compiling {
+                        container: plan.def.name.clone(),
+                    });
+                    load.await
+                }
+            };
+            let prepared = loaded
+                .map_err(|e| fail(e.to_string()))?
+                .map_err(|e| fail(e.to_string()))?;
+            if prepared.compiled {
+                self.notice(format!(
+                    "compiled {} ({}) in {} ms",
+                    plan.def.image,
+                    &prepared.digest[..12],
+                    started.elapsed().as_millis()
+                ));
+            }
+            let image_digest =
+                image_digest.unwrap_or_else(|| format!("sha256:{}", prepared.digest));
+            self.snapshot.send_modify(|s| {
+                s.containers[i].image_digest = Some(image_digest);
+            });
+            if http::is_http(&prepared) && http::tcp_ports(&plan.def).is_empty() {
+                return Err((i, http::no_ports_error(i, &plan.def.name)));
+            }
+            out.push(prepared);
+        }
+        Ok(out)
+    }
+
+    /// Pulls one registry image with the container's credentials, reporting as it goes.
+    pub(super) async fn pull(
+        &self,
+        def: &crate::taskdef::ContainerDefinition,
+        reference: &crate::images::ImageRef,
+    ) -> Result<crate::images::PulledImage, crate::images::PullError> {
+        use crate::images::PullProgress;
+        let parameter = def
+            .repository_credentials
+            .as_ref()
+            .map(|c| c.credentials_parameter.as_str());
+        let credentials =
+            crate::images::credentials(&self.shared.config, reference.registry(), parameter)?;
+        let name = def.name.clone();
+        let events = self.events.clone();
+        let report = move |p: PullProgress| {
+            let event = match p {
+                PullProgress::Notice(m) => TaskEvent::Notice(format!("{name}: {m}")),
+                PullProgress::Bytes { done, total } => TaskEvent::PullProgress {
+                    container: name.clone(),
+                    done,
+                    total,
+                },
+            };
+            let _ = events.send(event);
+        };
+        self.shared
+            .images
+            .pull(reference, &credentials, &report)
+            .await
+    }
+}

@@ -1,7 +1,7 @@
 //! CreateCluster, DeleteCluster, ListClusters, DescribeClusters.
 
 use super::error::{ControlError, Result};
-use super::input::{self, Field, NAME_RULE, STRINGS, TAGS, TagIn, Ty, opt, req};
+use super::input::{self, NAME_RULE, TagIn};
 use super::page::{self, Order};
 use super::time::now_ms;
 use super::{DEFAULT_CLUSTER, EcsService};
@@ -36,51 +36,35 @@ pub fn ensure_default(state: &dyn StateStore) -> Result<()> {
     Ok(())
 }
 
-static SETTING: &[Field] = &[opt("name", Ty::Str), opt("value", Ty::Str)];
-static CREATE: &[Field] = &[
-    opt("clusterName", Ty::Str),
-    opt("tags", TAGS),
-    opt("settings", Ty::List(&Ty::Obj(SETTING))),
-    opt("configuration", Ty::Obj(&[])),
-    opt("capacityProviders", STRINGS),
-    opt("defaultCapacityProviderStrategy", Ty::List(&Ty::Obj(&[]))),
-    opt("serviceConnectDefaults", Ty::Obj(&[])),
-];
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CreateRequest {
     cluster_name: Option<String>,
     tags: Option<Vec<TagIn>>,
     settings: Option<Vec<SettingIn>>,
-    configuration: Option<Value>,
+    configuration: Option<Map<String, Value>>,
     capacity_providers: Option<Vec<String>>,
-    default_capacity_provider_strategy: Option<Vec<Value>>,
+    default_capacity_provider_strategy: Option<Vec<Map<String, Value>>>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an object")]
 struct SettingIn {
     name: Option<String>,
     value: Option<String>,
 }
-
-static DELETE: &[Field] = &[req("cluster", Ty::Str)];
 
 #[derive(Deserialize)]
 struct DeleteRequest {
     cluster: String,
 }
 
-static LIST: &[Field] = &[opt("maxResults", Ty::Int), opt("nextToken", Ty::Str)];
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ListRequest {
-    max_results: Option<i64>,
+    max_results: Option<i32>,
     next_token: Option<String>,
 }
-
-static DESCRIBE: &[Field] = &[opt("clusters", STRINGS), opt("include", STRINGS)];
 
 #[derive(Deserialize)]
 struct DescribeRequest {
@@ -97,7 +81,7 @@ struct Counts {
 
 impl EcsService {
     pub(super) async fn create_cluster(&self, body: Value) -> Result<Value> {
-        let r: CreateRequest = input::parse(body, CREATE)?;
+        let r: CreateRequest = input::parse(body)?;
         let name = r.cluster_name.unwrap_or_else(|| DEFAULT_CLUSTER.to_owned());
         if !input::is_valid_name(&name) {
             return Err(ControlError::invalid(format!("clusterName: {NAME_RULE}")));
@@ -127,7 +111,7 @@ impl EcsService {
             json!(r.default_capacity_provider_strategy.unwrap_or_default()),
         );
         if let Some(c) = r.configuration {
-            extra.insert("configuration".into(), c);
+            extra.insert("configuration".into(), Value::Object(c));
         }
 
         let arn = self.core.arns.cluster(&name);
@@ -186,7 +170,7 @@ impl EcsService {
     }
 
     pub(super) async fn delete_cluster(&self, body: Value) -> Result<Value> {
-        let r: DeleteRequest = input::parse(body, DELETE)?;
+        let r: DeleteRequest = input::parse(body)?;
         let mut record = self.active_cluster("cluster", Some(&r.cluster)).await?;
         let name = record.name.clone();
         let busy_live = self.core.live().values().any(|t| t.meta.cluster == name);
@@ -225,7 +209,7 @@ impl EcsService {
     }
 
     pub(super) async fn list_clusters(&self, body: Value) -> Result<Value> {
-        let r: ListRequest = input::parse(body, LIST)?;
+        let r: ListRequest = input::parse(body)?;
         let max = input::max_results(r.max_results)?;
         let mut names: Vec<String> = self
             .core
@@ -253,7 +237,7 @@ impl EcsService {
     }
 
     pub(super) async fn describe_clusters(&self, body: Value) -> Result<Value> {
-        let r: DescribeRequest = input::parse(body, DESCRIBE)?;
+        let r: DescribeRequest = input::parse(body)?;
         let refs = r
             .clusters
             .unwrap_or_else(|| vec![DEFAULT_CLUSTER.to_owned()]);

@@ -1,117 +1,66 @@
-//! Request parsing: every body is checked against a small description of its members
-//! (types, required ones) before serde sees it, so an error names the member by its path
-//! (`overrides.containerOverrides[0].cpu: expected an integer`), and serde cannot fail on
-//! anything the check let through. Unknown members are ignored, as AWS services do; a
-//! `null` member counts as absent.
+//! Request parsing: every operation's input is a Rust type with serde derives, so the
+//! compiler checks member names and types; `serde_path_to_error` names the member in
+//! every error (`overrides.containerOverrides[0].cpu: invalid type: string "x", expected
+//! i32`). Unknown members are ignored, as AWS services do; a `null` member counts as
+//! absent. Real rules (names, tags, ranges, enums) are the helpers below.
 
 use super::error::{ControlError, Result};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// The JSON type of a member, as the ECS model declares it.
-#[derive(Debug)]
-pub enum Ty {
-    Str,
-    /// A 32-bit integer (`Integer`, `BoxedInteger`).
-    Int,
-    Bool,
-    List(&'static Ty),
-    Obj(&'static [Field]),
+/// Reads an operation's input from `body`. A required member is a non-`Option` field;
+/// its absence reads `<path>: is required`.
+pub fn parse<T: DeserializeOwned>(body: Value) -> Result<T> {
+    let mut body = body;
+    if !body.is_object() {
+        return Err(ControlError::invalid(
+            "the request body must be a JSON object",
+        ));
+    }
+    drop_nulls(&mut body);
+    serde_path_to_error::deserialize(body)
+        .map_err(|e| ControlError::invalid(describe(&e.path().to_string(), &e.inner().to_string())))
 }
 
-#[derive(Debug)]
-pub struct Field {
-    pub name: &'static str,
-    pub ty: Ty,
-    pub required: bool,
-}
-
-pub const fn opt(name: &'static str, ty: Ty) -> Field {
-    Field {
-        name,
-        ty,
-        required: false,
+/// Removes every `null` object member, so that `null` reads as absent everywhere (serde
+/// would refuse it for a required member or a defaulted list). Iterative: the depth of a
+/// body is the sender's choice.
+fn drop_nulls(value: &mut Value) {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                map.retain(|_, m| !m.is_null());
+                stack.extend(map.values_mut());
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            _ => {}
+        }
     }
 }
 
-pub const fn req(name: &'static str, ty: Ty) -> Field {
-    Field {
-        name,
-        ty,
-        required: true,
-    }
-}
-
-/// `[{key, value}]` as every ECS tag list.
-pub const TAGS: Ty = Ty::List(&Ty::Obj(&[opt("key", Ty::Str), opt("value", Ty::Str)]));
-pub const STRINGS: Ty = Ty::List(&Ty::Str);
-
-/// Checks `body` against `fields`, then deserializes it.
-pub fn parse<T: DeserializeOwned>(body: Value, fields: &[Field]) -> Result<T> {
-    check_object(&body, fields, "")?;
-    serde_json::from_value(body)
-        .map_err(|e| ControlError::invalid(format!("the request could not be read: {e}")))
-}
-
-fn join(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{path}.{name}")
-    }
-}
-
-fn check_object(value: &Value, fields: &[Field], path: &str) -> Result<()> {
-    let Some(map) = value.as_object() else {
-        return Err(if path.is_empty() {
-            ControlError::invalid("the request body must be a JSON object")
+/// The error text: the member path, then what is wrong, in this project's words where
+/// serde's name a Rust notion (`missing field`, `a sequence`).
+fn describe(path: &str, inner: &str) -> String {
+    let at = |member: &str| {
+        if path == "." {
+            member.to_owned()
         } else {
-            ControlError::invalid(format!("{path}: expected an object"))
-        });
-    };
-    for field in fields {
-        let member_path = join(path, field.name);
-        match map.get(field.name) {
-            None | Some(Value::Null) => {
-                if field.required {
-                    return Err(ControlError::invalid(format!("{member_path}: is required")));
-                }
-            }
-            Some(v) => check_value(v, &field.ty, &member_path)?,
+            format!("{path}.{member}")
         }
-    }
-    Ok(())
-}
-
-fn check_value(value: &Value, ty: &Ty, path: &str) -> Result<()> {
-    let ok = match ty {
-        Ty::Str => value.is_string(),
-        Ty::Int => value.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
-        Ty::Bool => value.is_boolean(),
-        Ty::List(item) => {
-            let Some(items) = value.as_array() else {
-                return Err(ControlError::invalid(format!("{path}: expected a list")));
-            };
-            for (i, v) in items.iter().enumerate() {
-                check_value(v, item, &format!("{path}[{i}]"))?;
-            }
-            true
-        }
-        Ty::Obj(fields) => return check_object(value, fields, path),
     };
-    if ok {
-        return Ok(());
+    if let Some(field) = inner
+        .strip_prefix("missing field `")
+        .and_then(|r| r.strip_suffix('`'))
+    {
+        return format!("{}: is required", at(field));
     }
-    let expected = match ty {
-        Ty::Str => "a string",
-        Ty::Int if value.is_number() => "an integer between -2147483648 and 2147483647",
-        Ty::Int => "an integer",
-        Ty::Bool => "a boolean",
-        Ty::List(_) | Ty::Obj(_) => "",
-    };
-    Err(ControlError::invalid(format!(
-        "{path}: expected {expected}"
-    )))
+    let inner = inner.replace("expected a sequence", "expected a list");
+    if path == "." {
+        inner
+    } else {
+        format!("{path}: {inner}")
+    }
 }
 
 /// ECS's rule for cluster, family, service and container names.
@@ -125,7 +74,7 @@ pub fn is_valid_name(name: &str) -> bool {
 pub const NAME_RULE: &str = "must be 1 to 255 letters, numbers, hyphens and underscores";
 
 /// `maxResults` of the list operations: 1..=100, 100 when absent.
-pub fn max_results(value: Option<i64>) -> Result<usize> {
+pub fn max_results(value: Option<i32>) -> Result<usize> {
     match value {
         None => Ok(100),
         Some(n @ 1..=100) => Ok(usize::try_from(n).unwrap_or(100)),
@@ -149,6 +98,7 @@ pub fn one_of<'a>(member: &str, value: &'a str, allowed: &[&str]) -> Result<&'a 
 
 /// A tag as requests carry it; missing members are reported by `tags`.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(expecting = "an object")]
 pub struct TagIn {
     pub key: Option<String>,
     pub value: Option<String>,
@@ -246,18 +196,33 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    static INNER: &[Field] = &[req("name", Ty::Str), opt("cpu", Ty::Int)];
-    static OUTER: &[Field] = &[
-        req("task", Ty::Str),
-        opt("count", Ty::Int),
-        opt("items", Ty::List(&Ty::Obj(INNER))),
-        opt("flag", Ty::Bool),
-    ];
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(expecting = "an object")]
+    struct Inner {
+        #[allow(dead_code)]
+        name: String,
+        #[allow(dead_code)]
+        cpu: Option<i32>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(expecting = "an object")]
+    struct Outer {
+        #[allow(dead_code)]
+        task: String,
+        #[allow(dead_code)]
+        count: Option<i32>,
+        #[allow(dead_code)]
+        #[serde(default)]
+        items: Vec<Inner>,
+        #[allow(dead_code)]
+        flag: Option<bool>,
+    }
 
     fn err(body: Value) -> String {
-        match check_object(&body, OUTER, "") {
+        match parse::<Outer>(body) {
             Err(e) => e.to_string(),
-            Ok(()) => String::new(),
+            Ok(_) => String::new(),
         }
     }
 
@@ -265,41 +230,51 @@ mod tests {
     fn names_the_member_by_path() {
         assert_eq!(err(json!({})), "task: is required");
         assert_eq!(err(json!({"task": null})), "task: is required");
-        assert_eq!(err(json!({"task": 1})), "task: expected a string");
+        assert_eq!(
+            err(json!({"task": 1})),
+            "task: invalid type: integer `1`, expected a string"
+        );
         assert_eq!(
             err(json!({"task": "t", "count": "1"})),
-            "count: expected an integer"
+            "count: invalid type: string \"1\", expected i32"
         );
         assert_eq!(
             err(json!({"task": "t", "count": 1.5})),
-            "count: expected an integer between -2147483648 and 2147483647"
+            "count: invalid type: floating point `1.5`, expected i32"
         );
         assert_eq!(
             err(json!({"task": "t", "count": 1u64 << 40})),
-            "count: expected an integer between -2147483648 and 2147483647"
+            "count: invalid value: integer `1099511627776`, expected i32"
         );
         assert_eq!(
             err(json!({"task": "t", "items": [{"name": "a"}, {"name": "b", "cpu": true}]})),
-            "items[1].cpu: expected an integer"
+            "items[1].cpu: invalid type: boolean `true`, expected i32"
         );
         assert_eq!(
             err(json!({"task": "t", "items": [{"cpu": 1}]})),
             "items[0].name: is required"
         );
         assert_eq!(
+            err(json!({"task": "t", "items": [{"name": "a", "cpu": null}]})),
+            ""
+        );
+        assert_eq!(
             err(json!({"task": "t", "items": {}})),
-            "items: expected a list"
+            "items: invalid type: map, expected a list"
         );
         assert_eq!(
             err(json!({"task": "t", "items": [3]})),
-            "items[0]: expected an object"
+            "items[0]: invalid type: integer `3`, expected an object"
         );
         assert_eq!(
             err(json!({"task": "t", "flag": "yes"})),
-            "flag: expected a boolean"
+            "flag: invalid type: string \"yes\", expected a boolean"
         );
         assert_eq!(err(json!([])), "the request body must be a JSON object");
-        assert_eq!(err(json!({"task": "t", "unknown": [1, 2]})), "");
+        assert_eq!(
+            err(json!({"task": "t", "items": null, "unknown": [1, 2]})),
+            ""
+        );
     }
 
     #[test]

@@ -1,36 +1,14 @@
 //! RunTask `overrides` (ECS `TaskOverride`): read, checked, applied to the definition.
 
 use super::error::{ControlError, Result};
-use super::input::{Field, STRINGS, Ty, opt, req};
 use crate::runtime::ContainerOverride;
 use crate::taskdef::{EphemeralStorage, KeyValuePair, TaskDefinition, units};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-static KEY_VALUE: &[Field] = &[opt("name", Ty::Str), opt("value", Ty::Str)];
-static CONTAINER_OVERRIDE: &[Field] = &[
-    opt("name", Ty::Str),
-    opt("command", STRINGS),
-    opt("environment", Ty::List(&Ty::Obj(KEY_VALUE))),
-    opt("environmentFiles", Ty::List(&Ty::Obj(&[]))),
-    opt("cpu", Ty::Int),
-    opt("memory", Ty::Int),
-    opt("memoryReservation", Ty::Int),
-    opt("resourceRequirements", Ty::List(&Ty::Obj(&[]))),
-];
-static EPHEMERAL_STORAGE: &[Field] = &[req("sizeInGiB", Ty::Int)];
-pub(super) static OVERRIDES: &[Field] = &[
-    opt("containerOverrides", Ty::List(&Ty::Obj(CONTAINER_OVERRIDE))),
-    opt("cpu", Ty::Str),
-    opt("memory", Ty::Str),
-    opt("taskRoleArn", Ty::Str),
-    opt("executionRoleArn", Ty::Str),
-    opt("ephemeralStorage", Ty::Obj(EPHEMERAL_STORAGE)),
-    opt("inferenceAcceleratorOverrides", Ty::List(&Ty::Obj(&[]))),
-];
 /// ECS `TaskOverride`; serialized back as the task's `overrides`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", expecting = "an object")]
 pub(super) struct OverridesIn {
     #[serde(default)]
     container_overrides: Option<Vec<ContainerOverrideIn>>,
@@ -45,17 +23,18 @@ pub(super) struct OverridesIn {
     #[serde(skip_serializing_if = "Option::is_none")]
     ephemeral_storage: Option<EphemeralStorageIn>,
     #[serde(default)]
-    inference_accelerator_overrides: Option<Vec<Value>>,
+    inference_accelerator_overrides: Option<Vec<Map<String, Value>>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(expecting = "an object")]
 struct EphemeralStorageIn {
     #[serde(rename = "sizeInGiB")]
-    size_in_gib: i64,
+    size_in_gib: i32,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", expecting = "an object")]
 struct ContainerOverrideIn {
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
@@ -64,18 +43,19 @@ struct ContainerOverrideIn {
     #[serde(skip_serializing_if = "Option::is_none")]
     environment: Option<Vec<KeyValueIn>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    environment_files: Option<Vec<Value>>,
+    environment_files: Option<Vec<Map<String, Value>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    cpu: Option<i64>,
+    cpu: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    memory: Option<i64>,
+    memory: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    memory_reservation: Option<i64>,
+    memory_reservation: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    resource_requirements: Option<Vec<Value>>,
+    resource_requirements: Option<Vec<Map<String, Value>>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(expecting = "an object")]
 struct KeyValueIn {
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,

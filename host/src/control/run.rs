@@ -2,55 +2,28 @@
 
 use super::EcsService;
 use super::error::{ControlError, Result};
-use super::input::{self, Field, STRINGS, TAGS, TagIn, Ty, opt, req};
+use super::input::{self, TagIn};
 use super::live::{self, LiveTask};
-use super::overrides::{OVERRIDES, OverridesIn, apply_overrides};
+use super::overrides::{OverridesIn, apply_overrides};
 use super::shape::{NetworkConfig, PLATFORM_VERSION, TaskMeta};
 use super::taskdefs::{self, ACTIVE};
 use super::tokens::RunOutcome;
 use crate::runtime::{StartError, StopCode, TaskSpec};
 use crate::taskdef::{self, TaskDefError, TaskDefinition};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-const MAX_COUNT: i64 = 10;
+const MAX_COUNT: i32 = 10;
 pub(super) const LAUNCH_TYPES: &[&str] = &["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"];
-static AWSVPC: &[Field] = &[
-    req("subnets", STRINGS),
-    opt("securityGroups", STRINGS),
-    opt("assignPublicIp", Ty::Str),
-];
-static NETWORK: &[Field] = &[opt("awsvpcConfiguration", Ty::Obj(AWSVPC))];
-static RUN: &[Field] = &[
-    req("taskDefinition", Ty::Str),
-    opt("cluster", Ty::Str),
-    opt("count", Ty::Int),
-    opt("launchType", Ty::Str),
-    opt("networkConfiguration", Ty::Obj(NETWORK)),
-    opt("overrides", Ty::Obj(OVERRIDES)),
-    opt("startedBy", Ty::Str),
-    opt("group", Ty::Str),
-    opt("tags", TAGS),
-    opt("propagateTags", Ty::Str),
-    opt("platformVersion", Ty::Str),
-    opt("enableExecuteCommand", Ty::Bool),
-    opt("enableECSManagedTags", Ty::Bool),
-    opt("clientToken", Ty::Str),
-    opt("referenceId", Ty::Str),
-    opt("capacityProviderStrategy", Ty::List(&Ty::Obj(&[]))),
-    opt("placementConstraints", Ty::List(&Ty::Obj(&[]))),
-    opt("placementStrategy", Ty::List(&Ty::Obj(&[]))),
-    opt("volumeConfigurations", Ty::List(&Ty::Obj(&[]))),
-];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RunRequest {
     task_definition: String,
     cluster: Option<String>,
-    count: Option<i64>,
+    count: Option<i32>,
     launch_type: Option<String>,
     network_configuration: Option<NetworkIn>,
     overrides: Option<OverridesIn>,
@@ -63,24 +36,29 @@ struct RunRequest {
     #[serde(rename = "enableECSManagedTags")]
     enable_ecs_managed_tags: Option<bool>,
     client_token: Option<String>,
-    capacity_provider_strategy: Option<Vec<Value>>,
-    placement_constraints: Option<Vec<Value>>,
-    placement_strategy: Option<Vec<Value>>,
-    volume_configurations: Option<Vec<Value>>,
+    capacity_provider_strategy: Option<Vec<Map<String, Value>>>,
+    placement_constraints: Option<Vec<Map<String, Value>>>,
+    placement_strategy: Option<Vec<Map<String, Value>>>,
+    volume_configurations: Option<Vec<Map<String, Value>>>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NetworkIn {
-    awsvpc_configuration: Option<AwsVpcIn>,
+/// ECS `NetworkConfiguration` (RunTask, CreateService, UpdateService); a service keeps
+/// it serialized.
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", expecting = "an object")]
+pub(super) struct NetworkIn {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awsvpc_configuration: Option<AwsVpcIn>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AwsVpcIn {
-    subnets: Vec<String>,
-    security_groups: Option<Vec<String>>,
-    assign_public_ip: Option<String>,
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", expecting = "an object")]
+pub(super) struct AwsVpcIn {
+    pub subnets: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_groups: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assign_public_ip: Option<String>,
 }
 
 /// Everything RunTask decided before starting anything.
@@ -123,7 +101,7 @@ impl EcsService {
             }
             other => other.to_string(),
         };
-        let r: RunRequest = input::parse(body, RUN)?;
+        let r: RunRequest = input::parse(body)?;
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(ControlError::client(
                 "This host is shutting down and starts no new tasks.",
@@ -353,7 +331,7 @@ impl EcsService {
     }
 }
 
-fn network(n: NetworkIn) -> Result<NetworkConfig> {
+pub(super) fn network(n: NetworkIn) -> Result<NetworkConfig> {
     let Some(vpc) = n.awsvpc_configuration else {
         return Err(ControlError::invalid(
             "networkConfiguration.awsvpcConfiguration: is required",

@@ -5,7 +5,8 @@ use super::arn::Arns;
 use super::time::{epoch_secs, secs, to_ms};
 use crate::runtime::{StopCode, TaskSnapshot, TaskStatus};
 use crate::state::TaskRecord;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 /// ECS reports Fargate tasks on platform 1.4.0; wasmgate claims that behaviour.
 pub const PLATFORM_VERSION: &str = "1.4.0";
@@ -44,6 +45,105 @@ pub struct StopRequest {
     pub reason: String,
 }
 
+/// ECS `Task`, as the control plane reports it (`tags` are added when asked for).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskShape<'a> {
+    task_arn: &'a str,
+    cluster_arn: String,
+    task_definition_arn: String,
+    last_status: &'static str,
+    desired_status: &'static str,
+    cpu: String,
+    memory: String,
+    containers: Vec<ContainerShape<'a>>,
+    created_at: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pull_started_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pull_stopped_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopping_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    execution_stopped_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_by: Option<&'a str>,
+    group: &'a str,
+    launch_type: &'static str,
+    platform_version: &'static str,
+    overrides: &'a Value,
+    attachments: Vec<Attachment>,
+    version: u64,
+    connectivity: &'static str,
+    connectivity_at: f64,
+    health_status: &'static str,
+    availability_zone: String,
+    enable_execute_command: bool,
+    ephemeral_storage: EphemeralStorageShape,
+}
+
+/// ECS `Container` in a task.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerShape<'a> {
+    container_arn: String,
+    task_arn: &'a str,
+    name: &'a str,
+    image: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_digest: Option<&'a str>,
+    last_status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    cpu: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory: Option<String>,
+    network_bindings: &'static [Value],
+    network_interfaces: Vec<NetworkInterface>,
+    health_status: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EphemeralStorageShape {
+    #[serde(rename = "sizeInGiB")]
+    size_in_gib: u32,
+}
+
+/// ECS `Attachment`: the task's ENI.
+#[derive(Serialize)]
+struct Attachment {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    status: &'static str,
+    details: Vec<KeyValue>,
+}
+
+#[derive(Serialize)]
+struct KeyValue {
+    name: &'static str,
+    value: String,
+}
+
+/// ECS `NetworkInterface` of a container.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NetworkInterface {
+    attachment_id: String,
+    private_ipv4_address: String,
+}
+
 /// The `Task` shape (without `tags`, which are added when asked for) at `version`.
 pub fn task_json(
     arns: &Arns,
@@ -68,119 +168,75 @@ pub fn task_json(
     } else {
         (TaskStatus::Running, None, None)
     };
-    let containers: Vec<Value> = snap
+    let containers = snap
         .containers
         .iter()
         .enumerate()
         .map(|(i, c)| {
             let id = meta.container_ids.get(i).map_or("", String::as_str);
-            let mut o = Map::new();
-            o.insert(
-                "containerArn".into(),
-                json!(arns.container(&meta.cluster, &meta.task_id, id)),
-            );
-            o.insert("taskArn".into(), json!(task_arn));
-            o.insert("name".into(), json!(c.name));
-            o.insert("image".into(), json!(c.image));
-            put(
-                &mut o,
-                "imageDigest",
-                c.image_digest.as_ref().map(|d| json!(d)),
-            );
-            o.insert("lastStatus".into(), json!(c.last_status.as_str()));
-            put(&mut o, "exitCode", c.exit_code.map(|e| json!(e)));
-            put(&mut o, "reason", c.reason.as_ref().map(|r| json!(r)));
-            o.insert("cpu".into(), json!(c.cpu_units.to_string()));
-            put(
-                &mut o,
-                "memory",
-                c.memory_limit_mib.map(|m| json!(m.to_string())),
-            );
-            o.insert("networkBindings".into(), json!([]));
-            o.insert("networkInterfaces".into(), network_interfaces(meta, snap));
-            o.insert(
-                "healthStatus".into(),
-                json!(c.health_status.map_or("UNKNOWN", |h| h.as_str())),
-            );
-            Value::Object(o)
+            ContainerShape {
+                container_arn: arns.container(&meta.cluster, &meta.task_id, id),
+                task_arn: &task_arn,
+                name: &c.name,
+                image: &c.image,
+                image_digest: c.image_digest.as_deref(),
+                last_status: c.last_status.as_str(),
+                exit_code: c.exit_code,
+                reason: c.reason.as_deref(),
+                cpu: c.cpu_units.to_string(),
+                memory: c.memory_limit_mib.map(|m| m.to_string()),
+                network_bindings: &[],
+                network_interfaces: network_interfaces(meta, snap),
+                health_status: c.health_status.map_or("UNKNOWN", |h| h.as_str()),
+            }
         })
         .collect();
-
     let created_at = epoch_secs(snap.created_at);
-    let mut o = Map::new();
-    o.insert("taskArn".into(), json!(task_arn));
-    o.insert("clusterArn".into(), json!(arns.cluster(&meta.cluster)));
-    o.insert(
-        "taskDefinitionArn".into(),
-        json!(arns.task_definition(&meta.family, meta.revision)),
-    );
-    o.insert("lastStatus".into(), json!(snap.last_status.as_str()));
-    o.insert("desiredStatus".into(), json!(desired.as_str()));
-    o.insert("cpu".into(), json!(snap.cpu.to_string()));
-    o.insert("memory".into(), json!(snap.memory.to_string()));
-    o.insert("containers".into(), Value::Array(containers));
-    o.insert("createdAt".into(), json!(created_at));
-    put(
-        &mut o,
-        "pullStartedAt",
-        snap.pull_started_at.map(|t| json!(epoch_secs(t))),
-    );
-    put(
-        &mut o,
-        "pullStoppedAt",
-        snap.pull_stopped_at.map(|t| json!(epoch_secs(t))),
-    );
-    put(
-        &mut o,
-        "startedAt",
-        snap.started_at.map(|t| json!(epoch_secs(t))),
-    );
-    put(
-        &mut o,
-        "stoppingAt",
-        snap.stopping_at.map(|t| json!(epoch_secs(t))),
-    );
-    put(
-        &mut o,
-        "stoppedAt",
-        snap.stopped_at.map(|t| json!(epoch_secs(t))),
-    );
-    put(
-        &mut o,
-        "executionStoppedAt",
-        snap.stopped_at.map(|t| json!(epoch_secs(t))),
-    );
-    put(&mut o, "stopCode", stop_code.map(|c| json!(c)));
-    put(&mut o, "stoppedReason", stopped_reason.map(|r| json!(r)));
-    put(
-        &mut o,
-        "startedBy",
-        meta.started_by.as_ref().map(|s| json!(s)),
-    );
-    o.insert("group".into(), json!(meta.group));
-    o.insert("launchType".into(), json!(LAUNCH_TYPE));
-    o.insert("platformVersion".into(), json!(PLATFORM_VERSION));
-    o.insert("overrides".into(), meta.overrides.clone());
-    o.insert("attachments".into(), Value::Array(attachments(meta, snap)));
-    o.insert("version".into(), json!(version));
-    o.insert("connectivity".into(), json!("CONNECTED"));
-    o.insert("connectivityAt".into(), json!(created_at));
-    o.insert("healthStatus".into(), json!(snap.health_status.as_str()));
-    o.insert(
-        "availabilityZone".into(),
-        json!(format!("{}a", arns.region())),
-    );
-    o.insert("enableExecuteCommand".into(), json!(false));
-    o.insert(
-        "ephemeralStorage".into(),
-        json!({ "sizeInGiB": meta.ephemeral_storage_gib }),
-    );
-    Value::Object(o)
+    let shape = TaskShape {
+        task_arn: &task_arn,
+        cluster_arn: arns.cluster(&meta.cluster),
+        task_definition_arn: arns.task_definition(&meta.family, meta.revision),
+        last_status: snap.last_status.as_str(),
+        desired_status: desired.as_str(),
+        cpu: snap.cpu.to_string(),
+        memory: snap.memory.to_string(),
+        containers,
+        created_at,
+        pull_started_at: snap.pull_started_at.map(epoch_secs),
+        pull_stopped_at: snap.pull_stopped_at.map(epoch_secs),
+        started_at: snap.started_at.map(epoch_secs),
+        stopping_at: snap.stopping_at.map(epoch_secs),
+        stopped_at: snap.stopped_at.map(epoch_secs),
+        execution_stopped_at: snap.stopped_at.map(epoch_secs),
+        stop_code,
+        stopped_reason,
+        started_by: meta.started_by.as_deref(),
+        group: &meta.group,
+        launch_type: LAUNCH_TYPE,
+        platform_version: PLATFORM_VERSION,
+        overrides: &meta.overrides,
+        attachments: attachments(meta, snap),
+        version,
+        connectivity: "CONNECTED",
+        connectivity_at: created_at,
+        health_status: snap.health_status.as_str(),
+        availability_zone: format!("{}a", arns.region()),
+        enable_execute_command: false,
+        ephemeral_storage: EphemeralStorageShape {
+            size_in_gib: meta.ephemeral_storage_gib,
+        },
+    };
+    // Serializing these plain structs into a `Value` cannot fail (string keys, no
+    // custom serializers); the fallback only keeps this function total.
+    serde_json::to_value(&shape).unwrap_or_else(|e| {
+        tracing::error!("cannot shape task {}: {e}", meta.task_id);
+        Value::Null
+    })
 }
 
 /// The task's `attachments`: for awsvpc, one `ElasticNetworkInterface` carrying the task's
 /// loopback address as `privateIPv4Address`, as ECS reports a Fargate task's ENI.
-pub fn attachments(meta: &TaskMeta, snap: &TaskSnapshot) -> Vec<Value> {
+fn attachments(meta: &TaskMeta, snap: &TaskSnapshot) -> Vec<Attachment> {
     let Some(ip) = &snap.private_ipv4_address else {
         return Vec::new();
     };
@@ -194,25 +250,30 @@ pub fn attachments(meta: &TaskMeta, snap: &TaskSnapshot) -> Vec<Value> {
     } else {
         "ATTACHED"
     };
-    vec![json!({
-        "id": attachment_id(meta),
-        "type": "ElasticNetworkInterface",
-        "status": status,
-        "details": [
-            {"name": "subnetId", "value": subnet},
-            {"name": "networkInterfaceId", "value": format!("eni-{}", &meta.task_id[..meta.task_id.len().min(17)])},
-            {"name": "macAddress", "value": mac_address(ip)},
-            {"name": "privateIPv4Address", "value": ip},
+    let eni = format!("eni-{}", meta.task_id.get(..17).unwrap_or(&meta.task_id));
+    let detail = |name, value| KeyValue { name, value };
+    vec![Attachment {
+        id: attachment_id(meta),
+        kind: "ElasticNetworkInterface",
+        status,
+        details: vec![
+            detail("subnetId", subnet),
+            detail("networkInterfaceId", eni),
+            detail("macAddress", mac_address(ip)),
+            detail("privateIPv4Address", ip.clone()),
         ],
-    })]
+    }]
 }
 
 /// A container's `networkInterfaces`: the task's ENI, shared by all its containers.
-fn network_interfaces(meta: &TaskMeta, snap: &TaskSnapshot) -> Value {
-    match &snap.private_ipv4_address {
-        Some(ip) => json!([{"attachmentId": attachment_id(meta), "privateIpv4Address": ip}]),
-        None => json!([]),
-    }
+fn network_interfaces(meta: &TaskMeta, snap: &TaskSnapshot) -> Vec<NetworkInterface> {
+    snap.private_ipv4_address
+        .iter()
+        .map(|ip| NetworkInterface {
+            attachment_id: attachment_id(meta),
+            private_ipv4_address: ip.clone(),
+        })
+        .collect()
 }
 
 /// The attachment id, a UUID-shaped rendering of the task id (stable across describes).
@@ -262,12 +323,6 @@ pub fn record(meta: &TaskMeta, snap: &TaskSnapshot, task: Value) -> TaskRecord {
         created_at_ms: to_ms(snap.created_at),
         stopped_at_ms: snap.stopped_at.map(to_ms),
         task,
-    }
-}
-
-fn put(o: &mut Map<String, Value>, key: &str, value: Option<Value>) {
-    if let Some(v) = value {
-        o.insert(key.to_owned(), v);
     }
 }
 

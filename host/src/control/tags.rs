@@ -4,11 +4,9 @@
 use super::EcsService;
 use super::arn::{Parsed, Resource};
 use super::error::{ControlError, Result};
-use super::input::{self, Field, STRINGS, TAGS, TagIn, Ty, req};
+use super::input::{self, TagIn};
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-static TAG: &[Field] = &[req("resourceArn", Ty::Str), req("tags", TAGS)];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -17,16 +15,12 @@ struct TagRequest {
     tags: Vec<TagIn>,
 }
 
-static UNTAG: &[Field] = &[req("resourceArn", Ty::Str), req("tagKeys", STRINGS)];
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UntagRequest {
     resource_arn: String,
     tag_keys: Vec<String>,
 }
-
-static LIST: &[Field] = &[req("resourceArn", Ty::Str)];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -36,7 +30,7 @@ struct ListRequest {
 
 impl EcsService {
     pub(super) async fn tag_resource(&self, body: Value) -> Result<Value> {
-        let r: TagRequest = input::parse(body, TAG)?;
+        let r: TagRequest = input::parse(body)?;
         let tags = input::tags("tags", &r.tags)?;
         let arn = self.resource(&r.resource_arn).await?;
         self.core
@@ -63,7 +57,7 @@ impl EcsService {
     }
 
     pub(super) async fn untag_resource(&self, body: Value) -> Result<Value> {
-        let r: UntagRequest = input::parse(body, UNTAG)?;
+        let r: UntagRequest = input::parse(body)?;
         for (i, key) in r.tag_keys.iter().enumerate() {
             let n = key.chars().count();
             if n == 0 || n > 128 {
@@ -81,7 +75,7 @@ impl EcsService {
     }
 
     pub(super) async fn list_tags_for_resource(&self, body: Value) -> Result<Value> {
-        let r: ListRequest = input::parse(body, LIST)?;
+        let r: ListRequest = input::parse(body)?;
         let arn = self.resource(&r.resource_arn).await?;
         let tags = self.core.db(move |s| s.tags(&arn)).await?;
         Ok(json!({ "tags": input::tags_json(&tags) }))

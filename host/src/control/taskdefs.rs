@@ -7,7 +7,7 @@
 use super::EcsService;
 use super::arn::TaskDefRef;
 use super::error::{ControlError, Result, TASK_DEFINITION_NOT_DESCRIBABLE};
-use super::input::{self, Field, STRINGS, Ty, opt, req};
+use super::input;
 use super::page::{self, Order};
 use super::shape::secs_json;
 use super::time::now_ms;
@@ -23,15 +23,11 @@ pub const INACTIVE: &str = "INACTIVE";
 /// wasmgate tasks run where ECS would run EC2 and Fargate tasks alike.
 const COMPATIBILITIES: &[&str] = &["EC2", "FARGATE"];
 
-static DEREGISTER: &[Field] = &[req("taskDefinition", Ty::Str)];
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DeregisterRequest {
     task_definition: String,
 }
-
-static DESCRIBE: &[Field] = &[req("taskDefinition", Ty::Str), opt("include", STRINGS)];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -40,37 +36,22 @@ struct DescribeRequest {
     include: Option<Vec<String>>,
 }
 
-static LIST: &[Field] = &[
-    opt("familyPrefix", Ty::Str),
-    opt("status", Ty::Str),
-    opt("sort", Ty::Str),
-    opt("maxResults", Ty::Int),
-    opt("nextToken", Ty::Str),
-];
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ListRequest {
     family_prefix: Option<String>,
     status: Option<String>,
     sort: Option<String>,
-    max_results: Option<i64>,
+    max_results: Option<i32>,
     next_token: Option<String>,
 }
-
-static FAMILIES: &[Field] = &[
-    opt("familyPrefix", Ty::Str),
-    opt("status", Ty::Str),
-    opt("maxResults", Ty::Int),
-    opt("nextToken", Ty::Str),
-];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct FamiliesRequest {
     family_prefix: Option<String>,
     status: Option<String>,
-    max_results: Option<i64>,
+    max_results: Option<i32>,
     next_token: Option<String>,
 }
 
@@ -145,7 +126,7 @@ impl EcsService {
     }
 
     pub(super) async fn deregister_task_definition(&self, body: Value) -> Result<Value> {
-        let r: DeregisterRequest = input::parse(body, DEREGISTER)?;
+        let r: DeregisterRequest = input::parse(body)?;
         let not_found = || ControlError::client("The specified task definition does not exist.");
         let Some(TaskDefRef { family, revision }) = self
             .core
@@ -176,7 +157,7 @@ impl EcsService {
     }
 
     pub(super) async fn describe_task_definition(&self, body: Value) -> Result<Value> {
-        let r: DescribeRequest = input::parse(body, DESCRIBE)?;
+        let r: DescribeRequest = input::parse(body)?;
         let include = r.include.unwrap_or_default();
         for (i, item) in include.iter().enumerate() {
             input::one_of(&format!("include[{i}]"), item, &["TAGS"])?;
@@ -199,7 +180,7 @@ impl EcsService {
     }
 
     pub(super) async fn list_task_definitions(&self, body: Value) -> Result<Value> {
-        let r: ListRequest = input::parse(body, LIST)?;
+        let r: ListRequest = input::parse(body)?;
         let max = input::max_results(r.max_results)?;
         let status = input::one_of(
             "status",
@@ -246,7 +227,7 @@ impl EcsService {
     }
 
     pub(super) async fn list_task_definition_families(&self, body: Value) -> Result<Value> {
-        let r: FamiliesRequest = input::parse(body, FAMILIES)?;
+        let r: FamiliesRequest = input::parse(body)?;
         let max = input::max_results(r.max_results)?;
         let status = match input::one_of(
             "status",

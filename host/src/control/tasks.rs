@@ -3,7 +3,7 @@
 use super::EcsService;
 use super::arn::TaskRef;
 use super::error::{ControlError, Result, TASK_NOT_FOUND};
-use super::input::{self, Field, STRINGS, Ty, opt, req};
+use super::input;
 use super::live;
 use super::page::{self, Order};
 use super::run::LAUNCH_TYPES;
@@ -17,12 +17,6 @@ const DESIRED_STATUSES: &[&str] = &["RUNNING", "PENDING", "STOPPED"];
 /// `stoppedReason` of a StopTask without a reason.
 const DEFAULT_STOP_REASON: &str = "Task stopped by user";
 
-static STOP: &[Field] = &[
-    req("task", Ty::Str),
-    opt("cluster", Ty::Str),
-    opt("reason", Ty::Str),
-];
-
 #[derive(Deserialize)]
 struct StopRequest {
     task: String,
@@ -30,31 +24,12 @@ struct StopRequest {
     reason: Option<String>,
 }
 
-static DESCRIBE: &[Field] = &[
-    req("tasks", STRINGS),
-    opt("cluster", Ty::Str),
-    opt("include", STRINGS),
-];
-
 #[derive(Deserialize)]
 struct DescribeRequest {
     tasks: Vec<String>,
     cluster: Option<String>,
     include: Option<Vec<String>>,
 }
-
-static LIST: &[Field] = &[
-    opt("cluster", Ty::Str),
-    opt("containerInstance", Ty::Str),
-    opt("family", Ty::Str),
-    opt("startedBy", Ty::Str),
-    opt("serviceName", Ty::Str),
-    opt("desiredStatus", Ty::Str),
-    opt("launchType", Ty::Str),
-    opt("daemonName", Ty::Str),
-    opt("maxResults", Ty::Int),
-    opt("nextToken", Ty::Str),
-];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -67,13 +42,13 @@ struct ListRequest {
     desired_status: Option<String>,
     launch_type: Option<String>,
     daemon_name: Option<String>,
-    max_results: Option<i64>,
+    max_results: Option<i32>,
     next_token: Option<String>,
 }
 
 impl EcsService {
     pub(super) async fn stop_task(&self, body: Value) -> Result<Value> {
-        let r: StopRequest = input::parse(body, STOP)?;
+        let r: StopRequest = input::parse(body)?;
         let reason = r.reason.unwrap_or_else(|| DEFAULT_STOP_REASON.to_owned());
         if reason.chars().count() > 255 {
             return Err(ControlError::invalid(
@@ -106,7 +81,7 @@ impl EcsService {
     }
 
     pub(super) async fn describe_tasks(&self, body: Value) -> Result<Value> {
-        let r: DescribeRequest = input::parse(body, DESCRIBE)?;
+        let r: DescribeRequest = input::parse(body)?;
         if r.tasks.is_empty() {
             return Err(ControlError::invalid("tasks: must name at least one task"));
         }
@@ -168,7 +143,7 @@ impl EcsService {
     }
 
     pub(super) async fn list_tasks(&self, body: Value) -> Result<Value> {
-        let r: ListRequest = input::parse(body, LIST)?;
+        let r: ListRequest = input::parse(body)?;
         let max = input::max_results(r.max_results)?;
         let desired = input::one_of(
             "desiredStatus",

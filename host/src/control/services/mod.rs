@@ -14,8 +14,9 @@ pub(crate) use scheduler::{Services, run};
 
 use super::EcsService;
 use super::error::{ControlError, Result};
-use super::input::{self, Field, STRINGS, TAGS, TagIn, Ty, opt, req};
+use super::input::{self, TagIn};
 use super::page::{self, Order};
+use super::run::NetworkIn;
 use super::taskdefs::{ACTIVE, with_token};
 use super::time::now_ms;
 use crate::state::ServiceRecord;
@@ -31,87 +32,23 @@ use serde_json::{Value, json};
 pub(crate) const DRAINING: &str = "DRAINING";
 pub(crate) const INACTIVE: &str = "INACTIVE";
 
-static BREAKER: &[Field] = &[req("enable", Ty::Bool), req("rollback", Ty::Bool)];
-static DEPLOY_CONFIG: &[Field] = &[
-    opt("maximumPercent", Ty::Int),
-    opt("minimumHealthyPercent", Ty::Int),
-    opt("deploymentCircuitBreaker", Ty::Obj(BREAKER)),
-];
-static AWSVPC: &[Field] = &[
-    req("subnets", STRINGS),
-    opt("securityGroups", STRINGS),
-    opt("assignPublicIp", Ty::Str),
-];
-static NETWORK: &[Field] = &[opt("awsvpcConfiguration", Ty::Obj(AWSVPC))];
-static LB: &[Field] = &[
-    opt("targetGroupArn", Ty::Str),
-    opt("loadBalancerName", Ty::Str),
-    opt("containerName", Ty::Str),
-    opt("containerPort", Ty::Int),
-];
-static CREATE: &[Field] = &[
-    req("serviceName", Ty::Str),
-    opt("cluster", Ty::Str),
-    opt("taskDefinition", Ty::Str),
-    opt("desiredCount", Ty::Int),
-    opt("launchType", Ty::Str),
-    opt("schedulingStrategy", Ty::Str),
-    opt("networkConfiguration", Ty::Obj(NETWORK)),
-    opt("deploymentConfiguration", Ty::Obj(DEPLOY_CONFIG)),
-    opt("loadBalancers", Ty::List(&Ty::Obj(LB))),
-    opt("healthCheckGracePeriodSeconds", Ty::Int),
-    opt("tags", TAGS),
-    opt("clientToken", Ty::Str),
-    opt("propagateTags", Ty::Str),
-    opt("enableECSManagedTags", Ty::Bool),
-];
-static UPDATE: &[Field] = &[
-    req("service", Ty::Str),
-    opt("cluster", Ty::Str),
-    opt("taskDefinition", Ty::Str),
-    opt("desiredCount", Ty::Int),
-    opt("forceNewDeployment", Ty::Bool),
-    opt("networkConfiguration", Ty::Obj(NETWORK)),
-    opt("deploymentConfiguration", Ty::Obj(DEPLOY_CONFIG)),
-    opt("loadBalancers", Ty::List(&Ty::Obj(LB))),
-    opt("healthCheckGracePeriodSeconds", Ty::Int),
-    opt("propagateTags", Ty::Str),
-    opt("enableECSManagedTags", Ty::Bool),
-];
-static DELETE: &[Field] = &[
-    req("service", Ty::Str),
-    opt("cluster", Ty::Str),
-    opt("force", Ty::Bool),
-];
-static DESCRIBE: &[Field] = &[
-    req("services", STRINGS),
-    opt("cluster", Ty::Str),
-    opt("include", STRINGS),
-];
-static LIST: &[Field] = &[
-    opt("cluster", Ty::Str),
-    opt("launchType", Ty::Str),
-    opt("schedulingStrategy", Ty::Str),
-    opt("maxResults", Ty::Int),
-    opt("nextToken", Ty::Str),
-];
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CreateRequest {
     service_name: String,
     cluster: Option<String>,
     task_definition: Option<String>,
-    desired_count: Option<i64>,
+    desired_count: Option<i32>,
     launch_type: Option<String>,
     scheduling_strategy: Option<String>,
-    network_configuration: Option<Value>,
+    network_configuration: Option<NetworkIn>,
     deployment_configuration: Option<DeployConfigIn>,
-    load_balancers: Option<Vec<LoadBalancer>>,
-    health_check_grace_period_seconds: Option<i64>,
+    load_balancers: Option<Vec<LoadBalancerIn>>,
+    health_check_grace_period_seconds: Option<i32>,
     tags: Option<Vec<TagIn>>,
-    #[serde(flatten)]
-    tagging: TaggingIn,
+    propagate_tags: Option<String>,
+    #[serde(rename = "enableECSManagedTags")]
+    enable_ecs_managed_tags: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -120,45 +57,51 @@ struct UpdateRequest {
     service: String,
     cluster: Option<String>,
     task_definition: Option<String>,
-    desired_count: Option<i64>,
+    desired_count: Option<i32>,
     force_new_deployment: Option<bool>,
-    network_configuration: Option<Value>,
+    network_configuration: Option<NetworkIn>,
     deployment_configuration: Option<DeployConfigIn>,
-    load_balancers: Option<Vec<LoadBalancer>>,
-    health_check_grace_period_seconds: Option<i64>,
-    #[serde(flatten)]
-    tagging: TaggingIn,
-}
-
-/// What tags the tasks of a service get (CreateService and UpdateService).
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct TaggingIn {
+    load_balancers: Option<Vec<LoadBalancerIn>>,
+    health_check_grace_period_seconds: Option<i32>,
     propagate_tags: Option<String>,
     #[serde(rename = "enableECSManagedTags")]
     enable_ecs_managed_tags: Option<bool>,
 }
 
-impl TaggingIn {
-    /// `propagateTags` checked; None when not given.
-    fn propagate(&self) -> Result<Option<PropagateTags>> {
-        self.propagate_tags
-            .as_deref()
-            .map(|p| {
-                Ok(
-                    match input::one_of(
-                        "propagateTags",
-                        p,
-                        &["TASK_DEFINITION", "SERVICE", "NONE"],
-                    )? {
-                        "TASK_DEFINITION" => PropagateTags::TaskDefinition,
-                        "SERVICE" => PropagateTags::Service,
-                        _ => PropagateTags::None,
-                    },
-                )
-            })
-            .transpose()
-    }
+/// ECS `LoadBalancer` as requests carry it; classic load balancers (`loadBalancerName`)
+/// are refused for want of `targetGroupArn`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "an object")]
+struct LoadBalancerIn {
+    target_group_arn: Option<String>,
+    container_name: Option<String>,
+    container_port: Option<i32>,
+}
+
+fn to_model(given: Vec<LoadBalancerIn>) -> Vec<LoadBalancer> {
+    given
+        .into_iter()
+        .map(|lb| LoadBalancer {
+            target_group_arn: lb.target_group_arn,
+            container_name: lb.container_name,
+            container_port: lb.container_port.map(i64::from),
+        })
+        .collect()
+}
+
+/// `propagateTags` checked; None when not given (CreateService and UpdateService).
+fn propagate(given: Option<&str>) -> Result<Option<PropagateTags>> {
+    given
+        .map(|p| {
+            Ok(
+                match input::one_of("propagateTags", p, &["TASK_DEFINITION", "SERVICE", "NONE"])? {
+                    "TASK_DEFINITION" => PropagateTags::TaskDefinition,
+                    "SERVICE" => PropagateTags::Service,
+                    _ => PropagateTags::None,
+                },
+            )
+        })
+        .transpose()
 }
 
 #[derive(Deserialize)]
@@ -181,19 +124,19 @@ struct ListRequest {
     cluster: Option<String>,
     launch_type: Option<String>,
     scheduling_strategy: Option<String>,
-    max_results: Option<i64>,
+    max_results: Option<i32>,
     next_token: Option<String>,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", expecting = "an object")]
 struct DeployConfigIn {
-    maximum_percent: Option<i64>,
-    minimum_healthy_percent: Option<i64>,
+    maximum_percent: Option<i32>,
+    minimum_healthy_percent: Option<i32>,
     deployment_circuit_breaker: Option<Breaker>,
 }
 
-fn desired_count(n: i64) -> Result<u32> {
+fn desired_count(n: i32) -> Result<u32> {
     u32::try_from(n)
         .ok()
         .filter(|n| *n <= 10_000)
@@ -232,17 +175,13 @@ fn deploy_config(base: DeployConfig, given: Option<DeployConfigIn>) -> Result<De
     Ok(out)
 }
 
-fn network(value: Option<Value>) -> Result<Option<Value>> {
-    let Some(v) = value else { return Ok(None) };
-    let subnets = v
-        .pointer("/awsvpcConfiguration/subnets")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    if !(1..=16).contains(&subnets) {
-        return Err(ControlError::invalid(
-            "networkConfiguration.awsvpcConfiguration.subnets: must hold 1 to 16 subnets",
-        ));
-    }
+/// The service's `networkConfiguration`, checked by the rules RunTask applies to the
+/// tasks the service will start, and kept as the JSON those tasks are started with.
+fn network(given: Option<NetworkIn>) -> Result<Option<Value>> {
+    let Some(n) = given else { return Ok(None) };
+    let v = serde_json::to_value(&n)
+        .map_err(|e| ControlError::Internal(format!("cannot keep the network: {e}")))?;
+    super::run::network(n)?;
     Ok(Some(v))
 }
 
@@ -273,7 +212,7 @@ impl EcsService {
         super::taskdefs::model(&record)
     }
 
-    fn check_load_balancers(&self, lbs: &[LoadBalancer]) -> Result<()> {
+    fn check_load_balancers(&self, lbs: &[LoadBalancerIn]) -> Result<()> {
         for (i, lb) in lbs.iter().enumerate() {
             let Some(tg) = &lb.target_group_arn else {
                 return Err(ControlError::invalid(format!(
@@ -384,7 +323,7 @@ impl EcsService {
     }
 
     pub(super) async fn create_service(&self, body: Value) -> Result<Value> {
-        let r: CreateRequest = input::parse(body, CREATE)?;
+        let r: CreateRequest = input::parse(body)?;
         if !input::is_valid_name(&r.service_name) {
             return Err(ControlError::invalid(format!(
                 "serviceName: {}",
@@ -415,9 +354,10 @@ impl EcsService {
         let network = network(r.network_configuration)?;
         let load_balancers = r.load_balancers.unwrap_or_default();
         self.check_load_balancers(&load_balancers)?;
+        let load_balancers = to_model(load_balancers);
         let tags = input::tags("tags", r.tags.as_deref().unwrap_or_default())?;
-        let propagate = r.tagging.propagate()?.unwrap_or_default();
-        let managed_tags = r.tagging.enable_ecs_managed_tags.unwrap_or(false);
+        let propagate = propagate(r.propagate_tags.as_deref())?.unwrap_or_default();
+        let managed_tags = r.enable_ecs_managed_tags.unwrap_or(false);
         let cluster = self.active_cluster("cluster", r.cluster.as_deref()).await?;
         let (task_definition, model) = self.service_task_definition(td).await?;
         Self::check_load_balancer_targets(&load_balancers, &task_definition, &model)?;
@@ -441,7 +381,7 @@ impl EcsService {
             deployment_configuration: config,
             network_configuration: network,
             load_balancers,
-            health_check_grace_period_seconds: r.health_check_grace_period_seconds,
+            health_check_grace_period_seconds: r.health_check_grace_period_seconds.map(i64::from),
             deployments: vec![Deployment::new(
                 deployment_id(),
                 &task_definition,
@@ -483,14 +423,15 @@ impl EcsService {
     }
 
     pub(super) async fn update_service(&self, body: Value) -> Result<Value> {
-        let r: UpdateRequest = input::parse(body, UPDATE)?;
+        let r: UpdateRequest = input::parse(body)?;
         let desired = r.desired_count.map(desired_count).transpose()?;
         let network = network(r.network_configuration)?;
         if let Some(lbs) = &r.load_balancers {
             self.check_load_balancers(lbs)?;
         }
+        let new_lbs = r.load_balancers.map(to_model);
         let cluster = self.active_cluster("cluster", r.cluster.as_deref()).await?;
-        let propagate = r.tagging.propagate()?;
+        let propagate = propagate(r.propagate_tags.as_deref())?;
         let task_definition = match r.task_definition.as_deref() {
             Some(td) => Some(self.service_task_definition(td).await?),
             None => None,
@@ -501,8 +442,8 @@ impl EcsService {
             return Err(ControlError::ServiceNotActive);
         }
         // The load balancers the service will have, against the definition it will run.
-        if r.load_balancers.is_some() || task_definition.is_some() {
-            let lbs = r.load_balancers.as_ref().unwrap_or(&svc.load_balancers);
+        if new_lbs.is_some() || task_definition.is_some() {
+            let lbs = new_lbs.as_ref().unwrap_or(&svc.load_balancers);
             match &task_definition {
                 Some((td, model)) => Self::check_load_balancer_targets(lbs, td, model)?,
                 None => {
@@ -515,7 +456,7 @@ impl EcsService {
         if let Some(p) = propagate {
             svc.propagate_tags = p;
         }
-        if let Some(m) = r.tagging.enable_ecs_managed_tags {
+        if let Some(m) = r.enable_ecs_managed_tags {
             svc.enable_ecs_managed_tags = m;
         }
         let now = now_ms();
@@ -526,11 +467,11 @@ impl EcsService {
         if let Some(n) = network {
             svc.network_configuration = Some(n);
         }
-        if let Some(lbs) = r.load_balancers {
+        if let Some(lbs) = new_lbs {
             svc.load_balancers = lbs;
         }
         if let Some(g) = r.health_check_grace_period_seconds {
-            svc.health_check_grace_period_seconds = Some(g);
+            svc.health_check_grace_period_seconds = Some(i64::from(g));
         }
         if let Some(d) = desired {
             svc.desired_count = d;
@@ -552,7 +493,7 @@ impl EcsService {
     }
 
     pub(super) async fn delete_service(&self, body: Value) -> Result<Value> {
-        let r: DeleteRequest = input::parse(body, DELETE)?;
+        let r: DeleteRequest = input::parse(body)?;
         let cluster = self.any_cluster("cluster", r.cluster.as_deref()).await?;
         let _guard = self.services.lock.lock().await;
         let mut svc = self.load_service(&cluster.name, &r.service).await?;
@@ -580,7 +521,7 @@ impl EcsService {
     }
 
     pub(super) async fn describe_services(&self, body: Value) -> Result<Value> {
-        let r: DescribeRequest = input::parse(body, DESCRIBE)?;
+        let r: DescribeRequest = input::parse(body)?;
         if r.services.is_empty() || r.services.len() > 10 {
             return Err(ControlError::invalid(
                 "services: must name 1 to 10 services",
@@ -621,7 +562,7 @@ impl EcsService {
     }
 
     pub(super) async fn list_services(&self, body: Value) -> Result<Value> {
-        let r: ListRequest = input::parse(body, LIST)?;
+        let r: ListRequest = input::parse(body)?;
         let max = match r.max_results {
             None => 10,
             some => input::max_results(some)?,

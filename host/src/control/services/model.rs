@@ -2,10 +2,11 @@
 
 use super::super::arn::Arns;
 use super::super::error::{ControlError, Result};
+use super::super::shape::{LAUNCH_TYPE, PLATFORM_VERSION};
 use super::super::time::secs;
 use crate::state::ServiceRecord;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Events kept per service, newest first.
 const MAX_EVENTS: usize = 100;
@@ -265,67 +266,129 @@ impl ServiceState {
 
     /// The ECS `Service` shape.
     pub fn to_json(&self, arns: &Arns) -> Value {
-        let deployments: Vec<Value> = self
+        let network_configuration = self.network_configuration.as_ref();
+        let deployments = self
             .deployments
             .iter()
-            .map(|d| {
-                json!({
-                    "id": d.id,
-                    "status": d.status,
-                    "taskDefinition": Self::td_arn(arns, &d.task_definition),
-                    "desiredCount": d.desired_count,
-                    "runningCount": d.running_count,
-                    "pendingCount": d.pending_count,
-                    "failedTasks": d.failed_tasks,
-                    "rolloutState": d.rollout_state,
-                    "rolloutStateReason": d.rollout_state_reason,
-                    "createdAt": secs(d.created_at_ms),
-                    "updatedAt": secs(d.updated_at_ms),
-                    "launchType": "FARGATE",
-                    "platformVersion": super::super::shape::PLATFORM_VERSION,
-                    "networkConfiguration": self.network_configuration,
-                })
+            .map(|d| DeploymentShape {
+                id: &d.id,
+                status: &d.status,
+                task_definition: Self::td_arn(arns, &d.task_definition),
+                desired_count: d.desired_count,
+                running_count: d.running_count,
+                pending_count: d.pending_count,
+                failed_tasks: d.failed_tasks,
+                rollout_state: &d.rollout_state,
+                rollout_state_reason: &d.rollout_state_reason,
+                created_at: secs(d.created_at_ms),
+                updated_at: secs(d.updated_at_ms),
+                launch_type: LAUNCH_TYPE,
+                platform_version: PLATFORM_VERSION,
+                network_configuration,
             })
             .collect();
-        let events: Vec<Value> = self
+        let events = self
             .events
             .iter()
-            .map(
-                |e| json!({ "id": e.id, "createdAt": secs(e.created_at_ms), "message": e.message }),
-            )
+            .map(|e| EventShape {
+                id: &e.id,
+                created_at: secs(e.created_at_ms),
+                message: &e.message,
+            })
             .collect();
-        let mut out = json!({
-            "serviceArn": arns.service(&self.cluster, &self.service_name),
-            "serviceName": self.service_name,
-            "clusterArn": arns.cluster(&self.cluster),
-            "status": self.status,
-            "desiredCount": self.desired_count,
-            "runningCount": self.running_count(),
-            "pendingCount": self.pending_count(),
-            "launchType": "FARGATE",
-            "platformVersion": super::super::shape::PLATFORM_VERSION,
-            "taskDefinition": Self::td_arn(arns, &self.task_definition),
-            "deploymentConfiguration": self.deployment_configuration,
-            "loadBalancers": self.load_balancers,
-            "serviceRegistries": [],
-            "deployments": deployments,
-            "events": events,
-            "createdAt": secs(self.created_at_ms),
-            "placementConstraints": [],
-            "placementStrategy": [],
-            "schedulingStrategy": "REPLICA",
-            "enableECSManagedTags": self.enable_ecs_managed_tags,
-            "propagateTags": self.propagate_tags.as_str(),
-            "enableExecuteCommand": false,
-        });
-        if let Some(o) = out.as_object_mut() {
-            if let Some(n) = &self.network_configuration {
-                o.insert("networkConfiguration".into(), n.clone());
-            }
-            if let Some(g) = self.health_check_grace_period_seconds {
-                o.insert("healthCheckGracePeriodSeconds".into(), json!(g));
-            }
-        }
-        out
+        let shape = ServiceShape {
+            service_arn: arns.service(&self.cluster, &self.service_name),
+            service_name: &self.service_name,
+            cluster_arn: arns.cluster(&self.cluster),
+            status: &self.status,
+            desired_count: self.desired_count,
+            running_count: self.running_count(),
+            pending_count: self.pending_count(),
+            launch_type: LAUNCH_TYPE,
+            platform_version: PLATFORM_VERSION,
+            task_definition: Self::td_arn(arns, &self.task_definition),
+            deployment_configuration: &self.deployment_configuration,
+            network_configuration,
+            load_balancers: &self.load_balancers,
+            service_registries: &[],
+            deployments,
+            events,
+            created_at: secs(self.created_at_ms),
+            placement_constraints: &[],
+            placement_strategy: &[],
+            scheduling_strategy: "REPLICA",
+            health_check_grace_period_seconds: self.health_check_grace_period_seconds,
+            enable_ecs_managed_tags: self.enable_ecs_managed_tags,
+            propagate_tags: self.propagate_tags.as_str(),
+            enable_execute_command: false,
+        };
+        // Plain structs with string keys: serializing into a `Value` cannot fail.
+        serde_json::to_value(&shape).unwrap_or_else(|e| {
+            tracing::error!("cannot shape service {}: {e}", self.service_name);
+            Value::Null
+        })
     }
+}
+
+/// ECS `Service`, as the control plane reports it (`tags` are added when asked for).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceShape<'a> {
+    service_arn: String,
+    service_name: &'a str,
+    cluster_arn: String,
+    status: &'a str,
+    desired_count: u32,
+    running_count: u32,
+    pending_count: u32,
+    launch_type: &'static str,
+    platform_version: &'static str,
+    task_definition: String,
+    deployment_configuration: &'a DeployConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network_configuration: Option<&'a Value>,
+    load_balancers: &'a [LoadBalancer],
+    service_registries: &'static [Value],
+    deployments: Vec<DeploymentShape<'a>>,
+    events: Vec<EventShape<'a>>,
+    created_at: f64,
+    placement_constraints: &'static [Value],
+    placement_strategy: &'static [Value],
+    scheduling_strategy: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health_check_grace_period_seconds: Option<i64>,
+    #[serde(rename = "enableECSManagedTags")]
+    enable_ecs_managed_tags: bool,
+    propagate_tags: &'static str,
+    enable_execute_command: bool,
+}
+
+/// ECS `Deployment`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeploymentShape<'a> {
+    id: &'a str,
+    status: &'a str,
+    task_definition: String,
+    desired_count: u32,
+    running_count: u32,
+    pending_count: u32,
+    failed_tasks: u32,
+    rollout_state: &'a str,
+    rollout_state_reason: &'a str,
+    created_at: f64,
+    updated_at: f64,
+    launch_type: &'static str,
+    platform_version: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network_configuration: Option<&'a Value>,
+}
+
+/// ECS `ServiceEvent`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventShape<'a> {
+    id: &'a str,
+    created_at: f64,
+    message: &'a str,
 }

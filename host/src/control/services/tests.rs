@@ -125,6 +125,38 @@ async fn service_operations_and_their_errors() {
         "{msg}"
     );
     assert!(msg.contains("no load balancer"), "{msg}");
+    // Typed members: the path and the reason, flattened members included.
+    for (body, want) in [
+        (
+            json!({ "serviceName": "x", "taskDefinition": "web", "desiredCount": 1,
+                    "loadBalancers": [{ "containerPort": "80" }] }),
+            "loadBalancers[0].containerPort: invalid type: string \"80\", expected i32",
+        ),
+        (
+            json!({ "serviceName": "x", "taskDefinition": "web", "desiredCount": 1u64 << 33 }),
+            "desiredCount: invalid value: integer `8589934592`, expected i32",
+        ),
+        (
+            json!({ "serviceName": "x", "taskDefinition": "web", "desiredCount": 1,
+                    "propagateTags": 1 }),
+            "propagateTags: invalid type: integer `1`, expected a string",
+        ),
+        (
+            json!({ "serviceName": "x", "taskDefinition": "web", "desiredCount": 1,
+                    "deploymentConfiguration": { "deploymentCircuitBreaker": { "enable": true } } }),
+            "deploymentConfiguration.deploymentCircuitBreaker.rollback: is required",
+        ),
+        (
+            json!({ "serviceName": "x", "taskDefinition": "web", "desiredCount": 1,
+                    "networkConfiguration": { "awsvpcConfiguration": { "subnets": ["s"], "assignPublicIp": "MAYBE" } } }),
+            "networkConfiguration.awsvpcConfiguration.assignPublicIp: ",
+        ),
+    ] {
+        let msg = f
+            .err("CreateService", body, "InvalidParameterException")
+            .await;
+        assert!(msg.starts_with(want), "{msg}");
+    }
     f.err(
         "CreateService",
         json!({ "serviceName": "x", "taskDefinition": "nope", "desiredCount": 1 }),

@@ -94,7 +94,10 @@ async fn create_refuses_bad_members() {
             "InvalidParameterException",
         )
         .await;
-    assert_eq!(msg, "clusterName: expected a string");
+    assert_eq!(
+        msg,
+        "clusterName: invalid type: integer `5`, expected a string"
+    );
     let msg = f
         .err(
             "CreateCluster",

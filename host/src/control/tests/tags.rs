@@ -131,7 +131,7 @@ async fn unknown_and_malformed_resources() {
         (
             "TagResource",
             json!({"resourceArn": cluster, "tags": [{"key": "k", "value": 5}]}),
-            "tags[0].value: expected a string",
+            "tags[0].value: invalid type: integer `5`, expected a string",
         ),
         (
             "UntagResource",

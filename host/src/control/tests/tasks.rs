@@ -328,7 +328,7 @@ async fn run_task_refuses_bad_requests_without_a_trace() {
         (
             json!({"taskDefinition": "echo", "count": "1"}),
             "InvalidParameterException",
-            "count: expected an integer",
+            "count: invalid type: string \"1\", expected i32",
         ),
         (
             json!({"taskDefinition": "nope"}),
@@ -398,7 +398,7 @@ async fn run_task_refuses_bad_requests_without_a_trace() {
         (
             json!({"taskDefinition": "echo", "overrides": {"containerOverrides": [{"name": "app", "cpu": "x"}]}}),
             "InvalidParameterException",
-            "overrides.containerOverrides[0].cpu: expected an integer",
+            "overrides.containerOverrides[0].cpu: invalid type: string \"x\", expected i32",
         ),
         (
             json!({"taskDefinition": "echo", "overrides": {"containerOverrides": [{"name": "app", "memory": 4096}]}}),
@@ -449,6 +449,37 @@ async fn run_task_refuses_bad_requests_without_a_trace() {
             json!({"taskDefinition": "bad name!"}),
             "InvalidParameterException",
             "taskDefinition:",
+        ),
+        // The member path and serde's reason, for every member of the typed request.
+        (
+            json!({"taskDefinition": "echo", "count": 1u64 << 40}),
+            "InvalidParameterException",
+            "count: invalid value: integer `1099511627776`, expected i32",
+        ),
+        (
+            json!({"taskDefinition": "echo", "networkConfiguration": {"awsvpcConfiguration": {"subnets": "s"}}}),
+            "InvalidParameterException",
+            "networkConfiguration.awsvpcConfiguration.subnets: invalid type: string \"s\", expected a list",
+        ),
+        (
+            json!({"taskDefinition": "echo", "overrides": {"containerOverrides": [{"name": "app", "environment": [{"name": "A", "value": 1}]}]}}),
+            "InvalidParameterException",
+            "overrides.containerOverrides[0].environment[0].value: invalid type: integer `1`, expected a string",
+        ),
+        (
+            json!({"taskDefinition": "echo", "overrides": {"ephemeralStorage": {}}}),
+            "InvalidParameterException",
+            "overrides.ephemeralStorage.sizeInGiB: is required",
+        ),
+        (
+            json!({"taskDefinition": "echo", "tags": ["k=v"]}),
+            "InvalidParameterException",
+            "tags[0]: invalid type: string \"k=v\", expected an object",
+        ),
+        (
+            json!({"taskDefinition": "echo", "placementConstraints": [1]}),
+            "InvalidParameterException",
+            "placementConstraints[0]: invalid type: integer `1`, expected a map",
         ),
     ];
     for (body, code, prefix) in cases {

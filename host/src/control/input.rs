@@ -42,25 +42,8 @@ fn drop_nulls(value: &mut Value) {
 /// The error text: the member path, then what is wrong, in this project's words where
 /// serde's name a Rust notion (`missing field`, `a sequence`).
 fn describe(path: &str, inner: &str) -> String {
-    let at = |member: &str| {
-        if path == "." {
-            member.to_owned()
-        } else {
-            format!("{path}.{member}")
-        }
-    };
-    if let Some(field) = inner
-        .strip_prefix("missing field `")
-        .and_then(|r| r.strip_suffix('`'))
-    {
-        return format!("{}: is required", at(field));
-    }
     let inner = inner.replace("expected a sequence", "expected a list");
-    if path == "." {
-        inner
-    } else {
-        format!("{path}: {inner}")
-    }
+    crate::protocol::value::describe(path, &inner)
 }
 
 /// ECS's rule for cluster, family, service and container names.

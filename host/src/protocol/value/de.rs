@@ -29,7 +29,9 @@ pub fn from_node<T: DeserializeOwned>(node: Node) -> Result<Decoded<T>, String> 
     }
 }
 
-fn describe(path: &str, inner: &str) -> String {
+/// A serde error at `path` in this project's words: `<path>: <reason>`, and a missing
+/// member as `<path>.<member>: is required`. (The ECS API's reader uses it too.)
+pub fn describe(path: &str, inner: &str) -> String {
     let at = |member: &str| {
         if path == "." {
             member.to_owned()

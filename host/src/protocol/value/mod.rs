@@ -17,7 +17,7 @@ mod de;
 mod ser;
 mod types;
 
-pub use de::{Decoded, from_node};
+pub use de::{Decoded, describe, from_node};
 pub use ser::to_node;
 pub(crate) use types::base64;
 pub use types::{Blob, Timestamp};

@@ -171,10 +171,7 @@ pub async fn exchange(router: &Router, wire: &Wire) -> http::Response<Bytes> {
     }
     let (parts, ()) = b.body(()).expect("a valid request").into_parts();
     let routed = router.route(&parts, Some(&wire.signing_name));
-    let principal = Principal {
-        access_key_id: "test".into(),
-        arn: "arn:aws:iam::000000000000:user/test".into(),
-    };
+    let principal = Principal::root("test", "arn:aws:iam::000000000000:user/test");
     routed
         .call(
             principal,

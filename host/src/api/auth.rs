@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
 use super::sigv4::{Presented, RequestHead, SigError};
 use crate::config::ApiConfig;
-use crate::protocol::{ApiError, Principal};
+use crate::protocol::{ApiError, CredentialSource, Principal};
 
 /// The key that exists when the config names none.
 pub const DEFAULT_ACCESS_KEY_ID: &str = "test";
@@ -57,13 +58,25 @@ enum Clock {
     Frozen(OffsetDateTime),
 }
 
-/// Verifies SigV4 signatures against the configured keys.
-#[derive(Debug, Clone)]
+/// Verifies SigV4 signatures against the configured keys, then the [`CredentialSource`]
+/// (IAM users' keys, STS sessions).
+#[derive(Clone)]
 pub struct Auth {
     keys: HashMap<String, AccessKey>,
+    source: Option<Arc<dyn CredentialSource>>,
     region: String,
     only_default: bool,
     clock: Clock,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("keys", &self.keys)
+            .field("source", &self.source.is_some())
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Auth {
@@ -75,6 +88,7 @@ impl Auth {
         }
         let mut auth = Self {
             keys: HashMap::new(),
+            source: None,
             region: api.region.clone(),
             only_default: api.keys.is_empty(),
             clock: Clock::System,
@@ -124,12 +138,15 @@ impl Auth {
             id.to_owned(),
             AccessKey {
                 secret: secret.to_owned(),
-                principal: Principal {
-                    access_key_id: id.to_owned(),
-                    arn,
-                },
+                principal: Principal::root(id, arn),
             },
         );
+    }
+
+    /// Keys not in the config are looked up here.
+    pub fn with_credential_source(mut self, source: Arc<dyn CredentialSource>) -> Self {
+        self.source = Some(source);
+        self
     }
 
     /// True when no key is configured and only `test`/`test` exists: such a host must
@@ -162,33 +179,66 @@ impl Auth {
         &self,
         headers: &http::HeaderMap,
         signing_name: Option<&str>,
-    ) -> Result<PendingAuth<'_>, ApiError> {
+    ) -> Result<PendingAuth, ApiError> {
         let presented = Presented::parse(headers)?;
-        let key = self
-            .keys
-            .get(&presented.access_key_id)
-            .ok_or(SigError::UnknownKey)?;
-        presented.check_scope(&self.region, signing_name, self.now())?;
-        Ok(PendingAuth { presented, key })
+        let now = self.now();
+        let (secret, principal) = match self.keys.get(&presented.access_key_id) {
+            Some(key) => (key.secret.clone(), key.principal.clone()),
+            None => {
+                let found = self
+                    .source
+                    .as_ref()
+                    .and_then(|s| s.credential(&presented.access_key_id))
+                    .ok_or(SigError::UnknownKey)?;
+                if !found.active {
+                    return Err(SigError::InvalidToken.into());
+                }
+                let sent = headers
+                    .get("x-amz-security-token")
+                    .and_then(|v| v.to_str().ok());
+                if sent != found.session_token.as_deref() {
+                    return Err(SigError::InvalidToken.into());
+                }
+                if found.expires_at.is_some_and(|at| at <= now) {
+                    return Err(SigError::Expired.into());
+                }
+                (found.secret_access_key, found.principal)
+            }
+        };
+        presented.check_scope(&self.region, signing_name, now)?;
+        Ok(PendingAuth {
+            presented,
+            secret,
+            principal,
+        })
     }
 }
 
 /// A request whose headers passed [`Auth::begin`]; the signature is checked with the body.
-#[derive(Debug)]
-pub struct PendingAuth<'a> {
+pub struct PendingAuth {
     presented: Presented,
-    key: &'a AccessKey,
+    secret: String,
+    principal: Principal,
 }
 
-impl PendingAuth<'_> {
+impl fmt::Debug for PendingAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingAuth")
+            .field("presented", &self.presented)
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingAuth {
     /// Verifies the signature over the request and its body.
     pub fn finish(self, head: RequestHead<'_>, body: &[u8]) -> Result<Principal, ApiError> {
-        self.presented.verify(&self.key.secret, head, body)?;
-        Ok(self.key.principal.clone())
+        self.presented.verify(&self.secret, head, body)?;
+        Ok(self.principal)
     }
 
     pub fn principal(&self) -> &Principal {
-        &self.key.principal
+        &self.principal
     }
 }
 

@@ -47,10 +47,7 @@ fn routed<S: Service>(s: &S) -> (String, BTreeSet<String>) {
 }
 
 fn principal() -> Principal {
-    Principal {
-        access_key_id: "test".into(),
-        arn: "arn:aws:iam::000000000000:user/test".into(),
-    }
+    Principal::root("test", "arn:aws:iam::000000000000:user/test")
 }
 
 fn not_unknown(service: &str, op: &str, r: Result<serde_json::Value, ApiError>) {

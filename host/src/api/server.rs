@@ -28,6 +28,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,7 +49,7 @@ use super::auth::{Auth, PendingAuth};
 use super::sigv4::{Presented, RequestHead};
 use crate::config::ApiConfig;
 use crate::lb::conns::{ConnLimits, Conns};
-use crate::protocol::{ApiError, Routed, Router, RouterBuilder};
+use crate::protocol::{ApiError, Peer, Routed, Router, RouterBuilder};
 
 /// Largest request body accepted: 1 MiB. ECS itself caps RegisterTaskDefinition at about
 /// 64 KiB and every other ECS and Logs request is smaller, except a full 1 MiB PutLogEvents
@@ -203,7 +204,7 @@ where
                     let front = front.clone();
                     let guard = tracker.request();
                     async move {
-                        let resp = front.handle(req).await;
+                        let resp = front.handle(req, peer).await;
                         Ok::<_, Infallible>(resp.map(|body| {
                             body.map_frame(move |f| {
                                 let _ = &guard;
@@ -287,10 +288,15 @@ impl Front {
         })
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
         let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().to_string();
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        // `aws:SourceIp` for the authorisation step. The API listener is plain HTTP.
+        parts.extensions.insert(Peer {
+            ip: peer.ip(),
+            secure: false,
+        });
         // The credential scope's service picks among services that share a protocol
         // without a header of their own (awsQuery, restJson1); unsigned requests have none.
         let scope = Presented::parse(&parts.headers).ok().map(|p| p.service);
@@ -356,7 +362,7 @@ impl Front {
         &self,
         routed: &Routed<'_>,
         parts: &http::request::Parts,
-        pending: PendingAuth<'_>,
+        pending: PendingAuth,
         body: ReadBody,
         request_id: &str,
     ) -> Response<Bytes> {

@@ -44,6 +44,13 @@ pub enum SigError {
     /// The access key id is not one of the host's keys.
     #[error("The security token included in the request is invalid.")]
     UnknownKey,
+    /// A known key that may not be used: an IAM key set Inactive, or temporary credentials
+    /// without (or with another) session token.
+    #[error("The security token included in the request is invalid.")]
+    InvalidToken,
+    /// Temporary credentials past their expiration.
+    #[error("The security token included in the request is expired")]
+    Expired,
     /// Well-formed, but the signature does not match.
     #[error("{MISMATCH_MESSAGE}")]
     Mismatch,
@@ -58,6 +65,8 @@ impl From<SigError> for ApiError {
             SigError::Missing => ("MissingAuthenticationTokenException", 403),
             SigError::Incomplete(_) => ("IncompleteSignatureException", 400),
             SigError::UnknownKey => ("UnrecognizedClientException", 400),
+            SigError::InvalidToken => ("InvalidClientTokenId", 403),
+            SigError::Expired => ("ExpiredTokenException", 400),
             SigError::Mismatch | SigError::Invalid(_) => ("InvalidSignatureException", 400),
         };
         ApiError::with_status(code, e.to_string(), status)

@@ -1,12 +1,41 @@
 //! Who called, and what the protocol layer knows about the call: what a handler gets beside
 //! its typed input.
 
-/// Who made a request: the access key's principal from the host config.
+/// Who made a request: the access key's principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub access_key_id: String,
-    /// e.g. `arn:aws:iam::000000000000:user/test`.
+    /// e.g. `arn:aws:iam::000000000000:user/test`, or for a session
+    /// `arn:aws:sts::000000000000:assumed-role/<role>/<session>`.
     pub arn: String,
+    pub kind: PrincipalKind,
+}
+
+/// What kind of identity signed: decides which policies apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A key from the host config (`[[api.keys]]`, or the default `test`): the account's
+    /// root, allowed everything.
+    Root,
+    /// An IAM user's access key: the user's, its groups' and attached policies apply.
+    User { name: String, id: String },
+    /// An STS session of a role: the role's policies apply.
+    AssumedRole {
+        role_name: String,
+        role_id: String,
+        session_name: String,
+    },
+}
+
+impl Principal {
+    /// A host-config key acting as the account root.
+    pub fn root(access_key_id: impl Into<String>, arn: impl Into<String>) -> Self {
+        Self {
+            access_key_id: access_key_id.into(),
+            arn: arn.into(),
+            kind: PrincipalKind::Root,
+        }
+    }
 }
 
 /// The wire protocols a service can answer (Smithy's names).

@@ -58,8 +58,10 @@
 //! without a rewrite: its operation table maps each name to one handler taking and
 //! returning `serde_json::Value` that forwards `ctx.operation` to the old `call`.
 
+mod authorize;
 pub mod cbor;
 mod context;
+mod credentials;
 mod encoding;
 mod error;
 pub mod json;
@@ -73,7 +75,9 @@ pub mod value;
 #[cfg(test)]
 mod fuzz_tests;
 
-pub use context::{Context, Principal, ProtocolKind};
+pub use authorize::{AuthorizeRequest, Authorizer, Peer, Refusal};
+pub use context::{Context, Principal, PrincipalKind, ProtocolKind};
+pub use credentials::{Credential, CredentialSource};
 pub use error::ApiError;
 pub use router::{DEFAULT_MAX_BODY_BYTES, Routed, Router, RouterBuilder, RouterError};
 pub use service::{

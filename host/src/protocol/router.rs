@@ -12,6 +12,7 @@
 //! protocol the request looked like. [`Routed::call`] then decodes the body, runs the
 //! handler and encodes the answer.
 
+use super::authorize::{AuthorizeRequest, Authorizer, Peer, Refusal};
 use super::cbor;
 use super::context::{Context, Principal, ProtocolKind};
 use super::encoding;
@@ -60,6 +61,8 @@ trait Erased: Send + Sync {
     fn name(&self) -> &'static str;
     fn signing_name(&self) -> &'static str;
     fn query_compatible(&self) -> bool;
+    fn action_prefix(&self) -> &'static str;
+    fn access_denied(&self, message: String) -> ApiError;
     /// The registered (static) spelling of `name`, if the service has that operation.
     fn operation(&self, name: &str) -> Option<&'static str>;
     fn invoke<'a>(
@@ -83,6 +86,12 @@ impl<S: Service> Erased for Registered<S> {
     }
     fn query_compatible(&self) -> bool {
         self.service.query_compatible()
+    }
+    fn action_prefix(&self) -> &'static str {
+        self.service.action_prefix()
+    }
+    fn access_denied(&self, message: String) -> ApiError {
+        self.service.access_denied(message)
     }
     fn operation(&self, name: &str) -> Option<&'static str> {
         self.ops.get_key_value(name).map(|(k, _)| *k)
@@ -112,6 +121,7 @@ pub struct RouterBuilder {
     max_body_bytes: usize,
     target_prefixes: HashMap<&'static str, usize>,
     rpc_names: HashMap<&'static str, usize>,
+    authorizer: Option<Arc<dyn Authorizer>>,
 }
 
 impl RouterBuilder {
@@ -209,6 +219,13 @@ impl RouterBuilder {
 
     /// The largest body a codec reads once decompressed (a gzip body may be smaller on
     /// the wire).
+    /// The authorisation step between decoding and every handler; without one, every
+    /// authenticated request is allowed.
+    pub fn authorizer(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.authorizer = Some(authorizer);
+        self
+    }
+
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
         self.max_body_bytes = limit;
         self
@@ -244,6 +261,7 @@ impl RouterBuilder {
             by_rpc: self.rpc_names,
             by_signing,
             max_body_bytes: self.max_body_bytes,
+            authorizer: self.authorizer,
         })
     }
 }
@@ -255,6 +273,7 @@ pub struct Router {
     by_rpc: HashMap<&'static str, usize>,
     by_signing: HashMap<&'static str, Vec<usize>>,
     max_body_bytes: usize,
+    authorizer: Option<Arc<dyn Authorizer>>,
 }
 
 /// How a request is answered: the protocol's shape.
@@ -309,6 +328,7 @@ impl Router {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             target_prefixes: HashMap::new(),
             rpc_names: HashMap::new(),
+            authorizer: None,
         }
     }
 
@@ -626,6 +646,22 @@ impl Routed<'_> {
                 (target.operation.ok_or_else(unknown)?, input)
             }
         };
+        if let Some(authorizer) = &self.router.authorizer {
+            let peer = head.extensions.get::<Peer>();
+            let request = AuthorizeRequest {
+                principal: &principal,
+                action_prefix: service.action_prefix(),
+                operation,
+                input: &input,
+                source_ip: peer.map(|p| p.ip),
+                secure_transport: peer.is_some_and(|p| p.secure),
+            };
+            match authorizer.authorize(request).await {
+                Ok(()) => {}
+                Err(Refusal::Denied(message)) => return Err(service.access_denied(message)),
+                Err(Refusal::Failed(e)) => return Err(e),
+            }
+        }
         let ctx = Context {
             principal,
             request_id: request_id.to_owned(),

@@ -57,6 +57,19 @@ pub trait Service: Send + Sync + 'static {
         ApiError::validation(message)
     }
 
+    /// The IAM action prefix (`ecs:RunTask`): the signing name for most services;
+    /// CloudWatch signs as `monitoring` but its actions are `cloudwatch:…`.
+    fn action_prefix(&self) -> &'static str {
+        self.signing_name()
+    }
+
+    /// The error for a request the policies do not allow, with AWS's message. JSON services
+    /// answer `AccessDeniedException` (400); query services (IAM, STS) override with
+    /// `AccessDenied` (403).
+    fn access_denied(&self, message: String) -> ApiError {
+        ApiError::new("AccessDeniedException", message)
+    }
+
     /// `awsQueryCompatible` services (CloudWatch) also send JSON and CBOR errors' awsQuery
     /// code and fault in `x-amzn-query-error`.
     fn query_compatible(&self) -> bool {

@@ -5,6 +5,8 @@
 //! the API grows a member; the columns beside them are only what queries filter and sort on.
 //! Every write is durable when the method returns (an acknowledged write survives SIGKILL).
 
+#[cfg(test)]
+pub mod memory;
 pub mod owner;
 pub mod sqlite;
 
@@ -101,6 +103,29 @@ pub struct ServiceRecord {
     pub service: Value,
 }
 
+/// A record that needs no query beyond its key or a key prefix: IAM users, roles, policies
+/// and keys, STS sessions, and the next services' resources (parameters, alarms, rules).
+/// One document maps onto one etcd key `/<kind>/<key>`, with its revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub kind: String,
+    pub key: String,
+    pub value: Value,
+    /// Increases with every write of this key; what [`Expect::Revision`] compares.
+    pub revision: u64,
+}
+
+/// The precondition of a document write: what a compare-and-swap in etcd would check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Write whatever is there.
+    Any,
+    /// Only create: fail if the key exists.
+    Absent,
+    /// Only if the stored revision is this one (read-modify-write without a lock).
+    Revision(u64),
+}
+
 /// The store behind the control plane. Implementations must be safe to share across
 /// threads; calls may block (callers use `spawn_blocking` where it matters).
 pub trait StateStore: Send + Sync {
@@ -161,4 +186,20 @@ pub trait StateStore: Send + Sync {
     /// Adds or replaces the given keys.
     fn tag(&self, arn: &str, tags: &[(String, String)]) -> Result<()>;
     fn untag(&self, arn: &str, keys: &[String]) -> Result<()>;
+
+    // Documents, by kind and key.
+    /// Writes `value` if `expect` holds; returns the new revision, or None when it did not
+    /// hold (nothing written).
+    fn put_document(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &Value,
+        expect: Expect,
+    ) -> Result<Option<u64>>;
+    fn get_document(&self, kind: &str, key: &str) -> Result<Option<Document>>;
+    /// The documents of `kind` whose key starts with `prefix`, sorted by key.
+    fn list_documents(&self, kind: &str, prefix: &str) -> Result<Vec<Document>>;
+    /// Deletes if `expect` holds (Absent never does); true when a document was deleted.
+    fn delete_document(&self, kind: &str, key: &str, expect: Expect) -> Result<bool>;
 }

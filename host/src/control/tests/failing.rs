@@ -1,12 +1,12 @@
 //! A store that fails: the host's fault, answered as ServerException (500), never as a
 //! client error, and never a panic.
 
-use super::mem_store::MemStore;
 use super::{principal, runtime, settings};
 use crate::control::EcsService;
+use crate::state::memory::MemStore;
 use crate::state::{
-    ClusterRecord, Result, ServiceRecord, StateError, StateStore, TaskDefQuery, TaskDefRecord,
-    TaskQuery, TaskRecord,
+    ClusterRecord, Document, Expect, Result, ServiceRecord, StateError, StateStore, TaskDefQuery,
+    TaskDefRecord, TaskQuery, TaskRecord,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -110,6 +110,22 @@ impl StateStore for Failing {
     fn untag(&self, arn: &str, k: &[String]) -> Result<()> {
         self.check()?;
         self.inner.untag(arn, k)
+    }
+    fn put_document(&self, kind: &str, key: &str, v: &Value, e: Expect) -> Result<Option<u64>> {
+        self.check()?;
+        self.inner.put_document(kind, key, v, e)
+    }
+    fn get_document(&self, kind: &str, key: &str) -> Result<Option<Document>> {
+        self.check()?;
+        self.inner.get_document(kind, key)
+    }
+    fn list_documents(&self, kind: &str, prefix: &str) -> Result<Vec<Document>> {
+        self.check()?;
+        self.inner.list_documents(kind, prefix)
+    }
+    fn delete_document(&self, kind: &str, key: &str, e: Expect) -> Result<bool> {
+        self.check()?;
+        self.inner.delete_document(kind, key, e)
     }
 }
 

@@ -3,7 +3,6 @@
 mod clusters;
 mod failing;
 mod fuzz;
-mod mem_store;
 mod recovery;
 mod sqlite;
 mod tags;
@@ -15,7 +14,7 @@ use crate::config::{HostConfig, PoolConfig};
 use crate::protocol::{ApiError, Principal};
 use crate::runtime::Runtime;
 use crate::state::StateStore;
-use mem_store::MemStore;
+use crate::state::memory::MemStore;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -29,10 +28,7 @@ pub fn guest(name: &str) -> String {
 }
 
 pub fn principal() -> Principal {
-    Principal {
-        access_key_id: "test".into(),
-        arn: format!("arn:aws:iam::{ACCOUNT}:user/test"),
-    }
+    Principal::root("test", format!("arn:aws:iam::{ACCOUNT}:user/test"))
 }
 
 pub fn settings() -> EcsSettings {

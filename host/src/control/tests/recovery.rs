@@ -1,11 +1,11 @@
 //! A host that dies with tasks running: the next one over the same store records them
 //! as STOPPED, and keeps the history of everything else.
 
-use super::mem_store::MemStore;
 use super::{ACCOUNT, REGION, principal, runtime, settings, sleep_def};
 use crate::control::EcsService;
 use crate::control::recovery::HOST_RESTARTED;
 use crate::state::StateStore;
+use crate::state::memory::MemStore;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,10 +9,7 @@ fn svc() -> LogsService {
 }
 
 fn principal() -> Principal {
-    Principal {
-        access_key_id: "test".into(),
-        arn: "arn:aws:iam::123456789012:user/test".into(),
-    }
+    Principal::root("test", "arn:aws:iam::123456789012:user/test")
 }
 
 async fn call(s: &LogsService, op: &str, body: Value) -> Result<Value, ApiError> {

@@ -130,10 +130,7 @@ fn head(method: &str, uri: &str, headers: &[(&str, &str)]) -> http::request::Par
 }
 
 fn principal() -> Principal {
-    Principal {
-        access_key_id: "test".into(),
-        arn: "arn:aws:iam::000000000000:user/test".into(),
-    }
+    Principal::root("test", "arn:aws:iam::000000000000:user/test")
 }
 
 struct Answer {

@@ -7,6 +7,7 @@
 //! method returns, the change is in the fsynced WAL.
 
 mod clusters;
+mod documents;
 mod rows;
 mod schema;
 mod services;
@@ -24,8 +25,8 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use super::{
-    ClusterRecord, Result, ServiceRecord, StateError, StateStore, TaskDefQuery, TaskDefRecord,
-    TaskQuery, TaskRecord,
+    ClusterRecord, Document, Expect, Result, ServiceRecord, StateError, StateStore, TaskDefQuery,
+    TaskDefRecord, TaskQuery, TaskRecord,
 };
 use rows::map_err;
 
@@ -182,5 +183,27 @@ impl StateStore for SqliteStateStore {
 
     fn untag(&self, arn: &str, keys: &[String]) -> Result<()> {
         tags::untag(&mut self.conn(), arn, keys)
+    }
+
+    fn put_document(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &Value,
+        expect: Expect,
+    ) -> Result<Option<u64>> {
+        documents::put(&mut self.conn(), kind, key, value, expect)
+    }
+
+    fn get_document(&self, kind: &str, key: &str) -> Result<Option<Document>> {
+        documents::get(&self.conn(), kind, key)
+    }
+
+    fn list_documents(&self, kind: &str, prefix: &str) -> Result<Vec<Document>> {
+        documents::list(&self.conn(), kind, prefix)
+    }
+
+    fn delete_document(&self, kind: &str, key: &str, expect: Expect) -> Result<bool> {
+        documents::delete(&mut self.conn(), kind, key, expect)
     }
 }

@@ -18,7 +18,7 @@ use crate::state::{Result, StateError};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Ordered schema migrations; see the module docs before touching this.
-pub(super) const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+pub(super) const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
 
 /// The schema version this build writes.
 pub(super) fn latest_version() -> u32 {
@@ -99,6 +99,18 @@ CREATE TABLE services (
     PRIMARY KEY (cluster, name)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX services_by_status ON services (status, created_at_ms);
+";
+
+/// Version 3: documents (IAM, STS and the services after them): one row per kind and key,
+/// with a revision for compare-and-swap writes.
+const MIGRATION_3: &str = "
+CREATE TABLE documents (
+    kind     TEXT    NOT NULL,
+    key      TEXT    NOT NULL,
+    value    TEXT    NOT NULL,
+    revision INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)
+) STRICT, WITHOUT ROWID;
 ";
 
 /// Per-connection settings; none of them except `journal_mode` persist in the file, so they

@@ -1,6 +1,7 @@
 //! Unit tests of the SQLite state store, against in-memory and file databases.
 
 mod clusters_tags;
+mod documents;
 mod durability;
 mod schema;
 mod taskdefs;

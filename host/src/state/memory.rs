@@ -1,9 +1,9 @@
-//! An in-memory `StateStore` for the control plane's tests (the SQLite backend is
-//! another module's work; these tests only need the trait's contract).
+//! An in-memory [`StateStore`] for unit tests of the modules above the store: the trait's
+//! contract without a file.
 
 use crate::state::{
-    ClusterRecord, Result, ServiceRecord, StateStore, TaskDefQuery, TaskDefRecord, TaskQuery,
-    TaskRecord,
+    ClusterRecord, Document, Expect, Result, ServiceRecord, StateStore, TaskDefQuery,
+    TaskDefRecord, TaskQuery, TaskRecord,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -20,6 +20,8 @@ pub struct Data {
     pub tags: BTreeMap<String, Vec<(String, String)>>,
     /// (cluster, name) → record.
     pub services: BTreeMap<(String, String), ServiceRecord>,
+    /// (kind, key) → (value, revision).
+    pub documents: BTreeMap<(String, String), (Value, u64)>,
 }
 
 #[derive(Default)]
@@ -254,5 +256,71 @@ impl StateStore for MemStore {
             }
         }
         Ok(())
+    }
+
+    fn put_document(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &Value,
+        expect: Expect,
+    ) -> Result<Option<u64>> {
+        let mut data = self.data();
+        let id = (kind.to_owned(), key.to_owned());
+        let current = data.documents.get(&id).map(|(_, r)| *r);
+        let holds = match expect {
+            Expect::Any => true,
+            Expect::Absent => current.is_none(),
+            Expect::Revision(r) => current == Some(r),
+        };
+        if !holds {
+            return Ok(None);
+        }
+        let next = current.unwrap_or(0) + 1;
+        data.documents.insert(id, (value.clone(), next));
+        Ok(Some(next))
+    }
+
+    fn get_document(&self, kind: &str, key: &str) -> Result<Option<Document>> {
+        let data = self.data();
+        Ok(data
+            .documents
+            .get(&(kind.to_owned(), key.to_owned()))
+            .map(|(value, revision)| Document {
+                kind: kind.to_owned(),
+                key: key.to_owned(),
+                value: value.clone(),
+                revision: *revision,
+            }))
+    }
+
+    fn list_documents(&self, kind: &str, prefix: &str) -> Result<Vec<Document>> {
+        let data = self.data();
+        Ok(data
+            .documents
+            .iter()
+            .filter(|((k, key), _)| k == kind && key.starts_with(prefix))
+            .map(|((k, key), (value, revision))| Document {
+                kind: k.clone(),
+                key: key.clone(),
+                value: value.clone(),
+                revision: *revision,
+            })
+            .collect())
+    }
+
+    fn delete_document(&self, kind: &str, key: &str, expect: Expect) -> Result<bool> {
+        let mut data = self.data();
+        let id = (kind.to_owned(), key.to_owned());
+        let current = data.documents.get(&id).map(|(_, r)| *r);
+        let holds = match expect {
+            Expect::Any => current.is_some(),
+            Expect::Absent => false,
+            Expect::Revision(r) => current == Some(r),
+        };
+        if holds {
+            data.documents.remove(&id);
+        }
+        Ok(holds)
     }
 }

@@ -102,10 +102,7 @@ async fn bench() -> Result<()> {
     svc.set_load_balancer(lb.clone());
     let ecs = Ecs {
         svc,
-        principal: Principal {
-            access_key_id: "bench".into(),
-            arn: format!("arn:aws:iam::{ACCOUNT}:user/bench"),
-        },
+        principal: Principal::root("bench", format!("arn:aws:iam::{ACCOUNT}:user/bench")),
     };
     for name in ["rev1", "rev2"] {
         ecs.call(

@@ -2,7 +2,7 @@
 //! and a large component, and the share of start time spent in pull, compile and start.
 //! `cargo bench --bench images` prints markdown tables; BENCHMARKS.md records a run.
 //!
-//! Needs Debian's `docker-registry` (started on loopback, as in tests/registry.rs).
+//! Needs Debian's `docker-registry` (started on loopback, as in tests/e2e/registry.rs).
 //! - small: the `echo` guest;
 //! - large: `echo` plus a 4 MiB custom section (bytes to pull, verify and hash; the compiler
 //!   skips custom sections, so compile time stays that of `echo`).

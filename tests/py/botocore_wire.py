@@ -1,4 +1,4 @@
-"""botocore's own serializers and parsers, driven over stdin/stdout for tests/protocols.rs.
+"""botocore's own serializers and parsers, driven over stdin/stdout for tests/e2e/protocols/.
 
 One JSON object per line in, one per line out:
   {"cmd": "serialize", "service": "sts", "protocol": "query", "operation": "AssumeRole",

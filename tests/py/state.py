@@ -1,4 +1,4 @@
-"""Durability across host restarts, in phases that tests/api_state.rs runs around a server
+"""Durability across host restarts, in phases that tests/e2e/api_state.rs runs around a server
 stop (SIGTERM) or crash (SIGKILL) on the same data directory:
 
   state.py <port> restart-setup  <state.json>

@@ -1,6 +1,6 @@
 //! The hostile-guest suite: every binary in `src/bin/` (named `hostile-<attack>`) is one
 //! attack a tenant could make on the host, built to `target/wasm/hostile-<attack>.wasm`.
-//! `tests/hostile/` runs each one and shows the host unharmed and other tasks working.
+//! `tests/e2e/hostile/` runs each one and shows the host unharmed and other tasks working.
 //!
 //! This library holds only what several attacks share.
 

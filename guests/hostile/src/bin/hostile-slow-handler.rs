@@ -2,7 +2,7 @@
 //! long time (argument 1: milliseconds, default 10 minutes; `?ms=N` overrides it) before
 //! it answers `200 slept N ms`. Enough concurrent requests to it would hold as many
 //! instances as a host hands out; the host must refuse the excess with 503 and keep its
-//! pool for other tasks (tests/hostile/http.rs).
+//! pool for other tasks (tests/e2e/hostile/http.rs).
 
 use http_kit::{path_of, query, respond};
 use wasip2::http::types::{IncomingRequest, ResponseOutparam};

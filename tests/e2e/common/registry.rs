@@ -1,10 +1,8 @@
-//! Registries for the image tests (included with `#[path]` by `tests/registry.rs` and
-//! `tests/hostile/images.rs`, which need them; the other test binaries do not):
+//! Registries for the image tests (`registry` and `hostile::images`):
 //! - `Registry`: Debian's `docker-registry` (the CNCF distribution registry) on loopback;
 //! - `FakeRegistry`: a small HTTP server on std's `TcpListener` whose answers a test writes,
 //!   recording every request and its `Authorization` header, for what a real registry
 //!   would never do (steal credentials, send too much).
-#![allow(dead_code)]
 
 use crate::common::{Host, Run};
 use serde_json::{Value, json};

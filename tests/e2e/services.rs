@@ -4,7 +4,7 @@
 //! circuit breaker), and the AWS CLI once, across a restart of the host; behind the
 //! built-in load balancer, a rolling deployment under continuous load fails no request.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

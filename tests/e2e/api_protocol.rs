@@ -2,7 +2,7 @@
 //! ephemeral port, driven by raw HTTP requests signed with the test helpers' own SigV4
 //! signer (no code shared with the host's verifier). Real AWS clients are in api_clients.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

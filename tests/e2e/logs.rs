@@ -1,8 +1,7 @@
 //! Log shipping end to end: the awslogs driver's group and stream naming, `wasmgate logs`
 //! (one stream, a whole group, `--follow`), console-only containers, and a flooding guest.
-#![allow(clippy::unwrap_used)] // helpers unwrap: a failure is the test failing
 
-mod common;
+use crate::common;
 
 use common::{Host, Live, Run, guest};
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@
 //! run`) behind it, and `wasmgate serve` / `wasmgate lb show` are driven as a user would.
 //! (Registering service tasks from the control plane belongs to the services work.)
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::{Host, Server, guest, http_get};

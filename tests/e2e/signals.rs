@@ -1,7 +1,7 @@
 //! SIGTERM / SIGINT during `wasmgate run`: a graceful stop bounded by the stop timeout,
 //! and a second signal that exits at once.
 
-mod common;
+use crate::common;
 
 use common::{Host, Live, guest};
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@
 //! stopped. The phases run in `tests/py/state.py` with boto3, around a server stop on the
 //! same data directory.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::Duration;

@@ -4,10 +4,9 @@
 //! - a tenant running another tenant's private image by naming its digest;
 //! - a registry that sends more than any manifest or component should be.
 
-#[path = "../common/registry.rs"]
-mod support;
+use crate::common::registry as support;
 
-use crate::assert_a_well_behaved_task_runs;
+use super::assert_a_well_behaved_task_runs;
 use crate::common::{Host, guest};
 use support::{
     FakeRegistry, Registry, Reply, Seen, assert_cannot_pull, blob_path, files_under, image_task,

@@ -1,7 +1,7 @@
 //! Limits a task lives under: memory (container limit and shared task budget), CPU shares
 //! enforced by time, the fuel meter and fuel budgets, and private scratch roots.
 
-mod common;
+use crate::common;
 
 use common::{Host, guest, task};
 use serde_json::{Value, json};

@@ -10,7 +10,7 @@
 //!   timeout;
 //! - an HTTP component without portMappings cannot start.
 
-mod common;
+use crate::common;
 
 use common::{Host, Live, guest, http_get, repo};
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@
 //! The boto3 scenarios live in `tests/py/*.py` (assertions in Python; a failing script
 //! prints every failed check and exits 1). The AWS CLI walkthrough is driven from here.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::{assert_a_well_behaved_task_runs, open_fds};
 use crate::common::{Host, RawRequest, Run, Server, api_request, guest, task};
-use crate::{assert_a_well_behaved_task_runs, open_fds};
 
 const ECS: &str = "AmazonEC2ContainerServiceV20141113";
 const LOGS: &str = "Logs_20140328";

@@ -3,9 +3,6 @@
 //! well-behaved task starts and completes, the API answers, the attacker is stopped or
 //! limited with a clear reason, and memory, descriptors and disk stay within bounds.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod control;
 mod http;
 mod images;
@@ -14,7 +11,7 @@ mod logs;
 mod network;
 mod storage;
 
-use common::{Host, task};
+use crate::common::{Host, task};
 
 /// Shows the host still serves other tenants: a well-behaved task on `host` starts,
 /// prints what it was asked to, and exits 0.

@@ -1,7 +1,7 @@
 //! The task lifecycle as a user of `wasmgate run` sees it: exit codes, traps, ECS task states,
 //! essential containers, dependsOn conditions, ECS overrides and the console's prefixes.
 
-mod common;
+use crate::common;
 
 use common::{Host, Run, task};
 use serde_json::{Value, json};

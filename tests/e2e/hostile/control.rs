@@ -2,8 +2,8 @@
 //! directory another `serve` is using. Without an owner, the second host would record the
 //! first one's live tasks as lost and start replacements for its services.
 
+use super::{assert_a_well_behaved_task_runs, open_fds};
 use crate::common::*;
-use crate::{assert_a_well_behaved_task_runs, open_fds};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 

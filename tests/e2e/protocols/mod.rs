@@ -3,10 +3,7 @@
 //! makes the request, the router decodes it into the typed input the test expects, and
 //! botocore's parser reads the router's response (and errors) into the expected dict.
 
-#[path = "protocols/botocore.rs"]
 mod botocore;
-mod common;
-#[path = "protocols/services.rs"]
 mod services;
 
 use base64::Engine;

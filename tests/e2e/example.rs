@@ -1,7 +1,7 @@
 //! The README's example, run exactly as a user would: from the repository root, with the
 //! task definition's relative path.
 
-mod common;
+use crate::common;
 
 use common::{Host, Run, repo};
 

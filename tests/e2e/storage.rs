@@ -2,7 +2,7 @@
 //! removal of everything a task wrote (also after a crash, never another live task's),
 //! and the ephemeral-storage quota.
 
-mod common;
+use crate::common;
 
 use common::{Host, Run, guest};
 use serde_json::{Value, json};

@@ -9,8 +9,8 @@
 //! - Slow clients (slow-loris: half a header, or nothing) are closed after the header read
 //!   timeout, and a port keeps a bounded number of connections open.
 
+use super::{assert_a_well_behaved_task_runs, open_fds, rss_kib};
 use crate::common::{Host, RawRequest, Server, api_request, guest, http_get, task};
-use crate::{assert_a_well_behaved_task_runs, open_fds, rss_kib};
 use serde_json::{Value, json};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};

@@ -5,9 +5,8 @@
 //! (127.42.0.0/16) with the machine-wide lock directory, exactly as a user's would, so tests
 //! running in parallel (and other `wasmgate` processes) never share an address. Ports are
 //! distinct per test only where the host itself listens.
-#![allow(clippy::unwrap_used)] // helpers unwrap: a failure is the test failing
 
-mod common;
+use crate::common;
 
 use common::{Host, Live, Run, guest};
 use serde_json::{Value, json};

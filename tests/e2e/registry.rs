@@ -4,9 +4,8 @@
 //!
 //! The registry binary must be installed (`.ci/run` does it): without it these tests fail.
 
-mod common;
-#[path = "common/registry.rs"]
-mod support;
+use crate::common;
+use crate::common::registry as support;
 
 use common::{Host, guest};
 use serde_json::json;

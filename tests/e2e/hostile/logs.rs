@@ -1,8 +1,8 @@
 //! Attacks on logging: output that ignores the write permit, output that would fill the
 //! disk, and the retention API that keeps the store from growing forever.
 
+use super::{assert_a_well_behaved_task_runs, rss_kib};
 use crate::common::{Host, Server, guest};
-use crate::{assert_a_well_behaved_task_runs, rss_kib};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;

@@ -8,8 +8,8 @@
 //!   `0.0.0.0`: refused, the host service never reached;
 //! - slowloris on a listener: closed after the header timeout; connections capped.
 
+use super::{assert_a_well_behaved_task_runs, open_fds, rss_kib};
 use crate::common::{Host, Server, SigningKey, guest, sigv4_amz_date, sigv4_authorization};
-use crate::{assert_a_well_behaved_task_runs, open_fds, rss_kib};
 use serde_json::{Value, json};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

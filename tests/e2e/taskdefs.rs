@@ -2,7 +2,7 @@
 //! exit code 2 and an error naming the field path and the rule (through both `wasmgate
 //! validate` and `wasmgate run`), and the accepted ECS forms run.
 
-mod common;
+use crate::common;
 
 use common::{Host, RawRequest, Server, api_request, guest, task};
 use serde_json::{Value, json};
@@ -452,7 +452,7 @@ fn describe_task_definition_output_from_serve_runs_without_warnings() {
 
 #[test]
 fn oci_reference_to_an_unreachable_registry_fails_to_start_with_cannot_pull() {
-    // Registry images are pulled (tests/registry.rs); a registry nobody listens on (port 1 on
+    // Registry images are pulled (tests/e2e/registry.rs); a registry nobody listens on (port 1 on
     // loopback, never reached over the network) is a clear CannotPullContainerError.
     let host = Host::with_config("[registry]\nmax_attempts = 1\n");
     let mut def = task("oci", &[("app", "echo", &[])]);

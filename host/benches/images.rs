@@ -118,6 +118,7 @@ async fn one_start(rt: &Runtime, image: &str, base: &Path) -> Result<Phases> {
         overrides: vec![],
         stop_timeout: Some(Duration::ZERO),
         console: None,
+        identity: None,
     })?;
     let mut events = handle.take_events().context("events")?;
     let (mut pulled, mut compiled) = (None, None);

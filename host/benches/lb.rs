@@ -58,6 +58,7 @@ async fn bench() -> Result<()> {
         overrides: vec![],
         stop_timeout: Some(Duration::ZERO),
         console: None,
+        identity: None,
     })?;
     let mut watch = handle.watch();
     let ip = loop {

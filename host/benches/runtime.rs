@@ -204,6 +204,7 @@ fn spec(definition: TaskDefinition) -> TaskSpec {
         overrides: vec![],
         stop_timeout: Some(Duration::ZERO),
         console: None,
+        identity: None,
     }
 }
 

@@ -160,6 +160,7 @@ fn spec(json: &Value, dir: &std::path::Path, console: Option<Arc<dyn Console>>) 
         overrides: vec![],
         stop_timeout: Some(Duration::from_millis(100)),
         console,
+        identity: None,
     }
 }
 

@@ -234,6 +234,7 @@ fn two_tasks_pulling_one_image_at_once_fetch_it_once() {
                         overrides: vec![],
                         stop_timeout: None,
                         console: None,
+                        identity: None,
                     })
                     .expect("start"),
             );

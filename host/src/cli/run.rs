@@ -177,6 +177,7 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
             overrides,
             stop_timeout,
             console: Some(Arc::new(PrefixedConsole { width })),
+            identity: None,
         };
         let mut signals = Signals::install().context("cannot install signal handlers")?;
         let mut task = match runtime.start_task(spec) {

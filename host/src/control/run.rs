@@ -8,7 +8,7 @@ use super::overrides::{OverridesIn, apply_overrides};
 use super::shape::{NetworkConfig, PLATFORM_VERSION, TaskMeta};
 use super::taskdefs::{self, ACTIVE};
 use super::tokens::RunOutcome;
-use crate::runtime::{StartError, StopCode, TaskSpec};
+use crate::runtime::{StartError, StopCode, TaskIdentity, TaskSpec};
 use crate::taskdef::{self, TaskDefError, TaskDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -277,12 +277,22 @@ impl EcsService {
             failures: Vec::new(),
         };
         for _ in 0..plan.count {
+            // The id, and the containers' ids, are chosen here so that the task's metadata
+            // shows the ARNs DescribeTasks will.
+            let task_id = uuid::Uuid::new_v4().simple().to_string();
+            let container_ids: Vec<String> = plan
+                .definition
+                .container_definitions
+                .iter()
+                .map(|_| uuid::Uuid::new_v4().to_string())
+                .collect();
             let spec = TaskSpec {
                 definition: plan.definition.clone(),
                 base_dir: self.base_dir.clone(),
                 overrides: Vec::new(),
                 stop_timeout: None,
                 console: None,
+                identity: Some(self.identity(plan, &task_id, &container_ids)),
             };
             let handle = match self.runtime.start_task(spec) {
                 Ok(h) => h,
@@ -304,12 +314,7 @@ impl EcsService {
                 started_by: plan.started_by.clone(),
                 group: plan.group.clone(),
                 overrides: plan.overrides_json.clone(),
-                container_ids: plan
-                    .definition
-                    .container_definitions
-                    .iter()
-                    .map(|_| uuid::Uuid::new_v4().to_string())
-                    .collect(),
+                container_ids,
                 ephemeral_storage_gib: plan.definition.ephemeral_storage_gib(),
                 network: plan.network.clone(),
             };
@@ -328,6 +333,26 @@ impl EcsService {
             outcome.task_ids.push(task_id);
         }
         Ok(outcome)
+    }
+}
+
+impl EcsService {
+    /// What a task of `plan` is in ECS terms, for its metadata endpoint.
+    fn identity(&self, plan: &RunPlan, task_id: &str, container_ids: &[String]) -> TaskIdentity {
+        let arns = &self.core.arns;
+        TaskIdentity {
+            task_id: task_id.to_owned(),
+            cluster_arn: arns.cluster(&plan.cluster),
+            task_arn: arns.task(&plan.cluster, task_id),
+            revision: plan.revision.to_string(),
+            service_name: plan.group.strip_prefix("service:").map(str::to_owned),
+            availability_zone: format!("{}a", arns.region()),
+            tags: plan.tags.clone(),
+            container_arns: container_ids
+                .iter()
+                .map(|id| arns.container(&plan.cluster, task_id, id))
+                .collect(),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod artifacts;
 mod container;
 mod cpu;
 pub mod descriptors;
+mod endpoints;
 mod engine;
 mod exit;
 pub mod fsquota;
@@ -27,6 +28,9 @@ mod store;
 mod task;
 
 pub use cpu::UNITS_PER_VCPU;
+pub use endpoints::{
+    ContainerCredentials, PORT as ENDPOINTS_PORT, TaskCredentialsProvider, TaskIdentity, TaskRole,
+};
 pub use exit::{KILLED_EXIT_CODE, OOM_REASON};
 pub use health::HealthStatus;
 pub use logship::Console;
@@ -92,6 +96,9 @@ pub struct TaskSpec {
     /// Overrides every container's `stopTimeout`.
     pub stop_timeout: Option<Duration>,
     pub console: Option<Arc<dyn Console>>,
+    /// The task's ECS identity (its id, ARNs, cluster, service, tags) for its metadata
+    /// endpoint; `None` makes a local one (`TaskIdentity::local`) with a new id.
+    pub identity: Option<TaskIdentity>,
 }
 
 /// What every task of this host shares.
@@ -103,6 +110,8 @@ pub(crate) struct Shared {
     tasks_dir: PathBuf,
     net: net::NetworkHost,
     images: crate::images::ImageStore,
+    /// Where tasks with a `taskRoleArn` get role credentials from, once one is set.
+    credentials: std::sync::RwLock<Option<Arc<dyn TaskCredentialsProvider>>>,
 }
 
 #[derive(Clone)]
@@ -150,6 +159,7 @@ impl Runtime {
                 logs,
                 tasks_dir,
                 net,
+                credentials: std::sync::RwLock::new(None),
             }),
         })
     }
@@ -165,6 +175,17 @@ impl Runtime {
     /// The image store every task pulls registry images into.
     pub fn images(&self) -> &crate::images::ImageStore {
         &self.shared.images
+    }
+
+    /// Serves role credentials from `provider` to the tasks started from now on whose
+    /// definition has a `taskRoleArn` (`AWS_CONTAINER_CREDENTIALS_FULL_URI`).
+    pub fn set_credentials_provider(&self, provider: Arc<dyn TaskCredentialsProvider>) {
+        let mut slot = self
+            .shared
+            .credentials
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        *slot = Some(provider);
     }
 
     /// The validation options this host applies to every definition.
@@ -188,7 +209,16 @@ impl Runtime {
         )
         .map_err(StartError::Invalid)?;
 
-        let task_id = uuid::Uuid::new_v4().simple().to_string();
+        let identity = spec.identity.unwrap_or_else(|| {
+            let api = &self.shared.config.api;
+            TaskIdentity::local(
+                &api.region,
+                &api.account_id,
+                &uuid::Uuid::new_v4().simple().to_string(),
+                definition.container_definitions.len(),
+            )
+        });
+        let task_id = identity.task_id.clone();
         let snapshot = TaskSnapshot {
             task_id: task_id.clone(),
             family: definition.family.clone(),
@@ -240,6 +270,7 @@ impl Runtime {
             base_dir: spec.base_dir,
             plans,
             console: spec.console,
+            identity,
             snapshot: snap_tx,
             events: events_tx,
             stop_rx,

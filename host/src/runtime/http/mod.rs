@@ -60,6 +60,8 @@ pub struct TaskHttp {
     /// Request instances of all the task's HTTP containers alive now (its share of the
     /// host's pool is counted on it).
     instances: Arc<AtomicUsize>,
+    /// The task's metadata and credentials endpoints, answered in-process.
+    endpoints: std::sync::OnceLock<Arc<super::endpoints::TaskEndpoints>>,
 }
 
 impl TaskHttp {
@@ -68,7 +70,13 @@ impl TaskHttp {
             net,
             services: RwLock::default(),
             instances: Arc::default(),
+            endpoints: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Answers the task's requests to its endpoints' port with `endpoints` from now on.
+    pub fn serve_endpoints(&self, endpoints: Arc<super::endpoints::TaskEndpoints>) {
+        let _ = self.endpoints.set(endpoints);
     }
 
     /// Where the task's HTTP containers listen: the task's own address.

@@ -4,6 +4,8 @@
 //! host's DNS and the host's loopback, bypassing the sockets rules. Every request goes
 //! through [`OutgoingHooks::send_request`] instead:
 //!
+//! 0. The task's own address (or loopback) on the endpoints' port: the task's metadata
+//!    and credentials endpoints answer in-process (`runtime::endpoints`).
 //! 1. `localhost`, `127.0.0.1` (any address the task sees as itself) or the task's own
 //!    address, on a port a sibling HTTP container serves, plain `http`: handled in-process
 //!    by that sibling, the same code path as a request from the network. No socket.
@@ -25,6 +27,7 @@ use super::TaskHttp;
 use super::instance::Failure;
 use crate::runtime::net::{GATEWAY_NAME, Proto};
 use http::uri::Scheme;
+use http_body_util::BodyExt;
 use rustls::pki_types::ServerName;
 use send::IoFuture;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -96,6 +99,18 @@ impl TaskHttp {
         let authority = uri.authority().ok_or(Error::HttpRequestUriInvalid)?;
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let host = Host::parse(authority.host());
+
+        // 0. The task's own endpoints (metadata, credentials), in-process.
+        if !https
+            && port == crate::runtime::endpoints::PORT
+            && self.is_own(&host)
+            && let Some(endpoints) = self.endpoints.get()
+        {
+            let path = uri.path().to_owned();
+            let resp = endpoints.respond(req.method(), &path, req.headers());
+            let resp = resp.map(|body| body.map_err(|never| match never {}).boxed_unsync());
+            return Ok((resp, Box::new(async { Ok(()) })));
+        }
 
         // 1. A sibling HTTP container, in-process.
         if !https

@@ -15,6 +15,7 @@
 
 mod budget;
 mod cidr;
+mod counters;
 mod lookup;
 mod map;
 mod policy;
@@ -30,6 +31,7 @@ mod view;
 
 pub use budget::{ContainerBudget, NetLimits, Refusal};
 pub use cidr::{Cidr, CidrError};
+pub use counters::{NetCounters, NetTotals};
 pub use lookup::GATEWAY_NAME;
 pub use map::{AddrMap, GatewayRoute};
 pub use policy::{Denial, PeerInfo, Policy, PolicyError, Proto};

@@ -29,6 +29,8 @@ pub struct TaskNetwork {
     limits: NetLimits,
     /// Each container's sockets and lookups, shared by all its stores.
     budgets: Mutex<HashMap<Arc<str>, Arc<ContainerBudget>>>,
+    /// Bytes and packets the task's containers moved (its stats).
+    counters: Arc<super::NetCounters>,
 }
 
 /// A port of the task's address some socket holds open; released on drop.
@@ -71,7 +73,18 @@ impl TaskNetwork {
             denied: Mutex::default(),
             limits,
             budgets: Mutex::default(),
+            counters: Arc::default(),
         }
+    }
+
+    /// The pool the task's address comes from (its "subnet"), as text.
+    pub fn pool_cidr(&self) -> String {
+        self.policy.pool().to_string()
+    }
+
+    /// What the task's containers sent and received over the network so far.
+    pub fn counters(&self) -> &Arc<super::NetCounters> {
+        &self.counters
     }
 
     /// The budget of one container of the task (created on first use).

@@ -4,6 +4,7 @@
 use super::{ContainerSlot, Driver, MIB, Phase};
 use crate::logs::human_bytes;
 use crate::runtime::cpu::CpuShare;
+use crate::runtime::endpoints::{self, EndpointServer, LiveSources, TaskEndpoints};
 use crate::runtime::fsquota::{FsLimits, OpenFiles, StorageQuota};
 use crate::runtime::http::{self, TaskHttp};
 use crate::runtime::launch::{Launch, Meters, Mount};
@@ -157,6 +158,7 @@ impl Driver {
         let shipper = tokio::spawn(shipper.run());
 
         let mut cs: Vec<ContainerSlot> = (0..n).map(|_| ContainerSlot::default()).collect();
+        let mut endpoints = None;
         match prepared {
             Err((i, reason)) => {
                 cs[i].phase = Phase::Skipped(reason.clone());
@@ -166,14 +168,22 @@ impl Driver {
             Ok(prepared) => {
                 self.set_status(TaskStatus::Activating);
                 let task_http = TaskHttp::new(network.network().clone());
+                let (served, server) =
+                    self.start_endpoints(&cs, &task_memory, &quota, network.network());
+                task_http.serve_endpoints(served.clone());
                 let launches: Vec<_> = prepared
                     .into_iter()
                     .enumerate()
                     .map(|(i, p)| {
-                        self.launch(i, p, &storage, &log_sink, &task_http, network.network())
+                        let mut launch =
+                            self.launch(i, p, &storage, &log_sink, &task_http, network.network());
+                        endpoints::merge_env(&mut launch.env, served.env(i));
+                        launch
                     })
                     .collect();
                 self.supervise(&mut cs, launches, task_memory, quota).await;
+                drop(server);
+                endpoints = Some(served);
             }
         }
         drop(log_sink);
@@ -196,7 +206,58 @@ impl Driver {
         drop(network);
         // No instance of the images is left: the store may evict them.
         drop(image_leases);
+        // The role's credentials end with the task.
+        if let Some(e) = &endpoints {
+            e.task_stopped();
+        }
         self.set_status(TaskStatus::Stopped);
+    }
+
+    /// The task's metadata (and, with a role, credentials) endpoints, reading the live
+    /// meters; served in-process to its wasi:http requests and on a listener of its address
+    /// to its sockets (`None` if that cannot listen: the in-process door still works).
+    fn start_endpoints(
+        &self,
+        cs: &[ContainerSlot],
+        task_memory: &Arc<TaskMemory>,
+        quota: &Arc<StorageQuota>,
+        network: &Arc<TaskNetwork>,
+    ) -> (Arc<TaskEndpoints>, Option<EndpointServer>) {
+        let provider = self
+            .shared
+            .credentials
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let cpu_units: Vec<u32> = self.plans.iter().map(|p| p.cpu_units).collect();
+        let served = TaskEndpoints::new(
+            self.identity.clone(),
+            &self.definition,
+            &cpu_units,
+            LiveSources {
+                snapshot: self.snapshot.subscribe(),
+                meters: cs.iter().map(|c| c.meters.clone()).collect(),
+                task_memory: task_memory.clone(),
+                quota: quota.clone(),
+                network: network.clone(),
+            },
+            provider,
+        );
+        if let Some(role) = &self.definition.task_role_arn {
+            served.task_started(role);
+        }
+        let server = match EndpointServer::start(served.clone(), network) {
+            Ok(server) => Some(server),
+            Err(e) => {
+                self.notice(format!(
+                    "the task's metadata endpoint cannot listen on {}:{} ({e}); it answers wasi:http requests only",
+                    network.address(),
+                    endpoints::PORT
+                ));
+                None
+            }
+        };
+        (served, server)
     }
 
     /// The task's log budget; running out of it is told to the task's watchers.

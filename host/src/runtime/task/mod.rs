@@ -49,6 +49,8 @@ pub(super) struct Driver {
     pub base_dir: PathBuf,
     pub plans: Vec<Plan>,
     pub console: Option<Arc<dyn Console>>,
+    /// The task's ECS identity, for its metadata endpoint.
+    pub identity: super::endpoints::TaskIdentity,
     pub snapshot: watch::Sender<TaskSnapshot>,
     pub events: broadcast::Sender<TaskEvent>,
     pub stop_rx: mpsc::UnboundedReceiver<(StopCode, String)>,

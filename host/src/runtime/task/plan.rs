@@ -88,6 +88,14 @@ pub fn runtime_rules(def: &TaskDefinition) -> Vec<String> {
         {
             errors.push(e);
         }
+        for (j, m) in c.port_mappings.iter().enumerate() {
+            if m.container_port == u32::from(crate::runtime::endpoints::PORT) {
+                errors.push(format!(
+                    "containerDefinitions[{i}].portMappings[{j}].containerPort: {} is reserved for the task metadata endpoint",
+                    crate::runtime::endpoints::PORT
+                ));
+            }
+        }
         for (j, d) in c.depends_on.iter().enumerate() {
             let checked = def
                 .container_definitions

@@ -19,6 +19,7 @@ mod lb;
 mod lifecycle;
 mod limits;
 mod logs;
+mod metadata;
 mod network;
 mod protocols;
 mod registry;

@@ -59,6 +59,11 @@ pub struct Fetched {
 /// `GET url` through `wasi:http/outgoing-handler`; `url` is `http://authority/path`.
 /// Errors are the `wasi:http` error code as text (e.g. `ConnectionRefused`).
 pub fn get(url: &str) -> Result<Fetched, String> {
+    get_with(url, &[])
+}
+
+/// `GET url` with extra request headers (`name`, `value`).
+pub fn get_with(url: &str, headers: &[(&str, &str)]) -> Result<Fetched, String> {
     let (scheme, rest) = if let Some(r) = url.strip_prefix("http://") {
         (Scheme::Http, r)
     } else if let Some(r) = url.strip_prefix("https://") {
@@ -70,7 +75,13 @@ pub fn get(url: &str) -> Result<Fetched, String> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let req = OutgoingRequest::new(Fields::new());
+    let fields = Fields::new();
+    for (name, value) in headers {
+        fields
+            .append(name, value.as_bytes())
+            .map_err(|e| format!("header {name}: {e:?}"))?;
+    }
+    let req = OutgoingRequest::new(fields);
     req.set_method(&Method::Get)
         .and_then(|_| req.set_scheme(Some(&scheme)))
         .and_then(|_| req.set_authority(Some(authority)))

@@ -8,6 +8,7 @@ mod http;
 mod images;
 mod lb_api;
 mod logs;
+mod metadata;
 mod network;
 mod storage;
 

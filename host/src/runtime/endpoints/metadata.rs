@@ -76,7 +76,17 @@ const MIB: u64 = 1 << 20;
 fn container_doc(ep: &TaskEndpoints, snap: &TaskSnapshot, i: usize) -> Value {
     let facts = &ep.containers[i];
     let live = snap.containers.get(i);
-    let known = live.map_or(ContainerStatus::Pending, |c| c.last_status);
+    let mut known = live.map_or(ContainerStatus::Pending, |c| c.last_status);
+    // The task hears of a start a moment after the guest runs, and a guest may ask at
+    // once: one that has used CPU is running, whatever the snapshot says yet.
+    let ran = ep
+        .live
+        .meters
+        .get(i)
+        .is_some_and(|m| !m.cpu.used().is_zero());
+    if known == ContainerStatus::Pending && ran {
+        known = ContainerStatus::Running;
+    }
     let mut doc = Map::new();
     doc.insert("DockerId".into(), json!(facts.docker_id));
     doc.insert("Name".into(), json!(facts.name));
@@ -84,7 +94,10 @@ fn container_doc(ep: &TaskEndpoints, snap: &TaskSnapshot, i: usize) -> Value {
     doc.insert("Image".into(), json!(facts.image));
     doc.insert(
         "ImageID".into(),
-        json!(live.and_then(|c| c.image_digest.clone()).unwrap_or_default()),
+        json!(
+            live.and_then(|c| c.image_digest.clone())
+                .unwrap_or_default()
+        ),
     );
     doc.insert("Labels".into(), json!(facts.labels));
     let desired = if snap.desired_status == TaskStatus::Stopped {

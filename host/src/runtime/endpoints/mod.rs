@@ -206,7 +206,12 @@ impl TaskEndpoints {
     }
 
     /// Answers one request, whichever door it came through.
-    pub fn respond(&self, method: &Method, path: &str, headers: &HeaderMap) -> Response<Full<Bytes>> {
+    pub fn respond(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Response<Full<Bytes>> {
         if let Err(wait) = self.bucket.take() {
             let secs = wait.as_secs().max(1);
             let mut r = error(
@@ -258,10 +263,16 @@ impl TaskEndpoints {
             );
         };
         let Some(given) = headers.get(header::AUTHORIZATION) else {
-            return error(StatusCode::UNAUTHORIZED, "the Authorization header is missing");
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "the Authorization header is missing",
+            );
         };
         if !credentials::token_matches(&creds.token, given.as_bytes()) {
-            return error(StatusCode::FORBIDDEN, "the Authorization token is not this task's");
+            return error(
+                StatusCode::FORBIDDEN,
+                "the Authorization token is not this task's",
+            );
         }
         match creds.provider.credentials(&self.identity.task_id) {
             Some(c) => respond(StatusCode::OK, credentials::to_json(&c)),
@@ -308,7 +319,10 @@ pub fn merge_env(env: &mut Vec<(String, String)>, extra: Vec<(String, String)>) 
 }
 
 fn json(value: &serde_json::Value) -> Response<Full<Bytes>> {
-    respond(StatusCode::OK, serde_json::to_vec(value).unwrap_or_default())
+    respond(
+        StatusCode::OK,
+        serde_json::to_vec(value).unwrap_or_default(),
+    )
 }
 
 fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {

@@ -53,7 +53,13 @@ pub(super) fn task(ep: &TaskEndpoints) -> Value {
     Value::Object(all)
 }
 
-fn stats_of(ep: &TaskEndpoints, i: usize, now: SystemTime, system_ns: u64, net: NetTotals) -> Value {
+fn stats_of(
+    ep: &TaskEndpoints,
+    i: usize,
+    now: SystemTime,
+    system_ns: u64,
+    net: NetTotals,
+) -> Value {
     let facts = &ep.containers[i];
     let meters = ep.live.meters.get(i).cloned().unwrap_or_default();
     let cpu_ns = u64::try_from(meters.cpu.used().as_nanos()).unwrap_or(u64::MAX);

@@ -76,11 +76,12 @@ fn has_type(v: &Value, t: T) -> bool {
     }
 }
 
-/// Every documented field present with its type; `path` names the document in messages.
+/// Every documented field (`a/b`: member b of a) present with its type; `path` names the
+/// document in messages.
 fn assert_fields(doc: &Value, fields: &[(&str, T)], path: &str) {
     for (field, t) in fields {
         let v = field
-            .split('.')
+            .split('/')
             .fold(doc, |v, part| v.get(part).unwrap_or(&Value::Null));
         assert!(
             has_type(v, *t),
@@ -97,12 +98,12 @@ const CONTAINER_FIELDS: &[(&str, T)] = &[
     ("Image", T::Str),
     ("ImageID", T::Str),
     ("Labels", T::Obj),
-    ("Labels.com.amazonaws.ecs.cluster", T::Str),
+    ("Labels/com.amazonaws.ecs.cluster", T::Str),
     ("DesiredStatus", T::Str),
     ("KnownStatus", T::Str),
     ("Limits", T::Obj),
-    ("Limits.CPU", T::Num),
-    ("Limits.Memory", T::Num),
+    ("Limits/CPU", T::Num),
+    ("Limits/Memory", T::Num),
     ("CreatedAt", T::Str),
     ("StartedAt", T::Str),
     ("Type", T::Str),
@@ -121,15 +122,15 @@ const TASK_FIELDS: &[(&str, T)] = &[
     ("DesiredStatus", T::Str),
     ("KnownStatus", T::Str),
     ("Limits", T::Obj),
-    ("Limits.CPU", T::Num),
-    ("Limits.Memory", T::Num),
+    ("Limits/CPU", T::Num),
+    ("Limits/Memory", T::Num),
     ("PullStartedAt", T::Str),
     ("PullStoppedAt", T::Str),
     ("AvailabilityZone", T::Str),
     ("LaunchType", T::Str),
     ("EphemeralStorageMetrics", T::Obj),
-    ("EphemeralStorageMetrics.Utilized", T::Num),
-    ("EphemeralStorageMetrics.Reserved", T::Num),
+    ("EphemeralStorageMetrics/Utilized", T::Num),
+    ("EphemeralStorageMetrics/Reserved", T::Num),
     ("Containers", T::Arr),
 ];
 
@@ -140,19 +141,19 @@ const STATS_FIELDS: &[(&str, T)] = &[
     ("name", T::Str),
     ("id", T::Str),
     ("cpu_stats", T::Obj),
-    ("cpu_stats.cpu_usage.total_usage", T::Num),
-    ("cpu_stats.system_cpu_usage", T::Num),
-    ("cpu_stats.online_cpus", T::Num),
+    ("cpu_stats/cpu_usage/total_usage", T::Num),
+    ("cpu_stats/system_cpu_usage", T::Num),
+    ("cpu_stats/online_cpus", T::Num),
     ("precpu_stats", T::Obj),
-    ("memory_stats.usage", T::Num),
-    ("memory_stats.max_usage", T::Num),
-    ("memory_stats.limit", T::Num),
+    ("memory_stats/usage", T::Num),
+    ("memory_stats/max_usage", T::Num),
+    ("memory_stats/limit", T::Num),
     ("blkio_stats", T::Obj),
     ("networks", T::Obj),
-    ("networks.eth1.rx_bytes", T::Num),
-    ("networks.eth1.rx_packets", T::Num),
-    ("networks.eth1.tx_bytes", T::Num),
-    ("networks.eth1.tx_packets", T::Num),
+    ("networks/eth1/rx_bytes", T::Num),
+    ("networks/eth1/rx_packets", T::Num),
+    ("networks/eth1/tx_bytes", T::Num),
+    ("networks/eth1/tx_packets", T::Num),
     ("storage_stats", T::Obj),
     ("fuel_consumed", T::Num),
 ];
@@ -310,13 +311,15 @@ fn stats_are_live_and_grow_while_a_container_spins() {
     let cpu1 = num(first, "cpu_stats.cpu_usage.total_usage");
     let cpu2 = num(second, "cpu_stats.cpu_usage.total_usage");
     assert!(cpu1 > 0, "{first:#}");
+    // Half a vCPU on a shared machine: at least some of the 400 ms show.
     assert!(
-        cpu2 >= cpu1 + 200_000_000,
+        cpu2 >= cpu1 + 50_000_000,
         "400 ms of spinning adds CPU time (ns): {cpu1} → {cpu2}"
     );
     let fuel1 = num(first, "fuel_consumed");
     let fuel2 = num(second, "fuel_consumed");
-    assert!(fuel1 > 0 && fuel2 > fuel1, "fuel {fuel1} → {fuel2}");
+    // Fuel is written back every epoch tick: the first reading may come before one.
+    assert!(fuel2 > fuel1, "fuel {fuel1} → {fuel2}");
     assert!(num(second, "cpu_stats.system_cpu_usage") >= num(first, "cpu_stats.system_cpu_usage"));
     assert!(num(second, "memory_stats.usage") > 0);
     // Docker's precpu_stats: the previous reading.

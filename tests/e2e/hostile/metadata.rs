@@ -18,7 +18,7 @@ fn a_metadata_flood_is_rate_limited_and_other_tasks_are_unaffected() {
         &json!({
             "family": "md-flood",
             "cpu": "1024",
-            "memory": "512",
+            "memory": "2048",
             "containerDefinitions": [{
                 "name": "flood",
                 "image": guest("hostile-metadata-flood"),

@@ -118,8 +118,9 @@ fn container_doc(ep: &TaskEndpoints, snap: &TaskSnapshot, i: usize) -> Value {
     );
     doc.insert("Limits".into(), Value::Object(limits));
     doc.insert("CreatedAt".into(), json!(iso8601(snap.created_at)));
+    // Containers start once the images are ready; the task is RUNNING a moment later.
     if known != ContainerStatus::Pending
-        && let Some(t) = snap.started_at
+        && let Some(t) = snap.started_at.or(snap.pull_stopped_at)
     {
         doc.insert("StartedAt".into(), json!(iso8601(t)));
     }

@@ -271,6 +271,14 @@ fn every_documented_field_is_there_over_wasi_http_and_wasi_sockets() {
         assert_fields(s, STATS_FIELDS, action);
         assert_eq!(s["memory_stats"]["limit"], 256u64 << 20);
     }
+    // The TCP requests before it moved bytes both ways over the task's network.
+    let s = ok_body(&r, "tcp:/stats", &debug);
+    for counter in ["rx_bytes", "rx_packets", "tx_bytes", "tx_packets"] {
+        assert!(
+            num(s, &format!("networks.eth1.{counter}")) > 0,
+            "{counter}: {s:#}"
+        );
+    }
     let all = ok_body(&r, "get:/task/stats", &debug);
     let all = all.as_object().unwrap();
     assert_eq!(all.len(), 2, "one entry per container: {all:?}");

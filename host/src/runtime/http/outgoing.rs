@@ -25,7 +25,7 @@ mod send;
 
 use super::TaskHttp;
 use super::instance::Failure;
-use crate::runtime::net::{GATEWAY_NAME, Proto};
+use crate::runtime::net::{GATEWAY_NAME, NetCounters, Proto};
 use http::uri::Scheme;
 use http_body_util::BodyExt;
 use rustls::pki_types::ServerName;
@@ -151,7 +151,14 @@ impl TaskHttp {
             self.net.refused(container, &budget, why);
             Error::ConnectionLimitReached
         })?;
-        send::send_to(req, host_addr, server_name, options, descriptor).await
+        // The task's stats count what its requests move over the network.
+        let counters = self.net.counters().clone();
+        let req = req.map(|body| counted(body, counters.clone(), NetCounters::sent));
+        let (resp, io) = send::send_to(req, host_addr, server_name, options, descriptor).await?;
+        Ok((
+            resp.map(|body| counted(body, counters, NetCounters::received)),
+            io,
+        ))
     }
 
     /// Looks a name up for a guest's request, under the task's rules and the container's
@@ -203,6 +210,17 @@ impl TaskHttp {
             .outgoing(container, guest_addr, Proto::Tcp)
             .map_err(|denial| denial.to_string())
     }
+}
+
+/// `body`, each data frame told to `count` as it passes.
+fn counted(body: WasiBody, counters: Arc<NetCounters>, count: fn(&NetCounters, usize)) -> WasiBody {
+    body.map_frame(move |frame| {
+        if let Some(data) = frame.data_ref() {
+            count(&counters, data.len());
+        }
+        frame
+    })
+    .boxed_unsync()
 }
 
 #[cfg(test)]

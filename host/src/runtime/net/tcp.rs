@@ -3,6 +3,7 @@
 //! between the guest's view and the host's, records listening ports, then delegates to
 //! wasmtime-wasi's implementation.
 
+use super::counters::count_streams;
 use super::policy::Proto;
 use super::view::{TaskNetView, again, sa};
 use futures::FutureExt;
@@ -86,7 +87,16 @@ impl HostTcpSocket for TaskNetView<'_> {
         &mut self,
         this: Resource<TcpSocket>,
     ) -> SocketResult<(Resource<DynInputStream>, Resource<DynOutputStream>)> {
-        HostTcpSocket::finish_connect(&mut self.inner, this)
+        let socket = again(&this);
+        let (input, output) = HostTcpSocket::finish_connect(&mut self.inner, this)?;
+        let counters = self.net.task.counters().clone();
+        Ok(count_streams(
+            self.inner.table,
+            &socket,
+            input,
+            output,
+            &counters,
+        )?)
     }
 
     async fn start_listen(&mut self, this: Resource<TcpSocket>) -> SocketResult<()> {
@@ -116,9 +126,11 @@ impl HostTcpSocket for TaskNetView<'_> {
     )> {
         // Refused before accepting: the connection waits in the backlog, not in the host.
         let descriptor = self.net.take_socket()?;
-        let accepted = HostTcpSocket::accept(&mut self.inner, this)?;
-        self.net.sockets.insert(accepted.0.rep(), descriptor);
-        Ok(accepted)
+        let (socket, input, output) = HostTcpSocket::accept(&mut self.inner, this)?;
+        self.net.sockets.insert(socket.rep(), descriptor);
+        let counters = self.net.task.counters().clone();
+        let (input, output) = count_streams(self.inner.table, &socket, input, output, &counters)?;
+        Ok((socket, input, output))
     }
 
     fn local_address(&mut self, this: Resource<TcpSocket>) -> SocketResult<IpSocketAddress> {

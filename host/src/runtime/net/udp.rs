@@ -135,8 +135,10 @@ impl HostIncomingDatagramStream for TaskNetView<'_> {
     ) -> SocketResult<Vec<IncomingDatagram>> {
         let mut datagrams =
             HostIncomingDatagramStream::receive(&mut self.inner, this, max_results)?;
+        let counters = self.net.task.counters();
         for d in &mut datagrams {
             d.remote_address = self.net.task.map().to_guest(sa(d.remote_address)).into();
+            counters.received(d.data.len());
         }
         Ok(datagrams)
     }
@@ -168,7 +170,16 @@ impl HostOutgoingDatagramStream for TaskNetView<'_> {
                 .remote_address
                 .map(|a| self.net.task.map().remote_to_host(sa(a)).into());
         }
-        HostOutgoingDatagramStream::send(&mut self.inner, this, datagrams)
+        let sizes: Vec<usize> = datagrams.iter().map(|d| d.data.len()).collect();
+        let sent = HostOutgoingDatagramStream::send(&mut self.inner, this, datagrams)?;
+        let counters = self.net.task.counters();
+        for &n in sizes
+            .iter()
+            .take(usize::try_from(sent).unwrap_or(usize::MAX))
+        {
+            counters.sent(n);
+        }
+        Ok(sent)
     }
 
     fn subscribe(

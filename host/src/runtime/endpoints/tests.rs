@@ -11,19 +11,20 @@ use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct Fixture {
-    _dir: tempfile::TempDir,
     _leases: Vec<TaskLease>,
     networks: Vec<Arc<TaskNetwork>>,
 }
 
-/// Two tasks' networks from one pool.
+/// Two tasks' networks from one pool. The pool's lock files are shared by every test here
+/// (tests run at once), so no two tests hold, and listen on, one address.
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
+    let locks = std::env::temp_dir().join("wasmgate-endpoints-tests-pool");
+    std::fs::create_dir_all(&locks).unwrap();
     let limits = LimitsConfig::default();
     let descriptors = Arc::new(HostDescriptors::new(1000, &limits).unwrap());
     let host = NetworkHost::new(
         &NetworkConfig {
-            lock_dir: dir.path().to_owned(),
+            lock_dir: locks,
             pool: "127.97.0.0/24".into(),
             ..NetworkConfig::default()
         },
@@ -37,7 +38,6 @@ fn fixture() -> Fixture {
         .collect();
     let networks = leases.iter().map(|l| l.network().clone()).collect();
     Fixture {
-        _dir: dir,
         _leases: leases,
         networks,
     }

@@ -13,5 +13,6 @@ pub mod lb;
 pub mod logs;
 pub mod protocol;
 pub mod runtime;
+pub mod secrets;
 pub mod state;
 pub mod taskdef;

@@ -22,6 +22,7 @@ mod logs;
 mod network;
 mod protocols;
 mod registry;
+mod secrets;
 mod services;
 mod signals;
 mod storage;

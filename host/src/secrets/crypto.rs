@@ -30,9 +30,7 @@ pub enum CryptoError {
     },
     #[error("secrets key {path} holds {len} bytes, not {KEY_LEN}: it is damaged")]
     BadKeyFile { path: PathBuf, len: usize },
-    #[error(
-        "secrets key {path} is readable by others (mode {mode:o}); run `chmod 600` on it"
-    )]
+    #[error("secrets key {path} is readable by others (mode {mode:o}); run `chmod 600` on it")]
     Permissions { path: PathBuf, mode: u32 },
     /// Wrong key, changed bytes, or a value moved to another place: GCM's tag did not hold.
     #[error("a sealed value does not open with this host's key (damaged or not sealed here)")]
@@ -170,10 +168,15 @@ mod tests {
     #[test]
     fn a_sealed_value_opens_with_the_same_key_and_context() {
         let key = HostKey::ephemeral();
-        let sealed = key.seal(b"hunter2", "ssm.parameter\0/db/password\01").unwrap();
+        let sealed = key
+            .seal(b"hunter2", "ssm.parameter\0/db/password\01")
+            .unwrap();
         assert!(!sealed.contains("hunter2"));
         let raw = BASE64.decode(&sealed).unwrap();
-        assert!(!raw.windows(7).any(|w| w == b"hunter2"), "ciphertext is clear");
+        assert!(
+            !raw.windows(7).any(|w| w == b"hunter2"),
+            "ciphertext is clear"
+        );
         assert_eq!(
             key.open(&sealed, "ssm.parameter\0/db/password\01").unwrap(),
             b"hunter2"
@@ -181,7 +184,8 @@ mod tests {
         // A fresh nonce each time: the same value seals differently.
         assert_ne!(
             sealed,
-            key.seal(b"hunter2", "ssm.parameter\0/db/password\01").unwrap()
+            key.seal(b"hunter2", "ssm.parameter\0/db/password\01")
+                .unwrap()
         );
     }
 
@@ -198,7 +202,10 @@ mod tests {
             ));
             raw[i] ^= 1;
         }
-        assert!(matches!(key.open("not base64!", "c"), Err(CryptoError::Malformed)));
+        assert!(matches!(
+            key.open("not base64!", "c"),
+            Err(CryptoError::Malformed)
+        ));
         assert!(matches!(key.open("AAAA", "c"), Err(CryptoError::Malformed)));
     }
 
@@ -206,7 +213,10 @@ mod tests {
     fn another_key_or_context_does_not_open_it() {
         let key = HostKey::ephemeral();
         let sealed = key.seal(b"value", "a").unwrap();
-        assert!(matches!(HostKey::ephemeral().open(&sealed, "a"), Err(CryptoError::Open)));
+        assert!(matches!(
+            HostKey::ephemeral().open(&sealed, "a"),
+            Err(CryptoError::Open)
+        ));
         assert!(matches!(key.open(&sealed, "b"), Err(CryptoError::Open)));
     }
 
@@ -240,7 +250,10 @@ mod tests {
         let path = dir.path().join(KEY_FILE);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = HostKey::load_or_create(dir.path()).unwrap_err();
-        assert!(matches!(e, CryptoError::Permissions { mode: 0o644, .. }), "{e}");
+        assert!(
+            matches!(e, CryptoError::Permissions { mode: 0o644, .. }),
+            "{e}"
+        );
         assert!(e.to_string().contains("chmod 600"));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::fs::write(&path, b"short").unwrap();

@@ -5,11 +5,11 @@
 //!
 //! Errors name the `valueFrom` (and the JSON key), never a value.
 
+use super::Vault;
 use super::secretsmanager::names::{SecretRef, check_name as check_secret_name};
 use super::secretsmanager::store::{self as secrets, SecretValue};
 use super::ssm::names::{Reference, parse_reference};
 use super::ssm::store as parameters;
-use super::Vault;
 use crate::protocol::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,24 +124,23 @@ impl Vault {
     }
 
     fn resolve_parameter(&self, value_from: &str, text: &str) -> Result<String, ResolveError> {
-        let reference: Reference = parse_reference(self, "valueFrom", text).map_err(|e| {
-            ResolveError::Invalid {
+        let reference: Reference =
+            parse_reference(self, "valueFrom", text).map_err(|e| ResolveError::Invalid {
                 value_from: value_from.to_owned(),
                 reason: e.message,
-            }
-        })?;
+            })?;
         let failed = |e: ApiError| store_failure(value_from, e);
         let param = parameters::find(self, &reference)
             .map_err(failed)?
             .ok_or_else(|| ResolveError::ParameterNotFound {
                 value_from: value_from.to_owned(),
             })?;
-        let version = param
-            .select(reference.selector.as_ref())
-            .map_err(|e| ResolveError::VersionNotFound {
+        let version = param.select(reference.selector.as_ref()).map_err(|e| {
+            ResolveError::VersionNotFound {
                 value_from: value_from.to_owned(),
                 reason: e.message,
-            })?;
+            }
+        })?;
         version.clear_value(self, &param.name).map_err(failed)
     }
 
@@ -166,7 +165,9 @@ impl Vault {
         if id == SecretRef::Elsewhere {
             return Err(not_found());
         }
-        let (secret, _) = secrets::find(self, &id).map_err(failed)?.ok_or_else(not_found)?;
+        let (secret, _) = secrets::find(self, &id)
+            .map_err(failed)?
+            .ok_or_else(not_found)?;
         if secret.is_deleted() {
             return Err(ResolveError::Deleted {
                 value_from: value_from.to_owned(),
@@ -225,42 +226,81 @@ mod tests {
         let (v, _) = vault();
         let ssm = SsmService::new(v.clone());
         let sm = SecretsManagerService::new(v.clone());
-        call(&ssm, "PutParameter", json!({"Name": "/app/pw", "Value": "param-pw", "Type": "SecureString"}))
-            .await
-            .unwrap();
-        call(&ssm, "PutParameter", json!({"Name": "/app/pw", "Value": "param-pw-2", "Overwrite": true}))
-            .await
-            .unwrap();
-        call(&ssm, "PutParameter", json!({"Name": "plain", "Value": "p", "Type": "String"}))
-            .await
-            .unwrap();
-        let created = call(&sm, "CreateSecret", json!({"Name": "db",
-            "SecretString": "{\"user\":\"admin\",\"port\":5432,\"password\":\"sm-pw\"}"}))
-            .await
-            .unwrap();
+        call(
+            &ssm,
+            "PutParameter",
+            json!({"Name": "/app/pw", "Value": "param-pw", "Type": "SecureString"}),
+        )
+        .await
+        .unwrap();
+        call(
+            &ssm,
+            "PutParameter",
+            json!({"Name": "/app/pw", "Value": "param-pw-2", "Overwrite": true}),
+        )
+        .await
+        .unwrap();
+        call(
+            &ssm,
+            "PutParameter",
+            json!({"Name": "plain", "Value": "p", "Type": "String"}),
+        )
+        .await
+        .unwrap();
+        let created = call(
+            &sm,
+            "CreateSecret",
+            json!({"Name": "db",
+            "SecretString": "{\"user\":\"admin\",\"port\":5432,\"password\":\"sm-pw\"}"}),
+        )
+        .await
+        .unwrap();
         let arn = created["ARN"].as_str().unwrap().to_owned();
         let v1 = created["VersionId"].as_str().unwrap().to_owned();
-        call(&sm, "PutSecretValue", json!({"SecretId": "db", "SecretString": "not json"}))
-            .await
-            .unwrap();
+        call(
+            &sm,
+            "PutSecretValue",
+            json!({"SecretId": "db", "SecretString": "not json"}),
+        )
+        .await
+        .unwrap();
         let partial = "arn:aws:secretsmanager:us-east-1:000000000000:secret:db";
 
         let r = |s: &str| v.resolve_value_from(s);
         assert_eq!(r("/app/pw").unwrap(), "param-pw-2");
         assert_eq!(r("/app/pw:1").unwrap(), "param-pw");
-        assert_eq!(r("arn:aws:ssm:us-east-1:000000000000:parameter/app/pw").unwrap(), "param-pw-2");
-        assert_eq!(r("arn:aws:ssm:us-east-1:000000000000:parameter/plain").unwrap(), "p");
+        assert_eq!(
+            r("arn:aws:ssm:us-east-1:000000000000:parameter/app/pw").unwrap(),
+            "param-pw-2"
+        );
+        assert_eq!(
+            r("arn:aws:ssm:us-east-1:000000000000:parameter/plain").unwrap(),
+            "p"
+        );
         assert_eq!(r(&arn).unwrap(), "not json");
         assert_eq!(r(partial).unwrap(), "not json");
-        assert_eq!(r(&format!("{partial}:password:AWSPREVIOUS:")).unwrap(), "sm-pw");
+        assert_eq!(
+            r(&format!("{partial}:password:AWSPREVIOUS:")).unwrap(),
+            "sm-pw"
+        );
         assert_eq!(r(&format!("{arn}:port::{v1}")).unwrap(), "5432");
-        assert!(r(&format!("{arn}::AWSPREVIOUS")).unwrap().contains("\"sm-pw\""));
+        assert!(
+            r(&format!("{arn}::AWSPREVIOUS"))
+                .unwrap()
+                .contains("\"sm-pw\"")
+        );
 
         let errors = [
             ("/app/missing", "ParameterNotFound"),
             ("/app/pw:9", "VersionNotFound"),
-            ("arn:aws:secretsmanager:us-east-1:000000000000:secret:nope", "SecretNotFound"),
-            ("arn:aws:secretsmanager:eu-west-1:000000000000:secret:db", "SecretNotFound"),
+            (
+                "arn:aws:secretsmanager:us-east-1:000000000000:secret:nope",
+                "SecretNotFound",
+            ),
+            (
+                "arn:aws:secretsmanager:eu-west-1:000000000000:secret:db",
+                "SecretNotFound",
+            ),
             (&format!("{arn}:password"), "NotJson"),
             (&format!("{partial}:missing:AWSPREVIOUS"), "MissingKey"),
             (&format!("{partial}::NOSTAGE"), "VersionNotFound"),
@@ -272,19 +312,34 @@ mod tests {
             let e = r(value_from).unwrap_err();
             assert!(format!("{e:?}").starts_with(kind), "{value_from}: {e:?}");
             let text = e.to_string();
-            assert!(text.contains(value_from.split(':').take(7).collect::<Vec<_>>().join(":").as_str()), "{text}");
+            assert!(
+                text.contains(
+                    value_from
+                        .split(':')
+                        .take(7)
+                        .collect::<Vec<_>>()
+                        .join(":")
+                        .as_str()
+                ),
+                "{text}"
+            );
             for secret in ["param-pw", "sm-pw", "not json", "admin"] {
                 assert!(!text.contains(secret), "{value_from}: {text}");
             }
         }
 
-        call(&sm, "DeleteSecret", json!({"SecretId": "db"})).await.unwrap();
+        call(&sm, "DeleteSecret", json!({"SecretId": "db"}))
+            .await
+            .unwrap();
         assert!(matches!(r(partial), Err(ResolveError::Deleted { .. })));
     }
 
     #[test]
     fn value_from_forms() {
-        assert_eq!(ValueFrom::parse("/a/b").unwrap(), ValueFrom::Parameter("/a/b".into()));
+        assert_eq!(
+            ValueFrom::parse("/a/b").unwrap(),
+            ValueFrom::Parameter("/a/b".into())
+        );
         assert_eq!(
             ValueFrom::parse("arn:aws:secretsmanager:r:1:secret:n-AbCdEf:k:AWSCURRENT:").unwrap(),
             ValueFrom::Secret {

@@ -70,7 +70,15 @@ pub fn parse_id(vault: &Vault, member: &str, id: &str) -> Result<SecretRef, ApiE
         return Ok(SecretRef::Name(id.to_owned()));
     };
     let parts: Vec<&str> = rest.splitn(6, ':').collect();
-    let [_partition, "secretsmanager", region, account, "secret", resource] = parts[..] else {
+    let [
+        _partition,
+        "secretsmanager",
+        region,
+        account,
+        "secret",
+        resource,
+    ] = parts[..]
+    else {
         return Err(ApiError::invalid_parameter(format!(
             "{member} {id:?} is neither a secret name nor a secret ARN \
              (arn:aws:secretsmanager:<region>:<account>:secret:<name>)"
@@ -116,7 +124,10 @@ mod tests {
             check_name("Name", ok).unwrap();
         }
         for bad in ["", "a b", "a:b", "é", &"n".repeat(513)] {
-            assert_eq!(check_name("Name", bad).unwrap_err().code, "ValidationException");
+            assert_eq!(
+                check_name("Name", bad).unwrap_err().code,
+                "ValidationException"
+            );
         }
         let v = vault();
         let arn = new_arn(&v, "prod/db");
@@ -133,7 +144,10 @@ mod tests {
     #[test]
     fn ids_are_names_full_or_partial_arns() {
         let v = vault();
-        assert_eq!(parse_id(&v, "SecretId", "db").unwrap(), SecretRef::Name("db".into()));
+        assert_eq!(
+            parse_id(&v, "SecretId", "db").unwrap(),
+            SecretRef::Name("db".into())
+        );
         let full = "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbC123";
         assert_eq!(
             parse_id(&v, "SecretId", full).unwrap(),
@@ -143,9 +157,16 @@ mod tests {
             }
         );
         let other = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:db";
-        assert_eq!(parse_id(&v, "SecretId", other).unwrap(), SecretRef::Elsewhere);
-        let e = parse_id(&v, "SecretId", "arn:aws:ssm:us-east-1:000000000000:parameter/x")
-            .unwrap_err();
+        assert_eq!(
+            parse_id(&v, "SecretId", other).unwrap(),
+            SecretRef::Elsewhere
+        );
+        let e = parse_id(
+            &v,
+            "SecretId",
+            "arn:aws:ssm:us-east-1:000000000000:parameter/x",
+        )
+        .unwrap_err();
         assert_eq!(e.code, "InvalidParameterException");
         assert!(e.message.contains("SecretId"));
     }

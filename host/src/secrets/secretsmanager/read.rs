@@ -315,11 +315,10 @@ impl Compiled {
                 FilterKey::PrimaryRegion | FilterKey::OwningService => false,
                 FilterKey::All => want.split_whitespace().any(|w| {
                     prefix(&s.name, w, true)
-                        || s.description.as_deref().is_some_and(|d| {
-                            d.split_whitespace().any(|dw| prefix(dw, w, true))
-                        })
-                        || s
-                            .tags
+                        || s.description
+                            .as_deref()
+                            .is_some_and(|d| d.split_whitespace().any(|dw| prefix(dw, w, true)))
+                        || s.tags
                             .iter()
                             .any(|t| prefix(&t.key, w, true) || prefix(&t.value, w, true))
                 }),

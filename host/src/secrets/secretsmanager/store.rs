@@ -105,7 +105,9 @@ impl StoredSecret {
     }
 
     pub fn staged(&self, stage: &str) -> Option<&StoredSecretVersion> {
-        self.versions.iter().find(|v| v.stages.iter().any(|s| s == stage))
+        self.versions
+            .iter()
+            .find(|v| v.stages.iter().any(|s| s == stage))
     }
 
     /// The version `VersionId`/`VersionStage` pick (AWSCURRENT when neither is given).
@@ -137,12 +139,20 @@ impl StoredSecret {
     }
 
     /// The value of `version`, opened with the host key.
-    pub fn open(&self, vault: &Vault, version: &StoredSecretVersion) -> Result<SecretValue, ApiError> {
+    pub fn open(
+        &self,
+        vault: &Vault,
+        version: &StoredSecretVersion,
+    ) -> Result<SecretValue, ApiError> {
         let bytes = vault
             .key
             .open(&version.sealed, &seal_context(&self.arn, &version.id))
             .map_err(|e| {
-                tracing::error!("secretsmanager: secret {} version {}: {e}", self.name, version.id);
+                tracing::error!(
+                    "secretsmanager: secret {} version {}: {e}",
+                    self.name,
+                    version.id
+                );
                 ApiError::new(
                     "DecryptionFailure",
                     format!(
@@ -180,7 +190,10 @@ impl StoredSecret {
             .seal(bytes, &seal_context(&self.arn, id))
             .map_err(|e| {
                 tracing::error!("secretsmanager: {e}");
-                ApiError::new("EncryptionFailure", "The secret value could not be encrypted.")
+                ApiError::new(
+                    "EncryptionFailure",
+                    "The secret value could not be encrypted.",
+                )
             })?;
         let now = now_ms();
         self.versions.push(StoredSecretVersion {
@@ -290,8 +303,15 @@ pub fn list(vault: &Vault) -> Result<Vec<StoredSecret>, ApiError> {
 /// between (the caller reads again).
 pub fn save(vault: &Vault, secret: &StoredSecret, expect: Expect) -> Result<bool, ApiError> {
     let value = serde_json::to_value(secret).map_err(|e| {
-        tracing::error!("secretsmanager: secret {} cannot be encoded: {e}", secret.name);
-        ApiError::with_status("InternalServiceError", "The secret could not be stored.", 500)
+        tracing::error!(
+            "secretsmanager: secret {} cannot be encoded: {e}",
+            secret.name
+        );
+        ApiError::with_status(
+            "InternalServiceError",
+            "The secret could not be stored.",
+            500,
+        )
     })?;
     Ok(vault
         .state

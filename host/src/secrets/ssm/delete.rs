@@ -69,7 +69,8 @@ impl SsmService {
                     invalid_parameters: Vec::new(),
                 };
                 for name in input.names {
-                    let deleted = check_name("Names", &name).is_ok() && store::remove(vault, &name)?;
+                    let deleted =
+                        check_name("Names", &name).is_ok() && store::remove(vault, &name)?;
                     let list = if deleted {
                         &mut out.deleted_parameters
                     } else {

@@ -196,4 +196,3 @@ impl SsmService {
             .await
     }
 }
-

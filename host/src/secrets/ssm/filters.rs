@@ -43,7 +43,10 @@ enum Check {
     KeyId(Op, Vec<String>),
     Tier(Vec<String>),
     DataType(Vec<String>),
-    Path { recursive: bool, paths: Vec<String> },
+    Path {
+        recursive: bool,
+        paths: Vec<String>,
+    },
     /// Labels are not supported: no version has one.
     Label,
     Tag(String, Option<Vec<String>>),
@@ -60,7 +63,11 @@ impl Filters {
                 "ParameterFilters holds more than 50 filters",
             ));
         }
-        filters.iter().map(|f| compile_one(f, scope)).collect::<Result<_, _>>().map(Filters)
+        filters
+            .iter()
+            .map(|f| compile_one(f, scope))
+            .collect::<Result<_, _>>()
+            .map(Filters)
     }
 
     pub fn legacy(filters: &[ParametersFilter]) -> Result<Self, ApiError> {
@@ -107,9 +114,10 @@ impl Filters {
                     .is_some_and(|rest| *recursive || !rest.contains('/'))
             }),
             Check::Label => false,
-            Check::Tag(key, values) => p.tags.iter().any(|t| {
-                &t.key == key && values.as_ref().is_none_or(|vs| vs.contains(&t.value))
-            }),
+            Check::Tag(key, values) => p
+                .tags
+                .iter()
+                .any(|t| &t.key == key && values.as_ref().is_none_or(|vs| vs.contains(&t.value))),
         })
     }
 }
@@ -126,7 +134,15 @@ fn compile_one(f: &ParameterStringFilter, scope: Scope) -> Result<Check, ApiErro
     let key = f.key.as_str();
     let keys: &[&str] = match scope {
         Scope::ByPath => &["Type", "KeyId", "Label", "tag:<key>"],
-        Scope::Describe => &["Name", "Type", "KeyId", "Path", "Tier", "DataType", "tag:<key>"],
+        Scope::Describe => &[
+            "Name",
+            "Type",
+            "KeyId",
+            "Path",
+            "Tier",
+            "DataType",
+            "tag:<key>",
+        ],
     };
     let allowed = |k: &str| keys.contains(&k);
     if let Some(tag) = key.strip_prefix("tag:") {

@@ -177,4 +177,3 @@ fn is_invalid_name(e: &ApiError) -> bool {
             | "HierarchyLevelLimitExceededException"
     )
 }
-

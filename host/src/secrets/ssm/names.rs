@@ -70,8 +70,8 @@ pub fn check_name(member: &str, name: &str) -> Result<(), ApiError> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'/'));
     let hierarchical = name.contains('/');
-    let bad_path = hierarchical
-        && (!name.starts_with('/') || name[1..].split('/').any(str::is_empty));
+    let bad_path =
+        hierarchical && (!name.starts_with('/') || name[1..].split('/').any(str::is_empty));
     if bad_char || bad_path {
         return Err(ApiError::validation(format!(
             "Parameter name {name:?} ({member}) is not valid: a name is letters, numbers and \
@@ -198,7 +198,12 @@ mod tests {
         );
         check_name("Name", &"/l".repeat(15)).unwrap();
         let long = "a".repeat(MAX_NAME_LEN + 1);
-        assert!(check_name("Name", &long).unwrap_err().message.contains("2048"));
+        assert!(
+            check_name("Name", &long)
+                .unwrap_err()
+                .message
+                .contains("2048")
+        );
         for reserved in ["aws-thing", "/AWS/x", "ssm", "/Ssm/x"] {
             let e = check_new_name("Name", reserved).unwrap_err();
             assert!(e.message.contains("prefixed"), "{reserved}: {e}");
@@ -214,17 +219,30 @@ mod tests {
         assert_eq!(r.selector_text.as_deref(), Some(":3"));
         let r = parse_reference(&v, "Name", "x:prod").unwrap();
         assert_eq!(r.selector, Some(Selector::Label("prod".into())));
-        let r = parse_reference(&v, "Name", "arn:aws:ssm:us-east-1:000000000000:parameter/a/b")
-            .unwrap();
+        let r = parse_reference(
+            &v,
+            "Name",
+            "arn:aws:ssm:us-east-1:000000000000:parameter/a/b",
+        )
+        .unwrap();
         assert_eq!(r.candidates, ["/a/b"]);
-        let r = parse_reference(&v, "Name", "arn:aws:ssm:us-east-1:000000000000:parameter/x:2")
-            .unwrap();
+        let r = parse_reference(
+            &v,
+            "Name",
+            "arn:aws:ssm:us-east-1:000000000000:parameter/x:2",
+        )
+        .unwrap();
         assert_eq!(r.candidates, ["/x", "x"]);
         assert_eq!(r.selector, Some(Selector::Version(2)));
-        let r = parse_reference(&v, "Name", "arn:aws:ssm:eu-west-1:000000000000:parameter/x")
-            .unwrap();
+        let r =
+            parse_reference(&v, "Name", "arn:aws:ssm:eu-west-1:000000000000:parameter/x").unwrap();
         assert!(r.candidates.is_empty());
-        for bad in ["arn:aws:s3:::b", "/a:", "/a:0", "arn:aws:ssm:us-east-1:000000000000:doc/x"] {
+        for bad in [
+            "arn:aws:s3:::b",
+            "/a:",
+            "/a:0",
+            "arn:aws:ssm:us-east-1:000000000000:doc/x",
+        ] {
             assert_eq!(
                 parse_reference(&v, "Name", bad).unwrap_err().code,
                 "ValidationException",
@@ -235,6 +253,9 @@ mod tests {
             arn(&v, "/a/b"),
             "arn:aws:ssm:us-east-1:000000000000:parameter/a/b"
         );
-        assert_eq!(arn(&v, "x"), "arn:aws:ssm:us-east-1:000000000000:parameter/x");
+        assert_eq!(
+            arn(&v, "x"),
+            "arn:aws:ssm:us-east-1:000000000000:parameter/x"
+        );
     }
 }

@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::SsmService;
 use super::names::check_new_name;
 use super::store::{self, ParameterType, StoredParameter, StoredVersion};
-use super::SsmService;
 use crate::protocol::{ApiError, Context};
 use crate::secrets::{Tag, check_tags, constraint, now_ms};
 
@@ -99,8 +99,7 @@ fn check(input: &PutParameterInput) -> Result<(), ApiError> {
         }
         let ok = !k.is_empty()
             && k.len() <= 256
-            && k
-                .bytes()
+            && k.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'_' | b'-'));
         if !ok {
             return Err(ApiError::validation(constraint(
@@ -219,10 +218,17 @@ fn next_version(
     let version = previous.as_ref().map_or(1, |p| p.version + 1);
     let (value, sealed) = if kind == ParameterType::SecureString {
         let context = store::seal_context(&input.name, version);
-        let sealed = vault.key.seal(input.value.as_bytes(), &context).map_err(|e| {
-            tracing::error!("ssm: {e}");
-            ApiError::with_status("InternalServerError", "The value could not be encrypted.", 500)
-        })?;
+        let sealed = vault
+            .key
+            .seal(input.value.as_bytes(), &context)
+            .map_err(|e| {
+                tracing::error!("ssm: {e}");
+                ApiError::with_status(
+                    "InternalServerError",
+                    "The value could not be encrypted.",
+                    500,
+                )
+            })?;
         (None, Some(sealed))
     } else {
         (Some(input.value.clone()), None)

@@ -174,8 +174,7 @@ pub fn load(vault: &Vault, name: &str) -> Result<Option<(StoredParameter, u64)>,
     let Some(doc) = vault.state.get_document(KIND, name).map_err(store_error)? else {
         return Ok(None);
     };
-    let stored: StoredParameter =
-        serde_json::from_value(doc.value).map_err(|_| corrupt(name))?;
+    let stored: StoredParameter = serde_json::from_value(doc.value).map_err(|_| corrupt(name))?;
     Ok(Some((stored, doc.revision)))
 }
 
@@ -221,7 +220,11 @@ pub fn update<T>(
         let (next, out) = change(loaded.map(|(p, _)| p))?;
         let value = serde_json::to_value(&next).map_err(|e| {
             tracing::error!("ssm: parameter {name} cannot be encoded: {e}");
-            ApiError::with_status("InternalServerError", "The parameter could not be stored.", 500)
+            ApiError::with_status(
+                "InternalServerError",
+                "The parameter could not be stored.",
+                500,
+            )
         })?;
         if vault
             .state

@@ -3,7 +3,7 @@
 //!
 //! A sealed value is `nonce (12 bytes) ‖ ciphertext ‖ tag (16 bytes)`, in base64 where it is
 //! stored in a JSON document. The caller binds each value to where it lives (associated
-//! data such as `ssm.parameter\0/app/db\03`), so a ciphertext copied into another
+//! data: kind, name and version joined by NUL bytes), so a ciphertext copied into another
 //! document or version does not open.
 
 use std::io::Write;
@@ -169,7 +169,7 @@ mod tests {
     fn a_sealed_value_opens_with_the_same_key_and_context() {
         let key = HostKey::ephemeral();
         let sealed = key
-            .seal(b"hunter2", "ssm.parameter\0/db/password\01")
+            .seal(b"hunter2", "ssm.parameter\0/db/password\x001")
             .unwrap();
         assert!(!sealed.contains("hunter2"));
         let raw = BASE64.decode(&sealed).unwrap();
@@ -178,13 +178,14 @@ mod tests {
             "ciphertext is clear"
         );
         assert_eq!(
-            key.open(&sealed, "ssm.parameter\0/db/password\01").unwrap(),
+            key.open(&sealed, "ssm.parameter\0/db/password\x001")
+                .unwrap(),
             b"hunter2"
         );
         // A fresh nonce each time: the same value seals differently.
         assert_ne!(
             sealed,
-            key.seal(b"hunter2", "ssm.parameter\0/db/password\01")
+            key.seal(b"hunter2", "ssm.parameter\0/db/password\x001")
                 .unwrap()
         );
     }

@@ -1,8 +1,8 @@
 //! wasmgate: Fargate for WebAssembly.
 //!
 //! Modules, in the direction of their dependencies (see ARCHITECTURE.md):
-//! `cli` → `api` → `protocol` ← `control`, `logs`; `control` → `runtime` / `state` / `logs`
-//! → `taskdef`, `config`. `protocol` (the AWS wire protocols and the service trait) sits
+//! `cli` → `api` → `protocol` ← `control`, `logs`, `secrets`; `control` → `runtime` / `state` / `logs`
+//! → `taskdef`, `config`; `secrets` → `state`. `protocol` (the AWS wire protocols and the service trait) sits
 //! under both the transport (`api`) and the services.
 
 pub mod api;
@@ -14,5 +14,6 @@ pub mod lb;
 pub mod logs;
 pub mod protocol;
 pub mod runtime;
+pub mod secrets;
 pub mod state;
 pub mod taskdef;

@@ -23,6 +23,7 @@ mod metadata;
 mod network;
 mod protocols;
 mod registry;
+mod secrets;
 mod services;
 mod signals;
 mod storage;

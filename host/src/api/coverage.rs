@@ -7,6 +7,7 @@ use crate::control::{EcsService, EcsSettings};
 use crate::logs::{LogStore, LogsService};
 use crate::protocol::{ApiError, Principal, Service};
 use crate::runtime::Runtime;
+use crate::secrets::{HostKey, SecretsManagerService, SsmService, Vault};
 use crate::state::sqlite::SqliteStateStore;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -90,6 +91,17 @@ async fn the_coverage_page_lists_exactly_the_routed_operations() {
     for op in &ops {
         not_unknown(&name, op, logs.call(&principal(), op, json!({})).await);
     }
+    services.insert(name, ops);
+    // Typed services: every routed name has its handler by construction (`op!`).
+    let vault = Vault::new(
+        Arc::new(SqliteStateStore::open(&dir.path().join("secrets.db")).expect("state store")),
+        Arc::new(HostKey::ephemeral()),
+        "us-east-1",
+        "000000000000",
+    );
+    let (name, ops) = routed(&SsmService::new(vault.clone()));
+    services.insert(name, ops);
+    let (name, ops) = routed(&SecretsManagerService::new(vault));
     services.insert(name, ops);
 
     let page = documented(PAGE);

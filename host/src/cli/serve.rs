@@ -17,6 +17,8 @@ use wasmgate::lb::LoadBalancer;
 use wasmgate::logs::LogsService;
 use wasmgate::protocol::Router;
 use wasmgate::runtime::Runtime;
+use wasmgate::secrets::{HostKey, SecretsManagerService, SsmService, Vault};
+use wasmgate::state::StateStore;
 use wasmgate::state::owner::DataDirOwner;
 use wasmgate::state::sqlite::SqliteStateStore;
 
@@ -79,15 +81,21 @@ async fn run(
     let state_path = data_dir.join("state.db");
     let state = SqliteStateStore::open(&state_path)
         .with_context(|| format!("cannot open the state store {}", state_path.display()))?;
-    let ecs = EcsService::new(Arc::new(state), runtime.clone(), settings.clone())
+    let state: Arc<dyn StateStore> = Arc::new(state);
+    let ecs = EcsService::new(state.clone(), runtime.clone(), settings.clone())
         .context("cannot start the control plane")?;
     ecs.set_load_balancer(lb.clone());
     let logs = LogsService::new(runtime.logs().clone())
         .with_arn_scope(settings.region.clone(), settings.account_id.clone());
+    // SSM SecureString parameters and secrets are sealed with the data directory's key.
+    let key = HostKey::load_or_create(&data_dir).context("cannot open the secrets key")?;
+    let vault = Vault::new(state, Arc::new(key), &settings.region, &settings.account_id);
     // The API's services: one line each.
     let services = Router::builder()
         .service(ecs.clone())
-        .service(Arc::new(logs));
+        .service(Arc::new(logs))
+        .service(Arc::new(SsmService::new(vault.clone())))
+        .service(Arc::new(SecretsManagerService::new(vault)));
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let signals = Signals::install().context("cannot install signal handlers")?;

@@ -15,3 +15,4 @@ pub mod protocol;
 pub mod runtime;
 pub mod state;
 pub mod taskdef;
+pub mod util;

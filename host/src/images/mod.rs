@@ -30,6 +30,7 @@ pub use reference::{ImageRef, ReferenceError, is_loopback_registry};
 pub use registry::{WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
 
 use crate::config::{HostConfig, RegistryConfig, Secret};
+use crate::util::sync::lock;
 use oci_client::client::{Config, ImageLayer};
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use registry::{Op, Registry};
@@ -791,10 +792,6 @@ fn touch(path: &Path) {
     if let Ok(f) = std::fs::OpenOptions::new().append(true).open(path) {
         let _ = f.set_modified(SystemTime::now());
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

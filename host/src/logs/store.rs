@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
@@ -16,6 +16,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 use super::names::{check_group_name, check_stream_name};
 use super::schema;
 use super::{LogError, LogEvent};
+// A poisoned connection lock only means another thread panicked mid-call; its transaction
+// was rolled back when dropped, so the connection is still sound.
+use crate::util::sync::lock;
 
 /// Read connections per file store: enough for a follower plus an API request on 2 cores.
 const READERS: usize = 2;
@@ -246,12 +249,6 @@ impl LogStore {
             Ok(())
         })
     }
-}
-
-/// A poisoned lock only means another thread panicked mid-call; its transaction was
-/// rolled back when dropped, so the connection is still sound.
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Epoch milliseconds now (0 if the clock is before 1970).

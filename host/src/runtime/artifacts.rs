@@ -8,6 +8,7 @@
 
 use super::engine::GuestEngine;
 use super::guest_state::GuestState;
+use crate::util::sync::lock;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -174,8 +175,4 @@ impl ArtifactCache {
             unsafe { Component::deserialize(&engine.engine, &compiled) }.map_err(not_component)?;
         Ok((component, true))
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

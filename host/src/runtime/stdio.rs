@@ -13,6 +13,7 @@
 //! [`MAX_LINE_BYTES`] cut into events), so one host call costs time linear in its size.
 
 use super::logbudget::TaskLogBudget;
+use crate::util::sync::lock;
 use bytes::Bytes;
 use std::io;
 use std::pin::Pin;
@@ -193,7 +194,7 @@ impl GuestOutput {
 
     fn lock_partial(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
         // A poisoned buffer only means a writer panicked mid-append; the bytes are still valid.
-        self.partial.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.partial)
     }
 
     /// Cuts `bytes` into lines in one pass. `partial` (the line being written) stays

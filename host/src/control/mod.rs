@@ -25,7 +25,6 @@ mod shape;
 mod tags;
 mod taskdefs;
 mod tasks;
-mod time;
 mod tokens;
 
 #[cfg(test)]
@@ -38,6 +37,7 @@ use crate::protocol::Principal;
 use crate::runtime::Runtime;
 use crate::state::{self, StateStore};
 use crate::util::sync::lock;
+use crate::util::time;
 use arn::Arns;
 use error::Result;
 use live::LiveTask;

@@ -10,11 +10,11 @@ use super::error::{ControlError, Result, TASK_DEFINITION_NOT_DESCRIBABLE};
 use super::input;
 use super::page::{self, Order};
 use super::shape::secs_json;
-use super::time::now_ms;
 use crate::protocol::Principal;
 use crate::runtime::runtime_rules;
 use crate::state::{TaskDefQuery, TaskDefRecord};
 use crate::taskdef::{self, AWSVPC, TaskDefError, TaskDefinition, fargate, units};
+use crate::util::time::now_ms;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 

@@ -6,10 +6,10 @@
 //! read transaction tries to upgrade. Readers get their own connections so
 //! `logs --follow` polls and API reads never queue behind a large batch insert.
 
+use crate::util::time::now_ms;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
@@ -249,13 +249,6 @@ impl LogStore {
             Ok(())
         })
     }
-}
-
-/// Epoch milliseconds now (0 if the clock is before 1970).
-pub(super) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Inserts a group if absent; true if it was created.

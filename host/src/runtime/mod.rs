@@ -98,7 +98,7 @@ pub struct TaskSpec {
 pub(crate) struct Shared {
     config: HostConfig,
     engine: engine::GuestEngine,
-    artifacts: artifacts::ArtifactCache,
+    artifacts: Arc<artifacts::ArtifactCache>,
     logs: LogStore,
     tasks_dir: PathBuf,
     net: net::NetworkHost,
@@ -135,15 +135,16 @@ impl Runtime {
             descriptors.budget()
         );
         let net = net::NetworkHost::new(&config.network, &config.limits, descriptors)?;
-        let artifacts_dir = data_dir.join("cache").join("components");
-        let images = crate::images::ImageStore::new(
-            data_dir.join("images"),
-            Some(artifacts_dir.clone()),
-            config.registry.clone(),
-        );
+        let artifacts = Arc::new(artifacts::ArtifactCache::new(
+            data_dir.join("cache").join("components"),
+        ));
+        let images =
+            crate::images::ImageStore::new(data_dir.join("images"), config.registry.clone());
+        // A component evicted from the image store takes its compiled artifacts with it.
+        images.register_eviction_hook(artifacts.clone());
         Ok(Self {
             shared: Arc::new(Shared {
-                artifacts: artifacts::ArtifactCache::new(artifacts_dir),
+                artifacts,
                 images,
                 config,
                 engine,

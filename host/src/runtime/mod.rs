@@ -67,10 +67,20 @@ pub enum RuntimeError {
 /// Why a task could not be started at all (nothing was created).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("{0}")]
-    Invalid(String),
+    /// Rules of this runtime (or an override) the definition breaks, each naming its field.
+    #[error("{}", join_rules(.0))]
+    Invalid(Vec<taskdef::FieldError>),
     #[error(transparent)]
     Definition(#[from] taskdef::TaskDefError),
+}
+
+/// One line per broken rule (`path: rule`), as `wasmgate run` prints them.
+fn join_rules(errors: &[taskdef::FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// ECS `containerOverrides`: per-container changes for one run of a definition.
@@ -267,10 +277,10 @@ pub fn apply_overrides(
             .iter_mut()
             .find(|c| c.name == o.name)
         else {
-            return Err(StartError::Invalid(format!(
-                "overrides.containerOverrides[{i}].name: no container named {:?} in the task definition",
-                o.name
-            )));
+            return Err(StartError::Invalid(vec![taskdef::FieldError::new(
+                format!("overrides.containerOverrides[{i}].name"),
+                format!("no container named {:?} in the task definition", o.name),
+            )]));
         };
         if let Some(cmd) = &o.command {
             c.command = cmd.clone();

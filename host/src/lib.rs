@@ -17,3 +17,4 @@ pub mod runtime;
 pub mod secrets;
 pub mod state;
 pub mod taskdef;
+pub mod util;

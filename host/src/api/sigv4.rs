@@ -8,6 +8,7 @@
 
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, Method, Uri};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode};
 use sha2::{Digest, Sha256};
 use time::format_description::FormatItem;
 use time::macros::format_description;
@@ -444,41 +445,21 @@ fn canonical_query(query: &str) -> String {
         .join("&")
 }
 
+/// AWS's URI encoding: everything but the unreserved set (A-Z a-z 0-9 - _ . ~) as `%XX`,
+/// upper-case hex.
+const AWS_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 fn uri_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encode(bytes, AWS_ENCODE).to_string()
 }
 
+/// `%XX` decoded; a `%` not followed by two hex digits stays as it is.
 fn percent_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2]))
-        {
-            out.push(h << 4 | l);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    char::from(b)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
+    percent_decode_str(s).collect()
 }
 
 /// `AWS4-HMAC-SHA256\n<amz-date>\n<scope>\n<hex sha256(canonical request)>`.
@@ -904,6 +885,9 @@ mod tests {
         assert_eq!(canonical_query(""), "");
         assert_eq!(canonical_query("b=2&a=1&a=0&c"), "a=0&a=1&b=2&c=");
         assert_eq!(canonical_query("k=a%20b~"), "k=a%20b~");
+        // Non-ASCII is encoded byte by byte, upper-case hex; a stray `%` is itself encoded.
+        assert_eq!(canonical_uri("/é-_.~"), "/%C3%A9-_.~");
+        assert_eq!(canonical_query("k=%zz&j=%2a+"), "j=%2A%2B&k=%25zz");
         assert_eq!(amz_date(ECS_NOW), "20240517T123456Z");
     }
 }

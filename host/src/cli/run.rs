@@ -109,7 +109,7 @@ fn read_definition(
     }
     let errors = runtime_rules(&parsed.definition);
     if !errors.is_empty() {
-        return Err(invalid(errors));
+        return Err(invalid(errors.iter().map(ToString::to_string).collect()));
     }
     Ok(parsed)
 }

@@ -3,9 +3,9 @@
 use super::error::{ControlError, Result};
 use super::input::{self, NAME_RULE, TagIn};
 use super::page::{self, Order};
-use super::time::now_ms;
 use super::{DEFAULT_CLUSTER, EcsService};
 use crate::state::{ClusterRecord, StateStore, TaskRecord};
+use crate::util::time::now_ms;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;

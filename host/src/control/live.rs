@@ -5,10 +5,11 @@ use super::Core;
 use super::error::Result;
 use super::recovery;
 use super::shape::{self, StopRequest, TaskMeta};
-use super::time::now_ms;
 use crate::runtime::{StopCode, TaskHandle, TaskStatus};
+use crate::util::sync::lock;
+use crate::util::time::now_ms;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What the driver ending without a STOPPED snapshot is recorded as.
@@ -45,17 +46,14 @@ impl LiveTask {
     }
 
     pub fn stop_request(&self) -> Option<StopRequest> {
-        self.stop
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        lock(&self.stop).clone()
     }
 
     /// Asks the runtime to stop the task. The first stop asked for is the one reported;
     /// a task already stopping keeps its reason.
     pub fn request_stop(&self, code: StopCode, reason: String) {
         {
-            let mut stop = self.stop.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut stop = lock(&self.stop);
             if stop.is_some() || self.handle.snapshot().desired_status == TaskStatus::Stopped {
                 return;
             }

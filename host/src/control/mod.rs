@@ -25,7 +25,6 @@ mod shape;
 mod tags;
 mod taskdefs;
 mod tasks;
-mod time;
 mod tokens;
 
 #[cfg(test)]
@@ -37,6 +36,8 @@ pub use service::OPERATIONS;
 use crate::protocol::Principal;
 use crate::runtime::Runtime;
 use crate::state::{self, StateStore};
+use crate::util::sync::lock;
+use crate::util::time;
 use arn::Arns;
 use error::Result;
 use live::LiveTask;
@@ -44,7 +45,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 pub const SIGNING_NAME: &str = "ecs";
@@ -93,7 +94,7 @@ impl Core {
     }
 
     fn live(&self) -> MutexGuard<'_, HashMap<String, Arc<LiveTask>>> {
-        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.live)
     }
 }
 

@@ -8,8 +8,8 @@
 //! was already stopping keeps the stop code and reason it had.
 
 use super::error::Result;
-use super::time::{now_ms, secs};
 use crate::state::{StateStore, TaskRecord};
+use crate::util::time::{now_ms, secs};
 use serde_json::{Map, Value, json};
 
 /// `stoppedReason` of a task the previous host left running.

@@ -395,9 +395,8 @@ pub(super) fn network(n: NetworkIn) -> Result<NetworkConfig> {
 
 fn start_error(e: StartError) -> ControlError {
     match e {
-        StartError::Invalid(message) => ControlError::client(message.replace('\n', "; ")),
-        StartError::Definition(TaskDefError::Invalid(errors)) => {
-            // The size was checked before starting: no ECS sentence here.
+        // The size was checked before starting: no ECS sentence here.
+        StartError::Invalid(errors) | StartError::Definition(TaskDefError::Invalid(errors)) => {
             taskdefs::rules_error(&errors, Some(0), 0)
         }
         StartError::Definition(err) => ControlError::client(err.to_string()),

@@ -2,9 +2,9 @@
 //! (`TaskMeta`) and the runtime's latest snapshot of it.
 
 use super::arn::Arns;
-use super::time::{epoch_secs, secs, to_ms};
 use crate::runtime::{StopCode, TaskSnapshot, TaskStatus};
 use crate::state::TaskRecord;
+use crate::util::time::{epoch_secs, secs, to_ms};
 use serde::Serialize;
 use serde_json::{Value, json};
 

@@ -10,11 +10,11 @@ use super::error::{ControlError, Result, TASK_DEFINITION_NOT_DESCRIBABLE};
 use super::input;
 use super::page::{self, Order};
 use super::shape::secs_json;
-use super::time::now_ms;
 use crate::protocol::Principal;
 use crate::runtime::runtime_rules;
 use crate::state::{TaskDefQuery, TaskDefRecord};
-use crate::taskdef::{self, AWSVPC, TaskDefError, TaskDefinition, fargate, units};
+use crate::taskdef::{self, AWSVPC, FieldError, TaskDefError, TaskDefinition, fargate, units};
+use crate::util::time::now_ms;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -342,12 +342,13 @@ pub fn definition_error(body: &Value, err: &TaskDefError) -> ControlError {
 
 /// ClientException listing broken rules (`path: rule`, joined by "; "); when the task size
 /// is at fault, ECS's own sentence comes first. `cpu` is `None` when none was given.
-pub fn rules_error<E: ToString>(errors: &[E], cpu: Option<u64>, memory: u64) -> ControlError {
-    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    let joined = lines.join("; ");
-    let about_size = lines
+pub fn rules_error(errors: &[FieldError], cpu: Option<u64>, memory: u64) -> ControlError {
+    let joined = errors
         .iter()
-        .any(|l| l.starts_with("cpu: ") || l.starts_with("memory: "));
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let about_size = errors.iter().any(|e| e.path == "cpu" || e.path == "memory");
     match ecs_size_sentence(cpu, memory) {
         Some(sentence) if about_size => ControlError::client(format!("{sentence} {joined}")),
         _ => ControlError::client(joined),
@@ -399,7 +400,7 @@ mod tests {
         // An unreadable cpu is reported by the rules alone.
         assert_eq!(ecs_size_sentence(Some(0), 512), None);
         let e = rules_error(
-            &["memory: 1024 MiB is not valid".to_owned()],
+            &[FieldError::new("memory", "1024 MiB is not valid")],
             Some(1024),
             1024,
         );
@@ -407,7 +408,11 @@ mod tests {
             e.to_string().starts_with("No Fargate configuration exists"),
             "{e}"
         );
-        let e = rules_error(&["family: is required".to_owned()], Some(1024), 1024);
+        let e = rules_error(
+            &[FieldError::new("family", "is required")],
+            Some(1024),
+            1024,
+        );
         assert_eq!(e.to_string(), "family: is required");
     }
 }

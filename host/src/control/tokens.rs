@@ -3,9 +3,10 @@
 //! the tasks a second time: it gets the tasks the first attempt started.
 
 use super::error::{ControlError, Result};
+use crate::util::sync::lock;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What the first successful RunTask with a token answered.
@@ -43,7 +44,7 @@ impl RunTokens {
         Fut: std::future::Future<Output = Result<RunOutcome>>,
     {
         let cell = {
-            let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut entries = lock(&self.entries);
             match entries.get(token) {
                 Some(e) if e.fingerprint != fingerprint => {
                     return Err(ControlError::invalid(
@@ -67,7 +68,7 @@ impl RunTokens {
         };
         let outcome = cell.get_or_try_init(start).await.cloned();
         if outcome.is_err() {
-            let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut entries = lock(&self.entries);
             if entries
                 .get(token)
                 .is_some_and(|e| Arc::ptr_eq(&e.cell, &cell) && !cell.initialized())
@@ -80,7 +81,7 @@ impl RunTokens {
 
     /// Forgets tokens older than `age`.
     pub fn expire(&self, age: Duration) {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut entries = lock(&self.entries);
         entries.retain(|_, e| e.at.elapsed() < age);
     }
 }

@@ -20,8 +20,9 @@
 //! Tags are resolved to a manifest digest at every task start; the digest is what runs. Pulls
 //! of one digest are coalesced (the second waits for the first and finds the blob in place).
 //! Blobs are touched on every use; past `[registry] cache_max_mib` the least recently used
-//! blobs that no running task holds (see `ImageLease`) are evicted with their compiled
-//! artifacts. Nothing here knows about tasks or the ECS API.
+//! blobs that no running task holds (see `ImageLease`) are evicted, and every registered
+//! [`EvictionHook`] hears of it (the runtime drops what it compiled from the blob). Nothing
+//! here knows about tasks, compiled artifacts or the ECS API.
 
 pub mod reference;
 pub(crate) mod registry;
@@ -30,6 +31,7 @@ pub use reference::{ImageRef, ReferenceError, is_loopback_registry};
 pub use registry::{WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
 
 use crate::config::{HostConfig, RegistryConfig, Secret};
+use crate::util::sync::{lock, read, write};
 use oci_client::client::{Config, ImageLayer};
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use registry::{Op, Registry};
@@ -38,7 +40,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 
 /// Why an image could not be pulled; the task stops with `CannotPullContainerError: <this>`.
@@ -235,11 +237,25 @@ impl Drop for ImageLease {
     }
 }
 
+/// Told of each blob the store evicts, so that what others derived from it goes too.
+pub trait EvictionHook: Send + Sync {
+    /// `sha256_hex`: the evicted blob's digest, hex without the `sha256:` prefix.
+    fn evicted(&self, sha256_hex: &str);
+}
+
+#[derive(Default)]
+struct Hooks(RwLock<Vec<Arc<dyn EvictionHook>>>);
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} eviction hook(s)", read(&self.0).len())
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     dir: PathBuf,
-    /// Compiled artifacts named `<hex>-<engine key>.cwasm`, evicted with their blob.
-    artifacts_dir: Option<PathBuf>,
+    on_evict: Hooks,
     config: RegistryConfig,
     in_use: Mutex<HashMap<String, usize>>,
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -293,17 +309,22 @@ pub struct ImageStore {
 }
 
 impl ImageStore {
-    pub fn new(dir: PathBuf, artifacts_dir: Option<PathBuf>, config: RegistryConfig) -> Self {
+    pub fn new(dir: PathBuf, config: RegistryConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
                 dir,
-                artifacts_dir,
+                on_evict: Hooks::default(),
                 config,
                 in_use: Mutex::default(),
                 inflight: Mutex::default(),
                 fetches: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Calls `hook` with the digest of every blob evicted from now on.
+    pub fn register_eviction_hook(&self, hook: Arc<dyn EvictionHook>) {
+        write(&self.inner.on_evict.0).push(hook);
     }
 
     /// Blobs fetched over the network since the store was created (coalescing shows here).
@@ -578,22 +599,9 @@ impl ImageStore {
             if std::fs::remove_file(dir.join(&hex)).is_ok() {
                 tracing::info!("image store: evicted blob sha256:{hex} ({len} bytes)");
                 total -= len;
-                self.remove_artifacts(&hex);
-            }
-        }
-    }
-
-    fn remove_artifacts(&self, hex: &str) {
-        let Some(dir) = &self.inner.artifacts_dir else {
-            return;
-        };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let prefix = format!("{hex}-");
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = std::fs::remove_file(e.path());
+                for hook in read(&self.inner.on_evict.0).iter() {
+                    hook.evicted(&hex);
+                }
             }
         }
     }
@@ -793,10 +801,6 @@ fn touch(path: &Path) {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -812,6 +816,41 @@ mod tests {
         assert_eq!(username, "bob");
         let e = parse_secret("s", "nocolon").unwrap_err().to_string();
         assert!(!e.contains("nocolon"), "{e}");
+    }
+
+    #[derive(Default)]
+    struct Heard(Mutex<Vec<String>>);
+
+    impl EvictionHook for Heard {
+        fn evicted(&self, sha256_hex: &str) {
+            lock(&self.0).push(sha256_hex.to_owned());
+        }
+    }
+
+    #[test]
+    fn eviction_tells_every_hook_which_blob_went_and_spares_leased_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::new(
+            dir.path().to_owned(),
+            RegistryConfig {
+                cache_max_mib: 0,
+                ..RegistryConfig::default()
+            },
+        );
+        let blobs = dir.path().join("blobs").join("sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        for hex in [digest('a'), digest('b')] {
+            std::fs::write(blobs.join(&hex), b"component").unwrap();
+        }
+        let (first, second) = (Arc::new(Heard::default()), Arc::new(Heard::default()));
+        store.register_eviction_hook(first.clone());
+        store.register_eviction_hook(second.clone());
+        let _held = store.lease(&digest('b'));
+        store.evict();
+        assert!(!blobs.join(digest('a')).exists());
+        assert!(blobs.join(digest('b')).exists(), "a leased blob stays");
+        assert_eq!(*lock(&first.0), vec![digest('a')]);
+        assert_eq!(*lock(&second.0), vec![digest('a')]);
     }
 
     fn config() -> HostConfig {

@@ -14,12 +14,13 @@
 //! A request is "in progress" from the moment its headers were read (the service is
 //! called) until its response body was sent: [`Tracker::request`] counts it.
 
+use crate::util::sync::lock;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -80,10 +81,6 @@ struct State {
     evict: AtomicBool,
     /// Wakes the watchdog: eviction, or a request ended (the header deadline restarts).
     wake: Notify,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {

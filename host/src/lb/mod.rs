@@ -25,10 +25,11 @@ mod proxy;
 mod served;
 
 use crate::config::{LbAlgorithm, LbConfig, TargetGroupConfig};
+use crate::util::sync::lock;
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -172,10 +173,6 @@ struct HealthState {
     state: TargetHealth,
     successes: u32,
     failures: u32,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl LoadBalancer {

@@ -7,8 +7,9 @@
 use rusqlite::Connection;
 
 use super::prune::{CHUNK, delete_selected};
-use super::store::{now_ms, require_group};
+use super::store::require_group;
 use super::{LogError, LogStore};
+use crate::util::time::now_ms;
 
 /// The values CloudWatch Logs accepts for `retentionInDays`.
 pub const RETENTION_DAYS: [u32; 22] = [

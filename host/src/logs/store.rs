@@ -6,16 +6,19 @@
 //! read transaction tries to upgrade. Readers get their own connections so
 //! `logs --follow` polls and API reads never queue behind a large batch insert.
 
+use crate::util::time::now_ms;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::names::{check_group_name, check_stream_name};
 use super::schema;
 use super::{LogError, LogEvent};
+// A poisoned connection lock only means another thread panicked mid-call; its transaction
+// was rolled back when dropped, so the connection is still sound.
+use crate::util::sync::lock;
 
 /// Read connections per file store: enough for a follower plus an API request on 2 cores.
 const READERS: usize = 2;
@@ -246,19 +249,6 @@ impl LogStore {
             Ok(())
         })
     }
-}
-
-/// A poisoned lock only means another thread panicked mid-call; its transaction was
-/// rolled back when dropped, so the connection is still sound.
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Epoch milliseconds now (0 if the clock is before 1970).
-pub(super) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Inserts a group if absent; true if it was created.

@@ -4,22 +4,19 @@
 //! A plain thread, so the store needs no async runtime; it holds the store weakly and ends
 //! as soon as the last handle to the store is dropped.
 
+use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use super::LogStore;
+use crate::util::sync::lock;
 
 impl LogStore {
     /// Sweeps now and then every `every`, until the store is dropped. A second call
     /// replaces the first sweeper.
     pub fn start_sweeper(&self, every: Duration) {
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
-        *self
-            .inner()
-            .sweeper_stop
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(stop_tx);
+        *lock(&self.inner().sweeper_stop) = Some(stop_tx);
         let weak = Arc::downgrade(self.inner());
         let spawned = std::thread::Builder::new()
             .name("log-sweeper".into())

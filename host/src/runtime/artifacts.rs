@@ -8,6 +8,7 @@
 
 use super::engine::GuestEngine;
 use super::guest_state::GuestState;
+use crate::util::sync::lock;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -126,6 +127,24 @@ impl ArtifactCache {
         Ok(prepared)
     }
 
+    /// Forgets the component with this content digest: its artifacts on disk (one per
+    /// engine key) and what is prepared in memory (tasks running it hold their own copy).
+    fn forget(&self, digest: &str) {
+        lock(&self.prepared).remove(digest);
+        lock(&self.digests).retain(|_, (_, _, d)| d != digest);
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let prefix = format!("{digest}-");
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(&prefix) && name.ends_with(".cwasm") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+
     fn component(
         &self,
         engine: &GuestEngine,
@@ -176,6 +195,36 @@ impl ArtifactCache {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// The image store's blobs are components named by their sha256, the key of this cache too.
+impl crate::images::EvictionHook for ArtifactCache {
+    fn evicted(&self, sha256_hex: &str) {
+        self.forget(sha256_hex);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::images::EvictionHook;
+
+    #[test]
+    fn an_evicted_component_takes_its_artifacts_for_every_engine_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ArtifactCache::new(dir.path().to_owned());
+        let (gone, kept) = ("ab".repeat(32), "cd".repeat(32));
+        for name in [
+            format!("{gone}-k1.cwasm"),
+            format!("{gone}-k2.cwasm"),
+            format!("{kept}-k1.cwasm"),
+        ] {
+            std::fs::write(dir.path().join(name), b"artifact").unwrap();
+        }
+        cache.evicted(&gone);
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, vec![format!("{kept}-k1.cwasm")]);
+    }
 }

@@ -10,6 +10,7 @@
 //! one bucket; an HTTP container runs one future per request, all charging the container's
 //! single bucket, so that together its concurrent requests get the container's share.
 
+use crate::util::sync;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,7 +90,7 @@ impl CpuBucket {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (Instant, Duration)> {
         // The state is two plain values: a panic elsewhere cannot leave it inconsistent.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.state)
     }
 
     /// Rolls forward over every period boundary passed, paying back overshoot; returns the

@@ -4,13 +4,12 @@
 //! a capability means one field here and one `add_to_linker` call in `engine`.
 
 use super::fsquota::{QuotaFsView, StorageQuota, StoreFiles};
-use super::http::OutgoingHooks;
 use super::limits::ContainerLimiter;
 use super::net::{ContainerNet, TaskNetView};
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 pub struct GuestState {
     pub wasi: WasiCtx,
@@ -20,9 +19,10 @@ pub struct GuestState {
     /// Files and directories this store's guest holds open, against its container's cap.
     pub files: StoreFiles,
     pub http: WasiHttpCtx,
-    /// Where the guest's outgoing wasi:http requests go: siblings in-process, else the
-    /// task's egress rules.
-    pub http_hooks: OutgoingHooks,
+    /// Where the guest's outgoing wasi:http requests go (`http::OutgoingHooks`: siblings
+    /// in-process, else the task's egress rules). Held as wasmtime-wasi-http's trait so that
+    /// this module, which `http/` builds stores from, does not point back up to `http/`.
+    pub http_hooks: Box<dyn WasiHttpHooks>,
     /// The task's network as this container's sockets see it (address map, rules, ports).
     pub net: ContainerNet,
 }
@@ -66,7 +66,7 @@ impl WasiHttpView for GuestState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: &mut self.http_hooks,
+            hooks: &mut *self.http_hooks,
         }
     }
 }

@@ -11,6 +11,7 @@
 //! (3) and `startPeriod` (0 s: failures inside it do not count) are ECS's members with
 //! ECS's defaults and ranges.
 
+use crate::taskdef::FieldError;
 use serde::Serialize;
 use serde_json::Value;
 use std::net::{IpAddr, SocketAddr};
@@ -52,7 +53,7 @@ pub struct HealthCheck {
 const FORMS: &str = "use [\"CMD\", \"http-get\", \"http://localhost:<port>/<path>\"] or [\"CMD-SHELL\", \"curl -f http://localhost:<port>/<path>\"]";
 
 /// Parses container `i`'s `healthCheck`; the error names the member.
-pub fn parse(i: usize, value: &Value) -> Result<HealthCheck, String> {
+pub fn parse(i: usize, value: &Value) -> Result<HealthCheck, FieldError> {
     let at = |m: &str| format!("containerDefinitions[{i}].healthCheck.{m}");
     let command: Vec<&str> = value
         .get("command")
@@ -71,25 +72,25 @@ pub fn parse(i: usize, value: &Value) -> Result<HealthCheck, String> {
         _ => None,
     };
     let Some(url) = url else {
-        return Err(format!(
-            "{}: wasmgate runs health checks as an HTTP GET: {FORMS}",
-            at("command")
+        return Err(FieldError::new(
+            at("command"),
+            format!("wasmgate runs health checks as an HTTP GET: {FORMS}"),
         ));
     };
     let (port, path) = parse_url(url).ok_or_else(|| {
-        format!(
-            "{}: {url:?} is not http://localhost:<port>/<path>; {FORMS}",
-            at("command")
+        FieldError::new(
+            at("command"),
+            format!("{url:?} is not http://localhost:<port>/<path>; {FORMS}"),
         )
     })?;
-    let secs = |m: &str, default: u64, lo: u64, hi: u64| -> Result<Duration, String> {
+    let secs = |m: &str, default: u64, lo: u64, hi: u64| -> Result<Duration, FieldError> {
         match value.get(m) {
             None | Some(Value::Null) => Ok(Duration::from_secs(default)),
             Some(v) => v
                 .as_u64()
                 .filter(|n| (lo..=hi).contains(n))
                 .map(Duration::from_secs)
-                .ok_or_else(|| format!("{}: must be between {lo} and {hi}", at(m))),
+                .ok_or_else(|| FieldError::new(at(m), format!("must be between {lo} and {hi}"))),
         }
     };
     let interval = secs("interval", 30, 5, 300)?;
@@ -226,19 +227,17 @@ mod tests {
             json!({}),
         ] {
             let e = parse(2, &bad).expect_err("refused");
-            assert!(
-                e.starts_with("containerDefinitions[2].healthCheck.command: "),
-                "{e}"
-            );
+            assert_eq!(e.path, "containerDefinitions[2].healthCheck.command");
+            assert!(e.rule.contains("http://localhost:<port>/<path>"), "{e}");
         }
         let e = parse(
             0,
             &json!({ "command": ["CMD", "http-get", "http://localhost:1/"], "interval": 1 }),
         )
         .expect_err("interval");
-        assert!(
-            e.starts_with("containerDefinitions[0].healthCheck.interval: "),
-            "{e}"
+        assert_eq!(
+            e.to_string(),
+            "containerDefinitions[0].healthCheck.interval: must be between 5 and 300"
         );
     }
 }

@@ -71,10 +71,20 @@ pub enum RuntimeError {
 /// Why a task could not be started at all (nothing was created).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("{0}")]
-    Invalid(String),
+    /// Rules of this runtime (or an override) the definition breaks, each naming its field.
+    #[error("{}", join_rules(.0))]
+    Invalid(Vec<taskdef::FieldError>),
     #[error(transparent)]
     Definition(#[from] taskdef::TaskDefError),
+}
+
+/// One line per broken rule (`path: rule`), as `wasmgate run` prints them.
+fn join_rules(errors: &[taskdef::FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// ECS `containerOverrides`: per-container changes for one run of a definition.
@@ -105,7 +115,7 @@ pub struct TaskSpec {
 pub(crate) struct Shared {
     config: HostConfig,
     engine: engine::GuestEngine,
-    artifacts: artifacts::ArtifactCache,
+    artifacts: Arc<artifacts::ArtifactCache>,
     logs: LogStore,
     tasks_dir: PathBuf,
     net: net::NetworkHost,
@@ -144,15 +154,16 @@ impl Runtime {
             descriptors.budget()
         );
         let net = net::NetworkHost::new(&config.network, &config.limits, descriptors)?;
-        let artifacts_dir = data_dir.join("cache").join("components");
-        let images = crate::images::ImageStore::new(
-            data_dir.join("images"),
-            Some(artifacts_dir.clone()),
-            config.registry.clone(),
-        );
+        let artifacts = Arc::new(artifacts::ArtifactCache::new(
+            data_dir.join("cache").join("components"),
+        ));
+        let images =
+            crate::images::ImageStore::new(data_dir.join("images"), config.registry.clone());
+        // A component evicted from the image store takes its compiled artifacts with it.
+        images.register_eviction_hook(artifacts.clone());
         Ok(Self {
             shared: Arc::new(Shared {
-                artifacts: artifacts::ArtifactCache::new(artifacts_dir),
+                artifacts,
                 images,
                 config,
                 engine,
@@ -297,10 +308,10 @@ pub fn apply_overrides(
             .iter_mut()
             .find(|c| c.name == o.name)
         else {
-            return Err(StartError::Invalid(format!(
-                "overrides.containerOverrides[{i}].name: no container named {:?} in the task definition",
-                o.name
-            )));
+            return Err(StartError::Invalid(vec![taskdef::FieldError::new(
+                format!("overrides.containerOverrides[{i}].name"),
+                format!("no container named {:?} in the task definition", o.name),
+            )]));
         };
         if let Some(cmd) = &o.command {
             c.command = cmd.clone();

@@ -3,6 +3,8 @@
 use serde::Serialize;
 use std::time::SystemTime;
 
+use crate::util::time::epoch_secs;
+
 /// ECS task statuses, in order; a task only ever moves forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -171,15 +173,9 @@ pub enum TaskEvent {
     },
 }
 
-/// Times print as ECS prints them: epoch seconds with a fraction.
-pub fn seconds_since_epoch(t: SystemTime) -> f64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
+/// Times print as ECS prints them: epoch seconds with a millisecond fraction.
 fn epoch_seconds<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(seconds_since_epoch(*t))
+    s.serialize_f64(epoch_secs(*t))
 }
 
 fn opt_epoch_seconds<S: serde::Serializer>(
@@ -187,7 +183,7 @@ fn opt_epoch_seconds<S: serde::Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     match t {
-        Some(t) => s.serialize_f64(seconds_since_epoch(*t)),
+        Some(t) => s.serialize_f64(epoch_secs(*t)),
         None => s.serialize_none(),
     }
 }

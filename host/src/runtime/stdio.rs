@@ -13,13 +13,14 @@
 //! [`MAX_LINE_BYTES`] cut into events), so one host call costs time linear in its size.
 
 use super::logbudget::TaskLogBudget;
+use crate::util::sync::lock;
+use crate::util::time::now_ms;
 use bytes::Bytes;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::io::AsyncWrite;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Notify, mpsc};
@@ -193,7 +194,7 @@ impl GuestOutput {
 
     fn lock_partial(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
         // A poisoned buffer only means a writer panicked mid-append; the bytes are still valid.
-        self.partial.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.partial)
     }
 
     /// Cuts `bytes` into lines in one pass. `partial` (the line being written) stays
@@ -281,13 +282,6 @@ fn utf8_cut(buf: &[u8]) -> usize {
         return if len > back { end - back } else { end };
     }
     end
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl IsTerminal for GuestOutput {

@@ -110,7 +110,7 @@ impl StoreBuilder<'_> {
             quota: self.quota.clone(),
             files: StoreFiles::new(launch.open_files.clone()),
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
-            http_hooks: launch.http.hooks(launch.name.clone()),
+            http_hooks: Box::new(launch.http.hooks(launch.name.clone())),
             net: ContainerNet::new(launch.network.clone(), launch.name.clone()),
         })
     }

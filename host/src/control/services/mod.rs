@@ -18,9 +18,9 @@ use super::input::{self, TagIn};
 use super::page::{self, Order};
 use super::run::NetworkIn;
 use super::taskdefs::{ACTIVE, with_token};
-use super::time::now_ms;
 use crate::state::ServiceRecord;
 use crate::taskdef::TaskDefinition;
+use crate::util::time::now_ms;
 use model::{
     Breaker, DeployConfig, Deployment, LoadBalancer, PropagateTags, ServiceState, ServiceStatus,
     deployment_id,

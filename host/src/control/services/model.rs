@@ -3,8 +3,8 @@
 use super::super::arn::Arns;
 use super::super::error::{ControlError, Result};
 use super::super::shape::{LAUNCH_TYPE, PLATFORM_VERSION};
-use super::super::time::secs;
 use crate::state::ServiceRecord;
+use crate::util::time::secs;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

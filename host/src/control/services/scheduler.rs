@@ -13,13 +13,13 @@
 use super::super::EcsService;
 use super::super::error::Result;
 use super::super::live::LiveTask;
-use super::super::time::now_ms;
-use super::super::time::to_ms;
 use super::DRAINING;
 use super::model::{PropagateTags, ServiceState};
 use super::targets::Targets;
 use crate::control::taskdefs::ACTIVE;
 use crate::runtime::{HealthStatus, StopCode, TaskStatus};
+use crate::util::time::now_ms;
+use crate::util::time::to_ms;
 use phases::{Decision, Ended, Plan, Target, TaskView, View};
 use serde_json::json;
 use std::collections::HashMap;

@@ -307,7 +307,9 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer {
     ) -> Result<V::Value, Error> {
         match self.0 {
             Node::Struct(m) | Node::Map(m) | Node::Form(m) => visitor.visit_map(Members::new(m)),
-            other => NodeDeserializer(other).deserialize_any(visitor),
+            // serde's derived struct visitors also take a sequence (fields by position): no
+            // AWS protocol sends a structure that way, so a list where one is due is refused.
+            other => Err(de::Error::invalid_type(unexpected(&other), &visitor)),
         }
     }
 
@@ -656,6 +658,27 @@ mod tests {
         assert!(e.starts_with("when: invalid value: string \"soon\""), "{e}");
         let e = from_node::<Register>(s("x")).unwrap_err();
         assert_eq!(e, r#"invalid type: string "x", expected struct Register"#);
+
+        // A list where a structure is due is refused, with the member's path, though
+        // serde's derived structs would read it as fields by position.
+        let node = obj(&[
+            ("family", s("web")),
+            (
+                "containerDefinitions",
+                Node::List(vec![Node::List(vec![
+                    s("a"),
+                    Node::Int(128),
+                    Node::Bool(true),
+                ])]),
+            ),
+        ]);
+        let e = from_node::<Register>(node).unwrap_err();
+        assert_eq!(
+            e,
+            "containerDefinitions[0]: invalid type: sequence, expected struct Container"
+        );
+        let e = from_node::<Register>(Node::List(vec![s("web")])).unwrap_err();
+        assert_eq!(e, "invalid type: sequence, expected struct Register");
     }
 
     #[test]

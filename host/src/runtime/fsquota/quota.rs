@@ -3,7 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::paths::PathLimits;
 use super::tree;
+use crate::util::sync::lock;
 
 /// Allocation granularity assumed for charges: file systems allocate whole blocks, so
 /// charging raw byte counts would let sparse one-byte writes use 4096 times their charge.
@@ -310,7 +311,7 @@ impl StorageQuota {
 
     fn ledger(&self) -> MutexGuard<'_, Ledger> {
         // Nothing panics while holding the lock, and the counters stay usable regardless.
-        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.ledger)
     }
 }
 

@@ -51,6 +51,7 @@ use wasmtime::Engine;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::guest_state::GuestState;
+use crate::util::sync::{read, write};
 
 /// What the HTTP side of a task shares: its network (address, address map, rules) and
 /// which ports its HTTP containers serve (for in-process sibling calls).
@@ -239,12 +240,4 @@ impl Drop for InFlightGuard {
             self.0.idle.notify_waiters();
         }
     }
-}
-
-fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    m.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    m.write().unwrap_or_else(|e| e.into_inner())
 }

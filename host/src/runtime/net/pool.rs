@@ -7,6 +7,7 @@
 //! processes lock two different files of the same name.
 
 use super::policy::PeerInfo;
+use crate::util::sync;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -43,7 +44,7 @@ impl LiveTasks {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Ipv4Addr, PeerInfo>> {
         // A panic while holding this lock leaves a plain map behind: still usable.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.0)
     }
 }
 

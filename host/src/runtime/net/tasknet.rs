@@ -6,11 +6,12 @@ use super::map::AddrMap;
 use super::policy::{Denial, Environment, PeerInfo, Policy, Proto};
 use super::pool::LiveTasks;
 use super::sysnet;
+use crate::util::sync::lock;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use wasmtime_wasi::sockets::SocketAddrUse;
 
 /// Distinct denials logged per task; past this a scanning guest is not worth more lines.
@@ -49,11 +50,6 @@ impl Drop for PortGuard {
             }
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Plain data behind these locks stays consistent even if a holder panicked.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl TaskNetwork {

@@ -1,7 +1,7 @@
 //! What the driver knows about each container before anything starts, and the rules this
 //! runtime puts on a definition beyond the ECS validator (checked here, in one place).
 
-use crate::taskdef::{ContainerDefinition, DependencyCondition, TaskDefinition};
+use crate::taskdef::{ContainerDefinition, DependencyCondition, FieldError, TaskDefinition};
 use std::time::Duration;
 
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -23,10 +23,10 @@ pub(in crate::runtime) fn plan_containers(
     def: &TaskDefinition,
     stop_timeout: Option<Duration>,
     default_fuel_budget: Option<u64>,
-) -> Result<Vec<Plan>, String> {
+) -> Result<Vec<Plan>, Vec<FieldError>> {
     let errors = runtime_rules(def);
     if !errors.is_empty() {
-        return Err(errors.join("\n"));
+        return Err(errors);
     }
     let units = crate::runtime::cpu::split_units(
         def.cpu,
@@ -41,7 +41,7 @@ pub(in crate::runtime) fn plan_containers(
         .enumerate()
         .map(|(i, (c, cpu_units))| {
             let fuel_budget = match c.docker_labels.get(FUEL_LABEL) {
-                Some(v) => Some(parse_fuel_label(v).ok_or_else(|| fuel_label_error(i, v))?),
+                Some(v) => Some(parse_fuel_label(v).ok_or_else(|| vec![fuel_label_error(i, v)])?),
                 None => default_fuel_budget,
             };
             let mut args = vec![c.name.clone()];
@@ -56,7 +56,7 @@ pub(in crate::runtime) fn plan_containers(
                 env.push(("PWD".into(), wd.clone()));
             }
             let health = match &c.health_check {
-                Some(h) => Some(crate::runtime::health::parse(i, h)?),
+                Some(h) => Some(crate::runtime::health::parse(i, h).map_err(|e| vec![e])?),
                 None => None,
             };
             Ok(Plan {
@@ -75,7 +75,7 @@ pub(in crate::runtime) fn plan_containers(
 }
 
 /// Rules of this runtime beyond the ECS validator: every violation, each naming its field.
-pub fn runtime_rules(def: &TaskDefinition) -> Vec<String> {
+pub fn runtime_rules(def: &TaskDefinition) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (i, c) in def.container_definitions.iter().enumerate() {
         if let Some(v) = c.docker_labels.get(FUEL_LABEL)
@@ -102,9 +102,12 @@ pub fn runtime_rules(def: &TaskDefinition) -> Vec<String> {
                 .iter()
                 .any(|o| o.name == d.container_name && o.health_check.is_some());
             if d.condition == DependencyCondition::Healthy && !checked {
-                errors.push(format!(
-                    "containerDefinitions[{i}].dependsOn[{j}].condition: HEALTHY needs container {} to have a healthCheck",
-                    d.container_name
+                errors.push(FieldError::new(
+                    format!("containerDefinitions[{i}].dependsOn[{j}].condition"),
+                    format!(
+                        "HEALTHY needs container {} to have a healthCheck",
+                        d.container_name
+                    ),
                 ));
             }
         }
@@ -116,8 +119,11 @@ fn parse_fuel_label(v: &str) -> Option<u64> {
     v.trim().parse::<u64>().ok().filter(|&n| n > 0)
 }
 
-fn fuel_label_error(i: usize, v: &str) -> String {
-    format!("containerDefinitions[{i}].dockerLabels.{FUEL_LABEL}: {v:?} must be a positive integer")
+fn fuel_label_error(i: usize, v: &str) -> FieldError {
+    FieldError::new(
+        format!("containerDefinitions[{i}].dockerLabels.{FUEL_LABEL}"),
+        format!("{v:?} must be a positive integer"),
+    )
 }
 
 /// ECS has no fuel field; a docker label carries the per-container budget.

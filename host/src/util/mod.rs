@@ -1,0 +1,4 @@
+//! Small helpers every layer uses; depends on nothing else in the crate.
+
+pub mod sync;
+pub mod time;

@@ -178,6 +178,3 @@ fn service_failure() -> ApiError {
         500,
     )
 }
-
-#[cfg(test)]
-mod tests;

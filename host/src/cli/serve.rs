@@ -13,6 +13,8 @@ use tokio::net::TcpListener;
 use wasmgate::api::{self, Auth};
 use wasmgate::config::HostConfig;
 use wasmgate::control::{EcsService, EcsSettings};
+use wasmgate::iam::api::IamService;
+use wasmgate::iam::store::IamStore;
 use wasmgate::lb::LoadBalancer;
 use wasmgate::logs::LogsService;
 use wasmgate::protocol::Router;
@@ -82,6 +84,10 @@ async fn run(
     let state = SqliteStateStore::open(&state_path)
         .with_context(|| format!("cannot open the state store {}", state_path.display()))?;
     let state: Arc<dyn StateStore> = Arc::new(state);
+    let iam = Arc::new(
+        IamStore::new(state.clone(), &settings.account_id, &settings.region)
+            .context("cannot load the IAM state")?,
+    );
     let ecs = EcsService::new(state.clone(), runtime.clone(), settings.clone())
         .context("cannot start the control plane")?;
     ecs.set_load_balancer(lb.clone());
@@ -95,7 +101,8 @@ async fn run(
         .service(ecs.clone())
         .service(Arc::new(logs))
         .service(Arc::new(SsmService::new(vault.clone())))
-        .service(Arc::new(SecretsManagerService::new(vault)));
+        .service(Arc::new(SecretsManagerService::new(vault)))
+        .service(Arc::new(IamService::new(iam.clone())));
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let signals = Signals::install().context("cannot install signal handlers")?;

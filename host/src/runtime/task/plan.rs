@@ -90,9 +90,12 @@ pub fn runtime_rules(def: &TaskDefinition) -> Vec<FieldError> {
         }
         for (j, m) in c.port_mappings.iter().enumerate() {
             if m.container_port == u32::from(crate::runtime::endpoints::PORT) {
-                errors.push(format!(
-                    "containerDefinitions[{i}].portMappings[{j}].containerPort: {} is reserved for the task metadata endpoint",
-                    crate::runtime::endpoints::PORT
+                errors.push(FieldError::new(
+                    format!("containerDefinitions[{i}].portMappings[{j}].containerPort"),
+                    format!(
+                        "{} is reserved for the task metadata endpoint",
+                        crate::runtime::endpoints::PORT
+                    ),
                 ));
             }
         }

@@ -14,4 +14,5 @@ pub mod logs;
 pub mod protocol;
 pub mod runtime;
 pub mod state;
+pub mod sts;
 pub mod taskdef;

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod config;
 pub mod control;
+pub mod iam;
 pub mod images;
 pub mod lb;
 pub mod logs;

@@ -132,7 +132,8 @@ fn sts_service(dir: &std::path::Path) -> crate::sts::StsService {
         }
     }
     let store = SqliteStateStore::open(&dir.join("sts.db")).expect("state store");
-    let sessions = Sessions::open(Arc::new(store), time::OffsetDateTime::now_utc()).expect("sessions");
+    let sessions =
+        Sessions::open(Arc::new(store), time::OffsetDateTime::now_utc()).expect("sessions");
     StsService::new(Arc::new(sessions), Arc::new(NoRoles), "000000000000".into())
 }
 

@@ -1,10 +1,11 @@
 //! The secrets of a session: an `ASIA…` access key id, a secret access key and a session
-//! token, from the operating system's random source.
+//! token, from `rand`'s thread-local generator (a CSPRNG seeded by the operating system).
 
-use base64::Engine as _;
+use rand::RngExt;
 
-/// AWS's alphabet for key ids (base32: upper-case letters and 2–7).
-const ID_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+/// AWS's alphabet for key ids (upper-case letters and 2–7).
+const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Fresh temporary credentials.
 pub struct Secrets {
@@ -13,34 +14,23 @@ pub struct Secrets {
     pub session_token: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("the system random source failed: {0}")]
-pub struct RandomError(String);
-
 impl Secrets {
-    pub fn generate() -> Result<Self, RandomError> {
-        // 16 base32 characters after the prefix, as AWS's 20-character key ids.
-        let id_bytes = random::<16>()?;
-        let id: String = id_bytes
-            .iter()
-            .map(|b| char::from(ID_ALPHABET[usize::from(b & 31)]))
-            .collect();
-        let b64 = base64::engine::general_purpose::STANDARD;
-        // 30 bytes: 40 base64 characters, the length of an AWS secret key.
-        let secret = b64.encode(random::<30>()?);
-        let token = b64.encode(random::<96>()?);
-        Ok(Self {
-            access_key_id: format!("ASIA{id}"),
-            secret_access_key: secret,
-            session_token: token,
-        })
+    pub fn generate() -> Self {
+        Self {
+            // 20 characters, as AWS's key ids.
+            access_key_id: format!("ASIA{}", random(ID_ALPHABET, 16)),
+            secret_access_key: random(SECRET_ALPHABET, 40),
+            // 768 random bits: a token that cannot be guessed, and as opaque as AWS's.
+            session_token: random(SECRET_ALPHABET, 128),
+        }
     }
 }
 
-fn random<const N: usize>() -> Result<[u8; N], RandomError> {
-    let mut buf = [0u8; N];
-    getrandom::fill(&mut buf).map_err(|e| RandomError(e.to_string()))?;
-    Ok(buf)
+fn random(alphabet: &[u8], n: usize) -> String {
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
+        .collect()
 }
 
 #[cfg(test)]
@@ -49,8 +39,8 @@ mod tests {
 
     #[test]
     fn shapes_and_uniqueness() {
-        let a = Secrets::generate().unwrap();
-        let b = Secrets::generate().unwrap();
+        let a = Secrets::generate();
+        let b = Secrets::generate();
         assert_eq!(a.access_key_id.len(), 20);
         assert!(a.access_key_id.starts_with("ASIA"));
         assert!(

@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::keys::{RandomError, Secrets};
+use super::keys::Secrets;
 use crate::protocol::{Credential, CredentialSource, Principal, PrincipalKind};
 use crate::state::{Expect, StateError, StateStore};
 
@@ -106,8 +106,6 @@ mod epoch_seconds {
 pub enum SessionError {
     #[error(transparent)]
     State(#[from] StateError),
-    #[error(transparent)]
-    Random(#[from] RandomError),
     #[error("state store: session document {key}: {why}")]
     Corrupt { key: String, why: String },
 }
@@ -158,7 +156,7 @@ impl Sessions {
     /// Creates a session: fresh secrets, stored durably before they are handed out.
     pub fn issue(&self, grant: Grant, now: OffsetDateTime) -> Result<Session, SessionError> {
         loop {
-            let secrets = Secrets::generate()?;
+            let secrets = Secrets::generate();
             let session = Session {
                 access_key_id: secrets.access_key_id,
                 secret_access_key: secrets.secret_access_key,

@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 use super::*;
 use crate::api::Auth;
 use crate::config::ApiConfig;
-use crate::protocol::{ApiError, CredentialSource, Principal, PrincipalKind, Router};
+use crate::iam::store::{IamStore, KeyStatus};
+use crate::protocol::{ApiError, CredentialSource, Principal, PrincipalKind, ProtocolKind, Router};
 use crate::state::StateStore;
 use crate::state::memory::MemStore;
 
@@ -51,6 +52,7 @@ impl RoleDirectory for FakeRoles {
 struct Fixture {
     router: Router,
     sessions: Arc<Sessions>,
+    iam: Arc<IamStore>,
     store: Arc<dyn StateStore>,
 }
 
@@ -59,9 +61,11 @@ fn fixture() -> Fixture {
     let sessions = Arc::new(Sessions::open(store.clone(), OffsetDateTime::now_utc()).unwrap());
     let sts = StsService::new(sessions.clone(), Arc::new(FakeRoles), ACCOUNT.into());
     let router = Router::builder().service(Arc::new(sts)).build().unwrap();
+    let iam = Arc::new(IamStore::new(store.clone(), ACCOUNT, "us-east-1").unwrap());
     Fixture {
         router,
         sessions,
+        iam,
         store,
     }
 }
@@ -338,44 +342,15 @@ async fn role_chaining_is_limited_to_an_hour() {
 async fn expired_and_tampered_sessions_are_refused_by_the_signature_check() {
     let f = fixture();
     let a = f.assume(root(), "&DurationSeconds=900").await;
-    let key = xml(&a.body, "AccessKeyId").to_owned();
-    let token = xml(&a.body, "SessionToken").to_owned();
+    let key = xml(&a.body, "AccessKeyId");
+    let token = xml(&a.body, "SessionToken");
     let issued = OffsetDateTime::now_utc();
-    let source: Arc<dyn CredentialSource> = Arc::new(Credentials::new(None, f.sessions.clone()));
+    let source: Arc<dyn CredentialSource> =
+        Arc::new(Credentials::new(f.iam.clone(), f.sessions.clone()));
     let auth = Auth::from_config(&ApiConfig::default())
         .unwrap()
         .with_credential_source(source);
-    let headers = |token: Option<&str>, at: OffsetDateTime| {
-        let date = format!("{:04}{:02}{:02}", at.year(), u8::from(at.month()), at.day());
-        let mut h = http::HeaderMap::new();
-        h.insert("host", http::HeaderValue::from_static("x"));
-        let amz = format!(
-            "{date}T{:02}{:02}{:02}Z",
-            at.hour(),
-            at.minute(),
-            at.second()
-        );
-        h.insert("x-amz-date", amz.parse().unwrap());
-        let signed = if token.is_some() {
-            "host;x-amz-date;x-amz-security-token"
-        } else {
-            "host;x-amz-date"
-        };
-        h.insert(
-            "authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential={key}/{date}/us-east-1/sts/aws4_request, \
-                 SignedHeaders={signed}, Signature={}",
-                "0".repeat(64)
-            )
-            .parse()
-            .unwrap(),
-        );
-        if let Some(t) = token {
-            h.insert("x-amz-security-token", t.parse().unwrap());
-        }
-        h
-    };
+    let headers = |token: Option<&str>, at: OffsetDateTime| signed_headers(&key, token, at, "sts");
     // Within its lifetime the key and token pass the header check.
     let ok = auth.begin(&headers(Some(&token), issued), Some("sts"));
     assert!(ok.is_ok(), "{:?}", ok.err());
@@ -386,24 +361,98 @@ async fn expired_and_tampered_sessions_are_refused_by_the_signature_check() {
         .begin(&headers(Some(&token), later), Some("sts"))
         .unwrap_err();
     assert_eq!(e.code, "ExpiredTokenException");
+    let e = crate::api::auth_error_for(ProtocolKind::AwsQuery, e);
+    assert_eq!((e.code.as_str(), e.status), ("ExpiredToken", 403));
     assert_eq!(
-        crate::api::auth_error_for(crate::protocol::ProtocolKind::AwsQuery, e).code,
-        "ExpiredToken"
+        e.message,
+        "The security token included in the request is expired"
     );
     let e = auth
         .begin(&headers(Some("tampered"), issued), Some("sts"))
         .unwrap_err();
-    assert_eq!(e.code, "InvalidClientTokenId");
+    assert_eq!((e.code.as_str(), e.status), ("InvalidClientTokenId", 403));
     let e = auth.begin(&headers(None, issued), Some("sts")).unwrap_err();
     assert_eq!(e.code, "InvalidClientTokenId");
     // Revoked: the key is unknown.
-    f.sessions.revoke_session(&key).unwrap();
+    assert!(f.sessions.revoke_session(&key).unwrap());
     let e = auth
         .begin(&headers(Some(&token), issued), Some("sts"))
         .unwrap_err();
     assert_eq!(e.code, "UnrecognizedClientException");
+    let e = crate::api::auth_error_for(ProtocolKind::AwsQuery, e);
+    assert_eq!((e.code.as_str(), e.status), ("InvalidClientTokenId", 403));
+}
+
+/// IAM users' keys: an Active key signs as its user, an Inactive one is refused
+/// (`InvalidClientTokenId`), a deleted one is unknown.
+#[tokio::test]
+async fn user_keys_are_credentials_while_active() {
+    let f = fixture();
+    let user = f.iam.create_user("alice", None, Vec::new()).unwrap();
+    let key = f.iam.create_access_key("alice").unwrap();
+    let source = Credentials::new(f.iam.clone(), f.sessions.clone());
+    let c = source.credential(&key.id).unwrap();
+    assert_eq!(c.secret_access_key, key.secret);
+    assert!(c.active && c.session_token.is_none() && c.expires_at.is_none());
+    assert_eq!(c.principal.arn, "arn:aws:iam::000000000000:user/alice");
     assert_eq!(
-        crate::api::auth_error_for(crate::protocol::ProtocolKind::AwsQuery, e).code,
-        "InvalidClientTokenId"
+        c.principal.kind,
+        PrincipalKind::User {
+            name: "alice".into(),
+            id: user.id.clone()
+        }
     );
+    let auth = Auth::from_config(&ApiConfig::default())
+        .unwrap()
+        .with_credential_source(Arc::new(source));
+    let now = OffsetDateTime::now_utc();
+    let headers = || signed_headers(&key.id, None, now, "ecs");
+    assert!(auth.begin(&headers(), Some("ecs")).is_ok());
+    f.iam
+        .update_access_key("alice", &key.id, KeyStatus::Inactive)
+        .unwrap();
+    let e = auth.begin(&headers(), Some("ecs")).unwrap_err();
+    assert_eq!((e.code.as_str(), e.status), ("InvalidClientTokenId", 403));
+    f.iam.delete_access_key("alice", &key.id).unwrap();
+    let e = auth.begin(&headers(), Some("ecs")).unwrap_err();
+    assert_eq!(e.code, "UnrecognizedClientException");
+}
+
+/// Headers that pass `Auth::begin` (key, token, date, scope) with a signature that would
+/// not verify: `begin` decides on the key before the body is read.
+fn signed_headers(
+    key: &str,
+    token: Option<&str>,
+    at: OffsetDateTime,
+    service: &str,
+) -> http::HeaderMap {
+    let date = format!("{:04}{:02}{:02}", at.year(), u8::from(at.month()), at.day());
+    let amz = format!(
+        "{date}T{:02}{:02}{:02}Z",
+        at.hour(),
+        at.minute(),
+        at.second()
+    );
+    let signed = if token.is_some() {
+        "host;x-amz-date;x-amz-security-token"
+    } else {
+        "host;x-amz-date"
+    };
+    let mut h = http::HeaderMap::new();
+    h.insert("host", http::HeaderValue::from_static("x"));
+    h.insert("x-amz-date", amz.parse().unwrap());
+    h.insert(
+        "authorization",
+        format!(
+            "AWS4-HMAC-SHA256 Credential={key}/{date}/us-east-1/{service}/aws4_request, \
+             SignedHeaders={signed}, Signature={}",
+            "0".repeat(64)
+        )
+        .parse()
+        .unwrap(),
+    );
+    if let Some(t) = token {
+        h.insert("x-amz-security-token", t.parse().unwrap());
+    }
+    h
 }

@@ -15,6 +15,7 @@ mod api_state;
 mod example;
 mod hostile;
 mod http;
+mod iam;
 mod lb;
 mod lifecycle;
 mod limits;

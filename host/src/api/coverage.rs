@@ -4,9 +4,12 @@
 
 use crate::config::{HostConfig, PoolConfig};
 use crate::control::{EcsService, EcsSettings};
+use crate::iam::api::IamService;
+use crate::iam::store::IamStore;
 use crate::logs::{LogStore, LogsService};
 use crate::protocol::{ApiError, Principal, Service};
 use crate::runtime::Runtime;
+use crate::state::memory::MemStore;
 use crate::state::sqlite::SqliteStateStore;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -92,6 +95,10 @@ async fn the_coverage_page_lists_exactly_the_routed_operations() {
     }
     services.insert(name, ops);
     let (name, ops) = routed(&sts_service(dir.path()));
+    services.insert(name, ops);
+    let iam_store = IamStore::new(Arc::new(MemStore::default()), "000000000000", "us-east-1")
+        .expect("iam store");
+    let (name, ops) = routed(&IamService::new(Arc::new(iam_store)));
     services.insert(name, ops);
 
     let page = documented(PAGE);

@@ -13,10 +13,13 @@ use tokio::net::TcpListener;
 use wasmgate::api::{self, Auth};
 use wasmgate::config::HostConfig;
 use wasmgate::control::{EcsService, EcsSettings};
+use wasmgate::iam::api::IamService;
+use wasmgate::iam::store::IamStore;
 use wasmgate::lb::LoadBalancer;
 use wasmgate::logs::LogsService;
 use wasmgate::protocol::Router;
 use wasmgate::runtime::Runtime;
+use wasmgate::state::StateStore;
 use wasmgate::state::owner::DataDirOwner;
 use wasmgate::state::sqlite::SqliteStateStore;
 
@@ -79,7 +82,12 @@ async fn run(
     let state_path = data_dir.join("state.db");
     let state = SqliteStateStore::open(&state_path)
         .with_context(|| format!("cannot open the state store {}", state_path.display()))?;
-    let ecs = EcsService::new(Arc::new(state), runtime.clone(), settings.clone())
+    let state: Arc<dyn StateStore> = Arc::new(state);
+    let iam = Arc::new(
+        IamStore::new(state.clone(), &settings.account_id, &settings.region)
+            .context("cannot load the IAM state")?,
+    );
+    let ecs = EcsService::new(state, runtime.clone(), settings.clone())
         .context("cannot start the control plane")?;
     ecs.set_load_balancer(lb.clone());
     let logs = LogsService::new(runtime.logs().clone())
@@ -87,7 +95,8 @@ async fn run(
     // The API's services: one line each.
     let services = Router::builder()
         .service(ecs.clone())
-        .service(Arc::new(logs));
+        .service(Arc::new(logs))
+        .service(Arc::new(IamService::new(iam.clone())));
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let signals = Signals::install().context("cannot install signal handlers")?;

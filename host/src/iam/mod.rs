@@ -1,6 +1,8 @@
-//! IAM (issue 12): the policy language and its evaluation (`policy`), the per-operation
-//! authorisation table (`authz`), IAM's state (`store`: users, groups, roles, managed
+//! IAM (issue 12): the policy language and its evaluation (`policy`), the authorisation of
+//! every API request (`authz`), IAM's state (`store`: users, groups, roles, managed
 //! policies, access keys, as state-store documents) and the IAM API over it (`api`).
 
 pub mod api;
+pub mod authz;
+pub mod policy;
 pub mod store;

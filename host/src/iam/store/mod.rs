@@ -170,6 +170,22 @@ impl IamStore {
         self.get::<Role>(&key(name))
     }
 
+    /// The user, or `NoSuchEntity`.
+    pub fn require_user(&self, name: &str) -> IamResult<Arc<User>> {
+        self.user(name)
+            .ok_or_else(|| IamError::no_such("user", name))
+    }
+
+    pub fn require_group(&self, name: &str) -> IamResult<Arc<Group>> {
+        self.group(name)
+            .ok_or_else(|| IamError::no_such("group", name))
+    }
+
+    pub fn require_role(&self, name: &str) -> IamResult<Arc<Role>> {
+        self.role(name)
+            .ok_or_else(|| IamError::no_such("role", name))
+    }
+
     /// A customer managed policy by ARN (`arn:aws:iam::<account>:policy/<path><name>`).
     pub fn policy(&self, arn: &str) -> Option<Arc<ManagedPolicy>> {
         let name = arn.rsplit('/').next()?;

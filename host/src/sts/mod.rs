@@ -6,9 +6,12 @@
 //!   swept when expired, revocable ([`Sessions::revoke_session`]);
 //! - [`Credentials`]: the `protocol::CredentialSource` the SigV4 check asks for keys the
 //!   host config does not list: IAM users' keys and sessions;
-//! - [`RoleDirectory`]: what STS asks IAM (the role, its trust policy's decision).
+//! - [`RoleDirectory`]: what STS asks IAM (the role, its trust policy's decision), and
+//!   [`IamRoles`], its implementation over the IAM store;
+//! - [`WithSessionTags`]: the authoriser's policy source with sessions' tags added.
 
 mod credentials;
+mod iam;
 mod keys;
 mod model;
 mod roles;
@@ -20,6 +23,7 @@ mod validate;
 mod tests;
 
 pub use credentials::Credentials;
+pub use iam::{IamRoles, WithSessionTags};
 pub use roles::{RoleDirectory, RoleInfo, TrustRequest};
 pub use service::StsService;
 pub use sessions::{EXPIRED_GRACE, Grant, KIND as SESSION_KIND, Session, SessionError, Sessions};

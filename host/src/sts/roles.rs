@@ -2,7 +2,7 @@
 //! policy) and a decision on that trust policy. The IAM module implements it; the STS
 //! service knows no IAM types.
 
-use crate::protocol::ApiError;
+use crate::protocol::{ApiError, Principal};
 
 /// A role, as AssumeRole sees it.
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub struct RoleInfo {
 /// One question to a role's trust policy: may these principals do `action` on the role?
 #[derive(Debug, Clone, Copy)]
 pub struct TrustRequest<'a> {
+    /// Who asks (its condition keys: `aws:PrincipalArn`, `aws:username`, …).
+    pub caller: &'a Principal,
     /// The caller's ARNs, most specific first: the caller itself, for a session also its
     /// role's ARN, and the account root (`arn:aws:iam::<account>:root`).
     pub caller_arns: &'a [String],

@@ -105,6 +105,7 @@ impl StsService {
             .collect();
         let caller_arns = caller_arns(&ctx.principal, &self.account_id);
         let mut request = TrustRequest {
+            caller: &ctx.principal,
             caller_arns: &caller_arns,
             action: "sts:AssumeRole",
             external_id: input.external_id.as_deref(),

@@ -1,39 +1,46 @@
-//! Checking policy documents before they are stored: the policy language's parser decides
-//! (`MalformedPolicyDocument` with its message), the store adds IAM's size quotas.
+//! Policy documents: checked by the policy language's parser before they are stored
+//! (`MalformedPolicyDocument` with its message, IAM's size quotas as `LimitExceeded`), and
+//! parsed once for evaluation ([`Parsed`]: per-request lookups must not re-parse).
 
 use super::model::Holder;
-use super::{IamError, IamResult, validate};
+use super::{IamError, IamResult};
+use crate::iam::policy::{
+    GROUP_INLINE_MAX_CHARS, MANAGED_POLICY_MAX_CHARS, PolicyDocument, PolicyError,
+    ROLE_INLINE_MAX_CHARS, USER_INLINE_MAX_CHARS, policy_size,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
-/// Size quotas, in characters other than white space.
-pub const MANAGED_POLICY_SIZE: usize = 6144;
-pub const USER_INLINE_SIZE: usize = 2048;
-pub const ROLE_INLINE_SIZE: usize = 10240;
-pub const GROUP_INLINE_SIZE: usize = 5120;
-pub const TRUST_POLICY_SIZE: usize = 2048;
+/// A role's trust policy, in characters other than white space (IAM's `ACLSizePerRole`).
+pub const TRUST_POLICY_MAX_CHARS: usize = 2048;
 
 /// An identity policy (inline or managed).
 pub fn check_identity(text: &str) -> IamResult<()> {
-    parse(text)
+    PolicyDocument::parse_identity(text)
+        .map(drop)
+        .map_err(malformed)
 }
 
 /// A role's trust policy.
 pub fn check_trust(text: &str) -> IamResult<()> {
-    if validate::policy_size(text) > TRUST_POLICY_SIZE {
+    if policy_size(text) > TRUST_POLICY_MAX_CHARS {
         return Err(IamError::LimitExceeded(format!(
-            "Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_SIZE}"
+            "Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_MAX_CHARS}"
         )));
     }
-    parse(text)
+    PolicyDocument::parse_trust(text)
+        .map(drop)
+        .map_err(malformed)
 }
 
 /// An inline policy of `holder` named `holder_name`, within the holder's quota.
 pub fn check_inline(holder: Holder, holder_name: &str, text: &str) -> IamResult<()> {
     let max = match holder {
-        Holder::User => USER_INLINE_SIZE,
-        Holder::Group => GROUP_INLINE_SIZE,
-        Holder::Role => ROLE_INLINE_SIZE,
+        Holder::User => USER_INLINE_MAX_CHARS,
+        Holder::Group => GROUP_INLINE_MAX_CHARS,
+        Holder::Role => ROLE_INLINE_MAX_CHARS,
     };
-    if validate::policy_size(text) > max {
+    if policy_size(text) > max {
         return Err(IamError::LimitExceeded(format!(
             "Maximum policy size of {max} bytes exceeded for {} {holder_name}",
             holder.noun()
@@ -44,21 +51,47 @@ pub fn check_inline(holder: Holder, holder_name: &str, text: &str) -> IamResult<
 
 /// A managed policy version's document.
 pub fn check_managed(text: &str) -> IamResult<()> {
-    if validate::policy_size(text) > MANAGED_POLICY_SIZE {
+    if policy_size(text) > MANAGED_POLICY_MAX_CHARS {
         return Err(IamError::LimitExceeded(format!(
-            "Cannot exceed quota for PolicySize: {MANAGED_POLICY_SIZE}"
+            "Cannot exceed quota for PolicySize: {MANAGED_POLICY_MAX_CHARS}"
         )));
     }
     check_identity(text)
 }
 
-fn parse(text: &str) -> IamResult<()> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| IamError::MalformedPolicyDocument(format!("Syntax errors in policy. {e}")))?;
-    if value.get("Statement").is_none() {
-        return Err(IamError::MalformedPolicyDocument(
-            "Policy document must contain a Statement.".into(),
-        ));
+fn malformed(e: PolicyError) -> IamError {
+    IamError::MalformedPolicyDocument(e.to_string())
+}
+
+/// Parsed documents by text, so the authoriser parses each stored document once. Entries
+/// are never evicted: they are bounded by the documents ever stored in this process.
+#[derive(Debug, Default)]
+pub(super) struct Parsed {
+    identity: RwLock<HashMap<String, Arc<PolicyDocument>>>,
+    trust: RwLock<HashMap<String, Arc<PolicyDocument>>>,
+}
+
+impl Parsed {
+    pub fn identity(&self, text: &str) -> Result<Arc<PolicyDocument>, PolicyError> {
+        memo(&self.identity, text, PolicyDocument::parse_identity)
     }
-    Ok(())
+
+    pub fn trust(&self, text: &str) -> Result<Arc<PolicyDocument>, PolicyError> {
+        memo(&self.trust, text, PolicyDocument::parse_trust)
+    }
+}
+
+fn memo(
+    map: &RwLock<HashMap<String, Arc<PolicyDocument>>>,
+    text: &str,
+    parse: fn(&str) -> Result<PolicyDocument, PolicyError>,
+) -> Result<Arc<PolicyDocument>, PolicyError> {
+    if let Some(d) = map.read().unwrap_or_else(PoisonError::into_inner).get(text) {
+        return Ok(d.clone());
+    }
+    let d = Arc::new(parse(text)?);
+    map.write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(text.to_owned(), d.clone());
+    Ok(d)
 }

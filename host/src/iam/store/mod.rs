@@ -23,9 +23,11 @@ pub mod model;
 mod policies;
 mod principal;
 mod roles;
+mod source;
 mod users;
 pub mod validate;
 
+pub use documents::TRUST_POLICY_MAX_CHARS;
 pub use error::{IamError, IamResult};
 pub use model::{
     AccessKey, Group, Holder, KeyStatus, ManagedPolicy, PolicyVersion, Role, Tag, User,
@@ -34,6 +36,7 @@ pub use policies::{ListPoliciesQuery, NewPolicy, PolicyScope};
 pub use principal::{HeldPolicy, PolicyOrigin};
 pub use roles::NewRole;
 
+use crate::iam::policy::{PolicyDocument, PolicyError};
 use crate::state::{Expect, StateStore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -113,6 +116,7 @@ pub struct IamStore {
     account_id: String,
     region: String,
     index: RwLock<Index>,
+    parsed: documents::Parsed,
     /// Held by every write from its checks to its mirror update.
     writer: Mutex<()>,
 }
@@ -144,6 +148,7 @@ impl IamStore {
             account_id: account_id.into(),
             region: region.into(),
             index: RwLock::new(index),
+            parsed: documents::Parsed::default(),
             writer: Mutex::new(()),
         })
     }
@@ -154,6 +159,16 @@ impl IamStore {
 
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// A stored identity policy's text, parsed (once per text).
+    pub fn parsed_identity(&self, text: &str) -> Result<Arc<PolicyDocument>, PolicyError> {
+        self.parsed.identity(text)
+    }
+
+    /// A role's trust policy, parsed (once per text): what AssumeRole evaluates.
+    pub fn parsed_trust(&self, text: &str) -> Result<Arc<PolicyDocument>, PolicyError> {
+        self.parsed.trust(text)
     }
 
     // Lookups: from the mirror, never blocking on the state store.

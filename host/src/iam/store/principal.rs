@@ -32,8 +32,28 @@ pub struct HeldPolicy {
     pub origin: PolicyOrigin,
     /// The inline policy's name, or the managed policy's ARN.
     pub id: String,
+    /// The user, group or role that holds it (for a managed policy: that it is attached to).
+    pub holder_name: String,
     /// The document as stored (a managed policy's default version).
     pub document: String,
+}
+
+impl HeldPolicy {
+    /// How decisions and log lines name it: the managed policy's ARN, or
+    /// `user alice inline policy RunInA`.
+    pub fn display_name(&self) -> String {
+        match self.origin {
+            PolicyOrigin::Managed => self.id.clone(),
+            PolicyOrigin::Inline(h) => {
+                format!(
+                    "{} {} inline policy {}",
+                    h.noun(),
+                    self.holder_name,
+                    self.id
+                )
+            }
+        }
+    }
 }
 
 impl IamStore {
@@ -45,6 +65,7 @@ impl IamStore {
         let mut out = Vec::new();
         self.collect(
             Holder::User,
+            &user.name,
             &user.inline_policies,
             &user.attached_policies,
             &mut out,
@@ -52,6 +73,7 @@ impl IamStore {
         for g in self.groups_of(&user) {
             self.collect(
                 Holder::Group,
+                &g.name,
                 &g.inline_policies,
                 &g.attached_policies,
                 &mut out,
@@ -68,6 +90,7 @@ impl IamStore {
         let mut out = Vec::new();
         self.collect(
             Holder::Role,
+            &role.name,
             &role.inline_policies,
             &role.attached_policies,
             &mut out,
@@ -78,6 +101,7 @@ impl IamStore {
     fn collect(
         &self,
         holder: Holder,
+        holder_name: &str,
         inline: &std::collections::BTreeMap<String, String>,
         attached: &[String],
         out: &mut Vec<HeldPolicy>,
@@ -86,6 +110,7 @@ impl IamStore {
             out.push(HeldPolicy {
                 origin: PolicyOrigin::Inline(holder),
                 id: name.clone(),
+                holder_name: holder_name.to_owned(),
                 document: doc.clone(),
             });
         }
@@ -98,6 +123,7 @@ impl IamStore {
                 out.push(HeldPolicy {
                     origin: PolicyOrigin::Managed,
                     id: arn.clone(),
+                    holder_name: holder_name.to_owned(),
                     document: doc,
                 });
             }

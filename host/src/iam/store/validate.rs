@@ -167,11 +167,6 @@ pub fn max_session_duration(seconds: u32) -> IamResult<()> {
     Ok(())
 }
 
-/// A policy document's size as IAM counts it: characters other than white space.
-pub fn policy_size(document: &str) -> usize {
-    document.chars().filter(|c| !c.is_whitespace()).count()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,10 +219,5 @@ mod tests {
         let mut existing = vec![t("Team", "a")];
         merge_tags(&mut existing, vec![t("team", "b"), t("env", "c")]);
         assert_eq!(existing, [t("team", "b"), t("env", "c")]);
-    }
-
-    #[test]
-    fn sizes_skip_white_space() {
-        assert_eq!(policy_size("{ \"a\" :\n\t1 }"), 7);
     }
 }

@@ -131,6 +131,19 @@ def scenario_steps():
                      contains="The group with name tmp cannot be found.")
 
     @step
+    def simulate_principal_policy():
+        r = iam.simulate_principal_policy(
+            PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:user/team/alice",
+            ActionNames=["ecs:RunTask", "ecs:DeleteCluster", "ecs:StopTask"])["EvaluationResults"]
+        got = {x["EvalActionName"]: (x["EvalDecision"], [(m["SourcePolicyId"], m["SourcePolicyType"])
+                                                         for m in x.get("MatchedStatements", [])]) for x in r}
+        eq(got, {"ecs:RunTask": ("allowed", [("run", "user")]),
+                 "ecs:DeleteCluster": ("explicitDeny", [("deny", "group")]),
+                 "ecs:StopTask": ("implicitDeny", [])}, "decisions of alice's and her group's policies")
+        expect_error("a missing user", "NoSuchEntity", iam.simulate_principal_policy,
+                     PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:user/nobody", ActionNames=["ecs:RunTask"], status=404)
+
+    @step
     def roles():
         r = iam.create_role(RoleName="runner", AssumeRolePolicyDocument=doc(TRUST), Description="runs tasks",
                             MaxSessionDuration=7200, Tags=[{"Key": "k", "Value": "v"}])["Role"]

@@ -11,6 +11,7 @@ mod inline;
 mod policies;
 mod roles;
 mod shapes;
+mod simulate;
 mod users;
 
 use super::store::{IamError, IamStore};
@@ -137,6 +138,7 @@ impl protocol::Service for IamService {
                 "ListAttachedRolePolicies",
                 Self::list_attached_role_policies
             ),
+            op!("SimulatePrincipalPolicy", Self::simulate_principal_policy),
         ]
     }
 
@@ -176,6 +178,3 @@ fn service_failure() -> ApiError {
         500,
     )
 }
-
-#[cfg(test)]
-mod tests;

@@ -183,7 +183,7 @@ impl Condition {
             // `"Null": {"k": "true"}`: the key is absent.
             let absent = present.is_none_or(<[String]>::is_empty);
             return match &self.values {
-                Values::Bools(b) => b.iter().any(|&want| want == absent),
+                Values::Bools(b) => b.contains(&absent),
                 _ => false,
             };
         }
@@ -210,8 +210,8 @@ impl Condition {
     /// operator; negation is applied by the caller).
     fn matches(&self, value: &str, keys: &ConditionKeys) -> bool {
         match (&self.kind, &self.values) {
-            (Kind::Str { ci, like }, Values::Patterns(ps)) => {
-                let _ = like; // wildcards were decided when the patterns were compiled
+            // Wildcards (`like`) were decided when the patterns were compiled.
+            (Kind::Str { ci, .. }, Values::Patterns(ps)) => {
                 ps.iter().any(|p| p.matches(value, keys, *ci))
             }
             (Kind::Arn, Values::Patterns(ps)) => ps.iter().any(|p| p.matches_arn(value, keys)),
@@ -221,9 +221,7 @@ impl Condition {
             (Kind::Date(cmp), Values::Numbers(ns)) => {
                 parse_date(value).is_some_and(|v| ns.iter().any(|&n| compare(*cmp, v, n)))
             }
-            (Kind::Bool, Values::Bools(bs)) => {
-                parse_bool(value).is_some_and(|v| bs.iter().any(|&b| b == v))
-            }
+            (Kind::Bool, Values::Bools(bs)) => parse_bool(value).is_some_and(|v| bs.contains(&v)),
             (Kind::Binary, Values::Texts(ts)) => ts.iter().any(|t| t == value),
             (Kind::Ip, Values::Nets(nets)) => {
                 IpAddr::from_str(value.trim()).is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip)))

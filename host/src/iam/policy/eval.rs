@@ -286,6 +286,61 @@ mod tests {
     }
 
     #[test]
+    fn if_exists_denies_without_the_key() {
+        // The documentation's example: deny unless MFA is present; a request without the
+        // key at all (long-term keys) is denied too, thanks to IfExists.
+        let allow = doc(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+        );
+        let deny = doc(
+            r#"{"Version":"2012-10-17","Statement":{"Sid":"DenyNoMFA","Effect":"Deny","Action":"ecs:Delete*","Resource":"*",
+              "Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}}"#,
+        );
+        let mut c = ctx("ecs:DeleteCluster", "*");
+        assert!(matches!(
+            decide(&[&allow, &deny], &c),
+            Decision::ExplicitDeny(_)
+        ));
+        c.keys.insert("aws:MultiFactorAuthPresent", "true");
+        assert!(decide(&[&allow, &deny], &c).is_allowed());
+    }
+
+    #[test]
+    fn tag_key_sets_restrict_requested_tags() {
+        // The documentation's example: only the tags env and team may be set (ForAllValues),
+        // and env must be among them (ForAnyValue).
+        let p = doc(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ecs:TagResource","Resource":"*",
+              "Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["env","team"]},
+                           "ForAnyValue:StringEquals":{"aws:TagKeys":["env"]}}}}"#,
+        );
+        let mut c = ctx(
+            "ecs:TagResource",
+            "arn:aws:ecs:us-east-1:000000000000:cluster/a",
+        );
+        c.keys.set("aws:TagKeys", vec!["env".into(), "team".into()]);
+        assert!(decide(&[&p], &c).is_allowed());
+        c.keys.set("aws:TagKeys", vec!["env".into(), "cost".into()]);
+        assert!(!decide(&[&p], &c).is_allowed());
+        c.keys.set("aws:TagKeys", vec!["team".into()]);
+        assert!(!decide(&[&p], &c).is_allowed());
+    }
+
+    #[test]
+    fn date_conditions_bound_access_in_time() {
+        let p = doc(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ecs:*","Resource":"*",
+              "Condition":{"DateGreaterThan":{"aws:CurrentTime":"2020-04-01T00:00:00Z"},
+                           "DateLessThan":{"aws:CurrentTime":"2020-06-30T23:59:59Z"}}}}"#,
+        );
+        let mut c = ctx("ecs:ListClusters", "*");
+        c.keys.insert("aws:CurrentTime", "2020-05-01T12:00:00Z");
+        assert!(decide(&[&p], &c).is_allowed());
+        c.keys.insert("aws:CurrentTime", "2020-07-01T00:00:00Z");
+        assert!(!decide(&[&p], &c).is_allowed());
+    }
+
+    #[test]
     fn wasmgate_actions_with_any_resource() {
         let p = doc(r#"{"Version":"2012-10-17","Statement":[
               {"Effect":"Allow","Action":"wasmgate:NetworkConnect","Resource":"arn:wasmgate:network:*:*:destination/10.0.0.*"},

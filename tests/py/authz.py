@@ -68,19 +68,6 @@ def network():
 
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
 
-
-def simulator():
-    """Whether the host answers SimulatePrincipalPolicy (the IAM API's last operation to
-    land); until it does, the simulator's checks are skipped, loudly."""
-    if "simulator" not in S:
-        try:
-            iam.simulate_principal_policy(PolicySourceArn=ALICE, ActionNames=["ecs:ListClusters"])
-            S["simulator"] = True
-        except ClientError as e:
-            S["simulator"] = e.response.get("Error", {}).get("Code") != "InvalidAction"
-        if not S["simulator"]:
-            print("SKIP SimulatePrincipalPolicy is not routed by this host yet", flush=True)
-    return S["simulator"]
 WEB1 = taskdef_arn("web", 1)
 
 
@@ -161,9 +148,6 @@ def main_phase():
 
     @step
     def simulate_agrees_with_the_api():
-        if not simulator():
-            return
-
         def decide(action, resource, cluster=None):
             ctx = []
             if cluster:
@@ -239,11 +223,10 @@ def main_phase():
             explicit=True,
             clusters=[B],
         )
-        if simulator():
-            r = iam.simulate_principal_policy(
-                PolicySourceArn=ALICE, ActionNames=["ecs:DescribeClusters"], ResourceArns=[cluster_arn(B)]
-            )
-            eq(r["EvaluationResults"][0]["EvalDecision"], "explicitDeny", "simulate agrees: explicit deny")
+        r = iam.simulate_principal_policy(
+            PolicySourceArn=ALICE, ActionNames=["ecs:DescribeClusters"], ResourceArns=[cluster_arn(B)]
+        )
+        eq(r["EvaluationResults"][0]["EvalDecision"], "explicitDeny", "simulate agrees: explicit deny")
 
     @step
     def assume_a_role_and_act_with_its_permissions():

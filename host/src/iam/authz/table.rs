@@ -788,7 +788,7 @@ mod tests {
             "CreateLogGroup",
             serde_json::json!({"logGroupName": "/ecs/web", "tags": {"team": "a"}}),
         );
-        assert_eq!(res, [group.clone()]);
+        assert_eq!(res, std::slice::from_ref(&group));
         assert_eq!(key(&keys, "aws:RequestTag/team"), ["a"]);
         let (res, _) = resolve(
             "logs",

@@ -158,7 +158,7 @@ def scenario_steps():
         eq(iam.get_role(RoleName="runner")["Role"]["AssumeRolePolicyDocument"], new_trust, "UpdateAssumeRolePolicy")
         iam.tag_role(RoleName="runner", Tags=[{"Key": "team", "Value": "a"}])
         eq(len(iam.get_role(RoleName="runner")["Role"]["Tags"]), 2, "TagRole")
-        expect_error("MaxSessionDuration below 3600", "ValidationError", iam.create_role, RoleName="short",
+        expect_error("MaxSessionDuration below 3600", "ValidationError", iam_raw.create_role, RoleName="short",
                      AssumeRolePolicyDocument=doc(TRUST), MaxSessionDuration=100,
                      contains="greater than or equal to 3600")
         expect_error("a trust policy that is not JSON", "MalformedPolicyDocument", iam.create_role,
@@ -211,7 +211,8 @@ def scenario_steps():
                      PolicyArn=f"arn:aws:iam::{ACCOUNT}:policy/p9", status=409, contains="PoliciesPerUser: 10")
         expect_error("a missing policy", "NoSuchEntity", iam.get_policy, PolicyArn=f"arn:aws:iam::{ACCOUNT}:policy/x",
                      status=404)
-        expect_error("a policy ARN that is none", "InvalidInput", iam.get_policy, PolicyArn="arn:nope:xx")
+        expect_error("a policy ARN that is none", "InvalidInput", iam.get_policy,
+                     PolicyArn="arn:aws:s3:::bucket/not-a-policy")
         big = dict(ALLOW_RUN, Statement=[dict(ALLOW_RUN["Statement"][0], Resource="x" * 6200)])
         expect_error("a managed policy over 6,144 characters", "LimitExceeded", iam.create_policy,
                      PolicyName="big", PolicyDocument=doc(big), status=409)

@@ -16,5 +16,6 @@ pub mod protocol;
 pub mod runtime;
 pub mod secrets;
 pub mod state;
+pub mod sts;
 pub mod taskdef;
 pub mod util;

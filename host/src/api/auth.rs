@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::sigv4::{Presented, RequestHead, SigError};
 use crate::config::ApiConfig;
-use crate::protocol::{ApiError, CredentialSource, Principal};
+use crate::protocol::{ApiError, CredentialSource, Principal, ProtocolKind};
 
 /// The key that exists when the config names none.
 pub const DEFAULT_ACCESS_KEY_ID: &str = "test";
@@ -239,6 +239,23 @@ impl PendingAuth {
 
     pub fn principal(&self) -> &Principal {
         &self.principal
+    }
+}
+
+/// An authentication failure as the request's protocol answers it: the JSON services'
+/// `UnrecognizedClientException` (400) and `ExpiredTokenException` (400) are
+/// `InvalidClientTokenId` (403) and `ExpiredToken` (403) for query services (IAM, STS), as
+/// AWS answers them.
+pub fn auth_error_for(protocol: ProtocolKind, err: ApiError) -> ApiError {
+    if protocol != ProtocolKind::AwsQuery {
+        return err;
+    }
+    match err.code.as_str() {
+        "UnrecognizedClientException" => {
+            ApiError::with_status("InvalidClientTokenId", err.message, 403)
+        }
+        "ExpiredTokenException" => ApiError::with_status("ExpiredToken", err.message, 403),
+        _ => err,
     }
 }
 

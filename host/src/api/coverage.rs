@@ -106,6 +106,8 @@ async fn the_coverage_page_lists_exactly_the_routed_operations() {
     services.insert(name, ops);
     let (name, ops) = routed(&SecretsManagerService::new(vault));
     services.insert(name, ops);
+    let (name, ops) = routed(&sts_service(dir.path()));
+    services.insert(name, ops);
     let iam_store = IamStore::new(Arc::new(MemStore::default()), "000000000000", "us-east-1")
         .expect("iam store");
     let (name, ops) = routed(&IamService::new(Arc::new(iam_store)));
@@ -134,6 +136,24 @@ async fn the_coverage_page_lists_exactly_the_routed_operations() {
         "the page lists services no one routes: {unknown:?}"
     );
     ecs.shutdown().await;
+}
+
+/// STS over no roles: only its operation table is read.
+fn sts_service(dir: &std::path::Path) -> crate::sts::StsService {
+    use crate::sts::{RoleDirectory, RoleInfo, Sessions, StsService, TrustRequest};
+    struct NoRoles;
+    impl RoleDirectory for NoRoles {
+        fn role(&self, _: &str) -> Result<Option<RoleInfo>, ApiError> {
+            Ok(None)
+        }
+        fn trusts(&self, _: &RoleInfo, _: &TrustRequest<'_>) -> Result<bool, ApiError> {
+            Ok(false)
+        }
+    }
+    let store = SqliteStateStore::open(&dir.join("sts.db")).expect("state store");
+    let sessions =
+        Sessions::open(Arc::new(store), time::OffsetDateTime::now_utc()).expect("sessions");
+    StsService::new(Arc::new(sessions), Arc::new(NoRoles), "000000000000".into())
 }
 
 #[test]

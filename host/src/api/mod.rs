@@ -12,5 +12,5 @@ mod coverage;
 pub mod server;
 pub mod sigv4;
 
-pub use auth::{Auth, AuthConfigError};
+pub use auth::{Auth, AuthConfigError, auth_error_for};
 pub use server::{MAX_BODY_BYTES, serve};

@@ -45,7 +45,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::auth::{Auth, PendingAuth};
+use super::auth::{Auth, PendingAuth, auth_error_for};
 use super::sigv4::{Presented, RequestHead};
 use crate::config::ApiConfig;
 use crate::lb::conns::{ConnLimits, Conns};
@@ -344,7 +344,10 @@ impl Front {
         }
         let pending = match self.auth.begin(&parts.headers, routed.signing_name()) {
             Ok(p) => p,
-            Err(e) => return (routed.reject(request_id, &e), unread),
+            Err(e) => {
+                let e = auth_error_for(routed.protocol(), e);
+                return (routed.reject(request_id, &e), unread);
+            }
         };
         // The headers authenticate as far as they can without the body: read it.
         let (body, _budget) = self.read_body(body, &parts.headers).await;

@@ -1,6 +1,6 @@
-//! `wasmgate serve`: the ECS- and CloudWatch-Logs-compatible API on one listener, until
-//! SIGINT or SIGTERM; then in-flight requests finish, the control plane stops its tasks,
-//! and the process exits 0.
+//! `wasmgate serve`: the ECS-, CloudWatch-Logs-, IAM- and STS-compatible API on one
+//! listener, every call authorised by IAM policies, until SIGINT or SIGTERM; then in-flight
+//! requests finish, the control plane stops its tasks, and the process exits 0.
 
 use super::signals::{EXIT_FORCED, Signals};
 use anyhow::Context;
@@ -14,6 +14,7 @@ use wasmgate::api::{self, Auth};
 use wasmgate::config::HostConfig;
 use wasmgate::control::{EcsService, EcsSettings};
 use wasmgate::iam::api::IamService;
+use wasmgate::iam::authz::PolicyAuthorizer;
 use wasmgate::iam::store::IamStore;
 use wasmgate::lb::LoadBalancer;
 use wasmgate::logs::LogsService;
@@ -23,9 +24,13 @@ use wasmgate::secrets::{HostKey, SecretsManagerService, SsmService, Vault};
 use wasmgate::state::StateStore;
 use wasmgate::state::owner::DataDirOwner;
 use wasmgate::state::sqlite::SqliteStateStore;
+use wasmgate::sts::{self, Credentials, IamRoles, Sessions, StsService, WithSessionTags};
 
 /// How long background work may linger once everything has been told to stop.
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(5);
+
+/// How often expired STS sessions are forgotten (after their grace, `sts::EXPIRED_GRACE`).
+const SESSION_SWEEP: Duration = Duration::from_secs(300);
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -88,6 +93,23 @@ async fn run(
         IamStore::new(state.clone(), &settings.account_id, &settings.region)
             .context("cannot load the IAM state")?,
     );
+    // STS sessions, and every key beyond the config's (users' and sessions') for SigV4.
+    let sessions = Arc::new(
+        Sessions::open(state.clone(), time::OffsetDateTime::now_utc())
+            .context("cannot load the STS sessions")?,
+    );
+    sts::spawn_sweeper(sessions.clone(), SESSION_SWEEP);
+    let auth =
+        auth.with_credential_source(Arc::new(Credentials::new(iam.clone(), sessions.clone())));
+    // Every request of every service is authorised by the caller's IAM policies (host
+    // keys act as the account root, allowed everything).
+    let policies = Arc::new(WithSessionTags::new(iam.clone(), sessions.clone()));
+    let authorizer = PolicyAuthorizer::new(policies, &settings.region, &settings.account_id);
+    let sts = StsService::new(
+        sessions,
+        Arc::new(IamRoles::new(iam.clone())),
+        settings.account_id.clone(),
+    );
     let ecs = EcsService::new(state.clone(), runtime.clone(), settings.clone())
         .context("cannot start the control plane")?;
     ecs.set_load_balancer(lb.clone());
@@ -102,7 +124,9 @@ async fn run(
         .service(Arc::new(logs))
         .service(Arc::new(SsmService::new(vault.clone())))
         .service(Arc::new(SecretsManagerService::new(vault)))
-        .service(Arc::new(IamService::new(iam.clone())));
+        .service(Arc::new(IamService::new(iam.clone())))
+        .service(Arc::new(sts))
+        .authorizer(Arc::new(authorizer));
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let signals = Signals::install().context("cannot install signal handlers")?;

@@ -243,7 +243,7 @@ async fn serve_network(
     let Some(ip) = address.and_then(|a| a.parse::<std::net::Ipv4Addr>().ok()) else {
         return;
     };
-    eprintln!("wasmgate: task {} address {ip}", &id[..id.len().min(8)]);
+    eprintln!("wasmgate: task {id} address {ip}");
     for port in published {
         let spec = port.spec();
         match port.local_addr() {
@@ -343,7 +343,6 @@ pub fn parse_overrides(text: &str) -> anyhow::Result<Vec<ContainerOverride>> {
 
 async fn print_events(id: String, events: Option<tokio::sync::broadcast::Receiver<TaskEvent>>) {
     let Some(mut events) = events else { return };
-    let short = &id[..id.len().min(8)];
     let mut bars = PullBars::default();
     loop {
         let event = events.recv().await;
@@ -360,7 +359,7 @@ async fn print_events(id: String, events: Option<tokio::sync::broadcast::Receive
                 total,
             }) => bars.update(container, done, total),
             Ok(TaskEvent::Task { status }) => {
-                eprintln!("wasmgate: task {short} {status}");
+                eprintln!("wasmgate: task {id} {status}");
                 if status == TaskStatus::Stopped {
                     return;
                 }

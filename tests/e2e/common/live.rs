@@ -200,7 +200,7 @@ impl Host {
 }
 
 impl Live {
-    /// The task's address: the `wasmgate: task <id8> address <ip>` line `wasmgate run`
+    /// The task's address: the `wasmgate: task <id> address <ip>` line `wasmgate run`
     /// prints once the task has one. Waits for the task to be RUNNING first (127.0.0.1 if
     /// no address line comes).
     pub fn task_address(&self, timeout: std::time::Duration) -> std::net::IpAddr {

@@ -2,6 +2,7 @@
 //! Errors become messages and exit codes here, at the binary's edge.
 
 mod console;
+mod image_paths;
 mod lb;
 mod logs;
 mod push;
@@ -42,6 +43,16 @@ enum Command {
         /// Warn about unknown members instead of refusing them (for newer ECS features).
         #[arg(long)]
         allow_unknown_fields: bool,
+        /// Check file images as `serve` resolves them, instead of against the definition
+        /// file's folder: `--serve-root` against the config's `image_root` (default: the
+        /// working directory), `--serve-root=DIR` against DIR.
+        #[arg(
+            long,
+            value_name = "DIR",
+            num_args = 0..=1,
+            require_equals = true
+        )]
+        serve_root: Option<Option<PathBuf>>,
     },
     /// Read container logs from the embedded log store.
     Logs(logs::LogsArgs),
@@ -87,7 +98,11 @@ pub fn main() -> ExitCode {
         Command::Validate {
             taskdef,
             allow_unknown_fields,
-        } => run::validate(&config, &taskdef, allow_unknown_fields),
+            serve_root,
+        } => {
+            let serve_root = serve_root.map(|r| r.unwrap_or_else(|| config.image_root()));
+            run::validate(&config, &taskdef, allow_unknown_fields, serve_root)
+        }
         Command::Logs(args) => logs::logs(config, args),
         Command::Serve(args) => serve::serve(config, args),
         Command::Lb(args) => lb::lb(config, cli.config.as_deref(), args),

@@ -49,16 +49,31 @@ pub struct RunArgs {
     allow_unknown_fields: bool,
 }
 
+/// `serve_root`: check file images as `serve` resolves them (its `image_root`), not
+/// against the definition's folder.
 pub fn validate(
     config: &HostConfig,
     path: &Path,
     allow_unknown_fields: bool,
+    serve_root: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let parsed = match read_definition(config, path, allow_unknown_fields) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
     let d = &parsed.definition;
+    let base = match serve_root {
+        Some(root) => std::path::absolute(&root).unwrap_or(root),
+        None => super::image_paths::definition_dir(path),
+    };
+    let missing = super::image_paths::missing_images(d, &base);
+    if !missing.is_empty() {
+        eprintln!("wasmgate: {}: invalid task definition:", path.display());
+        for l in missing {
+            eprintln!("  {l}");
+        }
+        return Ok(ExitCode::from(EXIT_INVALID));
+    }
     println!(
         "{}: valid ({} containers, cpu {}, memory {} MiB)",
         d.family,
@@ -141,12 +156,7 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         s => s.map(Duration::from_secs_f64),
     };
-    let base_dir = args
-        .taskdef
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from("."));
+    let base_dir = super::image_paths::definition_dir(&args.taskdef);
     let width = parsed
         .definition
         .container_definitions

@@ -101,7 +101,7 @@ impl Core {
 pub struct EcsService {
     core: Arc<Core>,
     runtime: Runtime,
-    /// Relative images resolve against the server's working directory.
+    /// Relative file images resolve against the host's `image_root`.
     base_dir: PathBuf,
     /// RunTask `clientToken`s seen recently (idempotent retries).
     tokens: tokens::RunTokens,
@@ -127,7 +127,7 @@ impl EcsService {
                 "{recovered} tasks were still running when the previous host stopped; recorded them as STOPPED"
             );
         }
-        let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let base_dir = runtime.config().image_root();
         let service = Arc::new(EcsService {
             core: Arc::new(Core {
                 state,

@@ -14,7 +14,7 @@ pub mod fsquota;
 mod guest_state;
 mod health;
 mod http;
-mod image;
+pub mod image;
 mod launch;
 mod limits;
 mod logbudget;

@@ -186,5 +186,144 @@ fn serve_resolves_relative_images_against_its_image_root() {
         root.path().join("images").display()
     );
     assert!(reason.contains(&want), "{bad:#}");
-    let _ = task;
+}
+
+#[test]
+fn run_json_keeps_stdout_pure_json() {
+    let host = Host::new();
+    let def = host.taskdef(&task("pure", &[("app", "echo", &["hello"])]));
+    // `wasmgate run --json x.json | jq`: stdout is one JSON document, the container's lines
+    // and the host's go to stderr.
+    let out = host
+        .cmd(&["run", "--json", def.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let state: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}"));
+    assert_eq!(state["lastStatus"], "STOPPED");
+    assert!(stderr.contains("app | arg[1]=hello"), "{stderr}");
+
+    // `--json-file PATH`: the state in the file, the container's lines on stdout as usual.
+    let file = host.dir.path().join("state.json");
+    let out = host
+        .cmd(&[
+            "run",
+            "--json-file",
+            file.to_str().unwrap(),
+            def.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("app | arg[1]=hello"), "{stdout}");
+    assert!(!stdout.contains('{'), "{stdout}");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(state["containers"][0]["exitCode"], 0, "{state:#}");
+}
+
+#[test]
+fn a_file_that_is_not_wasm_is_named_with_what_it_starts_with() {
+    let host = Host::new();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!DOCTYPE html>\n<html></html>\n",
+    )
+    .unwrap();
+    let def = dir.path().join("taskdef.json");
+    std::fs::write(&def, echo_def("html", "index.html").to_string()).unwrap();
+    let run = Run::from(host.cmd(&["run", def.to_str().unwrap()]).output().unwrap());
+    assert_eq!(run.code, Some(125), "{}", run.debug());
+    let want = format!(
+        "CannotPullContainerError: not a WebAssembly component: {}/index.html (starts with \
+         \"<!DOCTYPE html>\\n\", not \"\\0asm\")",
+        dir.path().display()
+    );
+    assert!(run.stderr.contains(&want), "{}", run.debug());
+    assert!(
+        !run.stderr.contains("expected"),
+        "no WAT parser excerpt: {}",
+        run.debug()
+    );
+}
+
+#[test]
+fn plurals_are_right() {
+    let host = Host::new();
+    let one = host.taskdef(&task("one", &[("app", "echo", &[])]));
+    let two = host.taskdef(&task("two", &[("a", "echo", &[]), ("b", "echo", &[])]));
+    let (_, stdout, _) = host.output(&["validate", one.to_str().unwrap()]);
+    assert_eq!(
+        stdout.trim(),
+        "one: valid (1 container, cpu 1024, memory 2048 MiB)"
+    );
+    let (_, stdout, _) = host.output(&["validate", two.to_str().unwrap()]);
+    assert_eq!(
+        stdout.trim(),
+        "two: valid (2 containers, cpu 1024, memory 2048 MiB)"
+    );
+}
+
+/// Every line the host prints itself has one style: `wasmgate: …`, warnings as
+/// `wasmgate: warning: …` (no timestamped `WARN` columns); serve says at info level when
+/// it starts and stops a task.
+#[test]
+fn serve_logs_task_starts_and_stops_in_the_host_s_one_style() {
+    let host = Host::new();
+    let mut server = Server::start(&host);
+    let def = host.taskdef(&task("told", &[("app", "sleep", &["100"])]));
+    let file = format!("file://{}", def.display());
+    server.aws_json(&["ecs", "register-task-definition", "--cli-input-json", &file]);
+    let out = server.aws_json(&["ecs", "run-task", "--task-definition", "told"]);
+    let arn = out["tasks"][0]["taskArn"].as_str().unwrap().to_owned();
+    let id = arn.rsplit('/').next().unwrap().to_owned();
+    server.aws_json(&["ecs", "wait", "tasks-stopped", "--tasks", &arn]);
+    // A long task, then a crash of the host: the next one warns about it.
+    let long = host.taskdef(&task("long", &[("app", "sleep", &["600000"])]));
+    let file = format!("file://{}", long.display());
+    server.aws_json(&["ecs", "register-task-definition", "--cli-input-json", &file]);
+    server.aws_json(&["ecs", "run-task", "--task-definition", "long"]);
+    let run = server.terminate(WAIT);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert!(
+        lines.contains(&format!("wasmgate: task {id} (told:1) started").as_str()),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines.contains(
+            &format!(
+                "wasmgate: task {id} (told:1) stopped: EssentialContainerExited: Essential \
+                 container in task exited"
+            )
+            .as_str()
+        ),
+        "{}",
+        run.stderr
+    );
+    for l in &lines {
+        assert!(
+            l.starts_with("wasmgate: "),
+            "a line in another style: {l:?}\n{}",
+            run.stderr
+        );
+    }
+
+    // The warning style, and its plural: one task was still running when the host died.
+    let mut server = Server::start(&host);
+    server.aws_json(&["ecs", "run-task", "--task-definition", "long"]);
+    server.kill();
+    let server = Server::start(&host);
+    let text = server.debug();
+    assert!(
+        text.contains(
+            "wasmgate: warning: 1 task was still running when the previous host stopped; \
+             recorded it as STOPPED"
+        ),
+        "{text}"
+    );
 }

@@ -2,6 +2,7 @@
 //! Errors become messages and exit codes here, at the binary's edge.
 
 mod console;
+mod host_lines;
 mod image_paths;
 mod lb;
 mod logs;
@@ -65,15 +66,13 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WASMGATE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
+    // `serve` is a long-running host: what it does to tasks (starts, stops, service
+    // events) is worth a line; the one-shot commands print only warnings.
+    host_lines::install(match cli.command {
+        Command::Serve(_) => "warn,wasmgate=info",
+        _ => "warn",
+    });
     wasmgate::runtime::descriptors::raise_open_file_limit();
     if matches!(
         cli.command,

@@ -37,9 +37,13 @@ pub struct RunArgs {
     /// Replace one container's command: CONTAINER='["arg", ...]' (JSON array) (repeatable).
     #[arg(long = "command", value_name = "CONTAINER=JSON")]
     command: Vec<String>,
-    /// Print the final task state as JSON on stdout when the task stops.
+    /// Print the final task state as JSON on stdout when the task stops; container output
+    /// then goes to stderr, so stdout is the JSON alone (`| jq` works).
     #[arg(long)]
     json: bool,
+    /// Write the final task state as JSON to PATH (container output stays on stdout).
+    #[arg(long, value_name = "PATH")]
+    json_file: Option<PathBuf>,
     /// Forward 127.0.0.1:HOSTPORT to a task port (TCP; repeatable). The port must be a
     /// `portMappings[].containerPort`; HOSTPORT 0 picks a free port.
     #[arg(short = 'p', long = "publish", value_name = "HOSTPORT:CONTAINERPORT")]
@@ -74,10 +78,11 @@ pub fn validate(
         }
         return Ok(ExitCode::from(EXIT_INVALID));
     }
+    let n = d.container_definitions.len();
     println!(
-        "{}: valid ({} containers, cpu {}, memory {} MiB)",
+        "{}: valid ({n} container{}, cpu {}, memory {} MiB)",
         d.family,
-        d.container_definitions.len(),
+        if n == 1 { "" } else { "s" },
         d.cpu,
         d.memory
     );
@@ -186,7 +191,11 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
             base_dir,
             overrides,
             stop_timeout,
-            console: Some(Arc::new(PrefixedConsole { width })),
+            console: Some(Arc::new(PrefixedConsole {
+                width,
+                // `--json` owns stdout.
+                to_stderr: args.json,
+            })),
         };
         let mut signals = Signals::install().context("cannot install signal handlers")?;
         let mut task = match runtime.start_task(spec) {
@@ -215,8 +224,13 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let _ = printer.await;
+        let json = serde_json::to_string_pretty(&final_state)?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&final_state)?);
+            println!("{json}");
+        }
+        if let Some(path) = &args.json_file {
+            std::fs::write(path, format!("{json}\n"))
+                .with_context(|| format!("--json-file: cannot write {}", path.display()))?;
         }
         Ok(exit_code(&final_state))
     })
@@ -391,7 +405,8 @@ async fn print_events(id: String, events: Option<tokio::sync::broadcast::Receive
             Ok(TaskEvent::Compiling { container }) => bars.spin(container),
             Ok(TaskEvent::Notice(m)) => eprintln!("wasmgate: {m}"),
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                eprintln!("wasmgate: ({n} events not shown)");
+                let events = if n == 1 { "event" } else { "events" };
+                eprintln!("wasmgate: ({n} {events} not shown)");
             }
             Err(_) => return,
         }

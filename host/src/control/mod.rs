@@ -123,8 +123,13 @@ impl EcsService {
         clusters::ensure_default(state.as_ref())?;
         let recovered = recovery::recover(state.as_ref())?;
         if recovered > 0 {
+            let (tasks, were) = if recovered == 1 {
+                ("task was", "it")
+            } else {
+                ("tasks were", "them")
+            };
             tracing::warn!(
-                "{recovered} tasks were still running when the previous host stopped; recorded them as STOPPED"
+                "{recovered} {tasks} still running when the previous host stopped; recorded {were} as STOPPED"
             );
         }
         let base_dir = runtime.config().image_root();
@@ -274,6 +279,7 @@ async fn maintain(service: Weak<EcsService>) {
         };
         match service.prune_stopped_tasks(STOPPED_TASK_RETENTION).await {
             Ok(0) => {}
+            Ok(1) => tracing::info!("pruned 1 task stopped more than an hour ago"),
             Ok(n) => tracing::info!("pruned {n} tasks stopped more than an hour ago"),
             Err(e) => tracing::warn!("cannot prune stopped tasks: {e}"),
         }

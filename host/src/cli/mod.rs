@@ -10,6 +10,7 @@ mod push;
 mod run;
 mod serve;
 mod signals;
+mod stopping;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -2,6 +2,7 @@
 
 use super::console::PrefixedConsole;
 use super::signals::{EXIT_FORCED, Signals};
+use super::stopping::{self, Stopping};
 use anyhow::Context;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -186,6 +187,7 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        let definition = parsed.definition.clone();
         let spec = TaskSpec {
             definition: parsed.definition,
             base_dir,
@@ -212,8 +214,11 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
         let final_state = tokio::select! {
             s = task.wait() => s,
             sig = signals.next() => {
-                eprintln!("wasmgate: {sig} received, stopping task {id} (send again to force)");
+                let stopping = Stopping::of(&task.snapshot(), &definition, stop_timeout);
+                eprintln!("wasmgate: {sig} received, stopping task {id}");
+                eprintln!("wasmgate: {}", stopping.message());
                 task.stop(StopCode::UserInitiated, format!("Task stopped by user ({sig})"));
+                let _countdown = stopping::countdown(stopping.longest()).map(AbortOnDrop);
                 tokio::select! {
                     s = task.wait() => s,
                     sig = signals.next() => {
@@ -234,6 +239,15 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(exit_code(&final_state))
     })
+}
+
+/// Ends the countdown when the wait it shows is over, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Parses every `--publish` and checks its container port against the definition.

@@ -34,7 +34,7 @@ pub use status::{
     ContainerSnapshot, ContainerStatus, StopCode, TaskEvent, TaskSnapshot, TaskStatus,
 };
 pub use stdio::{LogLine, StdStream};
-pub use task::{FUEL_LABEL, runtime_rules};
+pub use task::{DEFAULT_STOP_TIMEOUT, FUEL_LABEL, runtime_rules};
 
 use crate::config::HostConfig;
 use crate::logs::LogStore;

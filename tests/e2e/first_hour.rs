@@ -132,6 +132,31 @@ fn run_with_a_missing_image_says_which_path_it_tried() {
          directory (os error 2) (the relative image \"sub/gone.wasm\" resolves against {dir})"
     );
     assert!(run.stderr.contains(&want), "{}", run.debug());
+    assert_eq!(
+        run.container("app")["lastStatus"],
+        "STOPPED",
+        "{}",
+        run.debug()
+    );
+}
+
+/// A container that never started because its task failed first ends STOPPED too (ECS),
+/// not PENDING: here the second container's image is missing, the first never starts.
+#[test]
+fn containers_that_never_started_end_stopped() {
+    let host = Host::new();
+    let mut def = task(
+        "unstarted",
+        &[("first", "echo", &[]), ("second", "echo", &[])],
+    );
+    def["containerDefinitions"][1]["image"] = json!("/nonexistent/second.wasm");
+    let run = host.run(&def, &[]);
+    assert_eq!(run.code, Some(125), "{}", run.debug());
+    for name in ["first", "second"] {
+        let c = run.container(name);
+        assert_eq!(c["lastStatus"], "STOPPED", "{name}: {}", run.debug());
+        assert_eq!(c["exitCode"], Value::Null, "{name}: {}", run.debug());
+    }
 }
 
 #[test]
@@ -186,6 +211,8 @@ fn serve_resolves_relative_images_against_its_image_root() {
         root.path().join("images").display()
     );
     assert!(reason.contains(&want), "{bad:#}");
+    // ECS: in a task that failed to start, the containers that never started are STOPPED.
+    assert_eq!(bad["containers"][0]["lastStatus"], "STOPPED", "{bad:#}");
 }
 
 #[test]

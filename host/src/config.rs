@@ -25,6 +25,10 @@ pub enum ConfigError {
 pub struct HostConfig {
     /// Where the log store, compiled-component cache and task directories live.
     pub data_dir: Option<PathBuf>,
+    /// Where `serve` resolves a relative file `image` (RegisterTaskDefinition has no file to
+    /// be relative to): this folder (relative to the config file's), else the working
+    /// directory `serve` started in. `run` and `validate` use the definition file's folder.
+    pub image_root: Option<PathBuf>,
     pub fuel: FuelConfig,
     pub cpu: CpuConfig,
     pub storage: StorageConfig,
@@ -774,10 +778,24 @@ impl HostConfig {
             path: path.to_owned(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        let mut config: Self = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
             message: e.to_string(),
-        })
+        })?;
+        // A relative `image_root` means the same folder wherever `serve` is started.
+        if let (Some(root), Some(dir)) = (&config.image_root, path.parent()) {
+            config.image_root = Some(dir.join(root));
+        }
+        Ok(config)
+    }
+
+    /// The folder `serve` resolves relative file images against (see `image_root`).
+    pub fn image_root(&self) -> PathBuf {
+        let root = match &self.image_root {
+            Some(r) => r.clone(),
+            None => PathBuf::from("."),
+        };
+        std::path::absolute(&root).unwrap_or(root)
     }
 
     /// The data directory: the configured one, else the user's data directory.
@@ -795,6 +813,18 @@ fn default_data_dir() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relative_image_root_is_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wasmgate.toml");
+        std::fs::write(&path, "image_root = \"images\"\n").unwrap();
+        let c = HostConfig::load(&path).unwrap();
+        assert_eq!(c.image_root(), dir.path().join("images"));
+        // Unset: the working directory.
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(HostConfig::default().image_root(), cwd.join("."));
+    }
 
     #[test]
     fn empty_file_gives_defaults() {

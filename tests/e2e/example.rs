@@ -14,12 +14,18 @@ fn the_batch_example_runs_and_ships_its_logs() {
     );
 
     let host = Host::new();
+    let state = host.dir.path().join("state.json");
     let out = host
-        .cmd(&["run", "--json", "examples/batch/taskdef.json"])
+        .cmd(&[
+            "run",
+            "--json-file",
+            state.to_str().expect("utf-8"),
+            "examples/batch/taskdef.json",
+        ])
         .current_dir(repo())
         .output()
         .expect("run wasmgate");
-    let run = Run::from(out);
+    let run = Run::from(out).with_json_file(&state);
     assert_eq!(run.code, Some(0), "{}", run.debug());
 
     let lines: Vec<&str> = run.stdout.lines().collect();

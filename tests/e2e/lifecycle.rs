@@ -8,14 +8,14 @@ use serde_json::{Value, json};
 
 const EXIT_INVALID: i32 = 2;
 
-/// The statuses from `wasmgate: task <id8> <STATUS>` lines, in order, for the task `id`.
+/// The statuses from `wasmgate: task <id> <STATUS>` lines, in order, for the task `id`.
 fn task_states(run: &Run) -> Vec<String> {
     let id = run.task["taskId"].as_str().expect("taskId in the snapshot");
-    let prefix = format!("wasmgate: task {} ", &id[..8]);
+    let prefix = format!("wasmgate: task {id} ");
     run.stderr
         .lines()
         .filter_map(|l| l.strip_prefix(&prefix))
-        // `wasmgate: task <id8> address <ip>` is the task's network address, not a state.
+        // `wasmgate: task <id> address <ip>` is the task's network address, not a state.
         .filter(|rest| !rest.starts_with("address "))
         .map(str::to_owned)
         .collect()
@@ -118,11 +118,11 @@ fn task_states_follow_the_ecs_order() {
         run.debug()
     );
     // The container starts after the task is provisioned and stops before the task stops.
-    let id8 = &run.task["taskId"].as_str().expect("taskId")[..8];
+    let id = run.task["taskId"].as_str().expect("taskId");
     let c_running = stderr_line(&run, "wasmgate: container app RUNNING");
     let c_stopped = stderr_line(&run, "wasmgate: container app STOPPED exitCode=0");
-    let t_activating = stderr_line(&run, &format!("task {id8} ACTIVATING"));
-    let t_stopping = stderr_line(&run, &format!("task {id8} STOPPING"));
+    let t_activating = stderr_line(&run, &format!("task {id} ACTIVATING"));
+    let t_stopping = stderr_line(&run, &format!("task {id} STOPPING"));
     assert!(
         t_activating < c_running && c_running < c_stopped && c_stopped < t_stopping,
         "{}",

@@ -272,3 +272,169 @@ fn follow_prints_lines_of_a_task_started_after_it() {
     follower.expect_stdout(&format!("{stream} stderr-line"), WAIT);
     follower.kill();
 }
+
+/// The task id `wasmgate run` printed in its `wasmgate: task <id> PENDING` line.
+fn printed_task_id(run: &Run) -> String {
+    run.stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("wasmgate: task ")?.strip_suffix(" PENDING"))
+        .unwrap_or_else(|| panic!("no PENDING line\n{}", run.debug()))
+        .to_owned()
+}
+
+#[test]
+fn the_task_id_run_prints_finds_the_task_s_logs() {
+    let host = Host::new();
+    let def = taskdef(
+        "findable",
+        vec![
+            echo("web", &["from-web"], Some(awslogs("/test/findable", "svc"))),
+            echo(
+                "worker",
+                &["from-worker"],
+                Some(awslogs("/test/other", "svc")),
+            ),
+        ],
+    );
+    let run = host.run(&def, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+    // The id printed is the full one, the one in the stream names.
+    let id = printed_task_id(&run);
+    assert_eq!(id, task_id(&run), "{}", run.debug());
+    assert_eq!(id.len(), 32, "{id}");
+
+    // `--task` with the id, or a prefix of it: every container's lines, whatever its group,
+    // as `name | line` (no colour codes: stdout is not a terminal).
+    for arg in [id.as_str(), &id[..8]] {
+        let lines = logs(&host, &["--task", arg]);
+        assert!(
+            lines.contains(&"web    | arg[1]=from-web".to_owned()),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"worker | arg[1]=from-worker".to_owned()),
+            "{lines:?}"
+        );
+        assert!(lines.iter().all(|l| !l.contains('\x1b')), "{lines:?}");
+    }
+    // One container.
+    let lines = logs(&host, &["--task", &id[..8], "--container", "worker"]);
+    assert!(
+        !lines.is_empty() && lines.iter().all(|l| l.starts_with("worker | ")),
+        "{lines:?}"
+    );
+    // JSON for programs: one object per line.
+    let lines = logs(&host, &["--task", &id[..8], "--format", "json"]);
+    let events: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let web = events
+        .iter()
+        .find(|e| e["message"] == "arg[1]=from-web")
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(web["container"], "web");
+    assert_eq!(web["taskId"], id.as_str());
+    assert_eq!(web["logGroupName"], "/test/findable");
+    assert_eq!(web["logStreamName"], format!("svc/web/{id}"));
+    assert!(web["timestamp"].as_i64().unwrap() > 0, "{web}");
+
+    // The README's `--stream prefix/container/<id>` works with the id as printed, and with a
+    // prefix of it.
+    for arg in [id.clone(), id[..8].to_owned()] {
+        let stream = format!("svc/web/{arg}");
+        let lines = logs(&host, &["--group", "/test/findable", "--stream", &stream]);
+        assert!(lines.contains(&"arg[1]=from-web".to_owned()), "{lines:?}");
+    }
+
+    // `--since`: 1h takes everything, 0s nothing written before now.
+    let lines = logs(&host, &["--task", &id[..8], "--since", "1h"]);
+    assert!(
+        lines.contains(&"web    | arg[1]=from-web".to_owned()),
+        "{lines:?}"
+    );
+    assert_eq!(
+        logs(&host, &["--task", &id[..8], "--since", "0s"]),
+        Vec::<String>::new()
+    );
+    let (code, _, stderr) = host.output(&["logs", "--task", &id, "--since", "10 minutes"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("expected a number and a unit"), "{stderr}");
+
+    // A task that never logged: a clear error, exit 1.
+    let (code, stdout, stderr) = host.output(&["logs", "--task", "ffffffff"]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("no logs of task ffffffff"), "{stderr}");
+    let (code, _, stderr) = host.output(&[
+        "logs",
+        "--group",
+        "/test/findable",
+        "--stream",
+        "svc/web/ffff",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("log stream svc/web/ffff in log group /test/findable"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--task"),
+        "the error says how to find a task's streams: {stderr}"
+    );
+}
+
+#[test]
+fn follow_waits_for_a_store_group_and_stream_that_do_not_exist_yet() {
+    let host = Host::new();
+    // Nothing has logged yet: no store, no group. `--follow` waits instead of failing.
+    let group = Live::spawn(host.cmd(&["logs", "--group", "/test/later", "--follow"]));
+    group.expect_stderr("wasmgate: waiting for", WAIT);
+    let def = taskdef(
+        "later",
+        vec![echo("app", &["late"], Some(awslogs("/test/later", "l")))],
+    );
+    // Without `--follow` a missing group is still an error.
+    let (code, _, stderr) = host.output(&["logs", "--group", "/test/later"]);
+    assert_eq!(code, Some(1), "{stderr}");
+
+    let run = host.run(&def, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+    let id = task_id(&run);
+    let line = group.expect_stdout("arg[1]=late", WAIT);
+    assert_eq!(line, format!("l/app/{id} arg[1]=late"));
+
+    // A stream and a task that do not exist yet: waited for too, then followed.
+    let stream = Live::spawn(host.cmd(&[
+        "logs",
+        "--group",
+        "/test/later",
+        "--stream",
+        "l/app/0",
+        "--follow",
+    ]));
+    stream.expect_stderr("wasmgate: waiting for log stream l/app/0", WAIT);
+    let task = Live::spawn(host.cmd(&["logs", "--task", "0", "--follow"]));
+    task.expect_stderr("wasmgate: waiting for logs of task 0", WAIT);
+    // Runs until one gets an id starting with 0 (1 in 16 each).
+    let mut zero = None;
+    for _ in 0..200 {
+        let run = host.run(&def, &[]);
+        assert_eq!(run.code, Some(0), "{}", run.debug());
+        let id = task_id(&run);
+        if id.starts_with('0') {
+            zero = Some(id);
+            break;
+        }
+    }
+    let zero = zero.expect("a task id starting with 0");
+    assert_eq!(stream.expect_stdout("arg[1]=late", WAIT), "arg[1]=late");
+    assert_eq!(task.expect_stdout("arg[1]=late", WAIT), "app | arg[1]=late");
+    assert!(
+        !task.stdout_text().contains(&id),
+        "only the task with that id"
+    );
+    let _ = zero;
+    for l in [group, stream, task] {
+        l.kill();
+    }
+}

@@ -14,6 +14,7 @@ mod api_protocol;
 mod api_state;
 mod authz;
 mod example;
+mod first_hour;
 mod hostile;
 mod http;
 mod iam;

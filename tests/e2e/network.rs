@@ -30,7 +30,7 @@ fn taskdef(family: &str, containers: Vec<Value>) -> Value {
     })
 }
 
-/// The task address a finished run printed (`wasmgate: task <id8> address <ip>`).
+/// The task address a finished run printed (`wasmgate: task <id> address <ip>`).
 fn printed_address(run: &Run) -> Ipv4Addr {
     run.stderr
         .lines()

@@ -264,7 +264,9 @@ fn the_scorekeep_example_serves_through_the_listener() {
     {
         let image = c["image"].as_str().unwrap_or_default().to_owned();
         let name = image
-            .trim_start_matches("target/wasm/")
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
             .trim_end_matches(".wasm");
         c["image"] = json!(guest(name));
     }

@@ -37,12 +37,22 @@ fn sigterm_stops_the_task_and_drops_a_container_past_its_stop_timeout() {
     assert_eq!(run.code, Some(137), "{}", run.debug());
     let id = run.task["taskId"].as_str().expect("taskId");
     assert!(
-        run.stderr.contains(&format!(
-            "wasmgate: SIGTERM received, stopping task {id} (send again to force)"
-        )),
+        run.stderr
+            .contains(&format!("wasmgate: SIGTERM received, stopping task {id}\n")),
         "{}",
         run.debug()
     );
+    // What it is doing and how long it may take, before any wait.
+    assert!(
+        run.stderr.contains(
+            "wasmgate: stopping container c (stopTimeout 0.5 s): each may finish on its own \
+             until its stopTimeout, then it is stopped; press Ctrl-C again to stop now"
+        ),
+        "{}",
+        run.debug()
+    );
+    // No countdown off a terminal.
+    assert!(!run.stderr.contains("s left"), "{}", run.debug());
     assert_eq!(run.task["stopCode"], "UserInitiated", "{}", run.debug());
     assert_eq!(
         run.task["stoppedReason"],
@@ -186,4 +196,63 @@ fn a_second_signal_right_after_the_first_is_never_lost() {
         let run = live.wait(WAIT);
         assert_eq!(run.code, Some(130), "{}", run.debug());
     }
+}
+
+/// Ctrl-C at a terminal, as a person presses it (a pty from `script(1)`, `^C` typed into
+/// it): the first says which containers are stopping and for how long, and counts down;
+/// the second stops at once.
+#[test]
+fn ctrl_c_at_a_terminal_says_what_it_stops_and_counts_down() {
+    use std::io::Write;
+    let host = Host::new();
+    let container = |name: &str, timeout: u64| json!({"name": name, "image": guest("sleep"), "command": ["600000"], "stopTimeout": timeout});
+    let def = json!({"family": "ctrl-c", "cpu": "1024", "memory": "2048",
+        "containerDefinitions": [container("a", 20), container("b", 25)]});
+    let path = host.taskdef(&def);
+    let line = format!(
+        "{} --data-dir {} run {}",
+        common::wasmgate_bin(),
+        host.data_dir().display(),
+        path.display()
+    );
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qfec", &line, "/dev/null"])
+        .env_remove("WASMGATE_CONFIG")
+        .env_remove("WASMGATE_DATA_DIR")
+        .stdin(std::process::Stdio::piped());
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script(1)");
+    let mut stdin = child.stdin.take().unwrap();
+    let live = Live::new(child);
+    // Both lines arrive on the pty, i.e. on script's stdout.
+    live.expect_stdout("wasmgate: container b RUNNING", WAIT);
+    live.expect_stdout("wasmgate: container a RUNNING", WAIT);
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    live.expect_stdout(
+        "stopping containers a (stopTimeout 20 s), b (stopTimeout 25 s): each may finish on its \
+         own until its stopTimeout, then it is stopped; press Ctrl-C again to stop now",
+        WAIT,
+    );
+    // The countdown redraws one line (no newline until it ends): give it a tick or two.
+    std::thread::sleep(Duration::from_millis(1500));
+    let t0 = std::time::Instant::now();
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    let run = live.wait(WAIT);
+    assert!(t0.elapsed() < Duration::from_secs(10), "{}", run.debug());
+    assert!(
+        run.stdout.contains("s left (Ctrl-C to stop now)"),
+        "a countdown on the terminal: {}",
+        run.debug()
+    );
+    assert!(
+        run.stdout
+            .contains("SIGINT received again, exiting without waiting"),
+        "{}",
+        run.debug()
+    );
 }

@@ -314,7 +314,7 @@ fn ecs_size_strings_are_accepted() {
     let (code, stdout, stderr) = invoke(&host, "validate", &path);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(
-        stdout.contains("strings: valid (1 containers, cpu 1024, memory 2048 MiB)"),
+        stdout.contains("strings: valid (1 container, cpu 1024, memory 2048 MiB)"),
         "{stdout}"
     );
     let run = host.run(&def, &[]);

@@ -6,12 +6,17 @@ use wasmgate::runtime::{Console, LogLine, StdStream};
 pub struct PrefixedConsole {
     /// Width the names are padded to, so output lines up.
     pub width: usize,
+    /// Container output on stderr, when stdout carries `--json`.
+    pub to_stderr: bool,
 }
 
 impl Console for PrefixedConsole {
     fn line(&self, _task_id: &str, line: &LogLine) {
-        let out = std::io::stdout();
-        let mut out = out.lock();
+        let mut out: Box<dyn Write> = if self.to_stderr {
+            Box::new(std::io::stderr().lock())
+        } else {
+            Box::new(std::io::stdout().lock())
+        };
         let mark = match line.stream {
             StdStream::Stdout => "|",
             StdStream::Stderr => "!",

@@ -2,12 +2,15 @@
 //! Errors become messages and exit codes here, at the binary's edge.
 
 mod console;
+mod host_lines;
+mod image_paths;
 mod lb;
 mod logs;
 mod push;
 mod run;
 mod serve;
 mod signals;
+mod stopping;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -42,6 +45,16 @@ enum Command {
         /// Warn about unknown members instead of refusing them (for newer ECS features).
         #[arg(long)]
         allow_unknown_fields: bool,
+        /// Check file images as `serve` resolves them, instead of against the definition
+        /// file's folder: `--serve-root` against the config's `image_root` (default: the
+        /// working directory), `--serve-root=DIR` against DIR.
+        #[arg(
+            long,
+            value_name = "DIR",
+            num_args = 0..=1,
+            require_equals = true
+        )]
+        serve_root: Option<Option<PathBuf>>,
     },
     /// Read container logs from the embedded log store.
     Logs(logs::LogsArgs),
@@ -54,15 +67,13 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WASMGATE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
+    // `serve` is a long-running host: what it does to tasks (starts, stops, service
+    // events) is worth a line; the one-shot commands print only warnings.
+    host_lines::install(match cli.command {
+        Command::Serve(_) => "warn,wasmgate=info",
+        _ => "warn",
+    });
     wasmgate::runtime::descriptors::raise_open_file_limit();
     if matches!(
         cli.command,
@@ -87,7 +98,11 @@ pub fn main() -> ExitCode {
         Command::Validate {
             taskdef,
             allow_unknown_fields,
-        } => run::validate(&config, &taskdef, allow_unknown_fields),
+            serve_root,
+        } => {
+            let serve_root = serve_root.map(|r| r.unwrap_or_else(|| config.image_root()));
+            run::validate(&config, &taskdef, allow_unknown_fields, serve_root)
+        }
         Command::Logs(args) => logs::logs(config, args),
         Command::Serve(args) => serve::serve(config, args),
         Command::Lb(args) => lb::lb(config, cli.config.as_deref(), args),

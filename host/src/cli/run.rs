@@ -2,6 +2,7 @@
 
 use super::console::PrefixedConsole;
 use super::signals::{EXIT_FORCED, Signals};
+use super::stopping::{self, Stopping};
 use anyhow::Context;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -37,9 +38,13 @@ pub struct RunArgs {
     /// Replace one container's command: CONTAINER='["arg", ...]' (JSON array) (repeatable).
     #[arg(long = "command", value_name = "CONTAINER=JSON")]
     command: Vec<String>,
-    /// Print the final task state as JSON on stdout when the task stops.
+    /// Print the final task state as JSON on stdout when the task stops; container output
+    /// then goes to stderr, so stdout is the JSON alone (`| jq` works).
     #[arg(long)]
     json: bool,
+    /// Write the final task state as JSON to PATH (container output stays on stdout).
+    #[arg(long, value_name = "PATH")]
+    json_file: Option<PathBuf>,
     /// Forward 127.0.0.1:HOSTPORT to a task port (TCP; repeatable). The port must be a
     /// `portMappings[].containerPort`; HOSTPORT 0 picks a free port.
     #[arg(short = 'p', long = "publish", value_name = "HOSTPORT:CONTAINERPORT")]
@@ -49,20 +54,36 @@ pub struct RunArgs {
     allow_unknown_fields: bool,
 }
 
+/// `serve_root`: check file images as `serve` resolves them (its `image_root`), not
+/// against the definition's folder.
 pub fn validate(
     config: &HostConfig,
     path: &Path,
     allow_unknown_fields: bool,
+    serve_root: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let parsed = match read_definition(config, path, allow_unknown_fields) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
     let d = &parsed.definition;
+    let base = match serve_root {
+        Some(root) => std::path::absolute(&root).unwrap_or(root),
+        None => super::image_paths::definition_dir(path),
+    };
+    let missing = super::image_paths::missing_images(d, &base);
+    if !missing.is_empty() {
+        eprintln!("wasmgate: {}: invalid task definition:", path.display());
+        for l in missing {
+            eprintln!("  {l}");
+        }
+        return Ok(ExitCode::from(EXIT_INVALID));
+    }
+    let n = d.container_definitions.len();
     println!(
-        "{}: valid ({} containers, cpu {}, memory {} MiB)",
+        "{}: valid ({n} container{}, cpu {}, memory {} MiB)",
         d.family,
-        d.container_definitions.len(),
+        if n == 1 { "" } else { "s" },
         d.cpu,
         d.memory
     );
@@ -141,12 +162,7 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         s => s.map(Duration::from_secs_f64),
     };
-    let base_dir = args
-        .taskdef
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from("."));
+    let base_dir = super::image_paths::definition_dir(&args.taskdef);
     let width = parsed
         .definition
         .container_definitions
@@ -171,12 +187,17 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        let definition = parsed.definition.clone();
         let spec = TaskSpec {
             definition: parsed.definition,
             base_dir,
             overrides,
             stop_timeout,
-            console: Some(Arc::new(PrefixedConsole { width })),
+            console: Some(Arc::new(PrefixedConsole {
+                width,
+                // `--json` owns stdout.
+                to_stderr: args.json,
+            })),
             identity: None,
         };
         let mut signals = Signals::install().context("cannot install signal handlers")?;
@@ -194,8 +215,11 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
         let final_state = tokio::select! {
             s = task.wait() => s,
             sig = signals.next() => {
-                eprintln!("wasmgate: {sig} received, stopping task {id} (send again to force)");
+                let stopping = Stopping::of(&task.snapshot(), &definition, stop_timeout);
+                eprintln!("wasmgate: {sig} received, stopping task {id}");
+                eprintln!("wasmgate: {}", stopping.message());
                 task.stop(StopCode::UserInitiated, format!("Task stopped by user ({sig})"));
+                let _countdown = stopping::countdown(stopping.longest()).map(AbortOnDrop);
                 tokio::select! {
                     s = task.wait() => s,
                     sig = signals.next() => {
@@ -206,11 +230,25 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let _ = printer.await;
+        let json = serde_json::to_string_pretty(&final_state)?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&final_state)?);
+            println!("{json}");
+        }
+        if let Some(path) = &args.json_file {
+            std::fs::write(path, format!("{json}\n"))
+                .with_context(|| format!("--json-file: cannot write {}", path.display()))?;
         }
         Ok(exit_code(&final_state))
     })
+}
+
+/// Ends the countdown when the wait it shows is over, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Parses every `--publish` and checks its container port against the definition.
@@ -244,7 +282,7 @@ async fn serve_network(
     let Some(ip) = address.and_then(|a| a.parse::<std::net::Ipv4Addr>().ok()) else {
         return;
     };
-    eprintln!("wasmgate: task {} address {ip}", &id[..id.len().min(8)]);
+    eprintln!("wasmgate: task {id} address {ip}");
     for port in published {
         let spec = port.spec();
         match port.local_addr() {
@@ -344,7 +382,6 @@ pub fn parse_overrides(text: &str) -> anyhow::Result<Vec<ContainerOverride>> {
 
 async fn print_events(id: String, events: Option<tokio::sync::broadcast::Receiver<TaskEvent>>) {
     let Some(mut events) = events else { return };
-    let short = &id[..id.len().min(8)];
     let mut bars = PullBars::default();
     loop {
         let event = events.recv().await;
@@ -361,7 +398,7 @@ async fn print_events(id: String, events: Option<tokio::sync::broadcast::Receive
                 total,
             }) => bars.update(container, done, total),
             Ok(TaskEvent::Task { status }) => {
-                eprintln!("wasmgate: task {short} {status}");
+                eprintln!("wasmgate: task {id} {status}");
                 if status == TaskStatus::Stopped {
                     return;
                 }
@@ -383,7 +420,8 @@ async fn print_events(id: String, events: Option<tokio::sync::broadcast::Receive
             Ok(TaskEvent::Compiling { container }) => bars.spin(container),
             Ok(TaskEvent::Notice(m)) => eprintln!("wasmgate: {m}"),
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                eprintln!("wasmgate: ({n} events not shown)");
+                let events = if n == 1 { "event" } else { "events" };
+                eprintln!("wasmgate: ({n} {events} not shown)");
             }
             Err(_) => return,
         }

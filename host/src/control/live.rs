@@ -92,11 +92,24 @@ pub async fn persist(core: &Core, task: &LiveTask) -> Result<Value> {
 /// Watches `task` until it is STOPPED, writing each change, then drops it from `live`.
 pub fn spawn_watcher(core: Arc<Core>, task: Arc<LiveTask>) {
     let mut rx = task.handle.watch();
+    let by = task
+        .meta
+        .started_by
+        .as_deref()
+        .map(|b| format!(" by {b}"))
+        .unwrap_or_default();
+    tracing::info!(
+        "task {} ({}:{}) started{by}",
+        task.meta.task_id,
+        task.meta.family,
+        task.meta.revision
+    );
     tokio::spawn(async move {
         loop {
             let stopped = rx.borrow_and_update().last_status == TaskStatus::Stopped;
             if stopped {
                 persist_final(&core, &task).await;
+                log_stopped(&task);
                 break;
             }
             if let Err(e) = persist(&core, &task).await {
@@ -116,6 +129,19 @@ pub fn spawn_watcher(core: Arc<Core>, task: Arc<LiveTask>) {
         core.live().remove(&task.meta.task_id);
         core.live_changed.notify_waiters();
     });
+}
+
+/// The host's own line for a stopped task (serve logs starts and stops at info).
+fn log_stopped(task: &LiveTask) {
+    let s = task.handle.snapshot();
+    let code = s.stop_code.map_or("", |c| c.as_str());
+    let reason = s.stopped_reason.as_deref().unwrap_or("");
+    tracing::info!(
+        "task {} ({}:{}) stopped: {code}: {reason}",
+        task.meta.task_id,
+        task.meta.family,
+        task.meta.revision
+    );
 }
 
 /// The STOPPED write must not be lost to a passing store error: it is retried.

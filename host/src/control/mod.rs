@@ -102,7 +102,7 @@ impl Core {
 pub struct EcsService {
     core: Arc<Core>,
     runtime: Runtime,
-    /// Relative images resolve against the server's working directory.
+    /// Relative file images resolve against the host's `image_root`.
     base_dir: PathBuf,
     /// RunTask `clientToken`s seen recently (idempotent retries).
     tokens: tokens::RunTokens,
@@ -124,11 +124,16 @@ impl EcsService {
         clusters::ensure_default(state.as_ref())?;
         let recovered = recovery::recover(state.as_ref())?;
         if recovered > 0 {
+            let (tasks, were) = if recovered == 1 {
+                ("task was", "it")
+            } else {
+                ("tasks were", "them")
+            };
             tracing::warn!(
-                "{recovered} tasks were still running when the previous host stopped; recorded them as STOPPED"
+                "{recovered} {tasks} still running when the previous host stopped; recorded {were} as STOPPED"
             );
         }
-        let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let base_dir = runtime.config().image_root();
         let service = Arc::new(EcsService {
             core: Arc::new(Core {
                 state,
@@ -275,6 +280,7 @@ async fn maintain(service: Weak<EcsService>) {
         };
         match service.prune_stopped_tasks(STOPPED_TASK_RETENTION).await {
             Ok(0) => {}
+            Ok(1) => tracing::info!("pruned 1 task stopped more than an hour ago"),
             Ok(n) => tracing::info!("pruned {n} tasks stopped more than an hour ago"),
             Err(e) => tracing::warn!("cannot prune stopped tasks: {e}"),
         }

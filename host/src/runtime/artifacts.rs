@@ -25,7 +25,7 @@ pub enum ArtifactError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not a WebAssembly component: {message}")]
+    #[error("not a WebAssembly component: {} ({message})", path.display())]
     NotAComponent { path: PathBuf, message: String },
     #[error("{path}: {message}")]
     Link { path: PathBuf, message: String },
@@ -174,6 +174,12 @@ impl ArtifactCache {
             path: path.to_owned(),
             message: format!("{e:#}"),
         };
+        if let Some(what) = not_a_component(&bytes) {
+            return Err(ArtifactError::NotAComponent {
+                path: path.to_owned(),
+                message: what,
+            });
+        }
         let compiled = engine
             .engine
             .precompile_component(&bytes)
@@ -192,6 +198,28 @@ impl ArtifactCache {
         let component =
             unsafe { Component::deserialize(&engine.engine, &compiled) }.map_err(not_component)?;
         Ok((component, true))
+    }
+}
+
+/// Why `bytes` are plainly no component, before wasmtime tries (which, with its WAT
+/// support, would answer a text or HTML file with a parser excerpt): what the file starts
+/// with, or that it is a core module. None when the header says component.
+fn not_a_component(bytes: &[u8]) -> Option<String> {
+    const MAGIC: &[u8] = b"\0asm";
+    match bytes.get(..8) {
+        Some(h) if h.starts_with(MAGIC) && h[6..8] == [1, 0] => None,
+        Some(h) if h.starts_with(MAGIC) && h[4..8] == [1, 0, 0, 0] => Some(
+            "a core WebAssembly module, not a component; `wasm-tools component new` or a \
+             wasm32-wasip2 build makes one"
+                .to_owned(),
+        ),
+        Some(h) if h.starts_with(MAGIC) => None,
+        _ if bytes.is_empty() => Some("the file is empty".to_owned()),
+        _ => {
+            let head = &bytes[..bytes.len().min(16)];
+            let shown: String = head.escape_ascii().to_string();
+            Some(format!("starts with \"{shown}\", not \"\\0asm\""))
+        }
     }
 }
 
@@ -226,5 +254,18 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, vec![format!("{kept}-k1.cwasm")]);
+    }
+
+    #[test]
+    fn plainly_not_a_component() {
+        let html = not_a_component(b"<!DOCTYPE html>\n<html>").unwrap();
+        assert_eq!(html, r#"starts with "<!DOCTYPE html>\n", not "\0asm""#);
+        assert!(
+            not_a_component(b"\0asm\x01\0\0\0")
+                .unwrap()
+                .contains("core WebAssembly module")
+        );
+        assert_eq!(not_a_component(b"").unwrap(), "the file is empty");
+        assert_eq!(not_a_component(b"\0asm\x0d\0\x01\0"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Image references: where a container's component comes from.
 //!
-//! A file path (relative to the task definition's directory), a `file://` URL, or an OCI
+//! A file path (relative to a base folder: the definition file's for `run`, `image_root`
+//! for `serve`), a `file://` URL, or an OCI
 //! registry reference (`registry/repo:tag`, `…@sha256:…`, optionally `oci://…`) that the
 //! image store pulls.
 

@@ -15,7 +15,7 @@ pub mod fsquota;
 mod guest_state;
 mod health;
 mod http;
-mod image;
+pub mod image;
 mod launch;
 mod limits;
 mod logbudget;
@@ -38,7 +38,7 @@ pub use status::{
     ContainerSnapshot, ContainerStatus, StopCode, TaskEvent, TaskSnapshot, TaskStatus,
 };
 pub use stdio::{LogLine, StdStream};
-pub use task::{FUEL_LABEL, runtime_rules};
+pub use task::{DEFAULT_STOP_TIMEOUT, FUEL_LABEL, runtime_rules};
 
 use crate::config::HostConfig;
 use crate::logs::LogStore;

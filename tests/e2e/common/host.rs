@@ -72,29 +72,36 @@ impl Host {
         path
     }
 
-    /// Runs a task definition to the end with `--json` and extra args.
+    /// Runs a task definition to the end with `--json-file` (container output stays on
+    /// stdout, the final state is read from the file) and extra args.
     pub fn run(&self, def: &Value, extra: &[&str]) -> Run {
-        let path = self.taskdef(def);
-        let mut args = vec!["run", "--json"];
-        args.extend_from_slice(extra);
-        let path_s = path.to_string_lossy().into_owned();
-        args.push(&path_s);
-        let out = self.cmd(&args).output().expect("run wasmgate");
-        Run::from(out)
+        let (mut cmd, json) = self.run_cmd(def, extra);
+        let out = cmd.output().expect("run wasmgate");
+        Run::from(out).with_json_file(&json)
     }
 
-    /// Starts `wasmgate run` without waiting (for signal tests).
-    pub fn spawn(&self, def: &Value, extra: &[&str]) -> Child {
+    /// `wasmgate run --json-file <file> <extra> <def>` and the file.
+    fn run_cmd(&self, def: &Value, extra: &[&str]) -> (Command, PathBuf) {
         let path = self.taskdef(def);
         let path_s = path.to_string_lossy().into_owned();
-        let mut args = vec!["run", "--json"];
+        let json = path.with_extension("state.json");
+        let json_s = json.to_string_lossy().into_owned();
+        let mut args = vec!["run", "--json-file", &json_s];
         args.extend_from_slice(extra);
         args.push(&path_s);
-        self.cmd(&args)
+        (self.cmd(&args), json)
+    }
+
+    /// Starts `wasmgate run` without waiting (for signal tests); the file `--json-file`
+    /// writes the final state to.
+    pub fn spawn(&self, def: &Value, extra: &[&str]) -> (Child, PathBuf) {
+        let (mut cmd, json) = self.run_cmd(def, extra);
+        let child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn wasmgate")
+            .expect("spawn wasmgate");
+        (child, json)
     }
 
     /// Task directories still on disk.
@@ -139,6 +146,17 @@ impl From<Output> for Run {
 }
 
 impl Run {
+    /// The final state from a `--json-file` (kept as parsed from stdout if there is none).
+    pub fn with_json_file(mut self, path: &Path) -> Self {
+        if let Some(v) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+        {
+            self.task = v;
+        }
+        self
+    }
+
     /// The final state of a container by name.
     pub fn container(&self, name: &str) -> &Value {
         self.task["containers"]
@@ -147,10 +165,12 @@ impl Run {
             .unwrap_or_else(|| panic!("no container {name} in {}\n{}", self.task, self.stderr))
     }
 
-    /// Lines a container printed, without the `name |` prefix.
+    /// Lines a container printed, without the `name |` prefix (on stdout, or on stderr
+    /// under `--json`).
     pub fn lines_of(&self, name: &str) -> Vec<String> {
         self.stdout
             .lines()
+            .chain(self.stderr.lines())
             .filter_map(|l| {
                 let (who, rest) = l.split_once(" | ").or_else(|| l.split_once(" ! "))?;
                 (who.trim() == name).then(|| rest.to_owned())

@@ -73,6 +73,8 @@ pub struct Live {
     out: std::sync::Arc<LiveLines>,
     err: std::sync::Arc<LiveLines>,
     readers: Vec<std::thread::JoinHandle<()>>,
+    /// Where `wasmgate run --json-file` writes the final state (see `Host::start`).
+    json_file: Option<std::path::PathBuf>,
 }
 
 impl Live {
@@ -85,6 +87,7 @@ impl Live {
             out,
             err,
             readers: vec![ro, re],
+            json_file: None,
         }
     }
 
@@ -150,11 +153,15 @@ impl Live {
         for r in self.readers.drain(..) {
             let _ = r.join();
         }
-        Run::from(Output {
+        let run = Run::from(Output {
             status,
             stdout: self.out.text().into_bytes(),
             stderr: self.err.text().into_bytes(),
-        })
+        });
+        match &self.json_file {
+            Some(path) => run.with_json_file(path),
+            None => run,
+        }
     }
 
     /// Kills the process (SIGKILL) and reaps it.
@@ -183,9 +190,12 @@ impl Drop for Live {
 }
 
 impl Host {
-    /// Starts `wasmgate run --json <extra> <def>` and collects its output as it comes.
+    /// Starts `wasmgate run --json-file <file> <extra> <def>` and collects its output as it comes.
     pub fn start(&self, def: &Value, extra: &[&str]) -> Live {
-        Live::new(self.spawn(def, extra))
+        let (child, json) = self.spawn(def, extra);
+        let mut live = Live::new(child);
+        live.json_file = Some(json);
+        live
     }
 
     /// Runs `wasmgate <args>` (e.g. `logs …`) to the end; returns (exit code, stdout, stderr).
@@ -200,7 +210,7 @@ impl Host {
 }
 
 impl Live {
-    /// The task's address: the `wasmgate: task <id8> address <ip>` line `wasmgate run`
+    /// The task's address: the `wasmgate: task <id> address <ip>` line `wasmgate run`
     /// prints once the task has one. Waits for the task to be RUNNING first (127.0.0.1 if
     /// no address line comes).
     pub fn task_address(&self, timeout: std::time::Duration) -> std::net::IpAddr {

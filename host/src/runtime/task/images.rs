@@ -38,6 +38,7 @@ impl Driver {
                 image::ImageSource::File(path) => {
                     image::check_file(&path, &self.shared.config.data_dir())
                         .map_err(|e| fail(e.to_string()))?;
+                    self.check_readable(&plan.def.image, &path).map_err(fail)?;
                     (path, None)
                 }
                 image::ImageSource::Registry(reference) => {
@@ -88,6 +89,32 @@ impl Driver {
             out.push(prepared);
         }
         Ok(out)
+    }
+
+    /// A file image that cannot be read fails with the absolute path tried, why, and (for a
+    /// relative `image`) the folder it was resolved against: `run` uses the definition
+    /// file's, `serve` its `image_root`.
+    fn check_readable(&self, image: &str, path: &std::path::Path) -> Result<(), String> {
+        let problem = match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => return Ok(()),
+            Ok(_) => "not a file".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        let relative =
+            std::path::Path::new(image.trim().trim_start_matches("file://")).is_relative();
+        let hint = if relative {
+            format!(
+                " (the relative image {image:?} resolves against {})",
+                self.base_dir.display()
+            )
+        } else {
+            String::new()
+        };
+        Err(format!(
+            "cannot read component {}: {problem}{hint}",
+            shown.display()
+        ))
     }
 
     /// Pulls one registry image with the container's credentials, reporting as it goes.

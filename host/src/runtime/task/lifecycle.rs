@@ -28,6 +28,9 @@ impl Driver {
 
     pub(super) fn set_status(&self, status: TaskStatus) {
         let now = SystemTime::now();
+        if status == TaskStatus::Stopped {
+            self.stop_unstarted_containers();
+        }
         self.snapshot.send_modify(|s| {
             s.last_status = status;
             match status {
@@ -38,6 +41,31 @@ impl Driver {
             }
         });
         let _ = self.events.send(TaskEvent::Task { status });
+    }
+
+    /// A stopped task has only stopped containers: one that never started (its task failed
+    /// to start, or stopped first) ends STOPPED without an exit code, as in ECS.
+    fn stop_unstarted_containers(&self) {
+        let left: Vec<usize> = self
+            .snapshot
+            .borrow()
+            .containers
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.last_status != ContainerStatus::Stopped)
+            .map(|(i, _)| i)
+            .collect();
+        for i in left {
+            let reason = self.snapshot.borrow().containers[i].reason.clone();
+            self.snapshot
+                .send_modify(|s| s.containers[i].last_status = ContainerStatus::Stopped);
+            let _ = self.events.send(TaskEvent::Container {
+                name: self.plans[i].def.name.clone(),
+                status: ContainerStatus::Stopped,
+                exit_code: None,
+                reason,
+            });
+        }
     }
 
     pub(super) fn notice(&self, message: String) {

@@ -12,7 +12,7 @@ mod lifecycle;
 mod plan;
 mod supervise;
 
-pub use plan::{FUEL_LABEL, runtime_rules};
+pub use plan::{DEFAULT_STOP_TIMEOUT, FUEL_LABEL, runtime_rules};
 pub(super) use plan::{Plan, plan_containers};
 
 use super::Shared;

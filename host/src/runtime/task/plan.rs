@@ -4,7 +4,7 @@
 use crate::taskdef::{ContainerDefinition, DependencyCondition, FieldError, TaskDefinition};
 use std::time::Duration;
 
-const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the driver needs to know about each container, resolved before anything starts.
 pub(in crate::runtime) struct Plan {

@@ -1,0 +1,356 @@
+//! A new user's first hour (issue 11): what they did, word for word, and what they should
+//! have seen. Relative image paths mean one thing (the definition's folder for `run` and
+//! `validate`, `image_root` for `serve`); output a program can read; Ctrl-C that says
+//! what it is doing.
+
+use crate::common;
+
+use common::{Host, Live, Run, Server, guest, repo, task};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A folder holding a copy of the `echo` guest as `app.wasm`.
+fn image_folder(parent: &Path, name: &str) -> std::path::PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(guest("echo"), dir.join("app.wasm")).unwrap();
+    dir
+}
+
+fn echo_def(family: &str, image: &str) -> Value {
+    json!({
+        "family": family, "cpu": "256", "memory": "512",
+        "containerDefinitions": [{"name": "app", "image": image, "command": ["hi"]}],
+    })
+}
+
+#[test]
+fn every_example_validates_and_runs_from_any_folder() {
+    let host = Host::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    for ex in ["batch", "two-tier", "scorekeep"] {
+        let def = repo().join(format!("examples/{ex}/taskdef.json"));
+        let (code, stdout, stderr) = {
+            let out = host
+                .cmd(&["validate", def.to_str().unwrap()])
+                .current_dir(elsewhere.path())
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        assert_eq!(code, Some(0), "{ex}: {stdout}\n{stderr}");
+    }
+    // `wasmgate run examples/scorekeep/taskdef.json` (it failed with 125: its images were
+    // relative to the repository root): the task starts and serves.
+    let mut cmd = host.cmd(&["run", "examples/scorekeep/taskdef.json"]);
+    cmd.current_dir(repo());
+    let live = Live::spawn(cmd);
+    live.expect_stderr("wasmgate: container frontend RUNNING", WAIT);
+    live.signal(libc::SIGTERM);
+    let run = live.wait(WAIT);
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+}
+
+#[test]
+fn validate_checks_that_file_images_exist_and_says_where_it_looked() {
+    let host = Host::new();
+    let defs = tempfile::tempdir().unwrap();
+    let images = image_folder(defs.path(), "images");
+    let def_path = defs.path().join("taskdef.json");
+    let validate = |extra: &[&str]| {
+        let mut args = vec!["validate"];
+        args.extend_from_slice(extra);
+        let p = def_path.to_string_lossy().into_owned();
+        args.push(&p);
+        host.output(&args)
+    };
+
+    // Relative to the definition's folder: found.
+    std::fs::write(&def_path, echo_def("v", "images/app.wasm").to_string()).unwrap();
+    let (code, stdout, stderr) = validate(&[]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+
+    // Missing: exit 2, naming the field, the absolute path tried, why, and the folder.
+    std::fs::write(&def_path, echo_def("v", "missing.wasm").to_string()).unwrap();
+    let (code, stdout, stderr) = validate(&[]);
+    assert_eq!(code, Some(2), "{stdout}\n{stderr}");
+    let dir = defs.path().display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "containerDefinitions[0].image: {dir}/missing.wasm cannot be read: No such file or \
+             directory (os error 2) (the relative path \"missing.wasm\" resolves against {dir})"
+        )),
+        "{stderr}"
+    );
+
+    // `--serve-root DIR`: as `serve` with that `image_root` would resolve it.
+    std::fs::write(&def_path, echo_def("v", "app.wasm").to_string()).unwrap();
+    let (code, _, stderr) = validate(&[]);
+    assert_eq!(
+        code,
+        Some(2),
+        "next to the definition there is none: {stderr}"
+    );
+    let root = images.to_string_lossy().into_owned();
+    let (code, stdout, stderr) = validate(&[&format!("--serve-root={root}")]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    // Without a folder: the config's image_root (default: the working directory).
+    let out = host
+        .cmd(&["validate", "--serve-root", def_path.to_str().unwrap()])
+        .current_dir(&images)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let config = Host::with_config(&format!("image_root = {root:?}\n"));
+    let (code, stdout, stderr) =
+        config.output(&["validate", "--serve-root", def_path.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+}
+
+#[test]
+fn run_with_a_missing_image_says_which_path_it_tried() {
+    let host = Host::new();
+    let dir = tempfile::tempdir().unwrap();
+    let def = dir.path().join("taskdef.json");
+    std::fs::write(&def, echo_def("gone", "sub/gone.wasm").to_string()).unwrap();
+    let out = host
+        .cmd(&["run", "--json", def.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let run = Run::from(out);
+    assert_eq!(run.code, Some(125), "{}", run.debug());
+    let dir = dir.path().display().to_string();
+    let want = format!(
+        "CannotPullContainerError: cannot read component {dir}/sub/gone.wasm: No such file or \
+         directory (os error 2) (the relative image \"sub/gone.wasm\" resolves against {dir})"
+    );
+    assert!(run.stderr.contains(&want), "{}", run.debug());
+    assert_eq!(
+        run.container("app")["lastStatus"],
+        "STOPPED",
+        "{}",
+        run.debug()
+    );
+}
+
+/// A container that never started because its task failed first ends STOPPED too (ECS),
+/// not PENDING: here the second container's image is missing, the first never starts.
+#[test]
+fn containers_that_never_started_end_stopped() {
+    let host = Host::new();
+    let mut def = task(
+        "unstarted",
+        &[("first", "echo", &[]), ("second", "echo", &[])],
+    );
+    def["containerDefinitions"][1]["image"] = json!("/nonexistent/second.wasm");
+    let run = host.run(&def, &[]);
+    assert_eq!(run.code, Some(125), "{}", run.debug());
+    for name in ["first", "second"] {
+        let c = run.container(name);
+        assert_eq!(c["lastStatus"], "STOPPED", "{name}: {}", run.debug());
+        assert_eq!(c["exitCode"], Value::Null, "{name}: {}", run.debug());
+    }
+}
+
+#[test]
+fn serve_resolves_relative_images_against_its_image_root() {
+    let root = tempfile::tempdir().unwrap();
+    image_folder(root.path(), "images");
+    let host = Host::with_config(&format!(
+        "image_root = {:?}\n",
+        root.path().join("images").display().to_string()
+    ));
+    let server = Server::start(&host);
+    // Registered as a user would: with a relative image; serve runs in another folder.
+    let def = host.taskdef(&echo_def("rooted", "app.wasm"));
+    let file = format!("file://{}", def.display());
+    server.aws_json(&["ecs", "register-task-definition", "--cli-input-json", &file]);
+    let missing = host.taskdef(&echo_def("unrooted", "nowhere/app.wasm"));
+    let file = format!("file://{}", missing.display());
+    server.aws_json(&["ecs", "register-task-definition", "--cli-input-json", &file]);
+
+    let mut arns = Vec::new();
+    for family in ["rooted", "unrooted"] {
+        let out = server.aws_json(&["ecs", "run-task", "--task-definition", family]);
+        arns.push(out["tasks"][0]["taskArn"].as_str().unwrap().to_owned());
+    }
+    let mut args = vec!["ecs", "wait", "tasks-stopped", "--tasks"];
+    args.extend(arns.iter().map(String::as_str));
+    server.aws_json(&args);
+    let mut args = vec!["ecs", "describe-tasks", "--tasks"];
+    args.extend(arns.iter().map(String::as_str));
+    let tasks = server.aws_json(&args)["tasks"].clone();
+    let by_family = |f: &str| {
+        tasks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| {
+                t["taskDefinitionArn"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("/{f}:"))
+            })
+            .cloned()
+            .unwrap()
+    };
+    let ok = by_family("rooted");
+    assert_eq!(ok["containers"][0]["exitCode"], 0, "{ok:#}");
+    let bad = by_family("unrooted");
+    let reason = bad["stoppedReason"].as_str().unwrap_or_default();
+    let want = format!(
+        "cannot read component {0}/nowhere/app.wasm: No such file or directory (os error 2) \
+         (the relative image \"nowhere/app.wasm\" resolves against {0})",
+        root.path().join("images").display()
+    );
+    assert!(reason.contains(&want), "{bad:#}");
+    // ECS: in a task that failed to start, the containers that never started are STOPPED.
+    assert_eq!(bad["containers"][0]["lastStatus"], "STOPPED", "{bad:#}");
+}
+
+#[test]
+fn run_json_keeps_stdout_pure_json() {
+    let host = Host::new();
+    let def = host.taskdef(&task("pure", &[("app", "echo", &["hello"])]));
+    // `wasmgate run --json x.json | jq`: stdout is one JSON document, the container's lines
+    // and the host's go to stderr.
+    let out = host
+        .cmd(&["run", "--json", def.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let state: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}"));
+    assert_eq!(state["lastStatus"], "STOPPED");
+    assert!(stderr.contains("app | arg[1]=hello"), "{stderr}");
+
+    // `--json-file PATH`: the state in the file, the container's lines on stdout as usual.
+    let file = host.dir.path().join("state.json");
+    let out = host
+        .cmd(&[
+            "run",
+            "--json-file",
+            file.to_str().unwrap(),
+            def.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("app | arg[1]=hello"), "{stdout}");
+    assert!(!stdout.contains('{'), "{stdout}");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(state["containers"][0]["exitCode"], 0, "{state:#}");
+}
+
+#[test]
+fn a_file_that_is_not_wasm_is_named_with_what_it_starts_with() {
+    let host = Host::new();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!DOCTYPE html>\n<html></html>\n",
+    )
+    .unwrap();
+    let def = dir.path().join("taskdef.json");
+    std::fs::write(&def, echo_def("html", "index.html").to_string()).unwrap();
+    let run = Run::from(host.cmd(&["run", def.to_str().unwrap()]).output().unwrap());
+    assert_eq!(run.code, Some(125), "{}", run.debug());
+    let want = format!(
+        "CannotPullContainerError: not a WebAssembly component: {}/index.html (starts with \
+         \"<!DOCTYPE html>\\n\", not \"\\0asm\")",
+        dir.path().display()
+    );
+    assert!(run.stderr.contains(&want), "{}", run.debug());
+    assert!(
+        !run.stderr.contains("expected"),
+        "no WAT parser excerpt: {}",
+        run.debug()
+    );
+}
+
+#[test]
+fn plurals_are_right() {
+    let host = Host::new();
+    let one = host.taskdef(&task("one", &[("app", "echo", &[])]));
+    let two = host.taskdef(&task("two", &[("a", "echo", &[]), ("b", "echo", &[])]));
+    let (_, stdout, _) = host.output(&["validate", one.to_str().unwrap()]);
+    assert_eq!(
+        stdout.trim(),
+        "one: valid (1 container, cpu 1024, memory 2048 MiB)"
+    );
+    let (_, stdout, _) = host.output(&["validate", two.to_str().unwrap()]);
+    assert_eq!(
+        stdout.trim(),
+        "two: valid (2 containers, cpu 1024, memory 2048 MiB)"
+    );
+}
+
+/// Every line the host prints itself has one style: `wasmgate: …`, warnings as
+/// `wasmgate: warning: …` (no timestamped `WARN` columns); serve says at info level when
+/// it starts and stops a task.
+#[test]
+fn serve_logs_task_starts_and_stops_in_the_host_s_one_style() {
+    let host = Host::new();
+    let mut server = Server::start(&host);
+    let def = host.taskdef(&task("told", &[("app", "sleep", &["100"])]));
+    let file = format!("file://{}", def.display());
+    server.aws_json(&["ecs", "register-task-definition", "--cli-input-json", &file]);
+    let out = server.aws_json(&["ecs", "run-task", "--task-definition", "told"]);
+    let arn = out["tasks"][0]["taskArn"].as_str().unwrap().to_owned();
+    let id = arn.rsplit('/').next().unwrap().to_owned();
+    server.aws_json(&["ecs", "wait", "tasks-stopped", "--tasks", &arn]);
+    // A long task, then a crash of the host: the next one warns about it.
+    let long = host.taskdef(&task("long", &[("app", "sleep", &["600000"])]));
+    let file = format!("file://{}", long.display());
+    server.aws_json(&["ecs", "register-task-definition", "--cli-input-json", &file]);
+    server.aws_json(&["ecs", "run-task", "--task-definition", "long"]);
+    let run = server.terminate(WAIT);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert!(
+        lines.contains(&format!("wasmgate: task {id} (told:1) started").as_str()),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines.contains(
+            &format!(
+                "wasmgate: task {id} (told:1) stopped: EssentialContainerExited: Essential \
+                 container in task exited"
+            )
+            .as_str()
+        ),
+        "{}",
+        run.stderr
+    );
+    for l in &lines {
+        assert!(
+            l.starts_with("wasmgate: "),
+            "a line in another style: {l:?}\n{}",
+            run.stderr
+        );
+    }
+
+    // The warning style, and its plural: one task was still running when the host died.
+    let mut server = Server::start(&host);
+    server.aws_json(&["ecs", "run-task", "--task-definition", "long"]);
+    server.kill();
+    let server = Server::start(&host);
+    let text = server.debug();
+    assert!(
+        text.contains(
+            "wasmgate: warning: 1 task was still running when the previous host stopped; \
+             recorded it as STOPPED"
+        ),
+        "{text}"
+    );
+}

@@ -11,6 +11,7 @@ pub mod control;
 pub mod images;
 pub mod lb;
 pub mod logs;
+pub mod metrics;
 pub mod protocol;
 pub mod runtime;
 pub mod state;

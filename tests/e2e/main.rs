@@ -12,6 +12,7 @@ mod common;
 mod api_clients;
 mod api_protocol;
 mod api_state;
+mod cloudwatch;
 mod example;
 mod hostile;
 mod http;

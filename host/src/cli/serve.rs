@@ -98,9 +98,7 @@ async fn run(
         settings.region.clone(),
         settings.account_id.clone(),
     );
-    metrics
-        .alarms()
-        .spawn(metrics_config.alarm_evaluation());
+    metrics.alarms().spawn(metrics_config.alarm_evaluation());
     metric_store.spawn_maintenance();
     ecs.set_load_balancer(lb.clone());
     let logs = LogsService::new(runtime.logs().clone())

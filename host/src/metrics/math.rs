@@ -483,7 +483,10 @@ mod tests {
     #[test]
     fn arithmetic_between_series_and_scalars() {
         assert_eq!(series("m1 + m2"), vec![(0, 11.0), (20, 4.0)]);
-        assert_eq!(series("m1 * 100 / 2"), vec![(0, 50.0), (10, 100.0), (20, 200.0)]);
+        assert_eq!(
+            series("m1 * 100 / 2"),
+            vec![(0, 50.0), (10, 100.0), (20, 200.0)]
+        );
         assert_eq!(series("(m1 - 1) * 2"), vec![(0, 0.0), (10, 2.0), (20, 6.0)]);
         assert_eq!(series("-m1"), vec![(0, -1.0), (10, -2.0), (20, -4.0)]);
         // Division by zero leaves the point out.
@@ -494,15 +497,27 @@ mod tests {
 
     #[test]
     fn functions_over_arrays_and_series() {
-        assert_eq!(series("SUM([m1, m2])"), vec![(0, 11.0), (10, 2.0), (20, 4.0), (30, 5.0)]);
-        assert_eq!(series("MAX([m1, m2])"), vec![(0, 10.0), (10, 2.0), (20, 4.0), (30, 5.0)]);
+        assert_eq!(
+            series("SUM([m1, m2])"),
+            vec![(0, 11.0), (10, 2.0), (20, 4.0), (30, 5.0)]
+        );
+        assert_eq!(
+            series("MAX([m1, m2])"),
+            vec![(0, 10.0), (10, 2.0), (20, 4.0), (30, 5.0)]
+        );
         assert_eq!(series("MIN([m1, m2])")[2], (20, 0.0));
         assert_eq!(series("AVG([m1, m2])")[0], (0, 5.5));
         assert_eq!(run("AVG(m1)").unwrap(), Value::Scalar(7.0 / 3.0));
         assert_eq!(run("SUM(m1)").unwrap(), Value::Scalar(7.0));
         assert_eq!(series("RATE(m1)"), vec![(10, 0.1), (20, 0.2)]);
-        assert_eq!(series("FILL(m1, 0)"), vec![(0, 1.0), (10, 2.0), (20, 4.0), (30, 0.0)]);
-        assert_eq!(series("FILL(m2, REPEAT)"), vec![(0, 10.0), (10, 10.0), (20, 0.0), (30, 5.0)]);
+        assert_eq!(
+            series("FILL(m1, 0)"),
+            vec![(0, 1.0), (10, 2.0), (20, 4.0), (30, 0.0)]
+        );
+        assert_eq!(
+            series("FILL(m2, REPEAT)"),
+            vec![(0, 10.0), (10, 10.0), (20, 0.0), (30, 5.0)]
+        );
         assert_eq!(series("FILL(m1, 0) + FILL(m2, 0)").len(), 4);
         match run("[m1, m2] * 2").unwrap() {
             Value::Array(a) => assert_eq!(a[1][0], (0, 20.0)),
@@ -529,7 +544,9 @@ mod tests {
         let deep = format!("{}m1{}", "(".repeat(200), ")".repeat(200));
         assert!(run(&deep).unwrap_err().contains("nested too deeply"));
         assert_eq!(
-            Expression::parse("SUM([m1, e2]) / m3").unwrap().references(),
+            Expression::parse("SUM([m1, e2]) / m3")
+                .unwrap()
+                .references(),
             ["m1", "e2", "m3"]
         );
     }

@@ -50,13 +50,19 @@ async fn round_trip(protocol: &str) {
     let wire = boto.serialize("cloudwatch", protocol, "GetMetricData", get);
     let resp = exchange(&router, &wire).await;
     let parsed = boto.parse("cloudwatch", protocol, "GetMetricData", &resp);
-    let results = parsed["MetricDataResults"].as_array().unwrap_or_else(|| panic!("{parsed}"));
+    let results = parsed["MetricDataResults"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{parsed}"));
     assert_eq!(results.len(), 2, "{protocol}: {parsed}");
     assert_eq!(results[0]["Values"], json!([90.0]), "{protocol}: {parsed}");
     assert_eq!(results[1]["Values"], json!([45.0]), "{protocol}: {parsed}");
     assert_eq!(results[1]["Label"], "half of p90");
     assert_eq!(results[0]["StatusCode"], "Complete");
-    assert_eq!(results[0]["Timestamps"].as_array().map(Vec::len), Some(1), "{parsed}");
+    assert_eq!(
+        results[0]["Timestamps"].as_array().map(Vec::len),
+        Some(1),
+        "{parsed}"
+    );
 
     // NaN: refused with the member named, whatever the wire.
     let nan = json!({"Namespace": "App", "MetricData": [{"MetricName": "x", "Value": 1.0},
@@ -88,7 +94,10 @@ async fn round_trip(protocol: &str) {
     }
     let resp = exchange(&router, &wire).await;
     let parsed: Value = boto.parse("cloudwatch", protocol, "PutMetricData", &resp);
-    assert_eq!(parsed["Error"]["Code"], "InvalidParameterValue", "{protocol}: {parsed}");
+    assert_eq!(
+        parsed["Error"]["Code"], "InvalidParameterValue",
+        "{protocol}: {parsed}"
+    );
     let message = parsed["Error"]["Message"].as_str().unwrap_or_default();
     assert!(
         message.contains("The value NaN for parameter MetricData.member.2.Value is invalid"),

@@ -91,7 +91,11 @@ pub fn decide(alarm: &AlarmRecord, points: &[(i64, Option<f64>)], now: i64) -> O
         "threshold": alarm.threshold,
         "evaluatedDatapoints": present.iter().rev().map(|(t, v)| json!({"timestamp": iso(*t), "value": v})).collect::<Vec<_>>(),
     });
-    if let Some(s) = alarm.statistic.as_ref().or(alarm.extended_statistic.as_ref()) {
+    if let Some(s) = alarm
+        .statistic
+        .as_ref()
+        .or(alarm.extended_statistic.as_ref())
+    {
         data["statistic"] = json!(s);
     }
     let tmd = alarm.treat_missing_data.as_str();
@@ -105,12 +109,20 @@ pub fn decide(alarm: &AlarmRecord, points: &[(i64, Option<f64>)], now: i64) -> O
             "ignore" => None,
             "breaching" if m <= n => Some(Decision {
                 state: "ALARM",
-                reason: format!("Threshold Crossed: no datapoints were received for {} and {} treated as Breaching.", plural(n, "period"), plural(n, "missing datapoint")),
+                reason: format!(
+                    "Threshold Crossed: no datapoints were received for {} and {} treated as Breaching.",
+                    plural(n, "period"),
+                    plural(n, "missing datapoint")
+                ),
                 data,
             }),
             "notBreaching" | "breaching" => Some(Decision {
                 state: "OK",
-                reason: format!("Threshold Crossed: no datapoints were received for {} and {} treated as NonBreaching.", plural(n, "period"), plural(n, "missing datapoint")),
+                reason: format!(
+                    "Threshold Crossed: no datapoints were received for {} and {} treated as NonBreaching.",
+                    plural(n, "period"),
+                    plural(n, "missing datapoint")
+                ),
                 data,
             }),
             _ => Some(Decision {
@@ -190,9 +202,16 @@ mod tests {
     #[test]
     fn m_out_of_n_breaching_datapoints_alarm() {
         let a = alarm(3, Some(2), "missing");
-        assert_eq!(state(&a, &[Some(11.0), Some(1.0), Some(12.0)]), Some("ALARM"));
+        assert_eq!(
+            state(&a, &[Some(11.0), Some(1.0), Some(12.0)]),
+            Some("ALARM")
+        );
         assert_eq!(state(&a, &[Some(11.0), Some(1.0), Some(2.0)]), Some("OK"));
-        assert_eq!(state(&a, &[Some(10.0), Some(10.0), Some(10.0)]), Some("OK"), "strictly greater");
+        assert_eq!(
+            state(&a, &[Some(10.0), Some(10.0), Some(10.0)]),
+            Some("OK"),
+            "strictly greater"
+        );
         let d = decide(&a, &[(1_714_564_800, Some(12.0))], 1_714_564_900).unwrap();
         assert_eq!(
             d.reason,
@@ -205,7 +224,10 @@ mod tests {
     #[test]
     fn treat_missing_data() {
         let none = [None, None, None];
-        assert_eq!(state(&alarm(3, None, "missing"), &none), Some("INSUFFICIENT_DATA"));
+        assert_eq!(
+            state(&alarm(3, None, "missing"), &none),
+            Some("INSUFFICIENT_DATA")
+        );
         assert_eq!(state(&alarm(3, None, "breaching"), &none), Some("ALARM"));
         assert_eq!(state(&alarm(3, None, "notBreaching"), &none), Some("OK"));
         assert_eq!(state(&alarm(3, None, "ignore"), &none), None);

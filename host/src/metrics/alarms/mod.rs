@@ -217,17 +217,13 @@ impl AlarmEngine {
                     found.push((b.start, v));
                 }
             }
-        } else if let Ok(plan) = crate::metrics::api::plan_queries(&alarm.metrics) {
-            if let Ok(series) = crate::metrics::api::run_queries(
-                &self.inner.store,
-                &plan,
-                start,
-                end,
-                now,
-            ) && let Some(i) = crate::metrics::api::returned_index(&plan)
-            {
-                found = series[i].clone();
-            }
+        } else if let Ok(plan) = crate::metrics::api::plan_queries(&alarm.metrics)
+            && let Ok(series) =
+                crate::metrics::api::run_queries(&self.inner.store, &plan, start, end, now)
+            && let Some(points) =
+                crate::metrics::api::returned_index(&plan).and_then(|i| series.get(i))
+        {
+            found = points.clone();
         }
         (0..n)
             .map(|k| {
@@ -265,7 +261,10 @@ impl AlarmEngine {
             return Ok(false);
         }
         let mut new = json!({"stateValue": new_state, "stateReason": reason});
-        if let Some(d) = reason_data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
+        if let Some(d) = reason_data
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<Value>(d).ok())
+        {
             new["stateReasonData"] = d;
         }
         let data = json!({
@@ -293,7 +292,12 @@ impl AlarmEngine {
     /// Appends a history item, dropping the oldest past [`MAX_HISTORY`].
     pub fn record(&self, item: HistoryRecord) -> Result<(), StateError> {
         let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed);
-        let key = format!("{:013}-{:010}-{}", item.timestamp_ms.max(0), seq, std::process::id());
+        let key = format!(
+            "{:013}-{:010}-{}",
+            item.timestamp_ms.max(0),
+            seq,
+            std::process::id()
+        );
         let value = serde_json::to_value(&item).map_err(|e| StateError::Db(e.to_string()))?;
         self.inner
             .state

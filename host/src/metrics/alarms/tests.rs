@@ -7,13 +7,21 @@ const T0: i64 = 1_714_564_800; // a multiple of 10
 fn engine() -> (AlarmEngine, MetricStore) {
     let store = MetricStore::in_memory(100, 64 << 20);
     let state: Arc<dyn StateStore> = Arc::new(MemStore::default());
-    let engine = AlarmEngine::new(store.clone(), state, "us-east-1".into(), "000000000000".into());
+    let engine = AlarmEngine::new(
+        store.clone(),
+        state,
+        "us-east-1".into(),
+        "000000000000".into(),
+    );
     (engine, store)
 }
 
 fn put_alarm(engine: &AlarmEngine, a: &AlarmRecord) {
     let v = serde_json::to_value(a).unwrap();
-    engine.state().put_document(KIND, &a.name, &v, Expect::Any).unwrap();
+    engine
+        .state()
+        .put_document(KIND, &a.name, &v, Expect::Any)
+        .unwrap();
 }
 
 fn get(engine: &AlarmEngine, name: &str) -> AlarmRecord {
@@ -74,7 +82,12 @@ fn an_alarm_goes_ok_alarm_ok_and_subscribers_hear_each_change() {
     engine.evaluate_all(T0 + 20).unwrap();
     let a = get(&engine, "high-cpu");
     assert_eq!(a.state_value, "ALARM");
-    assert!(a.state_reason.contains("was greater than the threshold (50.0)"), "{}", a.state_reason);
+    assert!(
+        a.state_reason
+            .contains("was greater than the threshold (50.0)"),
+        "{}",
+        a.state_reason
+    );
     put(&store, T0 + 25, 5.0);
     engine.evaluate_all(T0 + 30).unwrap();
     assert_eq!(get(&engine, "high-cpu").state_value, "OK");
@@ -82,17 +95,27 @@ fn an_alarm_goes_ok_alarm_ok_and_subscribers_hear_each_change() {
     let heard: Vec<(String, String)> = std::iter::from_fn(|| rx.try_recv().ok())
         .map(|c| (c.old_state, c.new_state))
         .collect();
-    let pairs: Vec<(&str, &str)> = heard.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = heard
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     assert_eq!(
         pairs,
-        [("INSUFFICIENT_DATA", "OK"), ("OK", "ALARM"), ("ALARM", "OK")]
+        [
+            ("INSUFFICIENT_DATA", "OK"),
+            ("OK", "ALARM"),
+            ("ALARM", "OK")
+        ]
     );
     let history = engine.history().unwrap();
     assert_eq!(history.len(), 3);
     assert_eq!(history[1].summary, "Alarm updated from OK to ALARM");
     let data: Value = serde_json::from_str(&history[1].data).unwrap();
     assert_eq!(data["oldState"]["stateValue"], "OK");
-    assert_eq!(data["newState"]["stateReasonData"]["recentDatapoints"], json!([90.0]));
+    assert_eq!(
+        data["newState"]["stateReasonData"]["recentDatapoints"],
+        json!([90.0])
+    );
 }
 
 #[test]

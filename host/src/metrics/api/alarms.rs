@@ -10,8 +10,8 @@ use super::shapes::{
     parse_stat,
 };
 use super::{
-    ApiError, MetricsService, bad_token, blocking, check_len, combination, invalid,
-    invalid_value, item, missing, too_many,
+    ApiError, MetricsService, bad_token, blocking, check_len, combination, invalid, invalid_value,
+    item, missing, too_many,
 };
 use crate::metrics::alarms::{
     AlarmEngine, AlarmRecord, HistoryRecord, KIND, OPERATORS, TREAT_MISSING, alarm_period,
@@ -200,7 +200,11 @@ fn check_alarm(input: PutMetricAlarmInput) -> Result<AlarmRecord, ApiError> {
     }
     let threshold = input.threshold.ok_or_else(|| missing("Threshold"))?;
     if !threshold.is_finite() {
-        return Err(invalid_value("Threshold", threshold, "It must be a finite number."));
+        return Err(invalid_value(
+            "Threshold",
+            threshold,
+            "It must be a finite number.",
+        ));
     }
     let op = input
         .comparison_operator
@@ -273,7 +277,8 @@ fn check_alarm(input: PutMetricAlarmInput) -> Result<AlarmRecord, ApiError> {
         record.statistic = input.statistic;
         record.extended_statistic = input.extended_statistic;
     } else {
-        if input.period.is_some() || input.statistic.is_some() || input.extended_statistic.is_some() {
+        if input.period.is_some() || input.statistic.is_some() || input.extended_statistic.is_some()
+        {
             return Err(combination(
                 "The parameters Period, Statistic and ExtendedStatistic cannot be used with Metrics.",
             ));
@@ -410,7 +415,11 @@ fn max_records(value: Option<i64>, default: i64) -> Result<usize, ApiError> {
     match value {
         None => Ok(default as usize),
         Some(n) if (1..=100).contains(&n) => Ok(n as usize),
-        Some(n) => Err(invalid_value("MaxRecords", n, "It must be between 1 and 100.")),
+        Some(n) => Err(invalid_value(
+            "MaxRecords",
+            n,
+            "It must be between 1 and 100.",
+        )),
     }
 }
 
@@ -442,7 +451,9 @@ impl MetricsService {
         let engine = self.alarms.clone();
         blocking(move || {
             let state = engine.state();
-            let existing = state.get_document(KIND, &record.name).map_err(state_error)?;
+            let existing = state
+                .get_document(KIND, &record.name)
+                .map_err(state_error)?;
             let now = now_ms();
             record.config_updated_ms = now;
             let (expect, created) = match &existing {
@@ -479,7 +490,10 @@ impl MetricsService {
             {
                 return Err(ApiError::with_status(
                     "ResourceConflict",
-                    format!("The alarm {} was changed at the same time; retry.", record.name),
+                    format!(
+                        "The alarm {} was changed at the same time; retry.",
+                        record.name
+                    ),
                     409,
                 ));
             }
@@ -521,12 +535,17 @@ impl MetricsService {
         let mut metric_alarms = true;
         if let Some(types) = &input.alarm_types {
             for (i, t) in types.iter().enumerate() {
-                one_of(&item("AlarmTypes", i), t, &["CompositeAlarm", "MetricAlarm"])?;
+                one_of(
+                    &item("AlarmTypes", i),
+                    t,
+                    &["CompositeAlarm", "MetricAlarm"],
+                )?;
             }
             metric_alarms = types.iter().any(|t| t == "MetricAlarm");
         }
         // Only metric alarms exist here: no composite alarm has children or parents.
-        let related = input.children_of_alarm_name.is_some() || input.parents_of_alarm_name.is_some();
+        let related =
+            input.children_of_alarm_name.is_some() || input.parents_of_alarm_name.is_some();
         let max = max_records(input.max_records, 50)?;
         let offset = page_token("da1", input.next_token.as_deref())?;
         let engine = self.alarms.clone();
@@ -537,12 +556,18 @@ impl MetricsService {
                 .filter(|a| {
                     metric_alarms
                         && !related
-                        && input.alarm_names.as_ref().is_none_or(|n| n.contains(&a.name))
+                        && input
+                            .alarm_names
+                            .as_ref()
+                            .is_none_or(|n| n.contains(&a.name))
                         && input
                             .alarm_name_prefix
                             .as_ref()
                             .is_none_or(|p| a.name.starts_with(p.as_str()))
-                        && input.state_value.as_ref().is_none_or(|s| *s == a.state_value)
+                        && input
+                            .state_value
+                            .as_ref()
+                            .is_none_or(|s| *s == a.state_value)
                         && input.action_prefix.as_ref().is_none_or(|p| {
                             a.ok_actions
                                 .iter()
@@ -584,8 +609,10 @@ impl MetricsService {
         let engine = self.alarms.clone();
         blocking(move || {
             let want_dims = input.dimensions.as_ref().map(|d| {
-                let mut d: Vec<(String, String)> =
-                    d.iter().map(|x| (x.name.clone(), x.value.clone())).collect();
+                let mut d: Vec<(String, String)> = d
+                    .iter()
+                    .map(|x| (x.name.clone(), x.value.clone()))
+                    .collect();
                 d.sort();
                 d
             });
@@ -601,13 +628,19 @@ impl MetricsService {
                     dims.sort();
                     a.namespace.as_deref() == Some(input.namespace.as_str())
                         && a.metric_name.as_deref() == Some(input.metric_name.as_str())
-                        && input.statistic.as_ref().is_none_or(|s| a.statistic.as_ref() == Some(s))
+                        && input
+                            .statistic
+                            .as_ref()
+                            .is_none_or(|s| a.statistic.as_ref() == Some(s))
                         && input
                             .extended_statistic
                             .as_ref()
                             .is_none_or(|s| a.extended_statistic.as_ref() == Some(s))
                         && input.period.is_none_or(|p| a.period == Some(p))
-                        && input.unit.as_ref().is_none_or(|u| a.unit.as_ref() == Some(u))
+                        && input
+                            .unit
+                            .as_ref()
+                            .is_none_or(|u| a.unit.as_ref() == Some(u))
                         && want_dims.as_ref().is_none_or(|w| *w == dims)
                 })
                 .collect();
@@ -635,7 +668,11 @@ impl MetricsService {
             let state = engine.state();
             let mut absent = Vec::new();
             for name in &input.alarm_names {
-                if state.get_document(KIND, name).map_err(state_error)?.is_none() {
+                if state
+                    .get_document(KIND, name)
+                    .map_err(state_error)?
+                    .is_none()
+                {
                     absent.push(name.as_str());
                 }
             }
@@ -716,7 +753,17 @@ impl MetricsService {
         input: DescribeAlarmHistoryInput,
     ) -> Result<DescribeAlarmHistoryOutput, ApiError> {
         if let Some(t) = &input.history_item_type {
-            one_of("HistoryItemType", t, &["ConfigurationUpdate", "StateUpdate", "Action", "AlarmContributorStateUpdate", "AlarmContributorAction"])?;
+            one_of(
+                "HistoryItemType",
+                t,
+                &[
+                    "ConfigurationUpdate",
+                    "StateUpdate",
+                    "Action",
+                    "AlarmContributorStateUpdate",
+                    "AlarmContributorAction",
+                ],
+            )?;
         }
         let ascending = match input.scan_by.as_deref() {
             None | Some("TimestampDescending") => false,
@@ -736,7 +783,9 @@ impl MetricsService {
         let _ = input.alarm_contributor_id;
         let max = max_records(input.max_records, 100)?;
         let offset = page_token("dah1", input.next_token.as_deref())?;
-        let from = input.start_date.map(|t| (t.epoch_seconds() * 1000.0) as i64);
+        let from = input
+            .start_date
+            .map(|t| (t.epoch_seconds() * 1000.0) as i64);
         let to = input.end_date.map(|t| (t.epoch_seconds() * 1000.0) as i64);
         let engine = self.alarms.clone();
         blocking(move || {
@@ -747,7 +796,10 @@ impl MetricsService {
                 .filter(|h| {
                     metric_alarms
                         && input.alarm_name.as_ref().is_none_or(|n| *n == h.alarm_name)
-                        && input.history_item_type.as_ref().is_none_or(|t| *t == h.item_type)
+                        && input
+                            .history_item_type
+                            .as_ref()
+                            .is_none_or(|t| *t == h.item_type)
                         && from.is_none_or(|f| h.timestamp_ms >= f)
                         && to.is_none_or(|t| h.timestamp_ms <= t)
                 })

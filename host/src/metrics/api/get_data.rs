@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::shapes::{MetricDataQuery, check_metric_stat, check_period};
 use super::statistics::time_range;
-use super::{ApiError, MetricsService, bad_token, combination, invalid, invalid_value, item, missing, too_many};
+use super::{
+    ApiError, MetricsService, bad_token, combination, invalid, invalid_value, item, missing,
+    too_many,
+};
 use crate::metrics::math::{Expression, Points, Value};
 use crate::metrics::store::{MetricStore, SeriesKey, Stat};
 use crate::protocol::{Context, Timestamp};
@@ -134,9 +137,8 @@ pub(crate) fn plan(queries: &[MetricDataQuery], list: &str) -> Result<Plan, ApiE
                 )
             }
             (None, Some(expr)) => {
-                let e = Expression::parse(expr).map_err(|why| {
-                    invalid(format!("Error in expression {}: {why}", q.id))
-                })?;
+                let e = Expression::parse(expr)
+                    .map_err(|why| invalid(format!("Error in expression {}: {why}", q.id)))?;
                 if let Some(period) = q.period {
                     check_period(&format!("{at}.Period"), period)?;
                 }
@@ -156,7 +158,13 @@ pub(crate) fn plan(queries: &[MetricDataQuery], list: &str) -> Result<Plan, ApiE
         p.sources.push(source);
     }
     // An expression without a period takes the smallest of the metrics'.
-    let smallest = p.periods.iter().copied().filter(|x| *x > 0).min().unwrap_or(60);
+    let smallest = p
+        .periods
+        .iter()
+        .copied()
+        .filter(|x| *x > 0)
+        .min()
+        .unwrap_or(60);
     for period in &mut p.periods {
         if *period == 0 {
             *period = smallest;
@@ -335,7 +343,13 @@ impl MetricsService {
             Some(t) => decode_token(t)?,
             None => 0,
         };
-        let mut series = run(&self.store, &plan, start, end, crate::metrics::store::now_secs())?;
+        let mut series = run(
+            &self.store,
+            &plan,
+            start,
+            end,
+            crate::metrics::store::now_secs(),
+        )?;
         // Pages walk the returned queries' points in order.
         let mut skip = offset;
         let mut room = max as usize;

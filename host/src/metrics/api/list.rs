@@ -5,7 +5,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
 use super::shapes::{Metric, check_namespace, dimensions_of};
-use super::{ApiError, MetricsService, bad_token, check_len, invalid, invalid_value, item, too_many};
+use super::{
+    ApiError, MetricsService, bad_token, check_len, invalid, invalid_value, item, too_many,
+};
 use crate::metrics::store::now_secs;
 use crate::protocol::Context;
 
@@ -90,9 +92,9 @@ impl MetricsService {
             input.namespace.as_ref().is_none_or(|n| *n == key.namespace)
                 && input.metric_name.as_ref().is_none_or(|n| *n == key.name)
                 && input.dimensions.iter().all(|f| {
-                    key.dimensions.iter().any(|(n, v)| {
-                        *n == f.name && f.value.as_ref().is_none_or(|fv| fv == v)
-                    })
+                    key.dimensions
+                        .iter()
+                        .any(|(n, v)| *n == f.name && f.value.as_ref().is_none_or(|fv| fv == v))
                 })
                 && (!recent || info.last_write >= now - RECENT)
         });

@@ -187,7 +187,10 @@ pub fn check_len(member: &str, value: &str, max: usize) -> Result<(), ApiError> 
 }
 
 pub fn bad_token() -> ApiError {
-    ApiError::new("InvalidNextToken", "The service couldn't process the NextToken.")
+    ApiError::new(
+        "InvalidNextToken",
+        "The service couldn't process the NextToken.",
+    )
 }
 
 /// Runs blocking work (the state store) on tokio's blocking pool.

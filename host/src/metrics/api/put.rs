@@ -3,7 +3,10 @@
 use serde::Deserialize;
 
 use super::shapes::{Dimension, check_dimensions, check_namespace, check_unit, key_of};
-use super::{ApiError, MetricsService, blocking, check_len, combination, invalid, invalid_value, item, too_many};
+use super::{
+    ApiError, MetricsService, blocking, check_len, combination, invalid, invalid_value, item,
+    too_many,
+};
 use crate::metrics::store::{Agg, Datum, MetricsError, SeriesKey, Values, now_secs};
 use crate::protocol::{Context, Timestamp};
 
@@ -138,7 +141,8 @@ fn check_datum(d: &MetricDatum, at: &str, now: i64, namespace: &str) -> Result<C
             return Err(too_many(&format!("{at}.Values"), MAX_VALUES));
         }
         for (i, v) in values.iter().enumerate() {
-            out.values.push(finite(&item(&format!("{at}.Values"), i), *v)?);
+            out.values
+                .push(finite(&item(&format!("{at}.Values"), i), *v)?);
         }
         if let Some(counts) = &d.counts {
             if counts.len() != values.len() {

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::shapes::{
-    Dimension, check_dimensions, check_namespace, check_period, check_unit, key_of,
-    parse_stat,
+    Dimension, check_dimensions, check_namespace, check_period, check_unit, key_of, parse_stat,
 };
 use super::{ApiError, MetricsService, check_len, combination, invalid, item, missing, too_many};
 use crate::metrics::store::Stat;

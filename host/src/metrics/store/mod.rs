@@ -89,7 +89,10 @@ impl SeriesKey {
 pub enum Values<'a> {
     One(f64),
     /// Values, each occurring `counts[i]` times (1 when `counts` is empty).
-    Many { values: &'a [f64], counts: &'a [f64] },
+    Many {
+        values: &'a [f64],
+        counts: &'a [f64],
+    },
     /// A statistic set: no values to keep, so no percentiles.
     Set(Agg),
 }
@@ -518,14 +521,12 @@ impl MetricStore {
             let mut mem = lock(&self.inner.mem);
             let pending = std::mem::take(&mut mem.pending);
             let mut seen_minutes = HashSet::new();
-            let by_id: HashMap<i64, &Series> = if pending
-                .iter()
-                .any(|c| matches!(c, Change::Minute(..)))
-            {
-                mem.series.values().map(|s| (s.id, s)).collect()
-            } else {
-                HashMap::new()
-            };
+            let by_id: HashMap<i64, &Series> =
+                if pending.iter().any(|c| matches!(c, Change::Minute(..))) {
+                    mem.series.values().map(|s| (s.id, s)).collect()
+                } else {
+                    HashMap::new()
+                };
             let mut out = Vec::with_capacity(pending.len());
             for c in pending {
                 match c {
@@ -654,7 +655,7 @@ impl MetricStore {
                     let Some(inner) = weak.upgrade() else { return };
                     let store = MetricStore { inner };
                     rounds += 1;
-                    if rounds % 30 == 0 {
+                    if rounds.is_multiple_of(30) {
                         store.prune();
                     }
                     if let Err(e) = store.flush() {

@@ -47,7 +47,10 @@ pub enum Change {
     Minute(i64, TimedAgg),
     DropSeries(i64),
     /// Everything before these seconds is gone.
-    Cutoffs { raw: u32, minute: u32 },
+    Cutoffs {
+        raw: u32,
+        minute: u32,
+    },
 }
 
 /// What the file held at start.
@@ -76,7 +79,11 @@ pub fn open_in_memory() -> rusqlite::Result<Connection> {
 }
 
 /// Reads what is newer than the cutoffs; older rows are deleted.
-pub fn load(conn: &mut Connection, raw_cutoff: u32, minute_cutoff: u32) -> rusqlite::Result<Loaded> {
+pub fn load(
+    conn: &mut Connection,
+    raw_cutoff: u32,
+    minute_cutoff: u32,
+) -> rusqlite::Result<Loaded> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute("DELETE FROM samples WHERE sec < ?1", [raw_cutoff])?;
     tx.execute("DELETE FROM sets WHERE sec < ?1", [raw_cutoff])?;
@@ -99,7 +106,10 @@ pub fn load(conn: &mut Connection, raw_cutoff: u32, minute_cutoff: u32) -> rusql
             let (id, namespace, name, dims, unit, last_write) = row?;
             // A row this host wrote; one that does not parse is skipped, not fatal.
             let Ok(dimensions) = serde_json::from_str::<Vec<(String, String)>>(&dims) else {
-                tracing::warn!(id, "metrics store: skipping a series with unreadable dimensions");
+                tracing::warn!(
+                    id,
+                    "metrics store: skipping a series with unreadable dimensions"
+                );
                 continue;
             };
             let key = SeriesKey {
@@ -142,9 +152,8 @@ pub fn load(conn: &mut Connection, raw_cutoff: u32, minute_cutoff: u32) -> rusql
         for row in stmt.query_map([], agg_row)? {
             out.sets.push(row?);
         }
-        let mut stmt = tx.prepare(
-            "SELECT series, minute, count, sum, min, max FROM minutes ORDER BY minute",
-        )?;
+        let mut stmt =
+            tx.prepare("SELECT series, minute, count, sum, min, max FROM minutes ORDER BY minute")?;
         for row in stmt.query_map([], agg_row)? {
             out.minutes.push(row?);
         }
@@ -170,7 +179,14 @@ pub fn write(conn: &mut Connection, changes: &[Change]) -> rusqlite::Result<()> 
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (id) DO UPDATE SET unit = ?5, last_write = ?6",
                 )?
-                .execute(params![id, key.namespace, key.name, dims, unit, last_write])?;
+                .execute(params![
+                    id,
+                    key.namespace,
+                    key.name,
+                    dims,
+                    unit,
+                    last_write
+                ])?;
             }
             Change::Sample(id, s) => {
                 tx.prepare_cached(
@@ -183,14 +199,28 @@ pub fn write(conn: &mut Connection, changes: &[Change]) -> rusqlite::Result<()> 
                     "INSERT INTO sets (series, sec, count, sum, min, max)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
-                .execute(params![id, s.t, s.agg.count, s.agg.sum, s.agg.min, s.agg.max])?;
+                .execute(params![
+                    id,
+                    s.t,
+                    s.agg.count,
+                    s.agg.sum,
+                    s.agg.min,
+                    s.agg.max
+                ])?;
             }
             Change::Minute(id, m) => {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO minutes (series, minute, count, sum, min, max)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
-                .execute(params![id, m.t, m.agg.count, m.agg.sum, m.agg.min, m.agg.max])?;
+                .execute(params![
+                    id,
+                    m.t,
+                    m.agg.count,
+                    m.agg.sum,
+                    m.agg.min,
+                    m.agg.max
+                ])?;
             }
             Change::DropSeries(id) => {
                 for table in ["samples", "sets", "minutes"] {

@@ -95,7 +95,12 @@ fn insert_sorted<T: Copy>(items: &mut VecDeque<T>, item: T, key: impl Fn(&T) -> 
 }
 
 /// Items with key in `[from, to)` of a sorted deque.
-pub fn range<T>(items: &VecDeque<T>, from: u32, to: u32, key: impl Fn(&T) -> u32) -> (usize, usize) {
+pub fn range<T>(
+    items: &VecDeque<T>,
+    from: u32,
+    to: u32,
+    key: impl Fn(&T) -> u32,
+) -> (usize, usize) {
     let a = items.partition_point(|x| key(x) < from);
     let b = items.partition_point(|x| key(x) < to);
     (a, b.max(a))
@@ -149,13 +154,22 @@ impl Series {
             m.agg.merge(agg);
             return (0, false);
         }
-        self.minutes.insert(at, TimedAgg { t: minute, agg: *agg });
+        self.minutes.insert(
+            at,
+            TimedAgg {
+                t: minute,
+                agg: *agg,
+            },
+        );
         (AGG_BYTES, true)
     }
 
     pub fn minute(&self, minute: u32) -> Option<Agg> {
         let at = self.minutes.partition_point(|m| m.t < minute);
-        self.minutes.get(at).filter(|m| m.t == minute).map(|m| m.agg)
+        self.minutes
+            .get(at)
+            .filter(|m| m.t == minute)
+            .map(|m| m.agg)
     }
 
     /// Drops raw data before `raw_cutoff` and minutes before `minute_cutoff`; returns the

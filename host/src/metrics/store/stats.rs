@@ -95,7 +95,9 @@ mod tests {
         assert_eq!(Stat::parse("p99"), Some(Stat::Percentile(99.0)));
         assert_eq!(Stat::parse("p99.9"), Some(Stat::Percentile(99.9)));
         assert_eq!(Stat::parse("p0"), Some(Stat::Percentile(0.0)));
-        for bad in ["average", "p", "p101", "p9.999", "p-1", "p99.", "px", "tm99"] {
+        for bad in [
+            "average", "p", "p101", "p9.999", "p-1", "p99.", "px", "tm99",
+        ] {
             assert_eq!(Stat::parse(bad), None, "{bad}");
         }
     }

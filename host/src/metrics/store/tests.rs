@@ -18,8 +18,16 @@ fn one<'a>(key: &'a SeriesKey, t: i64, v: f64) -> Datum<'a> {
 
 #[test]
 fn dimension_order_does_not_make_another_series() {
-    let a = SeriesKey::new("N", "m", vec![("b".into(), "2".into()), ("a".into(), "1".into())]);
-    let b = SeriesKey::new("N", "m", vec![("a".into(), "1".into()), ("b".into(), "2".into())]);
+    let a = SeriesKey::new(
+        "N",
+        "m",
+        vec![("b".into(), "2".into()), ("a".into(), "1".into())],
+    );
+    let b = SeriesKey::new(
+        "N",
+        "m",
+        vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+    );
     assert_eq!(a, b);
 }
 
@@ -27,7 +35,9 @@ fn dimension_order_does_not_make_another_series() {
 fn one_second_buckets_and_percentiles_from_raw_values() {
     let store = MetricStore::in_memory(100, 64 << 20);
     let k = key("Latency");
-    let batch: Vec<Datum> = (0..100).map(|i| one(&k, NOW - 100 + i, f64::from(i as u32 + 1))).collect();
+    let batch: Vec<Datum> = (0..100)
+        .map(|i| one(&k, NOW - 100 + i, f64::from(i as u32 + 1)))
+        .collect();
     store.insert_at(&batch, NOW).unwrap();
     let b = store.query_at(&k, None, NOW - 100, NOW, 100, &[50.0, 90.0, 99.0], NOW);
     assert_eq!(b.len(), 1);
@@ -38,7 +48,11 @@ fn one_second_buckets_and_percentiles_from_raw_values() {
     assert_eq!(per_sec.len(), 10);
     assert_eq!(per_sec[0].agg.sum, 91.0);
     // A unit filter that does not match finds nothing.
-    assert!(store.query_at(&k, Some("Seconds"), NOW - 100, NOW, 60, &[], NOW).is_empty());
+    assert!(
+        store
+            .query_at(&k, Some("Seconds"), NOW - 100, NOW, 60, &[], NOW)
+            .is_empty()
+    );
 }
 
 #[test]
@@ -98,8 +112,14 @@ fn old_data_is_served_from_minute_aggregates() {
     assert_eq!(b[0].agg.sum, 6.0);
     assert_eq!(b[0].percentiles, vec![None], "no raw values 5 days back");
     // Beyond 15 days: dropped on insert.
-    store.insert_at(&[one(&k, NOW - 16 * 86_400, 1.0)], NOW).unwrap();
-    assert!(store.query_at(&k, None, NOW - 17 * 86_400, NOW - 15 * 86_400, 60, &[], NOW).is_empty());
+    store
+        .insert_at(&[one(&k, NOW - 16 * 86_400, 1.0)], NOW)
+        .unwrap();
+    assert!(
+        store
+            .query_at(&k, None, NOW - 17 * 86_400, NOW - 15 * 86_400, 60, &[], NOW)
+            .is_empty()
+    );
 }
 
 #[test]
@@ -139,12 +159,19 @@ fn series_past_max_series_evict_the_least_recently_written() {
     store.insert_at(&[one(&b, NOW + 1, 1.0)], NOW + 1).unwrap();
     store.insert_at(&[one(&a, NOW + 2, 1.0)], NOW + 2).unwrap();
     store.insert_at(&[one(&c, NOW + 3, 1.0)], NOW + 3).unwrap();
-    let names: Vec<String> = store.list(|_, _| true).into_iter().map(|i| i.key.name).collect();
+    let names: Vec<String> = store
+        .list(|_, _| true)
+        .into_iter()
+        .map(|i| i.key.name)
+        .collect();
     assert_eq!(names, ["a", "c"]);
     // One request with more new series than the cap is refused whole.
     let (d, e, f) = (key("d"), key("e"), key("f"));
     let err = store
-        .insert_at(&[one(&d, NOW, 1.0), one(&e, NOW, 1.0), one(&f, NOW, 1.0)], NOW + 4)
+        .insert_at(
+            &[one(&d, NOW, 1.0), one(&e, NOW, 1.0), one(&f, NOW, 1.0)],
+            NOW + 4,
+        )
         .unwrap_err();
     assert!(err.to_string().contains("max_series (2)"), "{err}");
     assert_eq!(store.footprint().series, 2);
@@ -167,9 +194,22 @@ fn bytes_past_the_cap_evict_the_oldest_data_first() {
     let f = store.footprint();
     assert!(f.bytes <= cap, "{f:?}");
     // The newest data of both series is still there; the oldest is not.
-    assert_eq!(store.query_at(&new, None, NOW - 60, NOW, 60, &[], NOW)[0].agg.count, 60.0);
-    assert!(!store.query_at(&old, None, NOW - 120, NOW, 1, &[], NOW).is_empty());
-    assert!(store.query_at(&old, None, NOW - 7200, NOW - 7000, 1, &[], NOW).is_empty());
+    assert_eq!(
+        store.query_at(&new, None, NOW - 60, NOW, 60, &[], NOW)[0]
+            .agg
+            .count,
+        60.0
+    );
+    assert!(
+        !store
+            .query_at(&old, None, NOW - 120, NOW, 1, &[], NOW)
+            .is_empty()
+    );
+    assert!(
+        store
+            .query_at(&old, None, NOW - 7200, NOW - 7000, 1, &[], NOW)
+            .is_empty()
+    );
     // A request bigger than an eighth of the cap is refused, naming the setting.
     let many = vec![1.0; 1000];
     let err = store
@@ -198,7 +238,9 @@ fn a_reopened_store_keeps_its_history() {
     let k = key("Kept");
     {
         let store = MetricStore::open(&path, 100, 64 << 20).unwrap();
-        let batch: Vec<Datum> = (0..30).map(|i| one(&k, now - 30 + i, f64::from(i as u32))).collect();
+        let batch: Vec<Datum> = (0..30)
+            .map(|i| one(&k, now - 30 + i, f64::from(i as u32)))
+            .collect();
         store.insert_at(&batch, now).unwrap();
         let old = now - 2 * 86_400;
         store.insert_at(&[one(&k, old, 7.0)], now).unwrap();

@@ -49,6 +49,42 @@ pub struct HostConfig {
     pub lb: LbConfig,
     /// Container output and the log store (`[logs]`).
     pub logs: LogsConfig,
+    /// The metrics store and CloudWatch alarms (`[metrics]`).
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: how much metric history the host keeps (`<data-dir>/metrics.db` and its
+/// in-memory copy) and how often alarms are evaluated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Most time series kept; a new series past it evicts the one written least recently.
+    pub max_series: usize,
+    /// Cap on the samples and aggregates kept, in MiB (memory; the file holds the same
+    /// rows). Past it the oldest data of every series goes first.
+    pub max_mib: u64,
+    /// How often every alarm is evaluated, in seconds.
+    pub alarm_evaluation_seconds: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            max_series: 50_000,
+            max_mib: 512,
+            alarm_evaluation_seconds: 10,
+        }
+    }
+}
+
+impl MetricsConfig {
+    pub fn max_bytes(&self) -> u64 {
+        self.max_mib.saturating_mul(MIB)
+    }
+
+    pub fn alarm_evaluation(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.alarm_evaluation_seconds.max(1))
+    }
 }
 
 /// `[logs]`: how much container output the host keeps. Every limit is on by default, so

@@ -12,6 +12,7 @@ pub mod iam;
 pub mod images;
 pub mod lb;
 pub mod logs;
+pub mod metrics;
 pub mod protocol;
 pub mod runtime;
 pub mod secrets;

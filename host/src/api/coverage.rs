@@ -112,6 +112,16 @@ async fn the_coverage_page_lists_exactly_the_routed_operations() {
         .expect("iam store");
     let (name, ops) = routed(&IamService::new(Arc::new(iam_store)));
     services.insert(name, ops);
+    let state_dir = tempfile::tempdir().expect("tempdir");
+    let metrics_state = SqliteStateStore::open(&state_dir.path().join("state.db")).expect("state");
+    let metrics = crate::metrics::MetricsService::new(
+        crate::metrics::MetricStore::in_memory(10, 1 << 20),
+        Arc::new(metrics_state),
+        "us-east-1",
+        "000000000000",
+    );
+    let (name, ops) = routed(&metrics);
+    services.insert(name, ops);
 
     let page = documented(PAGE);
     for (service, ops) in &services {

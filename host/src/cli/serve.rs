@@ -18,6 +18,7 @@ use wasmgate::iam::authz::PolicyAuthorizer;
 use wasmgate::iam::store::IamStore;
 use wasmgate::lb::LoadBalancer;
 use wasmgate::logs::LogsService;
+use wasmgate::metrics::{MetricStore, MetricsService};
 use wasmgate::protocol::Router;
 use wasmgate::runtime::Runtime;
 use wasmgate::secrets::{HostKey, SecretsManagerService, SsmService, Vault};
@@ -84,6 +85,7 @@ async fn run(
         region: config.api.region.clone(),
         account_id: config.api.account_id.clone(),
     };
+    let metrics_config = config.metrics.clone();
     let runtime = Runtime::new(config).context("cannot start the task runtime")?;
     let state_path = data_dir.join("state.db");
     let state = SqliteStateStore::open(&state_path)
@@ -112,6 +114,21 @@ async fn run(
     );
     let ecs = EcsService::new(state.clone(), runtime.clone(), settings.clone())
         .context("cannot start the control plane")?;
+    let metrics_path = data_dir.join("metrics.db");
+    let metric_store = MetricStore::open(
+        &metrics_path,
+        metrics_config.max_series,
+        metrics_config.max_bytes(),
+    )
+    .with_context(|| format!("cannot open the metrics store {}", metrics_path.display()))?;
+    let metrics = MetricsService::new(
+        metric_store.clone(),
+        state.clone(),
+        settings.region.clone(),
+        settings.account_id.clone(),
+    );
+    metrics.alarms().spawn(metrics_config.alarm_evaluation());
+    metric_store.spawn_maintenance();
     ecs.set_load_balancer(lb.clone());
     let logs = LogsService::new(runtime.logs().clone())
         .with_arn_scope(settings.region.clone(), settings.account_id.clone());
@@ -126,6 +143,7 @@ async fn run(
         .service(Arc::new(SecretsManagerService::new(vault)))
         .service(Arc::new(IamService::new(iam.clone())))
         .service(Arc::new(sts))
+        .service(Arc::new(metrics))
         .authorizer(Arc::new(authorizer));
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -144,6 +162,9 @@ async fn run(
     eprintln!("wasmgate: API closed; stopping tasks");
     ecs.shutdown().await;
     lb.shutdown().await;
+    if let Err(e) = metric_store.flush() {
+        eprintln!("wasmgate: metrics store: {e}");
+    }
     eprintln!("wasmgate: stopped");
     Ok(ExitCode::SUCCESS)
 }

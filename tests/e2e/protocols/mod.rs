@@ -4,6 +4,7 @@
 //! botocore's parser reads the router's response (and errors) into the expected dict.
 
 mod botocore;
+mod cloudwatch;
 mod services;
 
 use base64::Engine;

@@ -1,0 +1,262 @@
+use super::*;
+
+const NOW: i64 = 1_714_564_800; // 2024-05-01T12:00:00Z
+
+fn key(name: &str) -> SeriesKey {
+    SeriesKey::new("App", name, vec![("Service".into(), "web".into())])
+}
+
+fn one<'a>(key: &'a SeriesKey, t: i64, v: f64) -> Datum<'a> {
+    Datum {
+        key,
+        timestamp: t,
+        values: Values::One(v),
+        unit: "Milliseconds",
+        high_resolution: true,
+    }
+}
+
+#[test]
+fn dimension_order_does_not_make_another_series() {
+    let a = SeriesKey::new(
+        "N",
+        "m",
+        vec![("b".into(), "2".into()), ("a".into(), "1".into())],
+    );
+    let b = SeriesKey::new(
+        "N",
+        "m",
+        vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+    );
+    assert_eq!(a, b);
+}
+
+#[test]
+fn one_second_buckets_and_percentiles_from_raw_values() {
+    let store = MetricStore::in_memory(100, 64 << 20);
+    let k = key("Latency");
+    let batch: Vec<Datum> = (0..100)
+        .map(|i| one(&k, NOW - 100 + i, f64::from(i as u32 + 1)))
+        .collect();
+    store.insert_at(&batch, NOW).unwrap();
+    let b = store.query_at(&k, None, NOW - 100, NOW, 100, &[50.0, 90.0, 99.0], NOW);
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].agg.count, 100.0);
+    assert_eq!(b[0].agg.sum, 5050.0);
+    assert_eq!(b[0].percentiles, vec![Some(50.0), Some(90.0), Some(99.0)]);
+    let per_sec = store.query_at(&k, None, NOW - 10, NOW, 1, &[], NOW);
+    assert_eq!(per_sec.len(), 10);
+    assert_eq!(per_sec[0].agg.sum, 91.0);
+    // A unit filter that does not match finds nothing.
+    assert!(
+        store
+            .query_at(&k, Some("Seconds"), NOW - 100, NOW, 60, &[], NOW)
+            .is_empty()
+    );
+}
+
+#[test]
+fn values_with_counts_and_statistic_sets() {
+    let store = MetricStore::in_memory(100, 64 << 20);
+    let k = key("Mixed");
+    let values = [1.0, 10.0];
+    let counts = [9.0, 1.0];
+    store
+        .insert_at(
+            &[
+                Datum {
+                    key: &k,
+                    timestamp: NOW - 30,
+                    values: Values::Many {
+                        values: &values,
+                        counts: &counts,
+                    },
+                    unit: "None",
+                    high_resolution: true,
+                },
+                Datum {
+                    key: &k,
+                    timestamp: NOW - 20,
+                    values: Values::Set(Agg {
+                        count: 2.0,
+                        sum: 100.0,
+                        min: 40.0,
+                        max: 60.0,
+                    }),
+                    unit: "None",
+                    high_resolution: true,
+                },
+            ],
+            NOW,
+        )
+        .unwrap();
+    let b = store.query_at(&k, None, NOW - 60, NOW, 60, &[90.0], NOW);
+    assert_eq!(b.len(), 1);
+    let a = b[0].agg;
+    assert_eq!((a.count, a.sum, a.min, a.max), (12.0, 119.0, 1.0, 60.0));
+    // Percentiles see only the values (a statistic set has none).
+    assert_eq!(b[0].percentiles, vec![Some(1.0)]);
+}
+
+#[test]
+fn old_data_is_served_from_minute_aggregates() {
+    let store = MetricStore::in_memory(100, 64 << 20);
+    let k = key("Old");
+    let t = NOW - 5 * 86_400; // 5 days ago: past the raw window
+    store
+        .insert_at(&[one(&k, t, 2.0), one(&k, t + 1, 4.0)], NOW)
+        .unwrap();
+    let start = t - t % 60;
+    let b = store.query_at(&k, None, start, start + 60, 60, &[50.0], NOW);
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].agg.sum, 6.0);
+    assert_eq!(b[0].percentiles, vec![None], "no raw values 5 days back");
+    // Beyond 15 days: dropped on insert.
+    store
+        .insert_at(&[one(&k, NOW - 16 * 86_400, 1.0)], NOW)
+        .unwrap();
+    assert!(
+        store
+            .query_at(&k, None, NOW - 17 * 86_400, NOW - 15 * 86_400, 60, &[], NOW)
+            .is_empty()
+    );
+}
+
+#[test]
+fn standard_resolution_is_truncated_to_the_minute() {
+    let store = MetricStore::in_memory(100, 64 << 20);
+    let k = key("Std");
+    let mut d = one(&k, NOW - 50, 3.0);
+    d.high_resolution = false;
+    store.insert_at(&[d], NOW).unwrap();
+    let b = store.query_at(&k, None, NOW - 120, NOW, 1, &[], NOW);
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].start, NOW - 60);
+}
+
+#[test]
+fn the_windows_move_and_empty_series_go() {
+    let store = MetricStore::in_memory(100, 64 << 20);
+    let k = key("Window");
+    store.insert_at(&[one(&k, NOW - 10, 1.0)], NOW).unwrap();
+    // Four hours later: the raw value is gone, its minute is still there.
+    let later = NOW + 4 * 3600;
+    store.prune_at(later);
+    let b = store.query_at(&k, None, NOW - 60, NOW, 1, &[], later);
+    assert!(b.is_empty());
+    let m = store.query_at(&k, None, NOW - 60, NOW, 60, &[], later);
+    assert_eq!(m.len(), 1);
+    store.prune_at(NOW + 16 * 86_400);
+    assert_eq!(store.footprint().series, 0);
+    assert_eq!(store.footprint().bytes, 0);
+}
+
+#[test]
+fn series_past_max_series_evict_the_least_recently_written() {
+    let store = MetricStore::in_memory(2, 64 << 20);
+    let (a, b, c) = (key("a"), key("b"), key("c"));
+    store.insert_at(&[one(&a, NOW, 1.0)], NOW).unwrap();
+    store.insert_at(&[one(&b, NOW + 1, 1.0)], NOW + 1).unwrap();
+    store.insert_at(&[one(&a, NOW + 2, 1.0)], NOW + 2).unwrap();
+    store.insert_at(&[one(&c, NOW + 3, 1.0)], NOW + 3).unwrap();
+    let names: Vec<String> = store
+        .list(|_, _| true)
+        .into_iter()
+        .map(|i| i.key.name)
+        .collect();
+    assert_eq!(names, ["a", "c"]);
+    // One request with more new series than the cap is refused whole.
+    let (d, e, f) = (key("d"), key("e"), key("f"));
+    let err = store
+        .insert_at(
+            &[one(&d, NOW, 1.0), one(&e, NOW, 1.0), one(&f, NOW, 1.0)],
+            NOW + 4,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("max_series (2)"), "{err}");
+    assert_eq!(store.footprint().series, 2);
+}
+
+#[test]
+fn bytes_past_the_cap_evict_the_oldest_data_first() {
+    let cap = 64 * 1024;
+    let store = MetricStore::in_memory(100, cap);
+    let (old, new) = (key("old"), key("new"));
+    // Two hours of one value a second in the old series, then the new series.
+    for chunk in 0..120 {
+        let batch: Vec<Datum> = (0..60)
+            .map(|i| one(&old, NOW - 7200 + chunk * 60 + i, 1.0))
+            .collect();
+        store.insert_at(&batch, NOW).unwrap();
+    }
+    let batch: Vec<Datum> = (0..60).map(|i| one(&new, NOW - 60 + i, 2.0)).collect();
+    store.insert_at(&batch, NOW).unwrap();
+    let f = store.footprint();
+    assert!(f.bytes <= cap, "{f:?}");
+    // The newest data of both series is still there; the oldest is not.
+    assert_eq!(
+        store.query_at(&new, None, NOW - 60, NOW, 60, &[], NOW)[0]
+            .agg
+            .count,
+        60.0
+    );
+    assert!(
+        !store
+            .query_at(&old, None, NOW - 120, NOW, 1, &[], NOW)
+            .is_empty()
+    );
+    assert!(
+        store
+            .query_at(&old, None, NOW - 7200, NOW - 7000, 1, &[], NOW)
+            .is_empty()
+    );
+    // A request bigger than an eighth of the cap is refused, naming the setting.
+    let many = vec![1.0; 1000];
+    let err = store
+        .insert_at(
+            &[Datum {
+                key: &new,
+                timestamp: NOW,
+                values: Values::Many {
+                    values: &many,
+                    counts: &[],
+                },
+                unit: "None",
+                high_resolution: true,
+            }],
+            NOW,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("max_mib"), "{err}");
+}
+
+#[test]
+fn a_reopened_store_keeps_its_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.db");
+    let now = now_secs();
+    let k = key("Kept");
+    {
+        let store = MetricStore::open(&path, 100, 64 << 20).unwrap();
+        let batch: Vec<Datum> = (0..30)
+            .map(|i| one(&k, now - 30 + i, f64::from(i as u32)))
+            .collect();
+        store.insert_at(&batch, now).unwrap();
+        let old = now - 2 * 86_400;
+        store.insert_at(&[one(&k, old, 7.0)], now).unwrap();
+        store.flush().unwrap();
+    }
+    let store = MetricStore::open(&path, 100, 64 << 20).unwrap();
+    let b = store.query_at(&k, None, now - 30, now, 30, &[50.0], now);
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].agg.count, 30.0);
+    assert_eq!(b[0].percentiles, vec![Some(14.0)]);
+    let old = now - 2 * 86_400;
+    let start = old - old % 60;
+    let m = store.query_at(&k, None, start, start + 60, 60, &[], now);
+    assert_eq!(m[0].agg.sum, 7.0);
+    let listed = store.list(|_, _| true);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].unit, "Milliseconds");
+    assert!(store.footprint().bytes > 0);
+}

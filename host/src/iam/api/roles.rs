@@ -2,8 +2,7 @@
 //! ListRoleTags.
 
 use super::IamService;
-use super::shapes::{RoleShape, TagShape, page, tags_in, tags_out};
-use super::users::ListTagsOutput;
+use super::shapes::{ListTagsOutput, RoleShape, TagShape, page, tags_in};
 use crate::iam::store::{NewRole, validate};
 use crate::protocol::{ApiError, Context};
 use serde::{Deserialize, Serialize};
@@ -182,15 +181,6 @@ impl IamService {
     ) -> Result<ListTagsOutput, ApiError> {
         let name = input.role_name;
         let r = self.run(move |s| s.require_role(&name)).await?;
-        let p = page(
-            tags_out(&r.tags).unwrap_or_default(),
-            input.marker.as_deref(),
-            input.max_items,
-        )?;
-        Ok(ListTagsOutput {
-            tags: p.items,
-            is_truncated: p.is_truncated,
-            marker: p.marker,
-        })
+        ListTagsOutput::page(&r.tags, input.marker.as_deref(), input.max_items)
     }
 }

@@ -182,6 +182,30 @@ pub struct AttachedPolicyShape {
     pub policy_arn: String,
 }
 
+/// ListUserTags / ListRoleTags: one page of an entity's tags.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsOutput {
+    pub tags: Vec<TagShape>,
+    pub is_truncated: bool,
+    pub marker: Option<String>,
+}
+
+impl ListTagsOutput {
+    pub fn page(
+        tags: &[Tag],
+        marker: Option<&str>,
+        max_items: Option<u32>,
+    ) -> Result<Self, ApiError> {
+        let p = page(tags_out(tags).unwrap_or_default(), marker, max_items)?;
+        Ok(Self {
+            tags: p.items,
+            is_truncated: p.is_truncated,
+            marker: p.marker,
+        })
+    }
+}
+
 /// One page of a listing: `Marker` is the index of the page's first item.
 pub struct Page<T> {
     pub items: Vec<T>,

@@ -1,7 +1,7 @@
 //! CreateUser, GetUser, ListUsers, DeleteUser, TagUser, UntagUser, ListUserTags.
 
 use super::IamService;
-use super::shapes::{TagShape, UserShape, caller_user, page, tags_in, tags_out};
+use super::shapes::{ListTagsOutput, TagShape, UserShape, caller_user, page, tags_in};
 use crate::iam::store::validate;
 use crate::protocol::{ApiError, Context, PrincipalKind, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -69,14 +69,6 @@ pub struct ListUserTagsInput {
     user_name: String,
     marker: Option<String>,
     max_items: Option<u32>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListTagsOutput {
-    pub tags: Vec<TagShape>,
-    pub is_truncated: bool,
-    pub marker: Option<String>,
 }
 
 impl IamService {
@@ -182,15 +174,6 @@ impl IamService {
     ) -> Result<ListTagsOutput, ApiError> {
         let name = input.user_name;
         let u = self.run(move |s| s.require_user(&name)).await?;
-        let p = page(
-            tags_out(&u.tags).unwrap_or_default(),
-            input.marker.as_deref(),
-            input.max_items,
-        )?;
-        Ok(ListTagsOutput {
-            tags: p.items,
-            is_truncated: p.is_truncated,
-            marker: p.marker,
-        })
+        ListTagsOutput::page(&u.tags, input.marker.as_deref(), input.max_items)
     }
 }

@@ -346,9 +346,14 @@ impl MetricStore {
             let Some(series) = mem.series.get_mut(d.key) else {
                 continue;
             };
-            if series.unit != d.unit || series.last_write != now {
-                series.unit = d.unit.to_owned();
-                series.last_write = now;
+            // The series row is rewritten when its unit changes or its last write moved a
+            // minute (RecentlyActive is hours): not once per value.
+            let stale_row = series.last_write / 60 != now / 60;
+            series.last_write = now;
+            if series.unit != d.unit || stale_row {
+                if series.unit != d.unit {
+                    series.unit = d.unit.to_owned();
+                }
                 mem.pending.push(Change::Series {
                     id: series.id,
                     key: d.key.clone(),

@@ -7,7 +7,7 @@ use crate::state::{
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Data {
@@ -35,7 +35,7 @@ impl MemStore {
     }
 
     fn data(&self) -> std::sync::MutexGuard<'_, Data> {
-        self.data.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::util::sync::lock(&self.data)
     }
 }
 

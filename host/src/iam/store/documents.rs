@@ -9,7 +9,7 @@ use crate::iam::policy::{
     ROLE_INLINE_MAX_CHARS, USER_INLINE_MAX_CHARS, policy_size,
 };
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 
 /// A role's trust policy, in characters other than white space (IAM's `ACLSizePerRole`).
 pub const TRUST_POLICY_MAX_CHARS: usize = 2048;
@@ -86,12 +86,10 @@ fn memo(
     text: &str,
     parse: fn(&str) -> Result<PolicyDocument, PolicyError>,
 ) -> Result<Arc<PolicyDocument>, PolicyError> {
-    if let Some(d) = map.read().unwrap_or_else(PoisonError::into_inner).get(text) {
+    if let Some(d) = crate::util::sync::read(map).get(text) {
         return Ok(d.clone());
     }
     let d = Arc::new(parse(text)?);
-    map.write()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(text.to_owned(), d.clone());
+    crate::util::sync::write(map).insert(text.to_owned(), d.clone());
     Ok(d)
 }

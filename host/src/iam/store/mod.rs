@@ -38,10 +38,11 @@ pub use roles::NewRole;
 
 use crate::iam::policy::{PolicyDocument, PolicyError};
 use crate::state::{Expect, StateStore};
+use crate::util::sync;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 /// A stored entity and the revision of its document.
 #[derive(Debug)]
@@ -267,11 +268,11 @@ impl IamStore {
     // The mirror and the documents.
 
     fn read(&self) -> RwLockReadGuard<'_, Index> {
-        self.index.read().unwrap_or_else(PoisonError::into_inner)
+        sync::read(&self.index)
     }
 
     fn lock_writer(&self) -> MutexGuard<'_, ()> {
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+        sync::lock(&self.writer)
     }
 
     fn get<T: Stored>(&self, k: &str) -> Option<Arc<T>> {
@@ -307,7 +308,7 @@ impl IamStore {
             .put_document(T::KIND, &k, &json, expect)?
             .ok_or_else(|| changed(T::KIND, &k))?;
         let value = Arc::new(value);
-        let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
+        let mut index = sync::write(&self.index);
         T::table_mut(&mut index).insert(
             k,
             Entry {
@@ -327,7 +328,7 @@ impl IamStore {
         {
             return Err(changed(T::KIND, &k));
         }
-        let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
+        let mut index = sync::write(&self.index);
         T::table_mut(&mut index).remove(&k);
         Ok(())
     }

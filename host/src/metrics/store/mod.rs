@@ -18,7 +18,7 @@ mod stats;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use persist::Change;
@@ -178,7 +178,7 @@ impl std::fmt::Debug for MetricStore {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+    crate::util::sync::lock(m)
 }
 
 impl MetricStore {

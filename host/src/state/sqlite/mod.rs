@@ -81,9 +81,7 @@ impl SqliteStateStore {
     /// (an open transaction rolls back when dropped during unwinding), so a poisoned
     /// lock is safe to take over.
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::util::sync::lock(&self.conn)
     }
 }
 

@@ -16,6 +16,7 @@ mod path;
 mod read;
 mod schema;
 mod serde_glue;
+mod shape;
 pub mod units;
 mod validate;
 
@@ -82,7 +83,8 @@ pub fn parse(json: &str, opts: &ValidationOptions) -> Result<Parsed, TaskDefErro
         (definition, skipped, &*TASK_SCHEMA)
     };
     let sorted = ignored::sort(&skipped, &tree, schema, opts.allow_unknown_fields);
-    let mut errors = sorted.unknown;
+    let mut errors = shape::lists_for_objects(&tree, schema);
+    errors.extend(sorted.unknown);
     if let Err(broken) = validate(&definition, opts) {
         errors.extend_from_slice(broken.field_errors());
     }

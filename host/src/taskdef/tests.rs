@@ -453,3 +453,25 @@ fn deep_nesting_is_refused_or_read_without_overflowing_the_stack() {
         assert!(message.starts_with("family"), "depth {depth}: {message}");
     }
 }
+
+#[test]
+fn a_list_where_an_object_is_due_is_refused_with_its_path() {
+    // `host` has only optional members: serde alone would read `[]` as `{}`.
+    let json = GOOD.replace(r#""host": {}"#, r#""host": []"#);
+    let Err(TaskDefError::Invalid(errors)) = parse_default(&json) else {
+        panic!("expected field errors, got {:?}", parse_default(&json));
+    };
+    let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert!(
+        shown.contains(&"volumes[0].host: must be an object, not a list".to_owned()),
+        "{shown:?}"
+    );
+    // The describe form is walked with its own schema (paths under `taskDefinition`).
+    let described = format!(r#"{{"taskDefinition": {json}}}"#);
+    assert!(matches!(
+        parse_default(&described),
+        Err(TaskDefError::Invalid(_))
+    ));
+    // Lists that are lists and maps that are maps pass.
+    assert!(parse_default(GOOD).is_ok());
+}

@@ -943,7 +943,10 @@ mod tests {
     #[test]
     fn usage_prices_default_to_fargate_and_a_negative_price_is_refused() {
         let c: HostConfig = toml::from_str("").unwrap();
-        assert_eq!((c.usage.vcpu_hour_usd, c.usage.gb_hour_usd), (0.04048, 0.004445));
+        assert_eq!(
+            (c.usage.vcpu_hour_usd, c.usage.gb_hour_usd),
+            (0.04048, 0.004445)
+        );
         assert_eq!(c.usage.validate(), Ok(()));
         let c: HostConfig = toml::from_str("[usage]\ngb_hour_usd = -1.0\n").unwrap();
         let e = c.usage.validate().unwrap_err();

@@ -6,7 +6,7 @@
 //! used meters (cumulative per task, no time series) are split in proportion to the part
 //! of its run inside it.
 
-use super::record::{Heartbeat, UsageRecord};
+use super::record::{Closed, Heartbeat, UsageRecord};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 
@@ -80,6 +80,12 @@ pub struct Query {
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
     pub tasks: u64,
+    /// Of those, still running, and closed at a dead host's last heartbeat.
+    pub running: u64,
+    pub lost: u64,
+    /// The earliest start and latest end of their runs (whole runs, not cut by a window).
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
     /// Provisioned, billed: vCPU × billed seconds, GB × billed seconds.
     pub vcpu_seconds: f64,
     pub gb_seconds: f64,
@@ -100,6 +106,13 @@ pub struct Usage {
 impl Usage {
     fn add(&mut self, o: &Usage) {
         self.tasks += o.tasks;
+        self.running += o.running;
+        self.lost += o.lost;
+        self.start_ms = match (self.start_ms, o.start_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.end_ms = self.end_ms.max(o.end_ms);
         self.vcpu_seconds += o.vcpu_seconds;
         self.gb_seconds += o.gb_seconds;
         self.cost += o.cost;
@@ -154,6 +167,14 @@ pub fn report(records: &[UsageRecord], q: &Query, prices: Prices) -> Report {
     }
     // A task cut into days is still one task in the total.
     total.tasks = counted.len() as u64;
+    total.running = records
+        .iter()
+        .filter(|r| counted.contains(r.task_id.as_str()) && r.is_open())
+        .count() as u64;
+    total.lost = records
+        .iter()
+        .filter(|r| counted.contains(r.task_id.as_str()) && r.closed == Some(Closed::HostLost))
+        .count() as u64;
     Report {
         groups: groups.into_iter().collect(),
         total,
@@ -175,7 +196,9 @@ fn end_of(r: &UsageRecord, q: &Query) -> i64 {
 
 fn matches(r: &UsageRecord, q: &Query) -> bool {
     q.cluster.as_ref().is_none_or(|c| *c == r.cluster)
-        && q.service.as_ref().is_none_or(|s| r.service.as_ref() == Some(s))
+        && q.service
+            .as_ref()
+            .is_none_or(|s| r.service.as_ref() == Some(s))
         && q.family.as_ref().is_none_or(|f| *f == r.family)
 }
 
@@ -243,6 +266,10 @@ fn part(
     let gb = r.memory_mib as f64 / 1024.0;
     let mut u = Usage {
         tasks: 1,
+        running: u64::from(r.is_open()),
+        lost: u64::from(r.closed == Some(Closed::HostLost)),
+        start_ms: Some(start),
+        end_ms: Some(end),
         vcpu_seconds: vcpu * billed_s,
         gb_seconds: gb * billed_s,
         cpu_seconds: r.cpu_ns as f64 / 1e9 * share,
@@ -255,9 +282,8 @@ fn part(
         ..Usage::default()
     };
     u.cost = (u.vcpu_seconds * prices.vcpu_hour + u.gb_seconds * prices.gb_hour) / 3600.0;
-    u.cost_by_use = (u.cpu_seconds * prices.vcpu_hour
-        + u.memory_byte_seconds / GIB * prices.gb_hour)
-        / 3600.0;
+    u.cost_by_use =
+        (u.cpu_seconds * prices.vcpu_hour + u.memory_byte_seconds / GIB * prices.gb_hour) / 3600.0;
     u.memory_average_bytes = if u.sampled_seconds > 0.0 {
         u.memory_byte_seconds / u.sampled_seconds
     } else {

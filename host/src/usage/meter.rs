@@ -43,7 +43,8 @@ impl Acc {
         if let Some((at, memory)) = self.last {
             let dt = u64::try_from(now_ms.saturating_sub(at)).unwrap_or(0);
             // Trapezoids: the memory between two readings is their mean.
-            self.memory_byte_seconds += (memory as f64 + r.memory_bytes as f64) / 2.0 * dt as f64 / 1000.0;
+            self.memory_byte_seconds +=
+                (memory as f64 + r.memory_bytes as f64) / 2.0 * dt as f64 / 1000.0;
             self.sampled_ms += dt;
         }
         self.last = Some((now_ms, r.memory_bytes));
@@ -132,7 +133,9 @@ impl Meter {
         self.done.retain(|id| seen.contains(id));
         // Readings of a task the store does not show (yet) are kept a minute.
         self.acc.retain(|id, a| {
-            seen.contains(id) || a.last.is_some_and(|(at, _)| now_ms.saturating_sub(at) < 60_000)
+            seen.contains(id)
+                || a.last
+                    .is_some_and(|(at, _)| now_ms.saturating_sub(at) < 60_000)
         });
         Ok(())
     }

@@ -104,7 +104,9 @@ fn a_running_task_counts_up_to_now_while_its_host_beats() {
         at_ms: DAY0 + 120_000,
         interval_ms: 10_000,
     });
-    close(report(&[open.clone()], &q, P).total.vcpu_seconds, 126.0);
+    let r = report(&[open.clone()], &q, P).total;
+    close(r.vcpu_seconds, 126.0);
+    assert_eq!((r.running, r.end_ms), (1, Some(DAY0 + 125_300)));
     // The host died at its last beat: the task ends there, however late the report.
     q.now_ms = DAY0 + 3_600_000;
     close(report(&[open], &q, P).total.vcpu_seconds, 120.0);
@@ -134,6 +136,7 @@ fn a_task_across_midnight_is_split_by_day_and_counted_once() {
     close(r.groups[0].1.vcpu_seconds, 30.0);
     close(r.groups[1].1.vcpu_seconds, 90.0);
     assert_eq!(r.total.tasks, 1);
+    assert_eq!(r.groups[0].1.start_ms, Some(DAY0 - 30_000));
 }
 
 #[test]

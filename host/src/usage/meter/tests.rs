@@ -27,7 +27,12 @@ fn task(id: &str, pulled: Option<i64>, stopped: Option<i64>) -> TaskRecord {
         cluster: "default".into(),
         task_definition: "spin:1".into(),
         family: "spin".into(),
-        last_status: if stopped.is_some() { "STOPPED" } else { "RUNNING" }.into(),
+        last_status: if stopped.is_some() {
+            "STOPPED"
+        } else {
+            "RUNNING"
+        }
+        .into(),
         desired_status: "RUNNING".into(),
         started_by: None,
         group: Some("service:web".into()),
@@ -71,12 +76,16 @@ fn a_task_is_recorded_from_its_pull_to_its_stop_with_what_it_used() {
     assert!((open.memory_average_bytes() - 200.0).abs() < 1e-9);
     assert_eq!((open.cpu_ns, open.memory_peak_bytes), (5_000_000, 300));
 
-    s.put_task(&task("a", Some(T0 + 100), Some(T0 + 4_500))).unwrap();
+    s.put_task(&task("a", Some(T0 + 100), Some(T0 + 4_500)))
+        .unwrap();
     m.sync(T0 + 5_000).unwrap();
     let (closed, _) = doc(&s, "a");
     assert_eq!(closed.end_ms, Some(T0 + 4_500));
     assert_eq!(closed.closed, Some(Closed::Stopped));
-    assert_eq!((closed.storage_bytes, closed.requests, closed.fuel), (4096, 3, 500_000));
+    assert_eq!(
+        (closed.storage_bytes, closed.requests, closed.fuel),
+        (4096, 3, 500_000)
+    );
     // Once closed, never written again.
     let rev = doc(&s, "a").1;
     m.sync(T0 + 9_000).unwrap();
@@ -103,7 +112,8 @@ fn open_records_are_rewritten_only_once_per_record_interval() {
 fn a_task_that_stopped_between_heartbeats_is_still_recorded() {
     let s = store();
     let mut m = Meter::new(s.clone(), 1_000, 60_000);
-    s.put_task(&task("quick", Some(T0), Some(T0 + 200))).unwrap();
+    s.put_task(&task("quick", Some(T0), Some(T0 + 200)))
+        .unwrap();
     m.sync(T0 + 1_000).unwrap();
     let (r, _) = doc(&s, "quick");
     assert_eq!((r.start_ms, r.end_ms), (Some(T0), Some(T0 + 200)));
@@ -117,9 +127,11 @@ fn recovery_closes_what_a_dead_host_left_open_at_its_last_heartbeat() {
     s.put_task(&task("ended", Some(T0), None)).unwrap();
     m.sync(T0 + 5_000).unwrap();
     // Started after the last record write, never written: lost too.
-    s.put_task(&task("unwritten", Some(T0 + 6_000), None)).unwrap();
+    s.put_task(&task("unwritten", Some(T0 + 6_000), None))
+        .unwrap();
     // Stopped after the last heartbeat, the host died before its meter saw it.
-    s.put_task(&task("ended", Some(T0), Some(T0 + 5_500))).unwrap();
+    s.put_task(&task("ended", Some(T0), Some(T0 + 5_500)))
+        .unwrap();
     drop(m);
 
     assert_eq!(recover(s.as_ref(), T0 + 60_000).unwrap(), 3);

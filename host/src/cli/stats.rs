@@ -2,6 +2,7 @@
 //! from what the hosts using this data directory publish (see `wasmgate::usage::stats`).
 
 use clap::{Args, ValueEnum};
+use std::cmp::Reverse;
 use std::fmt::Write;
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -109,9 +110,9 @@ fn sort(rows: &mut [StatsRow], by: SortBy) {
     let name = |r: &StatsRow| (r.task_id.clone(), r.container.clone());
     match by {
         SortBy::Name => rows.sort_by_key(name),
-        SortBy::CpuTime => rows.sort_by(|a, b| b.cpu_time_ns.cmp(&a.cpu_time_ns)),
-        SortBy::Memory => rows.sort_by(|a, b| b.memory_bytes.cmp(&a.memory_bytes)),
-        SortBy::Storage => rows.sort_by(|a, b| b.storage_used_bytes.cmp(&a.storage_used_bytes)),
+        SortBy::CpuTime => rows.sort_by_key(|r| Reverse(r.cpu_time_ns)),
+        SortBy::Memory => rows.sort_by_key(|r| Reverse(r.memory_bytes)),
+        SortBy::Storage => rows.sort_by_key(|r| Reverse(r.storage_used_bytes)),
         SortBy::Cpu => rows.sort_by(|a, b| b.cpu_percent.total_cmp(&a.cpu_percent)),
         SortBy::Throttled => {
             rows.sort_by(|a, b| b.throttled_percent.total_cmp(&a.throttled_percent));

@@ -104,7 +104,7 @@ fn a_running_task_counts_up_to_now_while_its_host_beats() {
         at_ms: DAY0 + 120_000,
         interval_ms: 10_000,
     });
-    let r = report(&[open.clone()], &q, P).total;
+    let r = report(std::slice::from_ref(&open), &q, P).total;
     close(r.vcpu_seconds, 126.0);
     assert_eq!((r.running, r.end_ms), (1, Some(DAY0 + 125_300)));
     // The host died at its last beat: the task ends there, however late the report.

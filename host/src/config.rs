@@ -66,6 +66,8 @@ pub struct UsageConfig {
     pub heartbeat_seconds: u64,
     /// How often a running task's record is rewritten with its meters.
     pub record_seconds: u64,
+    /// Records of tasks that ended longer ago than this are deleted.
+    pub retention_days: u64,
 }
 
 impl Default for UsageConfig {
@@ -75,6 +77,7 @@ impl Default for UsageConfig {
             gb_hour_usd: 0.004445,
             heartbeat_seconds: 10,
             record_seconds: 60,
+            retention_days: 400,
         }
     }
 }

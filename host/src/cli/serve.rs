@@ -125,11 +125,14 @@ async fn run(
     let ecs = EcsService::new(state.clone(), runtime.clone(), settings.clone())
         .context("cannot start the control plane")?;
     let meter = usage::spawn(
-        Some(usage::Meter::new(
-            state.clone(),
-            millis(usage_config.heartbeat()),
-            millis(usage_config.record()),
-        )),
+        Some(
+            usage::Meter::new(
+                state.clone(),
+                millis(usage_config.heartbeat()),
+                millis(usage_config.record()),
+            )
+            .with_retention_days(usage_config.retention_days),
+        ),
         usage::stats::Publisher::new(&data_dir),
         Arc::new(move || live.live_tasks()),
         usage_config.heartbeat(),

@@ -80,7 +80,13 @@ pub struct Meter {
     open: HashMap<String, UsageRecord>,
     /// Tasks whose record is closed: nothing more to do for them.
     done: HashSet<String>,
+    /// Closed records older than this are deleted (checked hourly); None keeps them all.
+    retention_ms: Option<i64>,
+    last_prune_ms: Option<i64>,
 }
+
+/// How often records past their retention are looked for.
+const PRUNE_EVERY_MS: i64 = 3_600_000;
 
 impl Meter {
     pub fn new(state: Arc<dyn StateStore>, heartbeat_ms: u64, record_ms: u64) -> Self {
@@ -91,7 +97,17 @@ impl Meter {
             acc: HashMap::new(),
             open: HashMap::new(),
             done: HashSet::new(),
+            retention_ms: None,
+            last_prune_ms: None,
         }
+    }
+
+    /// Deletes closed records that ended more than `days` ago (a bounded history).
+    #[must_use]
+    pub fn with_retention_days(mut self, days: u64) -> Self {
+        self.retention_ms =
+            Some(i64::try_from(days.saturating_mul(86_400_000)).unwrap_or(i64::MAX));
+        self
     }
 
     /// Takes one reading of every running task.
@@ -128,6 +144,14 @@ impl Meter {
                 seen.insert(t.task_id.clone());
                 self.update(&t, now_ms)?;
             }
+        }
+        if let Some(keep) = self.retention_ms
+            && self
+                .last_prune_ms
+                .is_none_or(|at| now_ms.saturating_sub(at) >= PRUNE_EVERY_MS)
+        {
+            self.last_prune_ms = Some(now_ms);
+            prune(self.state.as_ref(), now_ms.saturating_sub(keep))?;
         }
         // Forgotten by the store (pruned): their records are closed already.
         self.done.retain(|id| seen.contains(id));
@@ -205,6 +229,21 @@ pub fn records(state: &dyn StateStore) -> state::Result<Vec<UsageRecord>> {
         .into_iter()
         .filter_map(|d| serde_json::from_value(d.value).ok())
         .collect())
+}
+
+/// Deletes the closed records that ended before `before_ms`; returns how many.
+pub fn prune(state: &dyn StateStore, before_ms: i64) -> state::Result<usize> {
+    let mut n = 0;
+    for d in state.list_documents(KIND, "")? {
+        let old = serde_json::from_value::<UsageRecord>(d.value)
+            .ok()
+            .and_then(|r| r.end_ms)
+            .is_some_and(|end| end < before_ms);
+        if old && state.delete_document(KIND, &d.key, Expect::Revision(d.revision))? {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// At start, before the control plane records the previous host's unfinished tasks as

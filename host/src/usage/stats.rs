@@ -16,6 +16,8 @@ pub const WATCHED_FOR: Duration = Duration::from_secs(5);
 /// A reader ignores files older than this (their host is gone or idle).
 pub const FRESH_FOR_MS: i64 = 3_000;
 const WATCH_FILE: &str = "watching";
+/// A file this old belongs to a host that died: the next reader removes it.
+const ABANDONED_MS: i64 = 3_600_000;
 
 /// One container as `wasmgate stats` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,13 +200,27 @@ pub fn read(data_dir: &Path, now_ms: i64, since_ms: i64) -> Vec<StatsFile> {
     let Ok(entries) = std::fs::read_dir(data_dir.join("stats")) else {
         return Vec::new();
     };
-    entries
+    let mut out = Vec::new();
+    for path in entries
         .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-        .filter_map(|e| std::fs::read(e.path()).ok())
-        .filter_map(|b| serde_json::from_slice::<StatsFile>(&b).ok())
-        .filter(|f| f.at_ms >= since_ms && now_ms.saturating_sub(f.at_ms) <= FRESH_FOR_MS)
-        .collect()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+    {
+        let Some(file) = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<StatsFile>(&b).ok())
+        else {
+            continue;
+        };
+        let age = now_ms.saturating_sub(file.at_ms);
+        if age > ABANDONED_MS {
+            // A host killed without its cleanup left it.
+            let _ = std::fs::remove_file(&path);
+        } else if file.at_ms >= since_ms && age <= FRESH_FOR_MS {
+            out.push(file);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -145,3 +145,19 @@ fn recovery_closes_what_a_dead_host_left_open_at_its_last_heartbeat() {
     assert_eq!(doc(&s, "unwritten").0.end_ms, Some(T0 + 6_000));
     assert_eq!(recover(s.as_ref(), T0 + 61_000).unwrap(), 0);
 }
+
+#[test]
+fn closed_records_past_their_retention_are_deleted_open_ones_never() {
+    let s = store();
+    let mut m = Meter::new(s.clone(), 1_000, 60_000).with_retention_days(1);
+    s.put_task(&task("old", Some(T0), Some(T0 + 1_000)))
+        .unwrap();
+    s.put_task(&task("running", Some(T0), None)).unwrap();
+    m.sync(T0 + 2_000).unwrap();
+    assert_eq!(prune(s.as_ref(), T0).unwrap(), 0);
+    // A day and an hour later the meter's hourly sweep deletes the old record.
+    s.put_task(&task("running", Some(T0), None)).unwrap();
+    m.sync(T0 + 90_000_000).unwrap();
+    assert!(s.get_document(KIND, "old").unwrap().is_none());
+    assert!(s.get_document(KIND, "running").unwrap().is_some());
+}

@@ -118,7 +118,7 @@ async fn run(
     // (at this restart): their usage closes at that host's last heartbeat.
     let closed = usage::recover(state.as_ref(), now_ms()).context("cannot recover usage")?;
     if closed > 0 {
-        tracing::warn!("{closed} usage records left open by the previous host were closed");
+        tracing::info!("usage: {closed} records closed at the previous host's last heartbeat");
     }
     let usage_config = runtime.config().usage.clone();
     let live = runtime.clone();

@@ -51,6 +51,60 @@ pub struct HostConfig {
     pub logs: LogsConfig,
     /// The metrics store and CloudWatch alarms (`[metrics]`).
     pub metrics: MetricsConfig,
+    /// Usage records and the prices `wasmgate usage` bills at (`[usage]`).
+    pub usage: UsageConfig,
+}
+
+/// `[usage]`: prices (USD; defaults are Fargate's Linux/x86 list prices) and how often the
+/// meter writes. A crashed host's running tasks are billed up to its last heartbeat.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsageConfig {
+    pub vcpu_hour_usd: f64,
+    pub gb_hour_usd: f64,
+    /// How often `serve` writes its heartbeat and closes the records of stopped tasks.
+    pub heartbeat_seconds: u64,
+    /// How often a running task's record is rewritten with its meters.
+    pub record_seconds: u64,
+    /// Records of tasks that ended longer ago than this are deleted.
+    pub retention_days: u64,
+}
+
+impl Default for UsageConfig {
+    fn default() -> Self {
+        Self {
+            vcpu_hour_usd: 0.04048,
+            gb_hour_usd: 0.004445,
+            heartbeat_seconds: 10,
+            record_seconds: 60,
+            retention_days: 400,
+        }
+    }
+}
+
+impl UsageConfig {
+    /// Checks the prices; the error names the field and the rule.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("vcpu_hour_usd", self.vcpu_hour_usd),
+            ("gb_hour_usd", self.gb_hour_usd),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(format!(
+                    "[usage] {name}: must be a price of 0 or more, got {v}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn heartbeat(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.heartbeat_seconds.max(1))
+    }
+
+    pub fn record(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.record_seconds.max(1))
+    }
 }
 
 /// `[metrics]`: how much metric history the host keeps (`<data-dir>/metrics.db` and its
@@ -887,6 +941,19 @@ mod tests {
         assert_eq!(c.http.validate(), Ok(()));
         assert_eq!(c.pool.validate(), Ok(()));
         assert_eq!(c.pool.for_one_task().task_share_percent, 100);
+    }
+
+    #[test]
+    fn usage_prices_default_to_fargate_and_a_negative_price_is_refused() {
+        let c: HostConfig = toml::from_str("").unwrap();
+        assert_eq!(
+            (c.usage.vcpu_hour_usd, c.usage.gb_hour_usd),
+            (0.04048, 0.004445)
+        );
+        assert_eq!(c.usage.validate(), Ok(()));
+        let c: HostConfig = toml::from_str("[usage]\ngb_hour_usd = -1.0\n").unwrap();
+        let e = c.usage.validate().unwrap_err();
+        assert!(e.contains("[usage] gb_hour_usd"), "{e}");
     }
 
     #[test]

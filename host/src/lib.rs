@@ -19,4 +19,5 @@ pub mod secrets;
 pub mod state;
 pub mod sts;
 pub mod taskdef;
+pub mod usage;
 pub mod util;

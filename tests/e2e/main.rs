@@ -32,3 +32,4 @@ mod services;
 mod signals;
 mod storage;
 mod taskdefs;
+mod usage;

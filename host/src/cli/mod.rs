@@ -10,7 +10,9 @@ mod push;
 mod run;
 mod serve;
 mod signals;
+mod stats;
 mod stopping;
+mod usage;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -64,6 +66,12 @@ enum Command {
     Lb(lb::LbArgs),
     /// Publish a component to an OCI registry (CNCF Wasm artifact layout); prints its digest.
     Push(push::PushArgs),
+    /// Usage and cost of the tasks `serve` ran here: provisioned (per second, one-minute
+    /// minimum, at the `[usage]` prices) and metered by use.
+    Usage(usage::UsageArgs),
+    /// A live table of running containers (CPU against its share, throttling, fuel,
+    /// memory, requests, storage), like `docker stats`, from this data directory's hosts.
+    Stats(stats::StatsArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -77,7 +85,11 @@ pub fn main() -> ExitCode {
     wasmgate::runtime::descriptors::raise_open_file_limit();
     if matches!(
         cli.command,
-        Command::Validate { .. } | Command::Logs(_) | Command::Lb(_)
+        Command::Validate { .. }
+            | Command::Logs(_)
+            | Command::Lb(_)
+            | Command::Usage(_)
+            | Command::Stats(_)
     ) {
         // Printing commands end quietly when their reader goes away (`| head`), like other
         // Unix tools. Not for run/serve/push: their sockets need SIGPIPE ignored.
@@ -107,6 +119,8 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(config, args),
         Command::Lb(args) => lb::lb(config, cli.config.as_deref(), args),
         Command::Push(args) => push::push(config, args),
+        Command::Usage(args) => usage::usage(config, args),
+        Command::Stats(args) => stats::stats(config, args),
     };
     match result {
         Ok(code) => code,

@@ -174,6 +174,14 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let runtime = Runtime::new(config)?;
+        // `wasmgate stats` shows this task too (while someone watches).
+        let live = runtime.clone();
+        let _feed = wasmgate::usage::spawn(
+            None,
+            wasmgate::usage::stats::Publisher::new(&runtime.config().data_dir()),
+            Arc::new(move || live.live_tasks()),
+            wasmgate::usage::SAMPLE,
+        );
         let mut published = Vec::with_capacity(publish.len());
         for spec in publish {
             match PublishedPort::bind(spec).await {

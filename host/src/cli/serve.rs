@@ -26,6 +26,8 @@ use wasmgate::state::StateStore;
 use wasmgate::state::owner::DataDirOwner;
 use wasmgate::state::sqlite::SqliteStateStore;
 use wasmgate::sts::{self, Credentials, IamRoles, Sessions, StsService, WithSessionTags};
+use wasmgate::usage;
+use wasmgate::util::time::now_ms;
 
 /// How long background work may linger once everything has been told to stop.
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(5);
@@ -112,8 +114,29 @@ async fn run(
         Arc::new(IamRoles::new(iam.clone())),
         settings.account_id.clone(),
     );
+    // Before the control plane records the previous host's unfinished tasks as STOPPED
+    // (at this restart): their usage closes at that host's last heartbeat.
+    let closed = usage::recover(state.as_ref(), now_ms()).context("cannot recover usage")?;
+    if closed > 0 {
+        tracing::info!("usage: {closed} records closed at the previous host's last heartbeat");
+    }
+    let usage_config = runtime.config().usage.clone();
+    let live = runtime.clone();
     let ecs = EcsService::new(state.clone(), runtime.clone(), settings.clone())
         .context("cannot start the control plane")?;
+    let meter = usage::spawn(
+        Some(
+            usage::Meter::new(
+                state.clone(),
+                millis(usage_config.heartbeat()),
+                millis(usage_config.record()),
+            )
+            .with_retention_days(usage_config.retention_days),
+        ),
+        usage::stats::Publisher::new(&data_dir),
+        Arc::new(move || live.live_tasks()),
+        usage_config.heartbeat(),
+    );
     let metrics_path = data_dir.join("metrics.db");
     let metric_store = MetricStore::open(
         &metrics_path,
@@ -161,12 +184,17 @@ async fn run(
         .context("API server")?;
     eprintln!("wasmgate: API closed; stopping tasks");
     ecs.shutdown().await;
+    meter.finish().await;
     lb.shutdown().await;
     if let Err(e) = metric_store.flush() {
         eprintln!("wasmgate: metrics store: {e}");
     }
     eprintln!("wasmgate: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The first SIGINT/SIGTERM starts a graceful shutdown; a second one exits at once.

@@ -346,6 +346,7 @@ impl EcsService {
             task_arn: arns.task(&plan.cluster, task_id),
             revision: plan.revision.to_string(),
             service_name: plan.group.strip_prefix("service:").map(str::to_owned),
+            group: Some(plan.group.clone()),
             availability_zone: format!("{}a", arns.region()),
             tags: plan.tags.clone(),
             container_arns: container_ids

@@ -52,6 +52,10 @@ pub struct Meters {
     pub cpu: Arc<CpuMeter>,
     pub fuel: AtomicU64,
     pub memory_peak: AtomicU64,
+    /// Linear memory its live instances hold now (the limiter keeps it current).
+    pub memory_now: Arc<AtomicU64>,
+    /// Stores built for it: 1 for a command, one per request for an HTTP component.
+    pub instances: AtomicU64,
 }
 
 /// Why the host ends a container before it exits by itself.

@@ -42,8 +42,8 @@ impl TaskMemory {
         self.peak.load(Ordering::Relaxed)
     }
 
-    #[cfg(test)]
-    fn used(&self) -> u64 {
+    /// What is reserved now.
+    pub fn used(&self) -> u64 {
         self.used.load(Ordering::Relaxed)
     }
 
@@ -81,6 +81,8 @@ pub struct ContainerLimiter {
     used: u64,
     peak: u64,
     denial: Option<OomKilled>,
+    /// Where the container's current memory is published (its meters' `memory_now`).
+    gauge: Option<Arc<AtomicU64>>,
 }
 
 /// Table growth is cheap memory but still host memory: bound it.
@@ -95,6 +97,7 @@ impl ContainerLimiter {
             used: 0,
             peak: 0,
             denial: None,
+            gauge: None,
         }
     }
 
@@ -108,6 +111,27 @@ impl ContainerLimiter {
             used: 0,
             peak: 0,
             denial: None,
+            gauge: None,
+        }
+    }
+
+    /// Publishes the container's memory in use to `gauge` at every growth and at drop.
+    pub fn with_gauge(mut self, gauge: Arc<AtomicU64>) -> Self {
+        self.gauge = Some(gauge);
+        self
+    }
+
+    /// The container's memory in use: its shared budget's when stores share one.
+    fn container_used(&self) -> u64 {
+        match &self.pool {
+            Some(pool) => pool.used.load(Ordering::Relaxed),
+            None => self.used,
+        }
+    }
+
+    fn publish(&self) {
+        if let Some(g) = &self.gauge {
+            g.store(self.container_used(), Ordering::Relaxed);
         }
     }
 
@@ -149,6 +173,7 @@ impl ContainerLimiter {
         }
         self.used = wanted;
         self.peak = self.peak.max(wanted);
+        self.publish();
         Ok(true)
     }
 
@@ -184,6 +209,8 @@ impl Drop for ContainerLimiter {
         if let Some(pool) = &self.pool {
             pool.release(self.used);
         }
+        self.used = 0;
+        self.publish();
     }
 }
 

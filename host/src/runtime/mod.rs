@@ -18,6 +18,7 @@ mod http;
 pub mod image;
 mod launch;
 mod limits;
+pub mod live;
 mod logbudget;
 mod logship;
 pub mod net;
@@ -122,6 +123,8 @@ pub(crate) struct Shared {
     images: crate::images::ImageStore,
     /// Where tasks with a `taskRoleArn` get role credentials from, once one is set.
     credentials: std::sync::RwLock<Option<Arc<dyn TaskCredentialsProvider>>>,
+    /// Every task from PROVISIONING to STOPPED, for the host's live reading.
+    live: Arc<live::Registry>,
 }
 
 #[derive(Clone)]
@@ -171,6 +174,7 @@ impl Runtime {
                 tasks_dir,
                 net,
                 credentials: std::sync::RwLock::new(None),
+                live: Arc::default(),
             }),
         })
     }
@@ -197,6 +201,17 @@ impl Runtime {
             .write()
             .unwrap_or_else(|e| e.into_inner());
         *slot = Some(provider);
+    }
+
+    /// Every task of this host (PROVISIONING to STOPPED) with its meters read now, in
+    /// task-id order: the one live reading the whole host shares (see [`live`]).
+    pub fn live_tasks(&self) -> Vec<live::LiveTask> {
+        self.shared.live.read_all()
+    }
+
+    /// One task's live reading, if this host runs it.
+    pub fn live_task(&self, task_id: &str) -> Option<live::LiveTask> {
+        self.shared.live.read(task_id)
     }
 
     /// The validation options this host applies to every definition.

@@ -1,12 +1,12 @@
 //! The task lifecycle as ECS names it, and the snapshot a task publishes as it moves.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
 
 use crate::util::time::epoch_secs;
 
 /// ECS task statuses, in order; a task only ever moves forward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskStatus {
     Provisioning,

@@ -39,7 +39,8 @@ impl StoreBuilder<'_> {
     /// A fresh store whose memory is charged by `limiter`. It starts with the fuel the
     /// container has left; each epoch tick charges what it used to the container's meter.
     pub fn build(&self, limiter: ContainerLimiter) -> anyhow::Result<MeteredStore> {
-        let state = self.guest_state(limiter)?;
+        let state = self.guest_state(limiter.with_gauge(self.meters.memory_now.clone()))?;
+        self.meters.instances.fetch_add(1, Ordering::Relaxed);
         let mut store = Store::new(self.engine, state);
         store.limiter(|s| &mut s.limiter);
         let start = if self.fuel {

@@ -3,7 +3,7 @@
 
 mod print;
 mod read;
-mod since;
+pub(super) mod since;
 mod task;
 
 use anyhow::Context;

@@ -12,6 +12,8 @@ pub struct TaskIdentity {
     pub revision: String,
     /// The service that started the task, if one did.
     pub service_name: Option<String>,
+    /// ECS `group` (`service:NAME`, `family:NAME` or RunTask's own); `None`: derived.
+    pub group: Option<String>,
     pub availability_zone: String,
     /// The task's tags when it started (`taskWithTags`).
     pub tags: Vec<(String, String)>,
@@ -31,6 +33,7 @@ impl TaskIdentity {
             task_arn: format!("{prefix}:task/{cluster}/{task_id}"),
             revision: "1".into(),
             service_name: None,
+            group: None,
             availability_zone: format!("{region}a"),
             tags: Vec::new(),
             container_arns: (0..containers)

@@ -23,7 +23,8 @@
 //! built from atomics and a watch channel: no lock another task or the API waits on.
 //!
 //! - [`metadata`]: the container, task and taskWithTags documents.
-//! - [`stats`]: Docker-stats-shaped `/stats` and `/task/stats` from the live meters.
+//! - [`stats`]: Docker-stats-shaped `/stats` and `/task/stats` from the live meters (read
+//!   through [`super::live`], the host's one reader).
 //! - [`credentials`]: the provider trait and the token check.
 //! - [`identity`]: the ECS facts (ARNs, cluster, service) the control plane supplies.
 
@@ -39,11 +40,7 @@ pub use credentials::{ContainerCredentials, TaskCredentialsProvider, TaskRole};
 pub use identity::TaskIdentity;
 pub(super) use listener::EndpointServer;
 
-use super::fsquota::StorageQuota;
-use super::launch::Meters;
-use super::limits::TaskMemory;
-use super::net::TaskNetwork;
-use super::status::TaskSnapshot;
+pub(super) use super::live::LiveSources;
 use crate::taskdef::TaskDefinition;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response, StatusCode, header};
@@ -51,7 +48,6 @@ use http_body_util::Full;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
-use tokio::sync::watch;
 
 /// The port of the endpoints on every task's address.
 pub const PORT: u16 = 51679;
@@ -72,16 +68,6 @@ struct ContainerFacts {
     memory_mib: Option<u64>,
     log_driver: Option<String>,
     log_options: BTreeMap<String, String>,
-}
-
-/// Where live values are read from: the task's snapshot and its meters.
-pub(super) struct LiveSources {
-    pub snapshot: watch::Receiver<TaskSnapshot>,
-    /// Each container's meters, by its place in the definition.
-    pub meters: Vec<Arc<Meters>>,
-    pub task_memory: Arc<TaskMemory>,
-    pub quota: Arc<StorageQuota>,
-    pub network: Arc<TaskNetwork>,
 }
 
 /// The role credentials a task with a `taskRoleArn` is served.

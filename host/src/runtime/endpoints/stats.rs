@@ -1,6 +1,7 @@
 //! `${uri}/stats` and `${uri}/task/stats`: Docker's container-stats shape (what the
 //! CloudWatch agent, Datadog and OpenTelemetry's ECS receivers read), filled from the
-//! host's own meters, read at the moment of the request:
+//! host's own meters through the host's one reader (`runtime::live`), read at the moment
+//! of the request:
 //! - `cpu_stats.cpu_usage.total_usage`: the container's CPU time in ns (the CPU meter);
 //!   `system_cpu_usage` the host's (`/proc/stat`), `online_cpus` the host's CPUs;
 //!   `throttling_data.throttled_time` the time it was parked over its share;
@@ -17,7 +18,6 @@ use super::TaskEndpoints;
 use super::time::iso8601;
 use crate::runtime::net::NetTotals;
 use serde_json::{Map, Value, json};
-use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 /// One reading of a container's counters, kept for the next one's deltas.
@@ -61,13 +61,9 @@ fn stats_of(
     net: NetTotals,
 ) -> Value {
     let facts = &ep.containers[i];
-    let meters = ep.live.meters.get(i).cloned().unwrap_or_default();
-    let cpu_ns = u64::try_from(meters.cpu.used().as_nanos()).unwrap_or(u64::MAX);
-    let throttled_ns = u64::try_from(meters.cpu.throttled().as_nanos()).unwrap_or(u64::MAX);
-    let memory = meters.memory_peak.load(Ordering::Relaxed);
-    let limit = facts
-        .memory_mib
-        .map_or(ep.live.task_memory.limit(), |m| m * (1 << 20));
+    let reading = ep.live.reading(i);
+    let (cpu_ns, throttled_ns) = (reading.cpu_ns, reading.throttled_ns);
+    let limit = ep.live.memory_limit(facts.memory_mib);
     let sample = Sample {
         at: now,
         cpu_ns,
@@ -132,8 +128,8 @@ fn stats_of(
         },
         "precpu_stats": precpu,
         "memory_stats": {
-            "usage": memory,
-            "max_usage": memory,
+            "usage": reading.memory_now,
+            "max_usage": reading.memory_peak,
             "limit": limit,
             "stats": {},
         },
@@ -161,7 +157,7 @@ fn stats_of(
             "rx_bytes_per_sec": rx_rate,
             "tx_bytes_per_sec": tx_rate,
         },
-        "fuel_consumed": meters.fuel.load(Ordering::Relaxed),
+        "fuel_consumed": reading.fuel,
     })
 }
 

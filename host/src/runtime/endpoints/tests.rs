@@ -4,11 +4,16 @@
 use super::*;
 use crate::config::{LimitsConfig, NetworkConfig};
 use crate::runtime::descriptors::HostDescriptors;
+use crate::runtime::fsquota::StorageQuota;
+use crate::runtime::limits::TaskMemory;
+use crate::runtime::net::TaskNetwork;
 use crate::runtime::net::{NetworkHost, TaskLease};
+use crate::runtime::status::TaskSnapshot;
 use crate::runtime::status::{ContainerSnapshot, ContainerStatus, TaskStatus};
 use http_body_util::BodyExt;
 use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
 
 struct Fixture {
     _leases: Vec<TaskLease>,

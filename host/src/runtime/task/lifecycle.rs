@@ -122,6 +122,14 @@ impl Driver {
     pub async fn run(mut self) {
         let id = self.id();
         let n = self.plans.len();
+        // Listed in the host's live reading until this driver ends (STOPPED).
+        let cpu_units: Vec<u32> = self.plans.iter().map(|p| p.cpu_units).collect();
+        let listed = self.shared.live.register(
+            &self.identity,
+            &self.definition,
+            &cpu_units,
+            self.snapshot.subscribe(),
+        );
         let _ = self.events.send(TaskEvent::Task {
             status: TaskStatus::Provisioning,
         });
@@ -196,8 +204,18 @@ impl Driver {
             Ok(prepared) => {
                 self.set_status(TaskStatus::Activating);
                 let task_http = TaskHttp::new(network.network().clone());
-                let (served, server) =
-                    self.start_endpoints(&cs, &task_memory, &quota, network.network());
+                let sources = LiveSources {
+                    snapshot: self.snapshot.subscribe(),
+                    meters: cs.iter().map(|c| c.meters.clone()).collect(),
+                    task_memory: task_memory.clone(),
+                    quota: quota.clone(),
+                    network: network.network().clone(),
+                };
+                listed.attach(
+                    sources.clone(),
+                    prepared.iter().map(http::is_http).collect(),
+                );
+                let (served, server) = self.start_endpoints(sources, network.network());
                 task_http.serve_endpoints(served.clone());
                 let launches: Vec<_> = prepared
                     .into_iter()
@@ -239,6 +257,7 @@ impl Driver {
             e.task_stopped();
         }
         self.set_status(TaskStatus::Stopped);
+        drop(listed);
     }
 
     /// The task's metadata (and, with a role, credentials) endpoints, reading the live
@@ -246,9 +265,7 @@ impl Driver {
     /// to its sockets (`None` if that cannot listen: the in-process door still works).
     fn start_endpoints(
         &self,
-        cs: &[ContainerSlot],
-        task_memory: &Arc<TaskMemory>,
-        quota: &Arc<StorageQuota>,
+        sources: LiveSources,
         network: &Arc<TaskNetwork>,
     ) -> (Arc<TaskEndpoints>, Option<EndpointServer>) {
         let provider = self
@@ -262,13 +279,7 @@ impl Driver {
             self.identity.clone(),
             &self.definition,
             &cpu_units,
-            LiveSources {
-                snapshot: self.snapshot.subscribe(),
-                meters: cs.iter().map(|c| c.meters.clone()).collect(),
-                task_memory: task_memory.clone(),
-                quota: quota.clone(),
-                network: network.clone(),
-            },
+            sources,
             provider,
         );
         if let Some(role) = &self.definition.task_role_arn {

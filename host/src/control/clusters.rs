@@ -23,6 +23,22 @@ const CAPACITY_PROVIDERS: &[&str] = &["FARGATE", "FARGATE_SPOT"];
 /// Task statuses ECS counts as pending in `pendingTasksCount`.
 const PENDING_STATUSES: &[&str] = &["PROVISIONING", "PENDING", "ACTIVATING"];
 
+/// A cluster's `settings` as ECS shows them: `containerInsights` is always there
+/// (`disabled` unless CreateCluster set it).
+fn settings(record: &ClusterRecord) -> Value {
+    let mut settings = match record.extra.get("settings") {
+        Some(Value::Array(a)) => a.clone(),
+        _ => Vec::new(),
+    };
+    if !settings
+        .iter()
+        .any(|s| s.get("name").and_then(Value::as_str) == Some("containerInsights"))
+    {
+        settings.push(json!({ "name": "containerInsights", "value": "disabled" }));
+    }
+    Value::Array(settings)
+}
+
 /// Creates `default` when the store has never had it (a deleted one stays deleted).
 pub fn ensure_default(state: &dyn StateStore) -> Result<()> {
     if state.get_cluster(DEFAULT_CLUSTER)?.is_none() {
@@ -77,6 +93,8 @@ struct DescribeRequest {
 struct Counts {
     running: usize,
     pending: usize,
+    /// ACTIVE services (`activeServicesCount`).
+    services: usize,
 }
 
 impl EcsService {
@@ -338,10 +356,25 @@ impl EcsService {
             .ok_or(ControlError::ClusterNotFound)
     }
 
-    /// Running and pending task counts per cluster.
+    /// Running, pending (starting: PROVISIONING, PENDING, ACTIVATING) task counts and
+    /// active services per cluster.
     async fn counts(&self) -> Result<HashMap<String, Counts>> {
-        let unfinished: Vec<TaskRecord> = self.core.db(|s| s.unfinished_tasks()).await?;
+        let (unfinished, services): (Vec<TaskRecord>, Vec<String>) = self
+            .core
+            .db(|s| {
+                let services = s
+                    .list_services(None)?
+                    .into_iter()
+                    .filter(|svc| svc.status == ACTIVE)
+                    .map(|svc| svc.cluster)
+                    .collect();
+                Ok((s.unfinished_tasks()?, services))
+            })
+            .await?;
         let mut counts: HashMap<String, Counts> = HashMap::new();
+        for cluster in services {
+            counts.entry(cluster).or_default().services += 1;
+        }
         for t in unfinished {
             let c = counts.entry(t.cluster.clone()).or_default();
             if t.last_status == "RUNNING" {
@@ -371,14 +404,14 @@ impl EcsService {
         o.insert("registeredContainerInstancesCount".into(), json!(0));
         o.insert("runningTasksCount".into(), json!(counts.running));
         o.insert("pendingTasksCount".into(), json!(counts.pending));
-        o.insert("activeServicesCount".into(), json!(0));
+        o.insert("activeServicesCount".into(), json!(counts.services));
         o.insert("capacityProviders".into(), extra("capacityProviders"));
         o.insert(
             "defaultCapacityProviderStrategy".into(),
             extra("defaultCapacityProviderStrategy"),
         );
         if include.contains(&"SETTINGS") {
-            o.insert("settings".into(), extra("settings"));
+            o.insert("settings".into(), settings(record));
         }
         if include.contains(&"CONFIGURATIONS")
             && let Some(c) = record.extra.get("configuration")

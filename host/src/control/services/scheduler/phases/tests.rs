@@ -24,6 +24,7 @@ fn service(desired: u32) -> ServiceState {
         steady: false,
         propagate_tags: Default::default(),
         enable_ecs_managed_tags: false,
+        capacity_provider_strategy: None,
     }
 }
 

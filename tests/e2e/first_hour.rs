@@ -391,7 +391,7 @@ fn poll(what: &str, mut get: impl FnMut() -> Value, ok: impl Fn(&Value) -> bool)
 
 /// `pendingTasksCount` (DescribeClusters) and a service's `pendingCount` count the tasks
 /// that are starting; `activeServicesCount` the ACTIVE services; `settings` shows
-/// containerInsights as ECS does (disabled unless set).
+/// containerInsights as ECS does (disabled unless set), and UpdateClusterSettings changes it.
 #[test]
 fn pending_counts_and_cluster_settings_as_ecs_shows_them() {
     let host = Host::new();
@@ -472,6 +472,34 @@ fn pending_counts_and_cluster_settings_as_ecs_shows_them() {
         out["clusters"][0]["settings"],
         json!([{"name": "containerInsights", "value": "enabled"}]),
         "{out:#}"
+    );
+    // UpdateClusterSettings replaces the setting of that name.
+    let updated = server.aws_json(&[
+        "ecs",
+        "update-cluster-settings",
+        "--cluster",
+        "insights",
+        "--settings",
+        "name=containerInsights,value=disabled",
+    ]);
+    assert_eq!(
+        updated["cluster"]["settings"],
+        json!([{"name": "containerInsights", "value": "disabled"}]),
+        "{updated:#}"
+    );
+    let run = server.aws(&[
+        "ecs",
+        "update-cluster-settings",
+        "--cluster",
+        "insights",
+        "--settings",
+        "name=containerInsights,value=sometimes",
+    ]);
+    assert!(
+        run.stderr
+            .contains("settings[0].value: \"sometimes\" is not valid"),
+        "{}",
+        run.stderr
     );
     // Without include=SETTINGS there are none, as in ECS.
     let out = server.aws_json(&["ecs", "describe-clusters", "--clusters", "insights"]);

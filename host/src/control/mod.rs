@@ -248,6 +248,7 @@ impl EcsService {
             "DeleteCluster" => self.delete_cluster(body).await,
             "ListClusters" => self.list_clusters(body).await,
             "DescribeClusters" => self.describe_clusters(body).await,
+            "UpdateClusterSettings" => self.update_cluster_settings(body).await,
             "RegisterTaskDefinition" => self.register_task_definition(principal, body).await,
             "DeregisterTaskDefinition" => self.deregister_task_definition(body).await,
             "DescribeTaskDefinition" => self.describe_task_definition(body).await,

@@ -354,3 +354,327 @@ fn serve_logs_task_starts_and_stops_in_the_host_s_one_style() {
         "{text}"
     );
 }
+
+// ---- Responses closer to ECS (item 6) ----
+
+/// A registry on loopback that accepts connections and never answers: a task whose image
+/// comes from it stays PENDING (pulling) for as long as the test needs.
+fn silent_registry() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    port
+}
+
+fn register(server: &Server, host: &Host, def: &Value) -> Value {
+    let path = host.taskdef(def);
+    let file = format!("file://{}", path.display());
+    server.aws_json(&["ecs", "register-task-definition", "--cli-input-json", &file])
+}
+
+fn poll(what: &str, mut get: impl FnMut() -> Value, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let v = get();
+        if ok(&v) {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "never {what}: {v:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `pendingTasksCount` (DescribeClusters) and a service's `pendingCount` count the tasks
+/// that are starting; `activeServicesCount` the ACTIVE services; `settings` shows
+/// containerInsights as ECS does (disabled unless set), and UpdateClusterSettings changes it.
+#[test]
+fn pending_counts_and_cluster_settings_as_ecs_shows_them() {
+    let host = Host::new();
+    let server = Server::start(&host);
+    let port = silent_registry();
+    let mut def = task("slow", &[("app", "echo", &[])]);
+    def["containerDefinitions"][0]["image"] = json!(format!("127.0.0.1:{port}/slow/app:1"));
+    register(&server, &host, &def);
+
+    let out = server.aws_json(&["ecs", "run-task", "--task-definition", "slow"]);
+    let status = out["tasks"][0]["lastStatus"].as_str().unwrap().to_owned();
+    assert!(
+        ["PROVISIONING", "PENDING"].contains(&status.as_str()),
+        "{out:#}"
+    );
+    let describe = || {
+        server.aws_json(&["ecs", "describe-clusters", "--include", "SETTINGS"])["clusters"][0]
+            .clone()
+    };
+    let c = poll("one task pending", describe, |c| {
+        c["pendingTasksCount"] == 1
+    });
+    assert_eq!(c["runningTasksCount"], 0, "{c:#}");
+    assert_eq!(
+        c["settings"],
+        json!([{"name": "containerInsights", "value": "disabled"}]),
+        "{c:#}"
+    );
+
+    server.aws_json(&[
+        "ecs",
+        "create-service",
+        "--service-name",
+        "slow-svc",
+        "--task-definition",
+        "slow",
+        "--desired-count",
+        "1",
+    ]);
+    let svc = poll(
+        "the service's task pending",
+        || {
+            server.aws_json(&["ecs", "describe-services", "--services", "slow-svc"])["services"][0]
+                .clone()
+        },
+        |s| s["pendingCount"] == 1,
+    );
+    assert_eq!(svc["runningCount"], 0, "{svc:#}");
+    assert_eq!(svc["deployments"][0]["pendingCount"], 1, "{svc:#}");
+    let c = poll("two tasks pending", describe, |c| {
+        c["pendingTasksCount"] == 2
+    });
+    assert_eq!(c["activeServicesCount"], 1, "{c:#}");
+
+    // A setting given at creation is what DescribeClusters shows.
+    let created = server.aws_json(&[
+        "ecs",
+        "create-cluster",
+        "--cluster-name",
+        "insights",
+        "--settings",
+        "name=containerInsights,value=enabled",
+    ]);
+    assert_eq!(
+        created["cluster"]["settings"],
+        json!([{"name": "containerInsights", "value": "enabled"}]),
+        "{created:#}"
+    );
+    let out = server.aws_json(&[
+        "ecs",
+        "describe-clusters",
+        "--clusters",
+        "insights",
+        "--include",
+        "SETTINGS",
+    ]);
+    assert_eq!(
+        out["clusters"][0]["settings"],
+        json!([{"name": "containerInsights", "value": "enabled"}]),
+        "{out:#}"
+    );
+    // UpdateClusterSettings replaces the setting of that name.
+    let updated = server.aws_json(&[
+        "ecs",
+        "update-cluster-settings",
+        "--cluster",
+        "insights",
+        "--settings",
+        "name=containerInsights,value=disabled",
+    ]);
+    assert_eq!(
+        updated["cluster"]["settings"],
+        json!([{"name": "containerInsights", "value": "disabled"}]),
+        "{updated:#}"
+    );
+    let run = server.aws(&[
+        "ecs",
+        "update-cluster-settings",
+        "--cluster",
+        "insights",
+        "--settings",
+        "name=containerInsights,value=sometimes",
+    ]);
+    assert!(
+        run.stderr
+            .contains("settings[0].value: \"sometimes\" is not valid"),
+        "{}",
+        run.stderr
+    );
+    // Without include=SETTINGS there are none, as in ECS.
+    let out = server.aws_json(&["ecs", "describe-clusters", "--clusters", "insights"]);
+    assert!(out["clusters"][0].get("settings").is_none(), "{out:#}");
+}
+
+/// A container definition without `cpu` shows `cpu: 0`, as ECS does; registered again from
+/// what DescribeTaskDefinition printed, it runs the same.
+#[test]
+fn container_definitions_without_cpu_show_cpu_0() {
+    let host = Host::new();
+    let server = Server::start(&host);
+    let def = task("nocpu", &[("a", "echo", &["x"]), ("b", "echo", &["y"])]);
+    let out = register(&server, &host, &def);
+    for c in out["taskDefinition"]["containerDefinitions"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(c["cpu"], 0, "{out:#}");
+    }
+    let out = server.aws_json(&[
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        "nocpu",
+    ]);
+    let td = out["taskDefinition"].clone();
+    for c in td["containerDefinitions"].as_array().unwrap() {
+        assert_eq!(c["cpu"], 0, "{out:#}");
+    }
+    // Round trip (the CLI refuses the output-only members itself): `cpu: 0` shares the
+    // task's CPU as an absent `cpu` does.
+    let mut td = td;
+    for k in [
+        "taskDefinitionArn",
+        "revision",
+        "status",
+        "compatibilities",
+        "registeredAt",
+        "registeredBy",
+        "requiresAttributes",
+    ] {
+        td.as_object_mut().unwrap().remove(k);
+    }
+    let again = register(&server, &host, &td);
+    assert_eq!(again["taskDefinition"]["revision"], 2, "{again:#}");
+    let out = server.aws_json(&["ecs", "run-task", "--task-definition", "nocpu:2"]);
+    let arn = out["tasks"][0]["taskArn"].as_str().unwrap().to_owned();
+    server.aws_json(&["ecs", "wait", "tasks-stopped", "--tasks", &arn]);
+    let t = server.aws_json(&["ecs", "describe-tasks", "--tasks", &arn])["tasks"][0].clone();
+    for c in t["containers"].as_array().unwrap() {
+        assert_eq!(c["exitCode"], 0, "{t:#}");
+        assert_eq!(c["cpu"], "512", "{t:#}");
+    }
+}
+
+/// `capacityProviderStrategy` with FARGATE / FARGATE_SPOT is the launch type's equivalent:
+/// the task shows `capacityProviderName` (and launchType FARGATE), a service its strategy
+/// (and no launchType); another provider, or a launch type as well, is refused with
+/// ECS's message.
+#[test]
+fn fargate_capacity_providers_are_the_launch_type_s_equivalent() {
+    let host = Host::new();
+    let server = Server::start(&host);
+    register(
+        &server,
+        &host,
+        &task("cp", &[("app", "sleep", &["600000"])]),
+    );
+
+    let out = server.aws_json(&[
+        "ecs",
+        "run-task",
+        "--task-definition",
+        "cp",
+        "--capacity-provider-strategy",
+        "capacityProvider=FARGATE_SPOT,weight=1",
+    ]);
+    let t = &out["tasks"][0];
+    assert_eq!(t["capacityProviderName"], "FARGATE_SPOT", "{out:#}");
+    assert_eq!(t["launchType"], "FARGATE", "{out:#}");
+    let arn = t["taskArn"].as_str().unwrap().to_owned();
+    let t = server.aws_json(&["ecs", "describe-tasks", "--tasks", &arn])["tasks"][0].clone();
+    assert_eq!(t["capacityProviderName"], "FARGATE_SPOT", "{t:#}");
+    server.aws_json(&["ecs", "stop-task", "--task", &arn]);
+    // Without a strategy there is no capacityProviderName.
+    let out = server.aws_json(&["ecs", "run-task", "--task-definition", "cp"]);
+    assert!(
+        out["tasks"][0].get("capacityProviderName").is_none(),
+        "{out:#}"
+    );
+    let arn = out["tasks"][0]["taskArn"].as_str().unwrap().to_owned();
+    server.aws_json(&["ecs", "stop-task", "--task", &arn]);
+
+    let refused = |args: &[&str], want: &str| {
+        let run = server.aws(args);
+        assert_ne!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr
+                .contains("An error occurred (InvalidParameterException)"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(want), "{}", run.stderr);
+    };
+    refused(
+        &[
+            "ecs",
+            "run-task",
+            "--task-definition",
+            "cp",
+            "--launch-type",
+            "FARGATE",
+            "--capacity-provider-strategy",
+            "capacityProvider=FARGATE",
+        ],
+        "Specifying both a launch type and capacity provider strategy is not supported. \
+         Remove one and try again.",
+    );
+    refused(
+        &[
+            "ecs",
+            "run-task",
+            "--task-definition",
+            "cp",
+            "--capacity-provider-strategy",
+            "capacityProvider=my-asg-provider",
+        ],
+        "The specified capacity provider strategy cannot contain a capacity provider that is \
+         not associated with the cluster. Associate the capacity provider with the cluster or \
+         specify a valid capacity provider and try again.",
+    );
+    refused(
+        &[
+            "ecs",
+            "create-service",
+            "--service-name",
+            "both",
+            "--task-definition",
+            "cp",
+            "--desired-count",
+            "1",
+            "--launch-type",
+            "FARGATE",
+            "--capacity-provider-strategy",
+            "capacityProvider=FARGATE_SPOT",
+        ],
+        "Specifying both a launch type and capacity provider strategy is not supported.",
+    );
+
+    let out = server.aws_json(&[
+        "ecs",
+        "create-service",
+        "--service-name",
+        "spot",
+        "--task-definition",
+        "cp",
+        "--desired-count",
+        "1",
+        "--capacity-provider-strategy",
+        "capacityProvider=FARGATE_SPOT,weight=1",
+    ]);
+    let svc = &out["service"];
+    let strategy = json!([{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]);
+    assert_eq!(svc["capacityProviderStrategy"], strategy, "{out:#}");
+    assert!(svc.get("launchType").is_none(), "{out:#}");
+    assert_eq!(
+        svc["deployments"][0]["capacityProviderStrategy"], strategy,
+        "{out:#}"
+    );
+    server.aws_json(&["ecs", "wait", "services-stable", "--services", "spot"]);
+    let list = server.aws_json(&["ecs", "list-tasks", "--service-name", "spot"]);
+    let arn = list["taskArns"][0].as_str().unwrap().to_owned();
+    let t = server.aws_json(&["ecs", "describe-tasks", "--tasks", &arn])["tasks"][0].clone();
+    assert_eq!(t["capacityProviderName"], "FARGATE_SPOT", "{t:#}");
+    assert_eq!(t["group"], "service:spot", "{t:#}");
+    server.aws_json(&["ecs", "delete-service", "--service", "spot", "--force"]);
+}

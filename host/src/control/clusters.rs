@@ -1,4 +1,4 @@
-//! CreateCluster, DeleteCluster, ListClusters, DescribeClusters.
+//! CreateCluster, DeleteCluster, ListClusters, DescribeClusters, UpdateClusterSettings.
 
 use super::error::{ControlError, Result};
 use super::input::{self, NAME_RULE, TagIn};
@@ -22,6 +22,41 @@ const INCLUDE: &[&str] = &[
 const CAPACITY_PROVIDERS: &[&str] = &["FARGATE", "FARGATE_SPOT"];
 /// Task statuses ECS counts as pending in `pendingTasksCount`.
 const PENDING_STATUSES: &[&str] = &["PROVISIONING", "PENDING", "ACTIVATING"];
+
+/// `settings` of CreateCluster and UpdateClusterSettings, checked (ECS knows one:
+/// `containerInsights`); a name given twice keeps its last value.
+fn checked_settings(given: Vec<SettingIn>) -> Result<Vec<Value>> {
+    let mut settings: Vec<Value> = Vec::new();
+    for (i, s) in given.iter().enumerate() {
+        let name = s.name.as_deref().unwrap_or_default();
+        input::one_of(&format!("settings[{i}].name"), name, &["containerInsights"])?;
+        let value = s.value.as_deref().unwrap_or_default();
+        input::one_of(
+            &format!("settings[{i}].value"),
+            value,
+            &["enabled", "disabled", "enhanced"],
+        )?;
+        settings.retain(|v| v.get("name").and_then(Value::as_str) != Some(name));
+        settings.push(json!({ "name": name, "value": value }));
+    }
+    Ok(settings)
+}
+
+/// A cluster's `settings` as ECS shows them: `containerInsights` is always there
+/// (`disabled` unless CreateCluster set it).
+fn settings(record: &ClusterRecord) -> Value {
+    let mut settings = match record.extra.get("settings") {
+        Some(Value::Array(a)) => a.clone(),
+        _ => Vec::new(),
+    };
+    if !settings
+        .iter()
+        .any(|s| s.get("name").and_then(Value::as_str) == Some("containerInsights"))
+    {
+        settings.push(json!({ "name": "containerInsights", "value": "disabled" }));
+    }
+    Value::Array(settings)
+}
 
 /// Creates `default` when the store has never had it (a deleted one stays deleted).
 pub fn ensure_default(state: &dyn StateStore) -> Result<()> {
@@ -60,6 +95,12 @@ struct DeleteRequest {
 }
 
 #[derive(Deserialize)]
+struct UpdateSettingsRequest {
+    cluster: String,
+    settings: Vec<SettingIn>,
+}
+
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ListRequest {
     max_results: Option<i32>,
@@ -77,6 +118,8 @@ struct DescribeRequest {
 struct Counts {
     running: usize,
     pending: usize,
+    /// ACTIVE services (`activeServicesCount`).
+    services: usize,
 }
 
 impl EcsService {
@@ -87,18 +130,7 @@ impl EcsService {
             return Err(ControlError::invalid(format!("clusterName: {NAME_RULE}")));
         }
         let tags = input::tags("tags", r.tags.as_deref().unwrap_or_default())?;
-        let mut settings = Vec::new();
-        for (i, s) in r.settings.unwrap_or_default().iter().enumerate() {
-            let name = s.name.as_deref().unwrap_or_default();
-            input::one_of(&format!("settings[{i}].name"), name, &["containerInsights"])?;
-            let value = s.value.as_deref().unwrap_or_default();
-            input::one_of(
-                &format!("settings[{i}].value"),
-                value,
-                &["enabled", "disabled", "enhanced"],
-            )?;
-            settings.push(json!({ "name": name, "value": value }));
-        }
+        let settings = checked_settings(r.settings.unwrap_or_default())?;
         let providers = r.capacity_providers.unwrap_or_default();
         for (i, p) in providers.iter().enumerate() {
             input::one_of(&format!("capacityProviders[{i}]"), p, CAPACITY_PROVIDERS)?;
@@ -194,18 +226,52 @@ impl EcsService {
             return Err(ControlError::ClusterContainsTasks);
         }
         record.status = INACTIVE.to_owned();
+        let tags = self.save_cluster(&record).await?;
+        Ok(
+            json!({ "cluster": self.cluster_json(&record, Counts::default(), INCLUDE, Some(&tags)) }),
+        )
+    }
+
+    /// Stores a changed cluster; its tags, for the answer.
+    async fn save_cluster(&self, record: &ClusterRecord) -> Result<Vec<(String, String)>> {
         let stored = record.clone();
         let arn = self.core.arns.cluster(&record.name);
-        let tags = self
-            .core
+        self.core
             .db(move |s| {
                 s.put_cluster(&stored)?;
                 s.tags(&arn)
             })
-            .await?;
-        Ok(
-            json!({ "cluster": self.cluster_json(&record, Counts::default(), INCLUDE, Some(&tags)) }),
-        )
+            .await
+    }
+
+    /// UpdateClusterSettings: the given settings replace those of the same name.
+    pub(super) async fn update_cluster_settings(&self, body: Value) -> Result<Value> {
+        let r: UpdateSettingsRequest = input::parse(body)?;
+        if r.settings.is_empty() {
+            return Err(ControlError::invalid(
+                "settings: at least one setting is required",
+            ));
+        }
+        let given = checked_settings(r.settings)?;
+        let mut record = self.active_cluster("cluster", Some(&r.cluster)).await?;
+        let mut settings = match record.extra.get("settings") {
+            Some(Value::Array(a)) => a.clone(),
+            _ => Vec::new(),
+        };
+        for g in given {
+            settings.retain(|v| v.get("name") != g.get("name"));
+            settings.push(g);
+        }
+        if !record.extra.is_object() {
+            record.extra = json!({});
+        }
+        if let Some(o) = record.extra.as_object_mut() {
+            o.insert("settings".into(), Value::Array(settings));
+        }
+        let tags = self.save_cluster(&record).await?;
+        let counts = self.counts().await?;
+        let c = counts.get(&record.name).copied().unwrap_or_default();
+        Ok(json!({ "cluster": self.cluster_json(&record, c, INCLUDE, Some(&tags)) }))
     }
 
     pub(super) async fn list_clusters(&self, body: Value) -> Result<Value> {
@@ -338,10 +404,25 @@ impl EcsService {
             .ok_or(ControlError::ClusterNotFound)
     }
 
-    /// Running and pending task counts per cluster.
+    /// Running, pending (starting: PROVISIONING, PENDING, ACTIVATING) task counts and
+    /// active services per cluster.
     async fn counts(&self) -> Result<HashMap<String, Counts>> {
-        let unfinished: Vec<TaskRecord> = self.core.db(|s| s.unfinished_tasks()).await?;
+        let (unfinished, services): (Vec<TaskRecord>, Vec<String>) = self
+            .core
+            .db(|s| {
+                let services = s
+                    .list_services(None)?
+                    .into_iter()
+                    .filter(|svc| svc.status == ACTIVE)
+                    .map(|svc| svc.cluster)
+                    .collect();
+                Ok((s.unfinished_tasks()?, services))
+            })
+            .await?;
         let mut counts: HashMap<String, Counts> = HashMap::new();
+        for cluster in services {
+            counts.entry(cluster).or_default().services += 1;
+        }
         for t in unfinished {
             let c = counts.entry(t.cluster.clone()).or_default();
             if t.last_status == "RUNNING" {
@@ -371,14 +452,14 @@ impl EcsService {
         o.insert("registeredContainerInstancesCount".into(), json!(0));
         o.insert("runningTasksCount".into(), json!(counts.running));
         o.insert("pendingTasksCount".into(), json!(counts.pending));
-        o.insert("activeServicesCount".into(), json!(0));
+        o.insert("activeServicesCount".into(), json!(counts.services));
         o.insert("capacityProviders".into(), extra("capacityProviders"));
         o.insert(
             "defaultCapacityProviderStrategy".into(),
             extra("defaultCapacityProviderStrategy"),
         );
         if include.contains(&"SETTINGS") {
-            o.insert("settings".into(), extra("settings"));
+            o.insert("settings".into(), settings(record));
         }
         if include.contains(&"CONFIGURATIONS")
             && let Some(c) = record.extra.get("configuration")

@@ -11,6 +11,7 @@
 //! Only the runtime's public API is used here: no wasmtime types.
 
 mod arn;
+mod capacity;
 mod clusters;
 mod error;
 mod input;
@@ -247,6 +248,7 @@ impl EcsService {
             "DeleteCluster" => self.delete_cluster(body).await,
             "ListClusters" => self.list_clusters(body).await,
             "DescribeClusters" => self.describe_clusters(body).await,
+            "UpdateClusterSettings" => self.update_cluster_settings(body).await,
             "RegisterTaskDefinition" => self.register_task_definition(principal, body).await,
             "DeregisterTaskDefinition" => self.deregister_task_definition(body).await,
             "DescribeTaskDefinition" => self.describe_task_definition(body).await,

@@ -1,6 +1,7 @@
 //! RunTask: check every member, resolve what it names, then start the tasks.
 
 use super::EcsService;
+use super::capacity;
 use super::error::{ControlError, Result};
 use super::input::{self, TagIn};
 use super::live::{self, LiveTask};
@@ -36,7 +37,7 @@ struct RunRequest {
     #[serde(rename = "enableECSManagedTags")]
     enable_ecs_managed_tags: Option<bool>,
     client_token: Option<String>,
-    capacity_provider_strategy: Option<Vec<Map<String, Value>>>,
+    capacity_provider_strategy: Option<Vec<capacity::ItemIn>>,
     placement_constraints: Option<Vec<Map<String, Value>>>,
     placement_strategy: Option<Vec<Map<String, Value>>>,
     volume_configurations: Option<Vec<Map<String, Value>>>,
@@ -74,6 +75,8 @@ struct RunPlan {
     group: String,
     tags: Vec<(String, String)>,
     network: Option<NetworkConfig>,
+    /// `capacityProviderStrategy`, checked; None: the FARGATE launch type.
+    capacity: Option<Vec<capacity::Item>>,
 }
 
 /// ECS's managed tag naming a task's cluster (`enableECSManagedTags`).
@@ -136,6 +139,7 @@ impl EcsService {
                 "count: {count} is out of range; must be between 1 and {MAX_COUNT}"
             )));
         }
+        let capacity = capacity::strategy(r.launch_type.as_deref(), r.capacity_provider_strategy)?;
         if let Some(lt) = &r.launch_type
             && input::one_of("launchType", lt, LAUNCH_TYPES)? != "FARGATE"
         {
@@ -144,7 +148,6 @@ impl EcsService {
             )));
         }
         for (member, list) in [
-            ("capacityProviderStrategy", &r.capacity_provider_strategy),
             ("placementConstraints", &r.placement_constraints),
             ("placementStrategy", &r.placement_strategy),
             ("volumeConfigurations", &r.volume_configurations),
@@ -266,6 +269,7 @@ impl EcsService {
             started_by: r.started_by,
             tags,
             network,
+            capacity,
         })
     }
 
@@ -276,7 +280,7 @@ impl EcsService {
             task_ids: Vec::new(),
             failures: Vec::new(),
         };
-        for _ in 0..plan.count {
+        for index in 0..plan.count {
             // The id, and the containers' ids, are chosen here so that the task's metadata
             // shows the ARNs DescribeTasks will.
             let task_id = uuid::Uuid::new_v4().simple().to_string();
@@ -317,6 +321,9 @@ impl EcsService {
                 container_ids,
                 ephemeral_storage_gib: plan.definition.ephemeral_storage_gib(),
                 network: plan.network.clone(),
+                capacity_provider_name: plan.capacity.as_deref().map(|c| {
+                    capacity::provider_for(c, u32::try_from(index).unwrap_or(0)).to_owned()
+                }),
             };
             if !plan.tags.is_empty() {
                 let arn = self.core.arns.task(&plan.cluster, &task_id);

@@ -11,6 +11,7 @@ pub const OPERATIONS: &[&str] = &[
     "DeleteCluster",
     "ListClusters",
     "DescribeClusters",
+    "UpdateClusterSettings",
     "RegisterTaskDefinition",
     "DeregisterTaskDefinition",
     "DescribeTaskDefinition",

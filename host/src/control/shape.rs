@@ -36,6 +36,8 @@ pub struct TaskMeta {
     pub ephemeral_storage_gib: u32,
     /// Kept for the `ElasticNetworkInterface` attachment (see [`attachments`]).
     pub network: Option<NetworkConfig>,
+    /// `FARGATE` or `FARGATE_SPOT` when RunTask was given a capacity provider strategy.
+    pub capacity_provider_name: Option<String>,
 }
 
 /// A stop the control plane asked for and the runtime may not have taken up yet.
@@ -78,6 +80,8 @@ struct TaskShape<'a> {
     started_by: Option<&'a str>,
     group: &'a str,
     launch_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capacity_provider_name: Option<&'a str>,
     platform_version: &'static str,
     overrides: &'a Value,
     attachments: Vec<Attachment>,
@@ -213,6 +217,7 @@ pub fn task_json(
         started_by: meta.started_by.as_deref(),
         group: &meta.group,
         launch_type: LAUNCH_TYPE,
+        capacity_provider_name: meta.capacity_provider_name.as_deref(),
         platform_version: PLATFORM_VERSION,
         overrides: &meta.overrides,
         attachments: attachments(meta, snap),

@@ -295,6 +295,14 @@ impl EcsService {
             .or_insert_with(|| json!([]));
         o.entry("volumes").or_insert_with(|| json!([]));
         o.entry("placementConstraints").or_insert_with(|| json!([]));
+        // ECS shows `cpu: 0` for a container definition that reserves no CPU units.
+        if let Some(Value::Array(containers)) = o.get_mut("containerDefinitions") {
+            for c in containers.iter_mut().filter_map(Value::as_object_mut) {
+                if c.get("cpu").is_none_or(Value::is_null) {
+                    c.insert("cpu".into(), json!(0));
+                }
+            }
+        }
         o.insert("registeredAt".into(), secs_json(record.registered_at_ms));
         if let Some(at) = record.deregistered_at_ms {
             o.insert("deregisteredAt".into(), secs_json(at));

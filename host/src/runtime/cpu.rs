@@ -59,7 +59,12 @@ impl CpuMeter {
 pub fn split_units(task_units: u32, container_units: &[Option<u32>]) -> Vec<u32> {
     const FLOOR: u32 = 16;
     let reserved: u32 = container_units.iter().flatten().sum();
-    let unset = container_units.iter().filter(|u| u.is_none()).count() as u32;
+    // `cpu: 0` reserves nothing, as an absent `cpu` (DescribeTaskDefinition shows 0 for
+    // those, so a definition read back and registered again must share the same way).
+    let unset = container_units
+        .iter()
+        .filter(|u| u.is_none_or(|u| u == 0))
+        .count() as u32;
     let each = task_units
         .saturating_sub(reserved)
         .checked_div(unset)
@@ -212,6 +217,8 @@ mod tests {
         );
         assert_eq!(split_units(256, &[None]), vec![256]);
         assert_eq!(split_units(256, &[Some(256), None]), vec![256, 16]);
+        // `cpu: 0` (as DescribeTaskDefinition shows an absent one) shares like an absent one.
+        assert_eq!(split_units(1024, &[Some(0), Some(0)]), vec![512, 512]);
     }
 
     #[test]

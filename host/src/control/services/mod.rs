@@ -13,6 +13,7 @@ mod tests;
 pub(crate) use scheduler::{Services, run};
 
 use super::EcsService;
+use super::capacity;
 use super::error::{ControlError, Result};
 use super::input::{self, TagIn};
 use super::page::{self, Order};
@@ -40,6 +41,7 @@ struct CreateRequest {
     task_definition: Option<String>,
     desired_count: Option<i32>,
     launch_type: Option<String>,
+    capacity_provider_strategy: Option<Vec<capacity::ItemIn>>,
     scheduling_strategy: Option<String>,
     network_configuration: Option<NetworkIn>,
     deployment_configuration: Option<DeployConfigIn>,
@@ -330,6 +332,7 @@ impl EcsService {
                 input::NAME_RULE
             )));
         }
+        let capacity = capacity::strategy(r.launch_type.as_deref(), r.capacity_provider_strategy)?;
         if let Some(lt) = &r.launch_type
             && input::one_of("launchType", lt, super::run::LAUNCH_TYPES)? != "FARGATE"
         {
@@ -393,6 +396,7 @@ impl EcsService {
             steady: false,
             propagate_tags: propagate,
             enable_ecs_managed_tags: managed_tags,
+            capacity_provider_strategy: capacity,
         };
         // A service made again under the name of an INACTIVE one starts without its tags.
         let arn = self.core.arns.service(&svc.cluster, &svc.service_name);

@@ -1,6 +1,7 @@
 //! A service as the store keeps it, and its ECS `Service` shape.
 
 use super::super::arn::Arns;
+use super::super::capacity::Item;
 use super::super::error::{ControlError, Result};
 use super::super::shape::{LAUNCH_TYPE, PLATFORM_VERSION};
 use crate::state::ServiceRecord;
@@ -174,6 +175,10 @@ pub struct ServiceState {
     /// Tasks get `aws:ecs:clusterName` and `aws:ecs:serviceName`.
     #[serde(default, rename = "enableECSManagedTags")]
     pub enable_ecs_managed_tags: bool,
+    /// Given instead of a launch type: the service and its deployments show it (and no
+    /// `launchType`), each task its `capacityProviderName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_strategy: Option<Vec<Item>>,
 }
 
 /// A new deployment id: `ecs-svc/` and 19 digits.
@@ -254,6 +259,13 @@ impl ServiceState {
         self.deployments.iter().map(|d| d.pending_count).sum()
     }
 
+    /// FARGATE, or none when the service places its tasks by capacity provider (ECS).
+    fn launch_type(&self) -> Option<&'static str> {
+        self.capacity_provider_strategy
+            .is_none()
+            .then_some(LAUNCH_TYPE)
+    }
+
     fn td_arn(arns: &Arns, td: &str) -> String {
         match td.rsplit_once(':') {
             Some((family, rev)) => rev
@@ -282,7 +294,8 @@ impl ServiceState {
                 rollout_state_reason: &d.rollout_state_reason,
                 created_at: secs(d.created_at_ms),
                 updated_at: secs(d.updated_at_ms),
-                launch_type: LAUNCH_TYPE,
+                launch_type: self.launch_type(),
+                capacity_provider_strategy: self.capacity_provider_strategy.as_deref(),
                 platform_version: PLATFORM_VERSION,
                 network_configuration,
             })
@@ -304,7 +317,8 @@ impl ServiceState {
             desired_count: self.desired_count,
             running_count: self.running_count(),
             pending_count: self.pending_count(),
-            launch_type: LAUNCH_TYPE,
+            launch_type: self.launch_type(),
+            capacity_provider_strategy: self.capacity_provider_strategy.as_deref(),
             platform_version: PLATFORM_VERSION,
             task_definition: Self::td_arn(arns, &self.task_definition),
             deployment_configuration: &self.deployment_configuration,
@@ -341,7 +355,10 @@ struct ServiceShape<'a> {
     desired_count: u32,
     running_count: u32,
     pending_count: u32,
-    launch_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    launch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capacity_provider_strategy: Option<&'a [Item]>,
     platform_version: &'static str,
     task_definition: String,
     deployment_configuration: &'a DeployConfig,
@@ -378,7 +395,10 @@ struct DeploymentShape<'a> {
     rollout_state_reason: &'a str,
     created_at: f64,
     updated_at: f64,
-    launch_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    launch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capacity_provider_strategy: Option<&'a [Item]>,
     platform_version: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     network_configuration: Option<&'a Value>,

@@ -505,9 +505,12 @@ impl EcsService {
             "cluster": svc.cluster,
             "group": format!("service:{}", svc.service_name),
             "startedBy": deployment,
-            "launchType": "FARGATE",
         });
         if let Some(o) = body.as_object_mut() {
+            match &svc.capacity_provider_strategy {
+                Some(s) => o.insert("capacityProviderStrategy".into(), json!(s)),
+                None => o.insert("launchType".into(), json!("FARGATE")),
+            };
             if let Some(net) = &svc.network_configuration {
                 o.insert("networkConfiguration".into(), net.clone());
             }

@@ -441,9 +441,9 @@ async fn run_task_refuses_bad_requests_without_a_trace() {
             "clientToken:",
         ),
         (
-            json!({"taskDefinition": "echo", "capacityProviderStrategy": [{"capacityProvider": "FARGATE"}]}),
+            json!({"taskDefinition": "echo", "capacityProviderStrategy": [{"capacityProvider": "my-asg"}]}),
             "InvalidParameterException",
-            "capacityProviderStrategy:",
+            "The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster.",
         ),
         (
             json!({"taskDefinition": "bad name!"}),

@@ -163,6 +163,7 @@ pub static RULES: &[Rule] = &[
     rule("ecs", "DeleteCluster", Res::Cluster("cluster"), &[]),
     rule("ecs", "ListClusters", Res::Any, &[]),
     rule("ecs", "DescribeClusters", Res::Clusters("clusters"), &[]),
+    rule("ecs", "UpdateClusterSettings", Res::Cluster("cluster"), &[]),
     rule("ecs", "RegisterTaskDefinition", Res::Any, &[TAGS_ECS]),
     rule(
         "ecs",

@@ -144,6 +144,20 @@ impl View {
         (running, pending)
     }
 
+    /// The counts DescribeServices shows: as [`Self::counts`], but a task that is stopping
+    /// on its own (DEACTIVATING and later) is neither running nor pending, as in ECS,
+    /// where `pendingCount` is the tasks still starting. The scheduler itself goes on
+    /// counting such a task (it holds its share of `maximumPercent` until STOPPED).
+    pub fn shown_counts(&self, deployment: &str) -> (u32, u32) {
+        let (running, mut pending) = self.counts(deployment);
+        let stopping = self
+            .alive()
+            .filter(|t| t.deployment == deployment && stopping(t.status))
+            .count() as u32;
+        pending = pending.saturating_sub(stopping);
+        (running, pending)
+    }
+
     /// Whether a task can take its share of the service's work: RUNNING, its essential
     /// containers not unhealthy, and behind a load balancer registered and healthy in
     /// every target group (a task that reached RUNNING after this pass's registrations is
@@ -535,7 +549,7 @@ pub(crate) fn settle(plan: &mut Plan) {
         .map(|d| (d.id.clone(), d.running_count, d.pending_count))
         .collect();
     for (id, was_running, was_pending) in deployments {
-        let (running, pending) = plan.view.counts(&id);
+        let (running, pending) = plan.view.shown_counts(&id);
         if (was_running, was_pending) != (running, pending) {
             plan.decide(Decision::Counts {
                 deployment: id.clone(),
@@ -544,6 +558,7 @@ pub(crate) fn settle(plan: &mut Plan) {
             });
         }
         if id != primary_id {
+            let (running, pending) = plan.view.counts(&id);
             others_alive += running + pending;
         }
     }
@@ -594,6 +609,17 @@ pub(crate) fn settle(plan: &mut Plan) {
             plan.decide(Decision::Say(message));
         }
     }
+}
+
+/// DEACTIVATING and later: the task is on its way to STOPPED.
+fn stopping(status: TaskStatus) -> bool {
+    matches!(
+        status,
+        TaskStatus::Deactivating
+            | TaskStatus::Stopping
+            | TaskStatus::Deprovisioning
+            | TaskStatus::Stopped
+    )
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ fn service(desired: u32) -> ServiceState {
         steady: false,
         propagate_tags: Default::default(),
         enable_ecs_managed_tags: false,
+        capacity_provider_strategy: None,
     }
 }
 
@@ -373,5 +374,28 @@ fn draining_stops_tasks_then_goes_inactive() {
     assert_eq!(
         plan.view.svc.deployments[0].status,
         DeploymentStatus::Inactive
+    );
+}
+
+#[test]
+fn a_task_stopping_on_its_own_is_not_pending() {
+    // pendingCount (ECS) is the tasks still starting; the scheduler still counts the
+    // stopping one against maximumPercent until it is STOPPED.
+    let plan = pass(view(
+        service(2),
+        vec![
+            task("a", "new", TaskStatus::Stopping),
+            task("b", "new", TaskStatus::Pending),
+        ],
+    ));
+    let d = &plan.view.svc.deployments[0];
+    assert_eq!((d.running_count, d.pending_count), (0, 1));
+    assert!(
+        !plan
+            .decisions
+            .iter()
+            .any(|d| matches!(d, Decision::Start { .. })),
+        "{:?}",
+        plan.decisions
     );
 }

@@ -31,4 +31,5 @@ mod secrets;
 mod services;
 mod signals;
 mod storage;
+mod task_role;
 mod taskdefs;

@@ -174,6 +174,10 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let runtime = Runtime::new(config)?;
+        if let Err(e) = super::run_roles::wire(runtime.config(), &runtime, &parsed.definition) {
+            eprintln!("wasmgate: {e:#}");
+            return Ok(ExitCode::from(EXIT_NOT_STARTED));
+        }
         let mut published = Vec::with_capacity(publish.len());
         for spec in publish {
             match PublishedPort::bind(spec).await {

@@ -21,6 +21,7 @@ mod limits;
 mod logbudget;
 mod logship;
 pub mod net;
+mod secrets;
 mod status;
 mod stdio;
 mod storage;
@@ -34,6 +35,7 @@ pub use endpoints::{
 pub use exit::{KILLED_EXIT_CODE, OOM_REASON};
 pub use health::HealthStatus;
 pub use logship::Console;
+pub use secrets::{INIT_ERROR, SecretReader, TaskSecretSource};
 pub use status::{
     ContainerSnapshot, ContainerStatus, StopCode, TaskEvent, TaskSnapshot, TaskStatus,
 };
@@ -122,6 +124,26 @@ pub(crate) struct Shared {
     images: crate::images::ImageStore,
     /// Where tasks with a `taskRoleArn` get role credentials from, once one is set.
     credentials: std::sync::RwLock<Option<Arc<dyn TaskCredentialsProvider>>>,
+    /// Where containers' `secrets` are read from, once one is set.
+    secrets: std::sync::RwLock<Option<Arc<dyn TaskSecretSource>>>,
+}
+
+impl Shared {
+    /// The credentials provider set now, if any.
+    fn credentials_provider(&self) -> Option<Arc<dyn TaskCredentialsProvider>> {
+        self.credentials
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The secret source set now, if any.
+    fn secret_source(&self) -> Option<Arc<dyn TaskSecretSource>> {
+        self.secrets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 #[derive(Clone)]
@@ -171,6 +193,7 @@ impl Runtime {
                 tasks_dir,
                 net,
                 credentials: std::sync::RwLock::new(None),
+                secrets: std::sync::RwLock::new(None),
             }),
         })
     }
@@ -197,6 +220,25 @@ impl Runtime {
             .write()
             .unwrap_or_else(|e| e.into_inner());
         *slot = Some(provider);
+    }
+
+    /// Reads containers' `secrets` from `source` for the tasks started from now on.
+    pub fn set_secret_source(&self, source: Arc<dyn TaskSecretSource>) {
+        let mut slot = self
+            .shared
+            .secrets
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        *slot = Some(source);
+    }
+
+    /// Whether a task may run with role `role_arn` (the credentials provider's check:
+    /// the role exists and trusts `ecs-tasks.amazonaws.com`); without a provider, any.
+    pub fn check_task_role(&self, role_arn: &str) -> Result<(), String> {
+        match self.shared.credentials_provider() {
+            Some(p) => p.check_role(role_arn),
+            None => Ok(()),
+        }
     }
 
     /// The validation options this host applies to every definition.

@@ -168,7 +168,11 @@ impl Driver {
 
         self.set_status(TaskStatus::Pending);
         let mut image_leases = Vec::new();
-        let prepared = self.load_images(&mut image_leases).await;
+        // Secrets first, as ECS reads them (and registry credentials) before any pull.
+        let (prepared, secret_env) = match self.resolve_secrets().await {
+            Ok(env) => (self.load_images(&mut image_leases).await, env),
+            Err(failed) => (Err(failed), Vec::new()),
+        };
 
         let (log_tx, log_rx) = stdio::line_channel(n);
         let log_budget = self.log_budget();
@@ -205,6 +209,9 @@ impl Driver {
                     .map(|(i, p)| {
                         let mut launch =
                             self.launch(i, p, &storage, &log_sink, &task_http, network.network());
+                        if let Some(env) = secret_env.get(i) {
+                            endpoints::merge_env(&mut launch.env, env.clone());
+                        }
                         endpoints::merge_env(&mut launch.env, served.env(i));
                         launch
                     })
@@ -251,12 +258,7 @@ impl Driver {
         quota: &Arc<StorageQuota>,
         network: &Arc<TaskNetwork>,
     ) -> (Arc<TaskEndpoints>, Option<EndpointServer>) {
-        let provider = self
-            .shared
-            .credentials
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let provider = self.shared.credentials_provider();
         let cpu_units: Vec<u32> = self.plans.iter().map(|p| p.cpu_units).collect();
         let served = TaskEndpoints::new(
             self.identity.clone(),

@@ -74,3 +74,139 @@ fn secrets_reach_the_guest_and_role_credentials_act_as_the_role_until_the_task_s
         );
     }
 }
+
+const RUN_VALUE: &str = "run-param-value-0c7d44e1";
+
+const TRUST_TASKS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// A metadata reader doing `actions`, with `extra` members on the task.
+fn run_def(actions: &[&str], extra: serde_json::Value) -> serde_json::Value {
+    let mut def = serde_json::json!({
+        "family": "run-role",
+        "cpu": "256",
+        "memory": "512",
+        "containerDefinitions": [{
+            "name": "reader",
+            "image": guest("metadata-reader"),
+            "command": actions,
+        }],
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        if k == "secrets" {
+            def["containerDefinitions"][0][k] = v.clone();
+        } else {
+            def[k] = v.clone();
+        }
+    }
+    def
+}
+
+#[test]
+fn wasmgate_run_reads_roles_and_secrets_from_the_data_directory() {
+    let host = Host::new();
+    // What `serve` keeps in the data directory: a SecureString, a task role, an execution
+    // role allowed to read it and one that is not.
+    let mut server = Server::start(&host);
+    server.aws_json(&[
+        "ssm",
+        "put-parameter",
+        "--name",
+        "/run/pw",
+        "--value",
+        RUN_VALUE,
+        "--type",
+        "SecureString",
+    ]);
+    for role in ["run-app", "run-exec", "run-exec-denied"] {
+        server.aws_json(&[
+            "iam",
+            "create-role",
+            "--role-name",
+            role,
+            "--assume-role-policy-document",
+            TRUST_TASKS,
+        ]);
+    }
+    server.aws_json(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "run-exec",
+        "--policy-name",
+        "read",
+        "--policy-document",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:GetParameters","Resource":"arn:aws:ssm:us-east-1:000000000000:parameter/run/*"}]}"#,
+    ]);
+    let stopped = server.terminate(Duration::from_secs(30));
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+
+    let secrets = serde_json::json!([{"name": "PW", "valueFrom": "/run/pw"}]);
+    let run = host.run(
+        &run_def(
+            &["envrev:PW", "creds", "get:/task"],
+            serde_json::json!({
+                "secrets": secrets,
+                "taskRoleArn": "arn:aws:iam::000000000000:role/run-app",
+                "executionRoleArn": "arn:aws:iam::000000000000:role/run-exec",
+            }),
+        ),
+        &[],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+    let lines = run.lines_of("reader");
+    let reversed: String = RUN_VALUE.chars().rev().collect();
+    assert!(
+        lines.contains(&format!("ENV PW={reversed}")),
+        "{}",
+        run.debug()
+    );
+    let creds = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("RESULT creds 200 "))
+        .unwrap_or_else(|| panic!("no credentials: {}", run.debug()));
+    let creds: serde_json::Value = serde_json::from_str(creds).unwrap();
+    assert_eq!(creds["RoleArn"], "arn:aws:iam::000000000000:role/run-app");
+    assert!(
+        creds["AccessKeyId"].as_str().unwrap().starts_with("ASIA"),
+        "{creds}"
+    );
+    for text in [&run.stdout, &run.stderr, &run.task.to_string()] {
+        assert!(!text.contains(RUN_VALUE), "run printed the secret value");
+    }
+
+    // The execution role's policy is enforced as under serve.
+    let denied = host.run(
+        &run_def(
+            &["envrev:PW"],
+            serde_json::json!({
+                "secrets": secrets,
+                "executionRoleArn": "arn:aws:iam::000000000000:role/run-exec-denied",
+            }),
+        ),
+        &[],
+    );
+    assert_ne!(denied.code, Some(0), "{}", denied.debug());
+    let reason = denied.task["stoppedReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("ResourceInitializationError: unable to pull secrets or registry auth")
+            && reason.contains("AccessDeniedException"),
+        "{}",
+        denied.debug()
+    );
+    assert_eq!(denied.task["stopCode"], "TaskFailedToStart");
+
+    // A role the data directory does not have is refused before anything starts.
+    let missing = host.run(
+        &run_def(
+            &["creds"],
+            serde_json::json!({"taskRoleArn": "arn:aws:iam::000000000000:role/nobody"}),
+        ),
+        &[],
+    );
+    assert_eq!(missing.code, Some(125), "{}", missing.debug());
+    assert!(
+        missing.stderr.contains("role/nobody") && missing.stderr.contains("taskRoleArn"),
+        "{}",
+        missing.debug()
+    );
+}

@@ -79,6 +79,32 @@ const RUN_VALUE: &str = "run-param-value-0c7d44e1";
 
 const TRUST_TASKS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
+/// Roles that trust ecs-tasks.amazonaws.com, the first with `policy` (one statement) as
+/// its inline policy `read`, made with the AWS CLI.
+fn ecs_task_roles(server: &Server, names: &[&str], statement: &str) {
+    for role in names {
+        server.aws_json(&[
+            "iam",
+            "create-role",
+            "--role-name",
+            role,
+            "--assume-role-policy-document",
+            TRUST_TASKS,
+        ]);
+    }
+    let document = format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#);
+    server.aws_json(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        names[0],
+        "--policy-name",
+        "read",
+        "--policy-document",
+        &document,
+    ]);
+}
+
 /// A metadata reader doing `actions`, with `extra` members on the task.
 fn run_def(actions: &[&str], extra: serde_json::Value) -> serde_json::Value {
     let mut def = serde_json::json!({
@@ -117,26 +143,11 @@ fn wasmgate_run_reads_roles_and_secrets_from_the_data_directory() {
         "--type",
         "SecureString",
     ]);
-    for role in ["run-app", "run-exec", "run-exec-denied"] {
-        server.aws_json(&[
-            "iam",
-            "create-role",
-            "--role-name",
-            role,
-            "--assume-role-policy-document",
-            TRUST_TASKS,
-        ]);
-    }
-    server.aws_json(&[
-        "iam",
-        "put-role-policy",
-        "--role-name",
-        "run-exec",
-        "--policy-name",
-        "read",
-        "--policy-document",
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:GetParameters","Resource":"arn:aws:ssm:us-east-1:000000000000:parameter/run/*"}]}"#,
-    ]);
+    ecs_task_roles(
+        &server,
+        &["run-exec", "run-app", "run-exec-denied"],
+        r#"{"Effect":"Allow","Action":"ssm:GetParameters","Resource":"arn:aws:ssm:us-east-1:000000000000:parameter/run/*"}"#,
+    );
     let stopped = server.terminate(Duration::from_secs(30));
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
 
@@ -208,5 +219,56 @@ fn wasmgate_run_reads_roles_and_secrets_from_the_data_directory() {
         missing.stderr.contains("role/nobody") && missing.stderr.contains("taskRoleArn"),
         "{}",
         missing.debug()
+    );
+}
+
+#[test]
+fn registry_credentials_from_a_secrets_manager_arn_read_as_the_execution_role() {
+    use common::registry::{Registry, image_task_with_secret, push};
+    let reg = Registry::start_with_auth(Some(("alice", "reg-pw-6b0e2d")));
+    let reference = format!("{}/private/echo:v1", reg.host());
+    let pusher = Host::with_config(&format!(
+        "[[registry.auths]]\nregistry = \"{}\"\nusername = \"alice\"\npassword = \"reg-pw-6b0e2d\"\n",
+        reg.host()
+    ));
+    push(&pusher, &guest("echo"), &reference, &[]);
+
+    let host = Host::new();
+    let mut server = Server::start(&host);
+    let created = server.aws_json(&[
+        "secretsmanager",
+        "create-secret",
+        "--name",
+        "registry/login",
+        "--secret-string",
+        r#"{"username":"alice","password":"reg-pw-6b0e2d"}"#,
+    ]);
+    let arn = created["ARN"].as_str().unwrap().to_owned();
+    ecs_task_roles(
+        &server,
+        &["reg-exec", "reg-exec-denied"],
+        &format!(
+            r#"{{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"{arn}"}}"#
+        ),
+    );
+    let stopped = server.terminate(Duration::from_secs(30));
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+
+    let mut def = image_task_with_secret(&reference, &["pulled"], &arn);
+    def["executionRoleArn"] = serde_json::json!("arn:aws:iam::000000000000:role/reg-exec");
+    let run = host.run(&def, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+    assert!(!run.stdout.contains("reg-pw-6b0e2d") && !run.stderr.contains("reg-pw-6b0e2d"));
+
+    def["executionRoleArn"] = serde_json::json!("arn:aws:iam::000000000000:role/reg-exec-denied");
+    let denied = host.run(&def, &[]);
+    assert_ne!(denied.code, Some(0), "{}", denied.debug());
+    let reason = denied.task["stoppedReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("ResourceInitializationError: unable to pull secrets or registry auth")
+            && reason.contains("AccessDeniedException")
+            && reason.contains(&arn),
+        "{}",
+        denied.debug()
     );
 }

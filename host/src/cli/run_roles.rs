@@ -1,5 +1,5 @@
 //! `wasmgate run`'s roles and secrets (issue 13 item 8): a definition with a `taskRoleArn`
-//! or container `secrets` is served from the data directory's state, the same that `serve`
+//! or container `secrets` (or `repositoryCredentials` naming a Secrets Manager ARN) is served from the data directory's state, the same that `serve`
 //! keeps: its IAM roles (the task role must exist and trust `ecs-tasks.amazonaws.com`; the
 //! execution role's policies are enforced), its STS sessions, its SSM parameters and
 //! Secrets Manager secrets (sealed with the data directory's key).
@@ -23,10 +23,12 @@ pub fn wire(
     runtime: &Runtime,
     definition: &TaskDefinition,
 ) -> anyhow::Result<()> {
-    let has_secrets = definition
-        .container_definitions
-        .iter()
-        .any(|c| !c.secrets.is_empty());
+    let has_secrets = definition.container_definitions.iter().any(|c| {
+        !c.secrets.is_empty()
+            || c.repository_credentials
+                .as_ref()
+                .is_some_and(|r| r.credentials_parameter.starts_with("arn:"))
+    });
     if definition.task_role_arn.is_none() && !has_secrets {
         return Ok(());
     }

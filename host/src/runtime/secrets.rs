@@ -26,25 +26,58 @@ pub trait TaskSecretSource: Send + Sync {
     fn resolve(&self, reader: &SecretReader<'_>, value_from: &str) -> Result<String, String>;
 }
 
+/// What a task's secrets resolved to, by container place: its secret variables, and the
+/// value of a `repositoryCredentials` secret named by ARN (the host's `[secrets]` names
+/// are read by the image puller itself).
+#[derive(Default)]
+pub(super) struct Resolved {
+    pub env: Vec<Vec<(String, String)>>,
+    pub registry: Vec<Option<String>>,
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the values.
+        f.debug_struct("Resolved").finish_non_exhaustive()
+    }
+}
+
+/// One container's asks: (variable, valueFrom) pairs and a registry secret's ARN.
+type Wanted = (Vec<(String, String)>, Option<String>);
+
+/// A `repositoryCredentials.credentialsParameter` that is a Secrets Manager ARN.
+pub(super) fn registry_secret(def: &crate::taskdef::ContainerDefinition) -> Option<&str> {
+    def.repository_credentials
+        .as_ref()
+        .map(|c| c.credentials_parameter.as_str())
+        .filter(|p| p.starts_with("arn:"))
+}
+
 impl Driver {
-    /// Every container's secret variables, by the container's place; on failure the first
-    /// container whose secret could not be read and the task's stop reason.
-    pub(super) async fn resolve_secrets(
-        &self,
-    ) -> Result<Vec<Vec<(String, String)>>, (usize, String)> {
-        let wanted: Vec<Vec<(String, String)>> = self
+    /// Every container's secrets; on failure the first container whose secret could not
+    /// be read and the task's stop reason.
+    pub(super) async fn resolve_secrets(&self) -> Result<Resolved, (usize, String)> {
+        let wanted: Vec<Wanted> = self
             .plans
             .iter()
             .map(|p| {
-                p.def
+                let env = p
+                    .def
                     .secrets
                     .iter()
                     .map(|s| (s.name.clone(), s.value_from.clone()))
-                    .collect()
+                    .collect();
+                (env, registry_secret(&p.def).map(str::to_owned))
             })
             .collect();
-        if wanted.iter().all(Vec::is_empty) {
-            return Ok(vec![Vec::new(); wanted.len()]);
+        if wanted
+            .iter()
+            .all(|(env, reg)| env.is_empty() && reg.is_none())
+        {
+            return Ok(Resolved {
+                env: vec![Vec::new(); wanted.len()],
+                registry: vec![None; wanted.len()],
+            });
         }
         let source = self.shared.secret_source();
         let task_id = self.identity.task_id.clone();
@@ -54,23 +87,23 @@ impl Driver {
                 task_id: &task_id,
                 execution_role_arn: role.as_deref(),
             };
-            let mut out = Vec::with_capacity(wanted.len());
-            for (i, secrets) in wanted.into_iter().enumerate() {
+            let one = |value_from: &str| match &source {
+                Some(source) => source.resolve(&reader, value_from),
+                None => Err(format!(
+                    "execution resource retrieval failed: this host has no secret store to \
+                     read {value_from} from"
+                )),
+            };
+            let mut out = Resolved::default();
+            for (i, (secrets, registry)) in wanted.into_iter().enumerate() {
+                let fail = |reason: String| (i, format!("{INIT_ERROR}: {reason}"));
                 let mut env = Vec::with_capacity(secrets.len());
                 for (name, value_from) in secrets {
-                    let value = match &source {
-                        Some(source) => source.resolve(&reader, &value_from),
-                        None => Err(format!(
-                            "execution resource retrieval failed: this host has no secret store \
-                             to read {value_from} from"
-                        )),
-                    };
-                    match value {
-                        Ok(v) => env.push((name, v)),
-                        Err(reason) => return Err((i, format!("{INIT_ERROR}: {reason}"))),
-                    }
+                    env.push((name, one(&value_from).map_err(fail)?));
                 }
-                out.push(env);
+                out.env.push(env);
+                out.registry
+                    .push(registry.map(|arn| one(&arn)).transpose().map_err(fail)?);
             }
             Ok(out)
         };

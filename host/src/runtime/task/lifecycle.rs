@@ -169,9 +169,13 @@ impl Driver {
         self.set_status(TaskStatus::Pending);
         let mut image_leases = Vec::new();
         // Secrets first, as ECS reads them (and registry credentials) before any pull.
-        let (prepared, secret_env) = match self.resolve_secrets().await {
-            Ok(env) => (self.load_images(&mut image_leases).await, env),
-            Err(failed) => (Err(failed), Vec::new()),
+        let (prepared, resolved) = match self.resolve_secrets().await {
+            Ok(resolved) => (
+                self.load_images(&mut image_leases, &resolved.registry)
+                    .await,
+                resolved,
+            ),
+            Err(failed) => (Err(failed), Default::default()),
         };
 
         let (log_tx, log_rx) = stdio::line_channel(n);
@@ -209,7 +213,7 @@ impl Driver {
                     .map(|(i, p)| {
                         let mut launch =
                             self.launch(i, p, &storage, &log_sink, &task_http, network.network());
-                        if let Some(env) = secret_env.get(i) {
+                        if let Some(env) = resolved.env.get(i) {
                             endpoints::merge_env(&mut launch.env, env.clone());
                         }
                         endpoints::merge_env(&mut launch.env, served.env(i));

@@ -31,6 +31,10 @@ TRUST_EC2 = json.dumps({
 })
 
 
+# The awslogs driver writes as the execution role: CreateLogStream and PutLogEvents.
+LOGS = {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"arn:aws:logs:*:*:log-group:{GROUP}:*"}
+
+
 def policy(*statements):
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
@@ -70,6 +74,17 @@ def stopped(arn):
     return describe_task(arn, cluster=CLUSTER)
 
 
+def failed_to_start(family, *statements):
+    """Runs `family` with the execution role's policy set to `statements`: the task must
+    stop before any container ran (TaskFailedToStart). Returns (task, stoppedReason)."""
+    iam.put_role_policy(RoleName="tr-exec", PolicyName="read-secrets", PolicyDocument=policy(*statements))
+    task = run_task(family, cluster=CLUSTER)[0]
+    t = stopped(task["taskArn"])
+    eq(t.get("stopCode"), "TaskFailedToStart", "stopCode")
+    eq(t["containers"][0].get("exitCode"), None, "no container ran")
+    return t, t.get("stoppedReason", "")
+
+
 def as_task(creds, service):
     return boto3.session.Session(
         aws_access_key_id=creds["AccessKeyId"],
@@ -92,6 +107,7 @@ def setup():
         PolicyDocument=policy(
             {"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": S["param_arn"]},
             {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:tr/api-*"},
+            LOGS,
         ),
     )
     S["app"] = iam.create_role(RoleName="tr-app", AssumeRolePolicyDocument=TRUST_TASKS)["Role"]["Arn"]
@@ -233,19 +249,22 @@ def the_credentials_stop_working_when_the_task_stops():
 
 @step
 def a_denied_secret_stops_the_task_with_ecs_reason():
-    iam.put_role_policy(
-        RoleName="tr-exec", PolicyName="read-secrets",
-        PolicyDocument=policy({"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": S["param_arn"]}),
-    )
-    task = run_task("tr-app", cluster=CLUSTER)[0]
-    t = stopped(task["taskArn"])
-    reason = t.get("stoppedReason", "")
-    eq(t.get("stopCode"), "TaskFailedToStart", "stopCode")
+    _, reason = failed_to_start(
+        "tr-app", {"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": S["param_arn"]}, LOGS)
     check(reason.startswith("ResourceInitializationError: unable to pull secrets or registry auth: ")
           and "AccessDeniedException" in reason and "secretsmanager:GetSecretValue" in reason
           and "tr/api" in reason, "ECS's reason naming the secret", reason)
     check(SECRET_VALUE not in reason, "no value in the reason")
-    eq(t["containers"][0].get("exitCode"), None, "no container ran")
+
+
+@step
+def an_execution_role_that_cannot_write_logs_stops_the_task():
+    t, reason = failed_to_start(
+        "tr-app", {"Effect": "Allow", "Action": ["ssm:GetParameters", "secretsmanager:GetSecretValue"], "Resource": "*"})
+    check(reason.startswith("ResourceInitializationError: failed to validate logger args")
+          and "AccessDeniedException" in reason and "logs:CreateLogStream" in reason
+          and f"log-group:{GROUP}:log-stream:p/reader/{task_id(t['taskArn'])}" in reason,
+          "ECS's reason naming the stream", reason)
 
 
 @step
@@ -255,16 +274,9 @@ def a_missing_secret_stops_the_task_with_ecs_reason():
         [reader(["env"], secrets=[{"name": "NOPE", "valueFrom": "/tr/missing"}])],
         executionRoleArn=S["exec"],
     )
-    iam.put_role_policy(
-        RoleName="tr-exec", PolicyName="read-secrets",
-        PolicyDocument=policy({"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": "*"}),
-    )
-    task = run_task("tr-missing-secret", cluster=CLUSTER)[0]
-    t = stopped(task["taskArn"])
-    reason = t.get("stoppedReason", "")
-    eq(t.get("stopCode"), "TaskFailedToStart", "stopCode")
+    _, reason = failed_to_start("tr-missing-secret", {"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": "*"}, LOGS)
     check(reason.startswith("ResourceInitializationError: unable to pull secrets or registry auth: ")
-          and "/tr/missing" in reason, "ECS's reason naming the parameter", reason)
+          and "invalid ssm parameters: /tr/missing" in reason, "ECS's reason naming the parameter", reason)
 
 
 main()

@@ -24,7 +24,23 @@ pub trait TaskSecretSource: Send + Sync {
     /// after [`INIT_ERROR`] (`execution resource retrieval failed: …`), naming the
     /// secret, never a value.
     fn resolve(&self, reader: &SecretReader<'_>, value_from: &str) -> Result<String, String>;
+
+    /// Whether `reader` may take `action` on `resource` (the awslogs driver's
+    /// `logs:CreateLogStream` and `logs:PutLogEvents`); the error is the
+    /// `AccessDeniedException: …` message.
+    fn authorize(
+        &self,
+        _reader: &SecretReader<'_>,
+        _action: &str,
+        _resource: &str,
+    ) -> Result<(), String> {
+        Ok(())
+    }
 }
+
+/// ECS's reason for an awslogs stream the execution role may not write.
+const LOGGER_ERROR: &str = "ResourceInitializationError: failed to validate logger args: create \
+     stream has been retried 1 times: failed to create Cloudwatch log stream";
 
 /// What a task's secrets resolved to, by container place: its secret variables, and the
 /// value of a `repositoryCredentials` secret named by ARN (the host's `[secrets]` names
@@ -70,9 +86,16 @@ impl Driver {
                 (env, registry_secret(&p.def).map(str::to_owned))
             })
             .collect();
-        if wanted
-            .iter()
-            .all(|(env, reg)| env.is_empty() && reg.is_none())
+        let role = self.definition.execution_role_arn.clone();
+        let logs = if role.is_some() {
+            self.log_streams()
+        } else {
+            Vec::new()
+        };
+        if logs.is_empty()
+            && wanted
+                .iter()
+                .all(|(env, reg)| env.is_empty() && reg.is_none())
         {
             return Ok(Resolved {
                 env: vec![Vec::new(); wanted.len()],
@@ -81,7 +104,6 @@ impl Driver {
         }
         let source = self.shared.secret_source();
         let task_id = self.identity.task_id.clone();
-        let role = self.definition.execution_role_arn.clone();
         let read = move || {
             let reader = SecretReader {
                 task_id: &task_id,
@@ -94,6 +116,16 @@ impl Driver {
                      read {value_from} from"
                 )),
             };
+            // The awslogs driver writes as the execution role too.
+            if let Some(source) = &source {
+                for (i, stream) in logs {
+                    for action in ["logs:CreateLogStream", "logs:PutLogEvents"] {
+                        source
+                            .authorize(&reader, action, &stream)
+                            .map_err(|denied| (i, format!("{LOGGER_ERROR}: {denied}")))?;
+                    }
+                }
+            }
             let mut out = Resolved::default();
             for (i, (secrets, registry)) in wanted.into_iter().enumerate() {
                 let fail = |reason: String| (i, format!("{INIT_ERROR}: {reason}"));
@@ -111,5 +143,33 @@ impl Driver {
             Ok(result) => result,
             Err(e) => Err((0, format!("{INIT_ERROR}: the secret reader failed: {e}"))),
         }
+    }
+}
+
+impl Driver {
+    /// The ARN of each awslogs container's log stream, by container place.
+    fn log_streams(&self) -> Vec<(usize, String)> {
+        let api = &self.shared.config.api;
+        self.plans
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let cfg = p.def.log_configuration.as_ref()?;
+                let dest = crate::logs::LogDestination::awslogs(
+                    &cfg.options,
+                    &p.def.name,
+                    &self.identity.task_id,
+                )
+                .ok()?;
+                let region = cfg.options.get("awslogs-region").unwrap_or(&api.region);
+                Some((
+                    i,
+                    format!(
+                        "arn:aws:logs:{region}:{}:log-group:{}:log-stream:{}",
+                        api.account_id, dest.group, dest.stream
+                    ),
+                ))
+            })
+            .collect()
     }
 }

@@ -28,7 +28,14 @@ impl ExecutionRoleSecrets {
     }
 
     /// Whether the execution role may take `access`; `Err` is ECS's reason.
-    fn authorize(&self, reader: &SecretReader<'_>, access: &Access) -> Result<(), String> {
+    fn authorize_read(&self, reader: &SecretReader<'_>, access: &Access) -> Result<(), String> {
+        self.check(reader, access.action, &access.resource)
+            .map_err(|denied| wording(access, &denied))
+    }
+
+    /// Whether the execution role may take `action` on `resource`; `Err` is the
+    /// `AccessDeniedException: …` message.
+    fn check(&self, reader: &SecretReader<'_>, action: &str, resource: &str) -> Result<(), String> {
         let (Some(iam), Some(role_arn)) = (&self.iam, reader.execution_role_arn) else {
             return Ok(());
         };
@@ -52,8 +59,8 @@ impl ExecutionRoleSecrets {
         keys.insert("aws:PrincipalArn", role_arn_of(iam, name));
         keys.insert("aws:PrincipalType", "AssumedRole");
         let ctx = EvalContext {
-            action: access.action.to_owned(),
-            resource: access.resource.clone(),
+            action: action.to_owned(),
+            resource: resource.to_owned(),
             principal_arn: principal.clone(),
             keys,
         };
@@ -69,16 +76,10 @@ impl ExecutionRoleSecrets {
             Decision::ExplicitDeny(_) => true,
             Decision::ImplicitDeny => false,
         };
-        let message = format!(
+        Err(format!(
             "AccessDeniedException: {}",
-            crate::iam::authz::denial_message(
-                &principal,
-                access.action,
-                &access.resource,
-                explicit
-            )
-        );
-        Err(wording(access, &message))
+            crate::iam::authz::denial_message(&principal, action, resource, explicit)
+        ))
     }
 }
 
@@ -88,10 +89,19 @@ impl TaskSecretSource for ExecutionRoleSecrets {
             .vault
             .access_of(value_from)
             .map_err(|e| format!("execution resource retrieval failed: {e}"))?;
-        self.authorize(reader, &access)?;
+        self.authorize_read(reader, &access)?;
         self.vault
             .resolve_value_from(value_from)
             .map_err(|e| failure(&access, &e))
+    }
+
+    fn authorize(
+        &self,
+        reader: &SecretReader<'_>,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), String> {
+        self.check(reader, action, resource)
     }
 }
 

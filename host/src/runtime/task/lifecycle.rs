@@ -221,7 +221,9 @@ impl Driver {
                     })
                     .collect();
                 self.supervise(&mut cs, launches, task_memory, quota).await;
-                drop(server);
+                if let Some(server) = server {
+                    server.close().await;
+                }
                 endpoints = Some(served);
             }
         }

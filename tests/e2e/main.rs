@@ -33,5 +33,6 @@ mod secrets;
 mod services;
 mod signals;
 mod storage;
+mod task_role;
 mod taskdefs;
 mod usage;

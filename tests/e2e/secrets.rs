@@ -16,35 +16,16 @@ const PLAIN: &str = "plain-visible-value-77d0";
 const CLI_SECURE: &str = "cli-secure-value-4b1f09";
 const CLI_SECRET: &str = "cli-secret-value-e5a2c3";
 
-/// The bytes of the state database and its WAL (and shared memory) file, as a copy of the
-/// data directory would have them.
-fn raw_state(data: &Path) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for name in ["state.db", "state.db-wal", "state.db-shm"] {
-        if let Ok(b) = std::fs::read(data.join(name)) {
-            bytes.extend_from_slice(&b);
-        }
-    }
-    assert!(!bytes.is_empty(), "no state files in {}", data.display());
-    bytes
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
 fn assert_sealed(data: &Path, when: &str) {
     let raw = raw_state(data);
     for secret in [SECURE, SECRET_PW, CLI_SECURE, CLI_SECRET] {
         assert!(
-            !contains(&raw, secret),
+            !bytes_contain(&raw, secret),
             "{when}: {secret} is in the state files in the clear"
         );
     }
     assert!(
-        contains(&raw, PLAIN),
+        bytes_contain(&raw, PLAIN),
         "{when}: the String parameter should be stored as given"
     );
 }

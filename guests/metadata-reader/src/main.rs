@@ -12,7 +12,11 @@
 //!   with the task's token, without one, with a wrong one; `tcp-creds` over TCP;
 //! - `url:<url>`: wasi:http GET of any URL; `tcpurl:<url>` the same over TCP;
 //! - `spin:<ms>`: compute for that long; `sleep:<ms>`: sleep;
-//! - `env`: print `ENV <name>=<value>` for the endpoint variables.
+//! - `env`: print `ENV <name>=<value>` for the endpoint variables; `envrev:<name>` prints
+//!   any one variable (a container secret, say) reversed, so that a test can check the
+//!   guest saw the value while the value itself appears in no output or log;
+//! - `fetch:<url>|<token>`: wasi:http GET of `<url>` with that `Authorization` (another
+//!   task's credentials endpoint, say).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -49,6 +53,16 @@ fn main() {
             "sleep" => {
                 std::thread::sleep(Duration::from_millis(arg.parse().unwrap_or(100)));
                 continue;
+            }
+            "envrev" => {
+                let value = std::env::var(arg).unwrap_or_default();
+                println!("ENV {arg}={}", value.chars().rev().collect::<String>());
+                let _ = std::io::stdout().flush();
+                continue;
+            }
+            "fetch" => {
+                let (url, token) = arg.split_once('|').unwrap_or((arg, ""));
+                http(url, Some(token))
             }
             "env" => {
                 for var in VARS {

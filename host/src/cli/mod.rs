@@ -8,6 +8,7 @@ mod lb;
 mod logs;
 mod push;
 mod run;
+mod run_roles;
 mod serve;
 mod signals;
 mod stats;

@@ -182,6 +182,10 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
             Arc::new(move || live.live_tasks()),
             wasmgate::usage::SAMPLE,
         );
+        if let Err(e) = super::run_roles::wire(runtime.config(), &runtime, &parsed.definition) {
+            eprintln!("wasmgate: {e:#}");
+            return Ok(ExitCode::from(EXIT_NOT_STARTED));
+        }
         let mut published = Vec::with_capacity(publish.len());
         for spec in publish {
             match PublishedPort::bind(spec).await {

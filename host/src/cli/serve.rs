@@ -21,13 +21,15 @@ use wasmgate::logs::LogsService;
 use wasmgate::metrics::{MetricStore, MetricsService};
 use wasmgate::protocol::Router;
 use wasmgate::runtime::Runtime;
-use wasmgate::secrets::{HostKey, SecretsManagerService, SsmService, Vault};
+use wasmgate::secrets::{ExecutionRoleSecrets, HostKey, SecretsManagerService, SsmService, Vault};
 use wasmgate::state::StateStore;
 use wasmgate::state::owner::DataDirOwner;
 use wasmgate::state::sqlite::SqliteStateStore;
-use wasmgate::sts::{self, Credentials, IamRoles, Sessions, StsService, WithSessionTags};
 use wasmgate::usage;
 use wasmgate::util::time::now_ms;
+use wasmgate::sts::{
+    self, Credentials, IamRoles, Sessions, StsService, TaskRoleCredentials, WithSessionTags,
+};
 
 /// How long background work may linger once everything has been told to stop.
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(5);
@@ -109,6 +111,12 @@ async fn run(
     // keys act as the account root, allowed everything).
     let policies = Arc::new(WithSessionTags::new(iam.clone(), sessions.clone()));
     let authorizer = PolicyAuthorizer::new(policies, &settings.region, &settings.account_id);
+    // Tasks' role credentials are sessions of their roles; their secrets are read as
+    // their execution roles.
+    runtime.set_credentials_provider(Arc::new(TaskRoleCredentials::new(
+        iam.clone(),
+        sessions.clone(),
+    )));
     let sts = StsService::new(
         sessions,
         Arc::new(IamRoles::new(iam.clone())),
@@ -122,6 +130,18 @@ async fn run(
     }
     let usage_config = runtime.config().usage.clone();
     let live = runtime.clone();
+    // SSM SecureString parameters and secrets are sealed with the data directory's key.
+    let key = HostKey::load_or_create(&data_dir).context("cannot open the secrets key")?;
+    let vault = Vault::new(
+        state.clone(),
+        Arc::new(key),
+        &settings.region,
+        &settings.account_id,
+    );
+    runtime.set_secret_source(Arc::new(ExecutionRoleSecrets::new(
+        vault.clone(),
+        Some(iam.clone()),
+    )));
     let ecs = EcsService::new(state.clone(), runtime.clone(), settings.clone())
         .context("cannot start the control plane")?;
     let meter = usage::spawn(
@@ -155,9 +175,6 @@ async fn run(
     ecs.set_load_balancer(lb.clone());
     let logs = LogsService::new(runtime.logs().clone())
         .with_arn_scope(settings.region.clone(), settings.account_id.clone());
-    // SSM SecureString parameters and secrets are sealed with the data directory's key.
-    let key = HostKey::load_or_create(&data_dir).context("cannot open the secrets key")?;
-    let vault = Vault::new(state, Arc::new(key), &settings.region, &settings.account_id);
     // The API's services: one line each.
     let services = Router::builder()
         .service(ecs.clone())

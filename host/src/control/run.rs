@@ -223,6 +223,11 @@ impl EcsService {
                 definition.memory,
             ));
         }
+        if let Some(role) = &definition.task_role_arn {
+            self.runtime
+                .check_task_role(role)
+                .map_err(ControlError::client)?;
+        }
         let mut overrides_json = serde_json::to_value(&overrides_in)
             .map_err(|e| ControlError::Internal(format!("cannot echo the overrides: {e}")))?;
         if let Some(o) = overrides_json.as_object_mut() {

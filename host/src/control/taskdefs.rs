@@ -81,6 +81,7 @@ impl EcsService {
                 parsed.definition.memory,
             ));
         }
+        check_roles_and_secrets(&parsed.definition)?;
         let mut definition = parsed.definition;
         let tags: Vec<(String, String)> = std::mem::take(&mut definition.tags)
             .into_iter()
@@ -345,6 +346,35 @@ pub fn definition_error(body: &Value, err: &TaskDefError) -> ControlError {
                 memory.unwrap_or(0),
             )
         }
+    }
+}
+
+/// ECS's registration rules on secrets: each `valueFrom` is a parameter name or an ARN of
+/// a parameter or secret, and a definition reading secrets or registry credentials names
+/// the execution role the host reads them as.
+fn check_roles_and_secrets(def: &TaskDefinition) -> Result<()> {
+    let mut needs_role = None;
+    for (i, c) in def.container_definitions.iter().enumerate() {
+        for (j, secret) in c.secrets.iter().enumerate() {
+            if let Err(why) = crate::secrets::ValueFrom::parse(&secret.value_from) {
+                return Err(ControlError::client(format!(
+                    "containerDefinitions[{i}].secrets[{j}].valueFrom: {why}"
+                )));
+            }
+            needs_role.get_or_insert(format!("containerDefinitions[{i}].secrets"));
+        }
+        if c.repository_credentials.is_some() {
+            needs_role.get_or_insert(format!("containerDefinitions[{i}].repositoryCredentials"));
+        }
+    }
+    match needs_role {
+        Some(field) if def.execution_role_arn.as_deref().is_none_or(str::is_empty) => {
+            Err(ControlError::client(format!(
+                "When you are specifying container secrets or repository credentials, you \
+                 must also specify a value for 'executionRoleArn' ({field} is set)."
+            )))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -170,6 +170,19 @@ pub fn credentials(
 }
 
 /// A secret is `username:password` or `{"username": …, "password": …}` (as ECS stores it).
+/// Registry credentials from a secret's value read elsewhere (a Secrets Manager secret that
+/// a container's `repositoryCredentials` names by ARN, read as the execution role):
+/// `{"username":…,"password":…}` or `username:password`; `from` names it in messages.
+pub fn credentials_from_value(from: &str, value: &str) -> Result<Credentials, PullError> {
+    let (username, password) = parse_secret(from, value)?;
+    Ok(Credentials::Basic {
+        username,
+        password,
+        from: format!("secret {from}"),
+        token_realms: Vec::new(),
+    })
+}
+
 fn parse_secret(name: &str, value: &str) -> Result<(String, Secret), PullError> {
     #[derive(serde::Deserialize)]
     struct Json {

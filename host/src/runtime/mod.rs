@@ -22,6 +22,7 @@ pub mod live;
 mod logbudget;
 mod logship;
 pub mod net;
+mod secrets;
 mod status;
 mod stdio;
 mod storage;
@@ -35,6 +36,7 @@ pub use endpoints::{
 pub use exit::{KILLED_EXIT_CODE, OOM_REASON};
 pub use health::HealthStatus;
 pub use logship::Console;
+pub use secrets::{INIT_ERROR, SecretReader, TaskSecretSource};
 pub use status::{
     ContainerSnapshot, ContainerStatus, StopCode, TaskEvent, TaskSnapshot, TaskStatus,
 };
@@ -125,6 +127,20 @@ pub(crate) struct Shared {
     credentials: std::sync::RwLock<Option<Arc<dyn TaskCredentialsProvider>>>,
     /// Every task from PROVISIONING to STOPPED, for the host's live reading.
     live: Arc<live::Registry>,
+    /// Where containers' `secrets` are read from, once one is set.
+    secrets: std::sync::RwLock<Option<Arc<dyn TaskSecretSource>>>,
+}
+
+impl Shared {
+    /// The credentials provider set now, if any.
+    fn credentials_provider(&self) -> Option<Arc<dyn TaskCredentialsProvider>> {
+        crate::util::sync::read(&self.credentials).clone()
+    }
+
+    /// The secret source set now, if any.
+    fn secret_source(&self) -> Option<Arc<dyn TaskSecretSource>> {
+        crate::util::sync::read(&self.secrets).clone()
+    }
 }
 
 #[derive(Clone)]
@@ -175,6 +191,7 @@ impl Runtime {
                 net,
                 credentials: std::sync::RwLock::new(None),
                 live: Arc::default(),
+                secrets: std::sync::RwLock::new(None),
             }),
         })
     }
@@ -195,12 +212,7 @@ impl Runtime {
     /// Serves role credentials from `provider` to the tasks started from now on whose
     /// definition has a `taskRoleArn` (`AWS_CONTAINER_CREDENTIALS_FULL_URI`).
     pub fn set_credentials_provider(&self, provider: Arc<dyn TaskCredentialsProvider>) {
-        let mut slot = self
-            .shared
-            .credentials
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        *slot = Some(provider);
+        *crate::util::sync::write(&self.shared.credentials) = Some(provider);
     }
 
     /// Every task of this host (PROVISIONING to STOPPED) with its meters read now, in
@@ -212,6 +224,18 @@ impl Runtime {
     /// One task's live reading, if this host runs it.
     pub fn live_task(&self, task_id: &str) -> Option<live::LiveTask> {
         self.shared.live.read(task_id)
+    /// Reads containers' `secrets` from `source` for the tasks started from now on.
+    pub fn set_secret_source(&self, source: Arc<dyn TaskSecretSource>) {
+        *crate::util::sync::write(&self.shared.secrets) = Some(source);
+    }
+
+    /// Whether a task may run with role `role_arn` (the credentials provider's check:
+    /// the role exists and trusts `ecs-tasks.amazonaws.com`); without a provider, any.
+    pub fn check_task_role(&self, role_arn: &str) -> Result<(), String> {
+        match self.shared.credentials_provider() {
+            Some(p) => p.check_role(role_arn),
+            None => Ok(()),
+        }
     }
 
     /// The validation options this host applies to every definition.

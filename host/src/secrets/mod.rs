@@ -11,9 +11,12 @@
 //! - [`secretsmanager`]: CreateSecret, GetSecretValue, PutSecretValue, UpdateSecret,
 //!   DescribeSecret, ListSecrets, DeleteSecret, RestoreSecret — kind `secretsmanager.secret`;
 //! - [`resolve`]: `valueFrom` (parameter name or ARN, secret ARN with JSON key, stage,
-//!   version) → value.
+//!   version) → value;
+//! - [`execution`]: the runtime's `TaskSecretSource`: a task's secrets read as its
+//!   execution role, its IAM policies enforced, failures in ECS's words.
 
 pub mod crypto;
+pub mod execution;
 mod page;
 pub mod resolve;
 pub mod secretsmanager;
@@ -25,6 +28,7 @@ use crate::protocol::ApiError;
 use crate::state::StateStore;
 
 pub use crypto::{CryptoError, HostKey};
+pub use execution::ExecutionRoleSecrets;
 pub use resolve::{ResolveError, ValueFrom};
 pub use secretsmanager::SecretsManagerService;
 pub use ssm::SsmService;

@@ -98,7 +98,56 @@ impl ValueFrom {
     }
 }
 
+/// What reading a `valueFrom` asks of IAM: the action and the resource ARN it is checked
+/// against (a secret's full ARN, with its suffix, when it exists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub action: &'static str,
+    pub resource: String,
+    /// Whether the value is a Secrets Manager secret (else an SSM parameter).
+    pub secret: bool,
+}
+
 impl Vault {
+    /// The action and resource reading `value_from` takes. Reads the state store (blocks).
+    pub fn access_of(&self, value_from: &str) -> Result<Access, ResolveError> {
+        let invalid = |reason: String| ResolveError::Invalid {
+            value_from: value_from.to_owned(),
+            reason,
+        };
+        match ValueFrom::parse(value_from).map_err(invalid)? {
+            ValueFrom::Parameter(text) => {
+                let reference =
+                    parse_reference(self, "valueFrom", &text).map_err(|e| invalid(e.message))?;
+                let found =
+                    parameters::find(self, &reference).map_err(|e| store_failure(value_from, e))?;
+                let name = match (&found, reference.candidates.first()) {
+                    (Some(p), _) => p.name.clone(),
+                    (None, Some(first)) => first.clone(),
+                    (None, None) => text,
+                };
+                Ok(Access {
+                    action: "ssm:GetParameters",
+                    resource: super::ssm::names::arn(self, &name),
+                    secret: false,
+                })
+            }
+            ValueFrom::Secret { arn, .. } => {
+                let id = super::secretsmanager::names::parse_id(self, "valueFrom", &arn)
+                    .map_err(|e| invalid(e.message))?;
+                let found = match id {
+                    SecretRef::Elsewhere => None,
+                    _ => secrets::find(self, &id).map_err(|e| store_failure(value_from, e))?,
+                };
+                Ok(Access {
+                    action: "secretsmanager:GetSecretValue",
+                    resource: found.map_or(arn, |(s, _)| s.arn),
+                    secret: true,
+                })
+            }
+        }
+    }
+
     /// The value `value_from` names, from this host's parameters and secrets. Reads the
     /// state store (blocks): call it from blocking code.
     pub fn resolve_value_from(&self, value_from: &str) -> Result<String, ResolveError> {

@@ -8,7 +8,9 @@
 //!   host config does not list: IAM users' keys and sessions;
 //! - [`RoleDirectory`]: what STS asks IAM (the role, its trust policy's decision), and
 //!   [`IamRoles`], its implementation over the IAM store;
-//! - [`WithSessionTags`]: the authoriser's policy source with sessions' tags added.
+//! - [`WithSessionTags`]: the authoriser's policy source with sessions' tags added;
+//! - [`TaskRoleCredentials`]: tasks' role credentials (the runtime's
+//!   `TaskCredentialsProvider`): a session per task, rotated, revoked at STOPPED.
 
 mod credentials;
 mod iam;
@@ -17,6 +19,7 @@ mod model;
 mod roles;
 mod service;
 mod sessions;
+mod task_roles;
 mod validate;
 
 #[cfg(test)]
@@ -27,6 +30,7 @@ pub use iam::{IamRoles, WithSessionTags};
 pub use roles::{RoleDirectory, RoleInfo, TrustRequest};
 pub use service::StsService;
 pub use sessions::{EXPIRED_GRACE, Grant, KIND as SESSION_KIND, Session, SessionError, Sessions};
+pub use task_roles::{ECS_TASKS, TaskRoleCredentials};
 pub use validate::{DEFAULT_DURATION, MAX_DURATION, MIN_DURATION};
 
 use std::time::Duration;

@@ -146,11 +146,11 @@ impl Sessions {
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Session>> {
         // A panic while holding the lock leaves the map consistent (single inserts/removes).
-        self.index.read().unwrap_or_else(|e| e.into_inner())
+        crate::util::sync::read(&self.index)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Session>> {
-        self.index.write().unwrap_or_else(|e| e.into_inner())
+        crate::util::sync::write(&self.index)
     }
 
     /// Creates a session: fresh secrets, stored durably before they are handed out.
@@ -195,11 +195,26 @@ impl Sessions {
     /// Ends a session now: its credentials are refused from the next request on. True when
     /// there was one.
     pub fn revoke_session(&self, access_key_id: &str) -> Result<bool, SessionError> {
+        // The index first: even if the store fails, the API refuses the key from now on.
+        let removed = self.write().remove(access_key_id).is_some();
         let deleted = self
             .store
             .delete_document(KIND, access_key_id, Expect::Any)?;
-        let removed = self.write().remove(access_key_id).is_some();
         Ok(deleted || removed)
+    }
+
+    /// Revokes every session `which` picks; returns how many.
+    pub fn revoke_where(&self, which: impl Fn(&Session) -> bool) -> Result<usize, SessionError> {
+        let picked: Vec<String> = self
+            .read()
+            .values()
+            .filter(|s| which(s))
+            .map(|s| s.access_key_id.clone())
+            .collect();
+        for id in &picked {
+            self.revoke_session(id)?;
+        }
+        Ok(picked.len())
     }
 
     /// Forgets sessions that expired more than [`EXPIRED_GRACE`] before `now`; returns how

@@ -86,6 +86,15 @@ pub struct ContainerDefinition {
     /// Registry credentials: the name of a secret in the host's secret store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_credentials: Option<RepositoryCredentials>,
+    /// Environment variables whose values come from SSM parameters or Secrets Manager
+    /// secrets, read as the execution role when the container starts (only `valueFrom`
+    /// is ever stored or shown).
+    #[serde(
+        default,
+        deserialize_with = "serde_glue::null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub secrets: Vec<Secret>,
 
     // Real ECS members wasmgate does not honour yet: a warning when set.
     #[serde(default, skip_serializing)]
@@ -108,8 +117,6 @@ pub struct ContainerDefinition {
     pub start_timeout: Unsupported,
     #[serde(default, skip_serializing)]
     pub system_controls: Unsupported,
-    #[serde(default, skip_serializing)]
-    pub secrets: Unsupported,
     #[serde(default, skip_serializing)]
     pub firelens_configuration: Unsupported,
     #[serde(default, skip_serializing)]
@@ -139,6 +146,18 @@ pub struct ContainerDefinition {
 #[serde(rename_all = "camelCase")]
 pub struct RepositoryCredentials {
     pub credentials_parameter: String,
+}
+
+/// ECS `Secret`: an environment variable (or log option) and where its value comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Secret {
+    #[serde(default, deserialize_with = "serde_glue::null_as_default")]
+    pub name: String,
+    /// An SSM parameter name or ARN, or a Secrets Manager secret ARN (optionally with
+    /// `:<json-key>:<version-stage>:<version-id>`).
+    #[serde(default, deserialize_with = "serde_glue::null_as_default")]
+    pub value_from: String,
 }
 
 impl ContainerDefinition {

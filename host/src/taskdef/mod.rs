@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 pub use container::{
     ContainerDefinition, ContainerDependency, DependencyCondition, KeyValuePair, LogConfiguration,
-    MountPoint, PortMapping, RepositoryCredentials,
+    MountPoint, PortMapping, RepositoryCredentials, Secret,
 };
 pub use error::{FieldError, TaskDefError};
 pub use markers::{OutputOnly, Unsupported};

@@ -209,3 +209,23 @@ fn uuid_like() -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// The bytes of a data directory's state database, its WAL and shared-memory file, as a
+/// copy of the directory would have them.
+pub fn raw_state(data: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for name in ["state.db", "state.db-wal", "state.db-shm"] {
+        if let Ok(b) = std::fs::read(data.join(name)) {
+            bytes.extend_from_slice(&b);
+        }
+    }
+    assert!(!bytes.is_empty(), "no state files in {}", data.display());
+    bytes
+}
+
+/// Whether `needle` appears in `haystack` as it is (in the clear).
+pub fn bytes_contain(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}

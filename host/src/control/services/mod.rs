@@ -199,6 +199,11 @@ impl EcsService {
             return Err(ControlError::client("TaskDefinition is inactive"));
         }
         let model = super::taskdefs::model(&record)?;
+        if let Some(role) = &model.task_role_arn {
+            self.runtime
+                .check_task_role(role)
+                .map_err(ControlError::client)?;
+        }
         Ok((format!("{}:{}", record.family, record.revision), model))
     }
 

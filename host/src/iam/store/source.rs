@@ -23,8 +23,12 @@ impl PolicySource for IamStore {
             } => {
                 let user_id = format!("{role_id}:{session_name}");
                 match self.role(role_name) {
-                    Some(r) => (self.role_policies(&r.name), r.tags.clone(), user_id),
-                    None => (Ok(Vec::new()), Vec::new(), user_id),
+                    // A role deleted and made again under the same name is another role
+                    // (another id): the old role's sessions get nothing from it.
+                    Some(r) if r.id == *role_id => {
+                        (self.role_policies(&r.name), r.tags.clone(), user_id)
+                    }
+                    _ => (Ok(Vec::new()), Vec::new(), user_id),
                 }
             }
         };
@@ -69,6 +73,24 @@ impl PolicySource for IamStore {
 }
 
 impl IamStore {
+    /// The identity policies of role `name` (inline and attached), parsed and named as
+    /// decisions report them; `None` when there is no such role. What the host evaluates
+    /// when it acts as a role itself: a task's execution role, a task role's network rules.
+    pub fn role_identity_policies(
+        &self,
+        name: &str,
+    ) -> Option<Vec<(String, std::sync::Arc<crate::iam::policy::PolicyDocument>)>> {
+        let role = self.role(name)?;
+        let held = match self.role_policies(&role.name) {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!("iam: policies of role {name}: {e}");
+                return Some(Vec::new());
+            }
+        };
+        Some(held.iter().filter_map(|h| self.parse_held(h)).collect())
+    }
+
     /// A held policy, parsed; one that no longer parses (stored before a stricter parser)
     /// grants nothing and is logged.
     fn parse_held(

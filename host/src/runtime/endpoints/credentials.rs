@@ -35,6 +35,13 @@ pub struct TaskRole {
 pub trait TaskCredentialsProvider: Send + Sync {
     fn credentials(&self, task_id: &str) -> Option<ContainerCredentials>;
 
+    /// Whether tasks may run with `role_arn` (ECS refuses RunTask and CreateService for a
+    /// role that does not exist or does not trust `ecs-tasks.amazonaws.com`); the error
+    /// is the ClientException's message.
+    fn check_role(&self, _role_arn: &str) -> Result<(), String> {
+        Ok(())
+    }
+
     /// A task with a `taskRoleArn` is starting (before any container runs): a provider
     /// may issue its first credentials now.
     fn task_started(&self, _task: &TaskRole) {}

@@ -41,6 +41,14 @@ impl Drop for EndpointServer {
 }
 
 impl EndpointServer {
+    /// Closes the listener and waits until it is closed: `abort` alone closes it whenever
+    /// the runtime next gets to it, and the task's address (and with it port 51679) may by
+    /// then be leased to the next task, whose own listener would fail to bind.
+    pub async fn close(mut self) {
+        self.accept.abort();
+        let _ = (&mut self.accept).await;
+    }
+
     /// Listens on the task's address; an error leaves the task with the in-process door
     /// only (wasi:http), which the caller says once.
     pub fn start(

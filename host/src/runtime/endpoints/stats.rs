@@ -71,7 +71,7 @@ fn stats_of(
         net,
     };
     let previous = {
-        let mut prev = ep.previous.lock().unwrap_or_else(|e| e.into_inner());
+        let mut prev = crate::util::sync::lock(&ep.previous);
         prev.get_mut(i).and_then(|slot| slot.replace(sample))
     };
     let cpus = online_cpus();

@@ -13,13 +13,16 @@ const COMPILE_NOTICE_AFTER: Duration = Duration::from_millis(250);
 impl Driver {
     /// Resolves, pulls (registry images) and prepares every container's component. The
     /// leases keep pulled blobs from eviction; the caller holds them until STOPPED.
+    /// `registry`: by container place, the value of a `repositoryCredentials` secret read
+    /// as the execution role (see `runtime::secrets`).
     pub(super) async fn load_images(
         &self,
         leases: &mut Vec<crate::images::ImageLease>,
+        registry: &[Option<String>],
     ) -> Result<Vec<Prepared>, (usize, String)> {
         self.snapshot
             .send_modify(|s| s.pull_started_at = Some(SystemTime::now()));
-        let result = self.load_images_inner(leases).await;
+        let result = self.load_images_inner(leases, registry).await;
         self.snapshot
             .send_modify(|s| s.pull_stopped_at = Some(SystemTime::now()));
         result
@@ -28,6 +31,7 @@ impl Driver {
     pub(super) async fn load_images_inner(
         &self,
         leases: &mut Vec<crate::images::ImageLease>,
+        registry: &[Option<String>],
     ) -> Result<Vec<Prepared>, (usize, String)> {
         let mut out = Vec::with_capacity(self.plans.len());
         for (i, plan) in self.plans.iter().enumerate() {
@@ -43,7 +47,11 @@ impl Driver {
                 }
                 image::ImageSource::Registry(reference) => {
                     let pulled = self
-                        .pull(&plan.def, &reference)
+                        .pull(
+                            &plan.def,
+                            &reference,
+                            registry.get(i).and_then(Option::as_deref),
+                        )
                         .await
                         .map_err(|e| fail(e.to_string()))?;
                     let digest = pulled.manifest_digest.clone();
@@ -118,18 +126,25 @@ impl Driver {
     }
 
     /// Pulls one registry image with the container's credentials, reporting as it goes.
+    /// `secret`: the value of the container's `repositoryCredentials` secret when that is
+    /// a Secrets Manager ARN (read as the execution role before any pull).
     pub(super) async fn pull(
         &self,
         def: &crate::taskdef::ContainerDefinition,
         reference: &crate::images::ImageRef,
+        secret: Option<&str>,
     ) -> Result<crate::images::PulledImage, crate::images::PullError> {
         use crate::images::PullProgress;
-        let parameter = def
-            .repository_credentials
-            .as_ref()
-            .map(|c| c.credentials_parameter.as_str());
-        let credentials =
-            crate::images::credentials(&self.shared.config, reference.registry(), parameter)?;
+        let credentials = match (crate::runtime::secrets::registry_secret(def), secret) {
+            (Some(arn), Some(value)) => crate::images::credentials_from_value(arn, value)?,
+            _ => {
+                let parameter = def
+                    .repository_credentials
+                    .as_ref()
+                    .map(|c| c.credentials_parameter.as_str());
+                crate::images::credentials(&self.shared.config, reference.registry(), parameter)?
+            }
+        };
         let name = def.name.clone();
         let events = self.events.clone();
         let report = move |p: PullProgress| {

@@ -176,7 +176,15 @@ impl Driver {
 
         self.set_status(TaskStatus::Pending);
         let mut image_leases = Vec::new();
-        let prepared = self.load_images(&mut image_leases).await;
+        // Secrets first, as ECS reads them (and registry credentials) before any pull.
+        let (prepared, resolved) = match self.resolve_secrets().await {
+            Ok(resolved) => (
+                self.load_images(&mut image_leases, &resolved.registry)
+                    .await,
+                resolved,
+            ),
+            Err(failed) => (Err(failed), Default::default()),
+        };
 
         let (log_tx, log_rx) = stdio::line_channel(n);
         let log_budget = self.log_budget();
@@ -223,12 +231,17 @@ impl Driver {
                     .map(|(i, p)| {
                         let mut launch =
                             self.launch(i, p, &storage, &log_sink, &task_http, network.network());
+                        if let Some(env) = resolved.env.get(i) {
+                            endpoints::merge_env(&mut launch.env, env.clone());
+                        }
                         endpoints::merge_env(&mut launch.env, served.env(i));
                         launch
                     })
                     .collect();
                 self.supervise(&mut cs, launches, task_memory, quota).await;
-                drop(server);
+                if let Some(server) = server {
+                    server.close().await;
+                }
                 endpoints = Some(served);
             }
         }
@@ -268,12 +281,7 @@ impl Driver {
         sources: LiveSources,
         network: &Arc<TaskNetwork>,
     ) -> (Arc<TaskEndpoints>, Option<EndpointServer>) {
-        let provider = self
-            .shared
-            .credentials
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let provider = self.shared.credentials_provider();
         let cpu_units: Vec<u32> = self.plans.iter().map(|p| p.cpu_units).collect();
         let served = TaskEndpoints::new(
             self.identity.clone(),

@@ -103,6 +103,21 @@ fn check_environment(container: &ContainerDefinition, path: &str, errors: &mut V
             ));
         }
     }
+    // A secret names a variable of its own: one also in `environment` would be ambiguous.
+    for (j, secret) in container.secrets.iter().enumerate() {
+        let path = format!("{path}.secrets[{j}]");
+        if secret.name.is_empty() {
+            errors.push(FieldError::new(format!("{path}.name"), "is required"));
+        } else if !seen.insert(secret.name.as_str()) {
+            errors.push(FieldError::new(
+                format!("{path}.name"),
+                format!("duplicate environment variable {:?}", secret.name),
+            ));
+        }
+        if secret.value_from.is_empty() {
+            errors.push(FieldError::new(format!("{path}.valueFrom"), "is required"));
+        }
+    }
 }
 
 fn check_mounts(

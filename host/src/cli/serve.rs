@@ -25,11 +25,11 @@ use wasmgate::secrets::{ExecutionRoleSecrets, HostKey, SecretsManagerService, Ss
 use wasmgate::state::StateStore;
 use wasmgate::state::owner::DataDirOwner;
 use wasmgate::state::sqlite::SqliteStateStore;
-use wasmgate::usage;
-use wasmgate::util::time::now_ms;
 use wasmgate::sts::{
     self, Credentials, IamRoles, Sessions, StsService, TaskRoleCredentials, WithSessionTags,
 };
+use wasmgate::usage;
+use wasmgate::util::time::now_ms;
 
 /// How long background work may linger once everything has been told to stop.
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(5);

@@ -224,6 +224,8 @@ impl Runtime {
     /// One task's live reading, if this host runs it.
     pub fn live_task(&self, task_id: &str) -> Option<live::LiveTask> {
         self.shared.live.read(task_id)
+    }
+
     /// Reads containers' `secrets` from `source` for the tasks started from now on.
     pub fn set_secret_source(&self, source: Arc<dyn TaskSecretSource>) {
         *crate::util::sync::write(&self.shared.secrets) = Some(source);

@@ -11,6 +11,7 @@
 //! Only the runtime's public API is used here: no wasmtime types.
 
 mod arn;
+mod capacity;
 mod clusters;
 mod error;
 mod input;

@@ -30,6 +30,8 @@ impl Driver {
         let now = SystemTime::now();
         if status == TaskStatus::Stopped {
             self.stop_unstarted_containers();
+            // Before anyone can see STOPPED: a RunTask answering it finds the room again.
+            self.reservation.release();
         }
         self.snapshot.send_modify(|s| {
             s.last_status = status;

@@ -619,8 +619,9 @@ pub struct NetworkConfig {
     /// CIDR inside 127.0.0.0/8 that task addresses come from (127.0.0.1, .0 and .255 hosts
     /// and the gateway address are never handed out).
     pub pool: String,
-    /// Machine-wide directory of `<ip>.lock` files (flock) that keep two `wasmgate`
-    /// processes from giving out the same address; created world-writable and sticky.
+    /// Machine-wide directory of `addresses.lock`, whose byte locks (one per address, one
+    /// descriptor per process) keep two `wasmgate` processes from giving out the same
+    /// address; created world-writable and sticky.
     pub lock_dir: PathBuf,
     /// The address guests reach the host's `[[network.gateway]]` ports on; the name
     /// `host.wasmgate.internal` resolves to it. Default: the pool's last address but one.

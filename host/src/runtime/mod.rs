@@ -122,6 +122,8 @@ pub(crate) struct Shared {
     artifacts: Arc<artifacts::ArtifactCache>,
     logs: LogStore,
     tasks_dir: PathBuf,
+    /// The one lock that keeps this process's task directories from other hosts' sweeps.
+    storage_owner: storage::StorageOwner,
     net: net::NetworkHost,
     images: crate::images::ImageStore,
     /// What live tasks hold of the host (`[capacity]`).
@@ -145,7 +147,9 @@ impl Runtime {
         };
         std::fs::create_dir_all(&data_dir).map_err(dir_err)?;
         let tasks_dir = data_dir.join("tasks");
-        storage::remove_leftovers(&tasks_dir);
+        let owners_dir = data_dir.join("owners");
+        storage::remove_leftovers(&tasks_dir, &owners_dir);
+        let storage_owner = storage::StorageOwner::new(&owners_dir).map_err(dir_err)?;
         let engine = engine::GuestEngine::new(&config)
             .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let logs = LogStore::open(&data_dir.join("logs.db"))?;
@@ -178,6 +182,7 @@ impl Runtime {
                 engine,
                 logs,
                 tasks_dir,
+                storage_owner,
                 net,
                 credentials: std::sync::RwLock::new(None),
             }),

@@ -141,13 +141,19 @@ impl Driver {
         self.snapshot
             .send_modify(|s| s.private_ipv4_address = Some(address));
         // Directory work blocks on the disk: keep it off the threads that run guests.
-        let (tasks_dir, task_id, volumes) = (
-            self.shared.tasks_dir.clone(),
+        let (shared, task_id, volumes) = (
+            self.shared.clone(),
             id.clone(),
             self.definition.volumes.len(),
         );
         let created = tokio::task::spawn_blocking(move || {
-            TaskStorage::create(&tasks_dir, &task_id, n, volumes)
+            TaskStorage::create(
+                &shared.tasks_dir,
+                &shared.storage_owner,
+                &task_id,
+                n,
+                volumes,
+            )
         })
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e)));

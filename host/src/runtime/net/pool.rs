@@ -7,8 +7,8 @@
 //! a descriptor per task. A process that dies releases its locks with its descriptor;
 //! nothing is left to clean up. The lock file is never deleted: unlinking a lock file
 //! another process has open would let two processes lock two different files of the same
-//! name. (Hosts older than this lock `<ip>.lock` files instead: do not mix the two on one
-//! pool.)
+//! name. (Hosts older than this lock `<ip>.lock` files instead: an address one of them
+//! holds is skipped, but they do not see these locks, so do not mix the two on one pool.)
 
 use super::policy::PeerInfo;
 use crate::util::sync;
@@ -149,6 +149,9 @@ impl AddressPool {
                 continue;
             }
             match byte_lock(&self.locks, ip, libc::F_WRLCK) {
+                Ok(true) if held_by_an_older_host(&self.lock_dir, ip) => {
+                    let _ = byte_lock(&self.locks, ip, libc::F_UNLCK);
+                }
                 Ok(true) => {
                     self.cursor
                         .store(((offset + 1) % size) as u32, Ordering::Relaxed);
@@ -221,6 +224,26 @@ fn open_lock_file(path: &Path) -> io::Result<File> {
 fn unsafe_geteuid() -> u32 {
     // SAFETY: geteuid cannot fail and has no memory effects.
     unsafe { libc::geteuid() }
+}
+
+/// Whether a `wasmgate` older than the byte locks holds `ip` (a flock on `<dir>/<ip>.lock`).
+/// Nothing is created, and the probe's descriptor is closed at once.
+fn held_by_an_older_host(dir: &Path, ip: Ipv4Addr) -> bool {
+    let path = dir.join(format!("{ip}.lock"));
+    let Ok(file) = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+    else {
+        return false;
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    // SAFETY: flock(2) on a descriptor we own; it has no memory effects.
+    let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    // Closing the descriptor gives back the probe's lock.
+    !free
 }
 
 /// Takes (`F_WRLCK`) or gives back (`F_UNLCK`) the lock on `ip`'s byte without waiting:

@@ -33,6 +33,9 @@ pub struct HostConfig {
     pub cpu: CpuConfig,
     pub storage: StorageConfig,
     pub pool: PoolConfig,
+    /// How many tasks, CPU units and MiB this host takes before RunTask answers with
+    /// `RESOURCE:*` failures (`[capacity]`).
+    pub capacity: CapacityConfig,
     /// Limits on every HTTP container's ports and requests (`[http]`).
     pub http: HttpConfig,
     pub api: ApiConfig,
@@ -455,6 +458,56 @@ impl Default for StorageConfig {
     }
 }
 
+/// `[capacity]`: when this host is full. A task holds its share from RunTask until it is
+/// STOPPED; one that does not fit is refused with ECS's `failures` (`RESOURCE:CPU`,
+/// `RESOURCE:MEMORY`) and nothing starts.
+///
+/// A task's `cpu` and `memory` are ceilings the host enforces (CPU time per period, a
+/// memory limiter), not memory or cores set aside: an idle task holds about a hundred KiB
+/// and no CPU. So by default only what a task really takes is counted (a pool instance per
+/// container, and the host's free memory); `cpu_units` and `memory_mib` add ECS-style
+/// reservations for an operator who wants declared sizes to add up, as on an EC2
+/// container instance.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CapacityConfig {
+    /// Tasks alive (not STOPPED) at once. Default: as many as the pool has instances for
+    /// (one per container).
+    pub max_tasks: Option<u32>,
+    /// CPU units (1024 a vCPU) all tasks' task-level `cpu` may add up to. Default: not
+    /// counted. `RESOURCE:CPU` past it.
+    pub cpu_units: Option<u64>,
+    /// MiB all tasks' task-level `memory` may add up to. Default: not counted.
+    /// `RESOURCE:MEMORY` past it.
+    pub memory_mib: Option<u64>,
+    /// Memory the host keeps for itself: while the machine's available memory
+    /// (`MemAvailable`) is below it, new tasks get `RESOURCE:MEMORY`. Default: 2% of the
+    /// physical memory, at least 64 and at most 512 MiB.
+    pub memory_reserve_mib: Option<u64>,
+}
+
+/// The machine's physical memory in MiB (`None` where the OS does not say).
+pub fn physical_memory_mib() -> Option<u64> {
+    // SAFETY: sysconf reads a value; no memory effects.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let pages = u64::try_from(pages).ok()?;
+    let size = u64::try_from(size).ok()?;
+    Some(pages.saturating_mul(size) / MIB)
+}
+
+/// Pool instances for a machine with `memory_mib` of memory: one per 2 MiB, 1,024 to
+/// 16,384. An idle task costs well under 2 MiB, and 16,384 slots of 4 GiB address space
+/// each stay within half of x86-64's 128 TiB user address space.
+pub fn pool_slots_for(memory_mib: Option<u64>) -> u32 {
+    let slots = memory_mib.unwrap_or(8 * 1024) / 2;
+    u32::try_from(slots.clamp(1_024, 16_384)).unwrap_or(16_384)
+}
+
 /// Sizes of the pooling allocator: how many guests can be alive at once.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -476,14 +529,17 @@ pub struct PoolConfig {
 }
 
 impl Default for PoolConfig {
+    /// Sized from the machine's memory ([`pool_slots_for`]): 12,288 instances on 24 GiB.
     fn default() -> Self {
+        static SLOTS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let slots = *SLOTS.get_or_init(|| pool_slots_for(physical_memory_mib()));
         Self {
             enabled: true,
-            total_component_instances: 4_000,
-            total_core_instances: 16_000,
-            total_memories: 4_000,
-            total_tables: 8_000,
-            total_stacks: 4_000,
+            total_component_instances: slots,
+            total_core_instances: slots.saturating_mul(4),
+            total_memories: slots,
+            total_tables: slots.saturating_mul(2),
+            total_stacks: slots,
             max_memory_mib: 4_096,
             command_reserve_percent: 10,
             task_share_percent: 25,
@@ -617,8 +673,9 @@ pub struct NetworkConfig {
     /// CIDR inside 127.0.0.0/8 that task addresses come from (127.0.0.1, .0 and .255 hosts
     /// and the gateway address are never handed out).
     pub pool: String,
-    /// Machine-wide directory of `<ip>.lock` files (flock) that keep two `wasmgate`
-    /// processes from giving out the same address; created world-writable and sticky.
+    /// Machine-wide directory of `addresses.lock`, whose byte locks (one per address, one
+    /// descriptor per process) keep two `wasmgate` processes from giving out the same
+    /// address; created world-writable and sticky.
     pub lock_dir: PathBuf,
     /// The address guests reach the host's `[[network.gateway]]` ports on; the name
     /// `host.wasmgate.internal` resolves to it. Default: the pool's last address but one.
@@ -842,6 +899,17 @@ impl PoolConfig {
         }
     }
 
+    /// Instances the pool holds for whole containers: the scarcest of component
+    /// instances, memories and stacks (each container needs one of each). `None` without
+    /// a pool (on-demand allocation has no fixed number).
+    pub fn container_slots(&self) -> Option<u32> {
+        self.enabled.then(|| {
+            self.total_component_instances
+                .min(self.total_memories)
+                .min(self.total_stacks)
+        })
+    }
+
     /// Checks the shares; the error names the field and the rule.
     pub fn validate(&self) -> Result<(), String> {
         if self.command_reserve_percent >= 100 {
@@ -983,6 +1051,29 @@ mod tests {
         let e = toml::from_str::<HostConfig>("[storage]\nmax_open_files = 0\n").unwrap_err();
         assert!(e.to_string().contains("max_open_files"), "{e}");
         assert!(e.to_string().contains("nonzero"), "{e}");
+    }
+
+    #[test]
+    fn capacity_section_and_pool_sizes_from_memory() {
+        let c: HostConfig = toml::from_str("").unwrap();
+        assert_eq!(c.capacity, CapacityConfig::default());
+        let c: HostConfig =
+            toml::from_str("[capacity]\nmax_tasks = 50\ncpu_units = 12800\n").unwrap();
+        assert_eq!(c.capacity.max_tasks, Some(50));
+        assert_eq!(c.capacity.cpu_units, Some(12_800));
+        let e = toml::from_str::<HostConfig>("[capacity]\nmax_task = 1\n").unwrap_err();
+        assert!(e.to_string().contains("max_task"), "{e}");
+        // 24 GiB: room for 10,000 idle tasks; small and huge machines are clamped.
+        assert_eq!(pool_slots_for(Some(24 * 1024)), 12_288);
+        assert_eq!(pool_slots_for(Some(512)), 1_024);
+        assert_eq!(pool_slots_for(Some(1 << 30)), 16_384);
+        let p = PoolConfig::default();
+        assert_eq!(p.container_slots(), Some(p.total_component_instances));
+        let off = PoolConfig {
+            enabled: false,
+            ..p
+        };
+        assert_eq!(off.container_slots(), None);
     }
 
     #[test]

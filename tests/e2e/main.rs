@@ -13,6 +13,7 @@ mod api_clients;
 mod api_protocol;
 mod api_state;
 mod authz;
+mod capacity;
 mod cloudwatch;
 mod example;
 mod first_hour;

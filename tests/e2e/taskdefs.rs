@@ -524,3 +524,63 @@ fn a_second_run_uses_the_compile_cache() {
     );
     assert_eq!(digest, &second.container("app")["imageDigest"]);
 }
+
+/// Issue 15, item 7: a cold task with several distinct images compiles them side by side
+/// (up to one compile per CPU), and an image two containers share is compiled once.
+#[test]
+fn distinct_images_of_a_cold_task_compile_side_by_side() {
+    let host = Host::new();
+    let def = task(
+        "cold",
+        &[
+            ("a", "echo", &["one"]),
+            ("b", "exit-code", &["0"]),
+            ("c", "files", &["exists", "/x"]),
+            ("d", "echo", &["two"]),
+        ],
+    );
+    let run = host.run(&def, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+    assert_eq!(
+        run.lines_of("a"),
+        ["arg[0]=a", "arg[1]=one"],
+        "{}",
+        run.debug()
+    );
+    assert_eq!(
+        run.lines_of("d"),
+        ["arg[0]=d", "arg[1]=two"],
+        "{}",
+        run.debug()
+    );
+    let compiled: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("wasmgate: compiled "))
+        .collect();
+    assert_eq!(
+        compiled.len(),
+        3,
+        "one compile per distinct image\n{}",
+        run.debug()
+    );
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Every load is handed to the compiler before the first result is awaited, so with two
+    // CPUs or more a second compile starts while the first runs.
+    if cpus >= 2 {
+        assert!(
+            compiled
+                .iter()
+                .any(|l| !l.contains("(1 compiling at once)")),
+            "compiles overlapped\n{}",
+            run.debug()
+        );
+    }
+    assert!(
+        compiled
+            .iter()
+            .all(|l| !l.contains(&format!("({} compiling at once)", cpus + 1))),
+        "never more compiles than CPUs\n{}",
+        run.debug()
+    );
+}

@@ -467,7 +467,10 @@ impl EcsService {
             o.insert("configuration".into(), c.clone());
         }
         if include.contains(&"STATISTICS") {
-            o.insert("statistics".into(), json!([]));
+            o.insert(
+                "statistics".into(),
+                super::statistics::of(&self.runtime),
+            );
         }
         if include.contains(&"ATTACHMENTS") {
             o.insert("attachments".into(), json!([]));

@@ -23,6 +23,7 @@ mod run;
 mod service;
 mod services;
 mod shape;
+mod statistics;
 mod tags;
 mod taskdefs;
 mod tasks;

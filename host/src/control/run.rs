@@ -305,6 +305,14 @@ impl EcsService {
             };
             let handle = match self.runtime.start_task(spec) {
                 Ok(h) => h,
+                // A full host is ECS's placement failure, not an error, however many started.
+                Err(StartError::Capacity(short)) => {
+                    outcome.failures.push(capacity_failure(
+                        &self.core.arns.cluster(&plan.cluster),
+                        &short,
+                    ));
+                    continue;
+                }
                 Err(e) if outcome.task_ids.is_empty() => return Err(start_error(e)),
                 Err(e) => {
                     outcome.failures.push(json!({
@@ -413,5 +421,12 @@ fn start_error(e: StartError) -> ControlError {
             taskdefs::rules_error(&errors, Some(0), 0)
         }
         StartError::Definition(err) => ControlError::client(err.to_string()),
+        StartError::Capacity(short) => ControlError::client(format!("{short}: {}", short.detail())),
     }
+}
+
+/// ECS's `Failure` for a task the host has no room for: `RESOURCE:CPU` / `RESOURCE:MEMORY`,
+/// on the cluster (this host is its one container instance), the limit in `detail`.
+fn capacity_failure(cluster_arn: &str, short: &crate::runtime::capacity::Shortage) -> Value {
+    json!({ "arn": cluster_arn, "reason": short.to_string(), "detail": short.detail() })
 }

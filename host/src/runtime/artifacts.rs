@@ -12,7 +12,7 @@ use crate::util::sync::lock;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::SystemTime;
 use wasmtime::component::Component;
 use wasmtime_wasi::p2::bindings::CommandPre;
@@ -56,20 +56,70 @@ pub struct Prepared {
     pub entry: Entry,
     /// True when this load had to run the compiler (a cold start).
     pub compiled: bool,
+    /// Compiles running on the host when this one started, itself included (0: no compile).
+    pub compiles_at_once: usize,
 }
 
 pub struct ArtifactCache {
     dir: PathBuf,
     prepared: Mutex<HashMap<String, Prepared>>,
     digests: Mutex<HashMap<PathBuf, (SystemTime, u64, String)>>,
+    /// Compiles run side by side (a task's distinct images, several tasks), at most one
+    /// per CPU: more would only share the cores and make every one of them later.
+    compiles: CompileSlots,
+}
+
+/// A counting semaphore for the compiler, taken on the blocking threads loads run on.
+struct CompileSlots {
+    max: usize,
+    busy: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// One compile's slot; given back when dropped.
+struct CompileSlot<'a> {
+    slots: &'a CompileSlots,
+    /// Compiles running when this one started, itself included.
+    at_once: usize,
+}
+
+impl CompileSlots {
+    fn new(max: usize) -> Self {
+        Self {
+            max: max.max(1),
+            busy: Mutex::new(0),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn take(&self) -> CompileSlot<'_> {
+        let mut busy = lock(&self.busy);
+        while *busy >= self.max {
+            busy = self.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+        *busy += 1;
+        CompileSlot {
+            slots: self,
+            at_once: *busy,
+        }
+    }
+}
+
+impl Drop for CompileSlot<'_> {
+    fn drop(&mut self) {
+        *lock(&self.slots.busy) -= 1;
+        self.slots.freed.notify_one();
+    }
 }
 
 impl ArtifactCache {
     pub fn new(dir: PathBuf) -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
             dir,
             prepared: Mutex::default(),
             digests: Mutex::default(),
+            compiles: CompileSlots::new(cpus),
         }
     }
 
@@ -97,10 +147,11 @@ impl ArtifactCache {
         if let Some(p) = lock(&self.prepared).get(&digest) {
             return Ok(Prepared {
                 compiled: false,
+                compiles_at_once: 0,
                 ..p.clone()
             });
         }
-        let (component, compiled) = self.component(engine, path, &digest, bytes)?;
+        let (component, at_once) = self.component(engine, path, &digest, bytes)?;
         let link_err = |e: wasmtime::Error| ArtifactError::Link {
             path: path.to_owned(),
             message: format!("{e:#}"),
@@ -121,7 +172,8 @@ impl ArtifactCache {
         let prepared = Prepared {
             digest: digest.clone(),
             entry,
-            compiled,
+            compiled: at_once > 0,
+            compiles_at_once: at_once,
         };
         lock(&self.prepared).insert(digest, prepared.clone());
         Ok(prepared)
@@ -151,7 +203,7 @@ impl ArtifactCache {
         path: &Path,
         digest: &str,
         bytes: Option<Vec<u8>>,
-    ) -> Result<(Component, bool), ArtifactError> {
+    ) -> Result<(Component, usize), ArtifactError> {
         let artifact = self
             .dir
             .join(format!("{digest}-{}.cwasm", engine.artifact_key));
@@ -159,7 +211,7 @@ impl ArtifactCache {
             // SAFETY: only files this cache wrote (atomically, under a name derived from the
             // engine's settings) are ever deserialised.
             match unsafe { Component::deserialize_file(&engine.engine, &artifact) } {
-                Ok(c) => return Ok((c, false)),
+                Ok(c) => return Ok((c, 0)),
                 Err(e) => tracing::warn!("discarding unusable cached artifact {artifact:?}: {e}"),
             }
         }
@@ -180,10 +232,13 @@ impl ArtifactCache {
                 message: what,
             });
         }
+        let slot = self.compiles.take();
+        let at_once = slot.at_once;
         let compiled = engine
             .engine
             .precompile_component(&bytes)
             .map_err(not_component)?;
+        drop(slot);
         let cache_err = |source| ArtifactError::Cache {
             path: artifact.clone(),
             source,
@@ -197,7 +252,7 @@ impl ArtifactCache {
         // SAFETY: the bytes were produced by this engine a moment ago.
         let component =
             unsafe { Component::deserialize(&engine.engine, &compiled) }.map_err(not_component)?;
-        Ok((component, true))
+        Ok((component, at_once))
     }
 }
 
@@ -254,6 +309,27 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, vec![format!("{kept}-k1.cwasm")]);
+    }
+
+    #[test]
+    fn compiles_run_side_by_side_up_to_the_limit() {
+        let slots = std::sync::Arc::new(CompileSlots::new(2));
+        let a = slots.take();
+        let b = slots.take();
+        assert_eq!((a.at_once, b.at_once), (1, 2));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s = slots.clone();
+        let waiter = std::thread::spawn(move || tx.send(s.take().at_once).unwrap());
+        // The third waits for a slot: nothing arrives while both are held.
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(50))
+                .is_err()
+        );
+        drop(a);
+        assert_eq!(rx.recv().unwrap(), 2);
+        waiter.join().unwrap();
+        drop(b);
+        assert_eq!(*lock(&slots.busy), 0);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! it. Nothing here knows about HTTP or the ECS API: the control plane drives this.
 
 mod artifacts;
+pub mod capacity;
 mod container;
 mod cpu;
 pub mod descriptors;
@@ -79,6 +80,9 @@ pub enum StartError {
     Invalid(Vec<taskdef::FieldError>),
     #[error(transparent)]
     Definition(#[from] taskdef::TaskDefError),
+    /// The host is full (`[capacity]`): the task would never run.
+    #[error("{short}: {detail}", short = .0, detail = .0.detail())]
+    Capacity(capacity::Shortage),
 }
 
 /// One line per broken rule (`path: rule`), as `wasmgate run` prints them.
@@ -121,8 +125,12 @@ pub(crate) struct Shared {
     artifacts: Arc<artifacts::ArtifactCache>,
     logs: LogStore,
     tasks_dir: PathBuf,
+    /// The one lock that keeps this process's task directories from other hosts' sweeps.
+    storage_owner: storage::StorageOwner,
     net: net::NetworkHost,
     images: crate::images::ImageStore,
+    /// What live tasks hold of the host (`[capacity]`).
+    capacity: Arc<capacity::Capacity>,
     /// Where tasks with a `taskRoleArn` get role credentials from, once one is set.
     credentials: std::sync::RwLock<Option<Arc<dyn TaskCredentialsProvider>>>,
     /// Every task from PROVISIONING to STOPPED, for the host's live reading.
@@ -158,7 +166,9 @@ impl Runtime {
         };
         std::fs::create_dir_all(&data_dir).map_err(dir_err)?;
         let tasks_dir = data_dir.join("tasks");
-        storage::remove_leftovers(&tasks_dir);
+        let owners_dir = data_dir.join("owners");
+        storage::remove_leftovers(&tasks_dir, &owners_dir);
+        let storage_owner = storage::StorageOwner::new(&owners_dir).map_err(dir_err)?;
         let engine = engine::GuestEngine::new(&config)
             .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let logs = LogStore::open(&data_dir.join("logs.db"))?;
@@ -180,14 +190,18 @@ impl Runtime {
             crate::images::ImageStore::new(data_dir.join("images"), config.registry.clone());
         // A component evicted from the image store takes its compiled artifacts with it.
         images.register_eviction_hook(artifacts.clone());
+        let capacity =
+            capacity::Capacity::new(capacity::Limits::new(&config.capacity, &config.pool));
         Ok(Self {
             shared: Arc::new(Shared {
+                capacity,
                 artifacts,
                 images,
                 config,
                 engine,
                 logs,
                 tasks_dir,
+                storage_owner,
                 net,
                 credentials: std::sync::RwLock::new(None),
                 live: Arc::default(),
@@ -198,6 +212,11 @@ impl Runtime {
 
     pub fn config(&self) -> &HostConfig {
         &self.shared.config
+    }
+
+    /// What the host holds for live tasks and what it takes in all (`[capacity]`).
+    pub fn capacity(&self) -> &capacity::Capacity {
+        &self.shared.capacity
     }
 
     pub fn logs(&self) -> &LogStore {
@@ -260,6 +279,17 @@ impl Runtime {
             self.shared.config.fuel.default_budget,
         )
         .map_err(StartError::Invalid)?;
+        // Taken before anything is created, given back at STOPPED: a task the host cannot
+        // take is refused here instead of waiting for resources that never come.
+        let reservation = self
+            .shared
+            .capacity
+            .reserve(capacity::Demand {
+                cpu_units: u64::from(definition.cpu),
+                memory_mib: definition.memory,
+                containers: u32::try_from(plans.len()).unwrap_or(u32::MAX),
+            })
+            .map_err(StartError::Capacity)?;
 
         let identity = spec.identity.unwrap_or_else(|| {
             let api = &self.shared.config.api;
@@ -326,6 +356,7 @@ impl Runtime {
             snapshot: snap_tx,
             events: events_tx,
             stop_rx,
+            reservation,
         };
         tokio::spawn(driver.run());
         Ok(TaskHandle {

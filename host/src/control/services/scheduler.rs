@@ -99,6 +99,18 @@ struct Start {
 struct Started {
     tasks: Vec<(String, Arc<LiveTask>)>,
     error: Option<String>,
+    /// The error is the host being full (RunTask's `RESOURCE:*` failures): the service
+    /// waits for room, and its deployment counts no failed task for it.
+    unplaced: bool,
+}
+
+/// A RunTask failure as a service event says it: `RESOURCE:MEMORY (the host …)`.
+fn unplaced_reason(failure: &serde_json::Value) -> String {
+    let reason = failure["reason"].as_str().unwrap_or("RESOURCE");
+    match failure["detail"].as_str() {
+        Some(d) => format!("{reason} ({d})"),
+        None => reason.to_owned(),
+    }
 }
 
 /// The back-off after `failures` failed starts in a row.
@@ -229,6 +241,11 @@ impl EcsService {
                             out.tasks.push((id.to_owned(), task));
                         }
                     }
+                    if let Some(f) = resp["failures"].as_array().and_then(|f| f.first()) {
+                        out.error = Some(unplaced_reason(f));
+                        out.unplaced = true;
+                        break;
+                    }
                 }
                 Err(e) => {
                     out.error = Some(e.to_string());
@@ -295,12 +312,20 @@ impl EcsService {
                 .iter_mut()
                 .find(|d| d.id == start.deployment)
             {
-                d.failed_tasks += 1;
+                // A full host is no task failing: the circuit breaker does not count it.
+                if !outcome.unplaced {
+                    d.failed_tasks += 1;
+                }
                 d.updated_at_ms = now;
             }
+            let why = if outcome.unplaced {
+                " because no container instance met all of its requirements"
+            } else {
+                ""
+            };
             svc.say(
                 format!(
-                    "(service {name}) was unable to place a task. Reason: {e}. The next attempt is in {} seconds.",
+                    "(service {name}) was unable to place a task{why}. Reason: {e}. The next attempt is in {} seconds.",
                     delay.as_secs()
                 ),
                 now,

@@ -1,10 +1,14 @@
 //! Task addresses: handed out from a pool inside 127/8, one per live task on the machine.
 //!
 //! Several `wasmgate` processes may run at once, so "in use" is decided by the kernel: an
-//! address belongs to whoever holds an exclusive flock on `<lock_dir>/<ip>.lock`. A process
-//! that dies releases its locks with its file descriptors; nothing is left to clean up. Lock
-//! files are never deleted: unlinking a lock file another process has open would let two
-//! processes lock two different files of the same name.
+//! address belongs to whoever holds a write lock on its byte of `<lock_dir>/addresses.lock`
+//! (the byte at the address's 32-bit value; an open-file-description lock, `F_OFD_SETLK`).
+//! One descriptor per pool serves every task of the process, where a file per address cost
+//! a descriptor per task. A process that dies releases its locks with its descriptor;
+//! nothing is left to clean up. The lock file is never deleted: unlinking a lock file
+//! another process has open would let two processes lock two different files of the same
+//! name. (Hosts older than this lock `<ip>.lock` files instead: an address one of them
+//! holds is skipped, but they do not see these locks, so do not mix the two on one pool.)
 
 use super::policy::PeerInfo;
 use crate::util::sync;
@@ -56,6 +60,8 @@ pub struct AddressPool {
     last: u32,
     reserved: Vec<Ipv4Addr>,
     lock_dir: PathBuf,
+    /// `<lock_dir>/addresses.lock`, opened once.
+    locks: Arc<File>,
     /// Where the next search starts, so a just-released address is not handed out again
     /// at once (its old connections may still be draining).
     cursor: AtomicU32,
@@ -67,7 +73,7 @@ pub struct AddressPool {
 pub struct AddressLease {
     address: Ipv4Addr,
     live: Arc<LiveTasks>,
-    _lock: File,
+    locks: Arc<File>,
 }
 
 impl AddressLease {
@@ -78,8 +84,10 @@ impl AddressLease {
 
 impl Drop for AddressLease {
     fn drop(&mut self) {
+        if let Err(e) = byte_lock(&self.locks, self.address, libc::F_UNLCK) {
+            tracing::warn!("cannot release the lock of address {}: {e}", self.address);
+        }
         self.live.lock().remove(&self.address);
-        // The flock goes with the file descriptor.
     }
 }
 
@@ -91,11 +99,14 @@ impl AddressPool {
         reserved: Vec<Ipv4Addr>,
         lock_dir: PathBuf,
     ) -> Result<Self, PoolError> {
-        prepare_lock_dir(&lock_dir).map_err(|source| PoolError::LockDir {
+        let dir_err = |source| PoolError::LockDir {
             path: lock_dir.clone(),
             source,
-        })?;
+        };
+        prepare_lock_dir(&lock_dir).map_err(dir_err)?;
+        let locks = Arc::new(open_lock_file(&lock_dir.join("addresses.lock")).map_err(dir_err)?);
         Ok(Self {
+            locks,
             label,
             first,
             last,
@@ -131,18 +142,27 @@ impl AddressPool {
             if !self.usable(ip) {
                 continue;
             }
-            match try_lock_address(&self.lock_dir, ip) {
-                Ok(Some(lock)) => {
+            // Checked and locked under one guard: a second lock from the same description
+            // would succeed, so "ours already" is this map's to say.
+            let mut live = self.live.lock();
+            if live.contains_key(&ip) {
+                continue;
+            }
+            match byte_lock(&self.locks, ip, libc::F_WRLCK) {
+                Ok(true) if held_by_an_older_host(&self.lock_dir, ip) => {
+                    let _ = byte_lock(&self.locks, ip, libc::F_UNLCK);
+                }
+                Ok(true) => {
                     self.cursor
                         .store(((offset + 1) % size) as u32, Ordering::Relaxed);
-                    self.live.lock().insert(ip, peer);
+                    live.insert(ip, peer);
                     return Ok(AddressLease {
                         address: ip,
                         live: self.live.clone(),
-                        _lock: lock,
+                        locks: self.locks.clone(),
                     });
                 }
-                Ok(None) => {}
+                Ok(false) => {}
                 Err(e) => last_error = Some(e),
             }
         }
@@ -173,45 +193,76 @@ fn prepare_lock_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Opens `<dir>/<ip>.lock` and takes its flock without waiting: `Ok(None)` if a live task
-/// (of any process) holds it.
-fn try_lock_address(dir: &Path, ip: Ipv4Addr) -> io::Result<Option<File>> {
-    let path = dir.join(format!("{ip}.lock"));
+/// Opens the pool's lock file, creating it readable and writable by everyone (every user's
+/// `wasmgate` shares it; the directory is sticky, so nobody can delete it).
+fn open_lock_file(path: &Path) -> io::Result<File> {
     // No symlinks (another user could plant one in the shared directory) and no blocking
     // open (a planted FIFO).
     let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK;
-    let file = match OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o666)
         .custom_flags(flags)
-        .open(&path)
-    {
-        Ok(f) => f,
-        // Created by another user with a stricter umask: a read-only descriptor locks too.
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => OpenOptions::new()
-            .read(true)
-            .custom_flags(flags)
-            .open(&path)?,
-        Err(e) => return Err(e),
-    };
-    if !file.metadata()?.is_file() {
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(io::Error::other(format!(
             "{} is not a regular file",
             path.display()
         )));
     }
+    // The umask may have taken write access from the others: give it back if it is ours.
+    if std::os::unix::fs::MetadataExt::uid(&meta) == unsafe_geteuid() {
+        file.set_permissions(std::fs::Permissions::from_mode(0o666))?;
+    }
+    Ok(file)
+}
+
+fn unsafe_geteuid() -> u32 {
+    // SAFETY: geteuid cannot fail and has no memory effects.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether a `wasmgate` older than the byte locks holds `ip` (a flock on `<dir>/<ip>.lock`).
+/// Nothing is created, and the probe's descriptor is closed at once.
+fn held_by_an_older_host(dir: &Path, ip: Ipv4Addr) -> bool {
+    let path = dir.join(format!("{ip}.lock"));
+    let Ok(file) = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+    else {
+        return false;
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     // SAFETY: flock(2) on a descriptor we own; it has no memory effects.
-    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
-    if locked {
-        return Ok(Some(file));
+    let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    // Closing the descriptor gives back the probe's lock.
+    !free
+}
+
+/// Takes (`F_WRLCK`) or gives back (`F_UNLCK`) the lock on `ip`'s byte without waiting:
+/// `Ok(false)` when another process (or pool) holds it.
+fn byte_lock(file: &File, ip: Ipv4Addr, kind: libc::c_int) -> io::Result<bool> {
+    // SAFETY: a zeroed `flock` is a valid value of the plain C struct.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = libc::off_t::from(u32::from(ip));
+    fl.l_len = 1;
+    // SAFETY: fcntl on a descriptor we own with a valid `flock`; l_pid is 0 as OFD locks
+    // require.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &fl) } == 0 {
+        return Ok(true);
     }
     let err = io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(None)
-    } else {
-        Err(err)
+    match err.raw_os_error() {
+        Some(libc::EAGAIN | libc::EACCES) => Ok(false),
+        _ => Err(err),
     }
 }

@@ -590,6 +590,30 @@ fn pool_skips_reserved_hosts_and_never_shares_an_address() {
 }
 
 #[test]
+fn pool_skips_an_address_an_older_host_holds_by_its_lock_file() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let locks = dir.path().join("net");
+    let p = pool_in(&locks, "127.99.0.0/29");
+    // An older host holds .1 the way it did: a flock on `<ip>.lock`.
+    let old = std::fs::File::create(locks.join("127.99.0.1.lock")).unwrap();
+    // SAFETY: flock on a descriptor the test owns.
+    assert_eq!(
+        unsafe { libc::flock(old.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    let lease = p.allocate(peer()).unwrap();
+    assert_eq!(lease.address(), Ipv4Addr::new(127, 99, 0, 2));
+    drop(old);
+    drop(lease);
+    // Released, and the stale file left behind blocks nothing: all six are handed out.
+    let again: Vec<_> = (0..6).map(|_| p.allocate(peer()).unwrap()).collect();
+    let mut got: Vec<_> = again.iter().map(|l| l.address().octets()[3]).collect();
+    got.sort();
+    assert_eq!(got, vec![1, 2, 3, 4, 5, 7]);
+}
+
+#[test]
 fn pool_never_hands_out_127_0_0_1_or_dot_255() {
     let dir = tempfile::tempdir().unwrap();
     let p = pool_in(dir.path(), "127.0.0.0/24");

@@ -7,6 +7,16 @@ use crate::runtime::image;
 use crate::runtime::status::TaskEvent;
 use std::time::{Duration, SystemTime};
 
+/// One distinct component's load: on a blocking thread, then its result for every
+/// container that runs it.
+enum Load {
+    Running(
+        tokio::task::JoinHandle<Result<Prepared, crate::runtime::artifacts::ArtifactError>>,
+        std::time::Instant,
+    ),
+    Done(Prepared),
+}
+
 /// How long a component may take to load before watchers are told it is compiling.
 const COMPILE_NOTICE_AFTER: Duration = Duration::from_millis(250);
 
@@ -33,16 +43,18 @@ impl Driver {
         leases: &mut Vec<crate::images::ImageLease>,
         registry: &[Option<String>],
     ) -> Result<Vec<Prepared>, (usize, String)> {
-        let mut out = Vec::with_capacity(self.plans.len());
+        let fail = |i: usize, e: String| (i, format!("CannotPullContainerError: {e}"));
+        // Resolve and pull first (pulls of one image are coalesced by the store)...
+        let mut sources = Vec::with_capacity(self.plans.len());
         for (i, plan) in self.plans.iter().enumerate() {
-            let fail = |e: String| (i, format!("CannotPullContainerError: {e}"));
-            let source =
-                image::resolve(&plan.def.image, &self.base_dir).map_err(|e| fail(e.to_string()))?;
-            let (path, image_digest) = match source {
+            let source = image::resolve(&plan.def.image, &self.base_dir)
+                .map_err(|e| fail(i, e.to_string()))?;
+            sources.push(match source {
                 image::ImageSource::File(path) => {
                     image::check_file(&path, &self.shared.config.data_dir())
-                        .map_err(|e| fail(e.to_string()))?;
-                    self.check_readable(&plan.def.image, &path).map_err(fail)?;
+                        .map_err(|e| fail(i, e.to_string()))?;
+                    self.check_readable(&plan.def.image, &path)
+                        .map_err(|e| fail(i, e))?;
                     (path, None)
                 }
                 image::ImageSource::Registry(reference) => {
@@ -53,39 +65,68 @@ impl Driver {
                             registry.get(i).and_then(Option::as_deref),
                         )
                         .await
-                        .map_err(|e| fail(e.to_string()))?;
+                        .map_err(|e| fail(i, e.to_string()))?;
                     let digest = pulled.manifest_digest.clone();
                     let path = pulled.path.clone();
                     leases.push(pulled.lease);
                     (path, Some(digest))
                 }
-            };
-            let shared = self.shared.clone();
-            let started = std::time::Instant::now();
-            let mut load =
-                tokio::task::spawn_blocking(move || shared.artifacts.load(&shared.engine, &path));
-            // A cached component loads in well under a millisecond; only a compile takes
-            // long enough for a watcher to want to know.
-            let loaded = match tokio::time::timeout(COMPILE_NOTICE_AFTER, &mut load).await {
-                Ok(done) => done,
-                Err(_) => {
-                    let _ = self.events.send(TaskEvent::Compiling {
-                        container: plan.def.name.clone(),
+            });
+        }
+        // ...then load every distinct component at once: a cold task with several images
+        // compiles them side by side (the cache bounds compiles by the CPU count).
+        let mut loads: Vec<(std::path::PathBuf, Load)> = Vec::new();
+        let mut load_of = Vec::with_capacity(sources.len());
+        for (path, _) in &sources {
+            let k = match loads.iter().position(|(p, _)| p == path) {
+                Some(k) => k,
+                None => {
+                    let (shared, p) = (self.shared.clone(), path.clone());
+                    let load = tokio::task::spawn_blocking(move || {
+                        shared.artifacts.load(&shared.engine, &p)
                     });
-                    load.await
+                    loads.push((path.clone(), Load::Running(load, std::time::Instant::now())));
+                    loads.len() - 1
                 }
             };
-            let prepared = loaded
-                .map_err(|e| fail(e.to_string()))?
-                .map_err(|e| fail(e.to_string()))?;
-            if prepared.compiled {
-                self.notice(format!(
-                    "compiled {} ({}) in {} ms",
-                    plan.def.image,
-                    &prepared.digest[..12],
-                    started.elapsed().as_millis()
-                ));
-            }
+            load_of.push(k);
+        }
+        let mut out = Vec::with_capacity(self.plans.len());
+        for (i, ((plan, (_, image_digest)), k)) in
+            self.plans.iter().zip(sources).zip(load_of).enumerate()
+        {
+            let prepared = match &mut loads[k].1 {
+                Load::Done(p) => p.clone(),
+                Load::Running(load, started) => {
+                    let started = *started;
+                    // A cached component loads in well under a millisecond; only a compile
+                    // takes long enough for a watcher to want to know.
+                    let loaded = match tokio::time::timeout(COMPILE_NOTICE_AFTER, &mut *load).await
+                    {
+                        Ok(done) => done,
+                        Err(_) => {
+                            let _ = self.events.send(TaskEvent::Compiling {
+                                container: plan.def.name.clone(),
+                            });
+                            load.await
+                        }
+                    };
+                    let prepared = loaded
+                        .map_err(|e| fail(i, e.to_string()))?
+                        .map_err(|e| fail(i, e.to_string()))?;
+                    if prepared.compiled {
+                        self.notice(format!(
+                            "compiled {} ({}) in {} ms ({} compiling at once)",
+                            plan.def.image,
+                            &prepared.digest[..12],
+                            started.elapsed().as_millis(),
+                            prepared.compiles_at_once
+                        ));
+                    }
+                    loads[k].1 = Load::Done(prepared.clone());
+                    prepared
+                }
+            };
             let image_digest =
                 image_digest.unwrap_or_else(|| format!("sha256:{}", prepared.digest));
             self.snapshot.send_modify(|s| {

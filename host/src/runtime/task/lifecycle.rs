@@ -30,6 +30,8 @@ impl Driver {
         let now = SystemTime::now();
         if status == TaskStatus::Stopped {
             self.stop_unstarted_containers();
+            // Before anyone can see STOPPED: a RunTask answering it finds the room again.
+            self.reservation.release();
         }
         self.snapshot.send_modify(|s| {
             s.last_status = status;
@@ -147,13 +149,19 @@ impl Driver {
         self.snapshot
             .send_modify(|s| s.private_ipv4_address = Some(address));
         // Directory work blocks on the disk: keep it off the threads that run guests.
-        let (tasks_dir, task_id, volumes) = (
-            self.shared.tasks_dir.clone(),
+        let (shared, task_id, volumes) = (
+            self.shared.clone(),
             id.clone(),
             self.definition.volumes.len(),
         );
         let created = tokio::task::spawn_blocking(move || {
-            TaskStorage::create(&tasks_dir, &task_id, n, volumes)
+            TaskStorage::create(
+                &shared.tasks_dir,
+                &shared.storage_owner,
+                &task_id,
+                n,
+                volumes,
+            )
         })
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e)));

@@ -54,6 +54,8 @@ pub(super) struct Driver {
     pub snapshot: watch::Sender<TaskSnapshot>,
     pub events: broadcast::Sender<TaskEvent>,
     pub stop_rx: mpsc::UnboundedReceiver<(StopCode, String)>,
+    /// The task's share of the host, given back as it becomes STOPPED.
+    pub reservation: super::capacity::Reservation,
 }
 
 /// One container's running state, separate from the driver's inputs.

@@ -62,6 +62,8 @@ pub struct ArtifactCache {
     dir: PathBuf,
     prepared: Mutex<HashMap<String, Prepared>>,
     digests: Mutex<HashMap<PathBuf, (SystemTime, u64, String)>>,
+    /// Loads answered without compiling (from memory or the disk cache).
+    hits: std::sync::atomic::AtomicU64,
 }
 
 impl ArtifactCache {
@@ -70,6 +72,7 @@ impl ArtifactCache {
             dir,
             prepared: Mutex::default(),
             digests: Mutex::default(),
+            hits: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -95,12 +98,16 @@ impl ArtifactCache {
             }
         };
         if let Some(p) = lock(&self.prepared).get(&digest) {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(Prepared {
                 compiled: false,
                 ..p.clone()
             });
         }
         let (component, compiled) = self.component(engine, path, &digest, bytes)?;
+        if !compiled {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let link_err = |e: wasmtime::Error| ArtifactError::Link {
             path: path.to_owned(),
             message: format!("{e:#}"),
@@ -125,6 +132,11 @@ impl ArtifactCache {
         };
         lock(&self.prepared).insert(digest, prepared.clone());
         Ok(prepared)
+    }
+
+    /// Loads that needed no compilation since start (`CompileCacheHits`).
+    pub fn hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Forgets the component with this content digest: its artifacts on disk (one per

@@ -4,11 +4,21 @@
 //! per batch and per value, the accounted bytes per series after an hour of data, the
 //! process RSS growth, and the flush cost to `metrics.db`.
 //!
+//! Then the cost of collection: the host's publisher (`metrics::publish::Sampler`) over
+//! 1,000 running tasks (10 services of 100, one HTTP container each) for 10 minutes of
+//! simulated seconds, writing every 10 s into a store with `[metrics]` defaults and
+//! flushing to disk as `serve` does: CPU time per second of collection, series, memory,
+//! and metrics.db held to the cap.
+//!
 //! `cargo bench --bench metrics` (prints Markdown for BENCHMARKS.md).
 
 use std::time::Instant;
 
+use std::time::Duration;
+use wasmgate::metrics::publish::{Sampler, write};
 use wasmgate::metrics::store::{Datum, MetricStore, SeriesKey, Values, now_secs};
+use wasmgate::runtime::TaskStatus;
+use wasmgate::runtime::live::{LiveContainer, LiveNetwork, LiveTask};
 
 const TASKS: usize = 1000;
 const PER_TASK: usize = 5;
@@ -26,8 +36,121 @@ fn rss_kib() -> u64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    store_footprint()?;
+    collection_cost()
+}
+
+/// 1,000 running tasks as the runtime's live reading shows them, `s` seconds in.
+fn tasks_at(s: u64) -> Vec<LiveTask> {
+    (0..TASKS)
+        .map(|t| LiveTask {
+            task_id: format!("{t:032x}"),
+            task_arn: format!("arn:aws:ecs:us-east-1:000000000000:task/default/{t:032x}"),
+            cluster_arn: "arn:aws:ecs:us-east-1:000000000000:cluster/default".into(),
+            cluster: "default".into(),
+            service: Some(format!("svc{}", t % 10)),
+            family: format!("fam{}", t % 10),
+            revision: "1".into(),
+            group: format!("service:svc{}", t % 10),
+            last_status: TaskStatus::Running,
+            created_at: 0,
+            started_at: Some(0),
+            cpu_units: 256,
+            memory_mib: 512,
+            ephemeral_storage_gib: 20,
+            containers: vec![LiveContainer {
+                name: "web".into(),
+                cpu_units: 256,
+                cpu_time_ns: s * 200_000_000,
+                throttled_ns: s * 50_000_000,
+                fuel_consumed: s * 1_000_000,
+                memory_bytes: 8 << 20,
+                memory_peak_bytes: 16 << 20,
+                memory_limit_bytes: 512 << 20,
+                instances: s * 20,
+                http: true,
+            }],
+            network: LiveNetwork {
+                rx_bytes: s * 10_000,
+                rx_packets: s * 10,
+                tx_bytes: s * 20_000,
+                tx_packets: s * 10,
+            },
+            storage_used_bytes: 1 << 20,
+            storage_limit_bytes: 20 << 30,
+            memory_bytes: 8 << 20,
+        })
+        .collect()
+}
+
+fn collection_cost() -> anyhow::Result<()> {
+    const SIMULATED: u64 = 600;
     let dir = tempfile::tempdir()?;
-    let store = MetricStore::open(&dir.path().join("metrics.db"), 100_000, 4 << 30)?;
+    let path = dir.path().join("metrics.db");
+    let defaults = wasmgate::config::MetricsConfig::default();
+    let store = MetricStore::open(&path, defaults.max_series, defaults.max_bytes())?;
+    let mut sampler = Sampler::default();
+    let rss0 = rss_kib();
+    let start = now_secs() - SIMULATED as i64;
+    let mut pending = Vec::new();
+    let mut busy = Duration::ZERO;
+    let mut points = 0usize;
+    for s in 0..SIMULATED {
+        // Reading the tasks is part of collection (the runtime builds these each second).
+        let t0 = Instant::now();
+        let tasks = tasks_at(s);
+        let got = sampler.sample(start + s as i64, Duration::from_secs(1), &tasks, None, 0);
+        points += got.len();
+        pending.extend(got);
+        if s % 10 == 9 {
+            write(&store, &std::mem::take(&mut pending));
+        }
+        if s % 2 == 1 {
+            store.flush()?;
+        }
+        busy += t0.elapsed();
+    }
+    store.flush()?;
+    let rss1 = rss_kib();
+    let f = store.footprint();
+    let (used, file) = store.disk_footprint()?;
+    let per_sec = busy.as_secs_f64() / SIMULATED as f64;
+    println!();
+    println!(
+        "| host publisher, {TASKS} running tasks, {SIMULATED} s simulated, `[metrics]` defaults | |"
+    );
+    println!("|---|---|");
+    println!(
+        "| collection + insert + flush per second | {:.1} ms (host CPU {:.1} % of one core) |",
+        per_sec * 1e3,
+        per_sec * 100.0
+    );
+    println!(
+        "| data points per second (values in one datum per series) | {} |",
+        points as u64 / SIMULATED
+    );
+    println!("| series | {} |", f.series);
+    println!(
+        "| accounted bytes after {SIMULATED} s | {:.1} MiB |",
+        f.bytes as f64 / 1048576.0
+    );
+    println!(
+        "| RSS growth | {:.1} MiB |",
+        rss1.saturating_sub(rss0) as f64 / 1024.0
+    );
+    println!(
+        "| metrics.db pages in use / file | {:.1} / {:.1} MiB (cap {} MiB) |",
+        used as f64 / 1048576.0,
+        file as f64 / 1048576.0,
+        defaults.max_mib
+    );
+    Ok(())
+}
+
+fn store_footprint() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    // The default cap (512 MiB): the file is held to it as memory is.
+    let store = MetricStore::open(&dir.path().join("metrics.db"), 100_000, 512 << 20)?;
     let names = [
         "CpuUtilized",
         "MemoryUtilized",

@@ -8,6 +8,8 @@
 //! - `/fetch?url=http://…`: GETs the URL through `wasi:http/outgoing-handler` and answers
 //!   `fetched <status> <body>`, or `502 fetch failed: <error-code>`.
 //! - `/env?name=V`: answers the value of environment variable `V` (or 404).
+//! - `/burn?ms=N`: computes for N ms of wall time (CPU-bound: the host's CPU share
+//!   throttles it), then answers `burned N ms`.
 //!
 //! `main` is never run by wasmgate (the component serves HTTP); it only explains that.
 
@@ -76,6 +78,18 @@ impl wasip2::exports::http::incoming_handler::Guest for Hello {
                         );
                     }
                 }
+            }
+            "/burn" => {
+                let ms = query(&path, "ms").and_then(|m| m.parse::<u64>().ok());
+                let ms = ms.unwrap_or(100).min(10_000);
+                let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+                let mut x: u64 = black_box(1);
+                while std::time::Instant::now() < until {
+                    for _ in 0..10_000 {
+                        x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                    }
+                }
+                respond(out, 200, "text/plain", format!("burned {ms} ms\n").as_bytes());
             }
             "/env" => match query(&path, "name").and_then(|n| std::env::var(n).ok()) {
                 Some(v) => respond(out, 200, "text/plain", format!("{v}\n").as_bytes()),

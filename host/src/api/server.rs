@@ -319,6 +319,9 @@ impl Front {
         }
         let status = response.status().as_u16();
         let ms = started.elapsed().as_secs_f64() * 1e3;
+        if let Some(o) = self.router.observer() {
+            o.observe(&operation, status, ms / 1e3);
+        }
         if status >= 500 {
             tracing::warn!(%request_id, %operation, status, ms, "api request failed");
         } else {

@@ -18,6 +18,8 @@ use wasmgate::iam::authz::PolicyAuthorizer;
 use wasmgate::iam::store::IamStore;
 use wasmgate::lb::LoadBalancer;
 use wasmgate::logs::LogsService;
+use wasmgate::metrics::prometheus::{self, ApiMetrics, Exporter};
+use wasmgate::metrics::publish::Publisher;
 use wasmgate::metrics::{MetricStore, MetricsService};
 use wasmgate::protocol::Router;
 use wasmgate::runtime::Runtime;
@@ -43,6 +45,10 @@ pub struct ServeArgs {
     /// Port 0 picks a free port; the address is printed once listening.
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (tasks, containers, the load
+    /// balancer, the API). Port 0 picks a free port; the address is printed.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 pub fn serve(config: HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -62,7 +68,7 @@ pub fn serve(config: HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // this one's live tasks as lost and start replacements for its services.
     let _owner = DataDirOwner::acquire(&config.data_dir())?;
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let result = rt.block_on(run(config, listen, auth, limits));
+    let result = rt.block_on(run(config, listen, args.metrics_listen, auth, limits));
     rt.shutdown_timeout(RUNTIME_SHUTDOWN);
     result
 }
@@ -70,6 +76,7 @@ pub fn serve(config: HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
 async fn run(
     config: HostConfig,
     listen: SocketAddr,
+    metrics_listen: Option<SocketAddr>,
     auth: Auth,
     limits: api::server::ServeLimits,
 ) -> anyhow::Result<ExitCode> {
@@ -78,6 +85,14 @@ async fn run(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr().context("listener address")?;
+    let metrics_listener = match metrics_listen {
+        Some(a) => Some(
+            TcpListener::bind(a)
+                .await
+                .with_context(|| format!("--metrics-listen: cannot listen on {a}"))?,
+        ),
+        None => None,
+    };
     // The load balancer of `[lb]`: listeners bound before any state is touched too. The
     // control plane gets a clone (`lb.clone()`) to register service tasks as targets.
     let lb = LoadBalancer::from_config(&config.lb, &config.api.region, &config.api.account_id)
@@ -172,6 +187,30 @@ async fn run(
     );
     metrics.alarms().spawn(metrics_config.alarm_evaluation());
     metric_store.spawn_maintenance();
+    // What the host publishes by itself: AWS/ECS, ECS/ContainerInsights,
+    // AWS/ApplicationELB and wasmgate, every 10 s at 1-second resolution.
+    Publisher {
+        store: metric_store.clone(),
+        runtime: runtime.clone(),
+        lb: Some(lb.clone()),
+        state: state.clone(),
+    }
+    .spawn();
+    let api_metrics = Arc::new(ApiMetrics::default());
+    let (metrics_stop_tx, metrics_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    if let Some(l) = metrics_listener {
+        let bound = l.local_addr().context("metrics listener address")?;
+        let exporter = Exporter {
+            runtime: runtime.clone(),
+            lb: Some(lb.clone()),
+            api: api_metrics.clone(),
+            log_db: data_dir.join("logs.db"),
+        };
+        tokio::spawn(prometheus::serve(l, exporter, async {
+            let _ = metrics_stop_rx.await;
+        }));
+        eprintln!("wasmgate: metrics on http://{bound}/metrics");
+    }
     ecs.set_load_balancer(lb.clone());
     let logs = LogsService::new(runtime.logs().clone())
         .with_arn_scope(settings.region.clone(), settings.account_id.clone());
@@ -184,7 +223,8 @@ async fn run(
         .service(Arc::new(IamService::new(iam.clone())))
         .service(Arc::new(sts))
         .service(Arc::new(metrics))
-        .authorizer(Arc::new(authorizer));
+        .authorizer(Arc::new(authorizer))
+        .observer(api_metrics);
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let signals = Signals::install().context("cannot install signal handlers")?;
@@ -203,6 +243,7 @@ async fn run(
     ecs.shutdown().await;
     meter.finish().await;
     lb.shutdown().await;
+    let _ = metrics_stop_tx.send(());
     if let Err(e) = metric_store.flush() {
         eprintln!("wasmgate: metrics store: {e}");
     }

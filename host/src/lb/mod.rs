@@ -20,9 +20,12 @@
 //!   through, and a health check reads at most a few KiB of its answer.
 
 pub(crate) mod conns;
+mod counters;
 mod health;
 mod proxy;
 mod served;
+
+pub use counters::{CounterTotals, Times};
 
 use crate::config::{LbAlgorithm, LbConfig, TargetGroupConfig};
 use crate::util::sync::lock;
@@ -118,6 +121,20 @@ impl HealthCheckInfo {
     }
 }
 
+/// One target group's figures for CloudWatch and Prometheus (`AWS/ApplicationELB`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupReading {
+    pub name: String,
+    pub arn: String,
+    /// The `TargetGroup` dimension: `targetgroup/<name>/<id>`, the ARN's suffix.
+    pub dimension: String,
+    pub totals: CounterTotals,
+    pub healthy: u64,
+    pub unhealthy: u64,
+    /// Registered targets not draining (what `RequestCountPerTarget` divides by).
+    pub targets: u64,
+}
+
 /// A configured listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerInfo {
@@ -135,6 +152,8 @@ pub struct LoadBalancer {
 
 struct Inner {
     groups: Vec<Arc<TargetGroup>>,
+    /// `app/wasmgate/<id>`: the `LoadBalancer` dimension of its metrics.
+    dimension: String,
     listeners: Vec<ListenerInfo>,
     limits: conns::ConnLimits,
     state: Mutex<RunState>,
@@ -153,6 +172,7 @@ struct RunState {
 
 pub(crate) struct TargetGroup {
     info: TargetGroupInfo,
+    counters: Arc<counters::GroupCounters>,
     targets: Mutex<Vec<Arc<Target>>>,
     next: AtomicUsize,
 }
@@ -189,6 +209,7 @@ impl LoadBalancer {
             }
             groups.push(Arc::new(TargetGroup {
                 info,
+                counters: Arc::default(),
                 targets: Mutex::new(Vec::new()),
                 next: AtomicUsize::new(0),
             }));
@@ -222,6 +243,10 @@ impl LoadBalancer {
         Ok(Self {
             inner: Arc::new(Inner {
                 groups,
+                dimension: {
+                    let digest = Sha256::digest(format!("{region}:{account_id}").as_bytes());
+                    format!("app/wasmgate/{}", hex::encode(&digest[..8]))
+                },
                 listeners,
                 limits,
                 state: Mutex::new(RunState::default()),
@@ -299,6 +324,52 @@ impl LoadBalancer {
     /// Every target group, in config order.
     pub fn target_groups(&self) -> Vec<TargetGroupInfo> {
         self.inner.groups.iter().map(|g| g.info.clone()).collect()
+    }
+
+    /// The `LoadBalancer` dimension of the built-in load balancer, as ALB's ARN suffix
+    /// `app/<name>/<id>`: `app/wasmgate/<16 hex of region and account>`.
+    pub fn dimension(&self) -> String {
+        self.inner.dimension.clone()
+    }
+
+    /// Every group's counters and target health now, in config order.
+    pub fn readings(&self) -> Vec<GroupReading> {
+        self.inner
+            .groups
+            .iter()
+            .map(|g| {
+                let targets = lock(&g.targets);
+                let states: Vec<TargetHealth> =
+                    targets.iter().map(|t| lock(&t.health).state).collect();
+                let count = |s: TargetHealth| states.iter().filter(|&&h| h == s).count() as u64;
+                GroupReading {
+                    name: g.info.name.clone(),
+                    arn: g.info.arn.clone(),
+                    dimension: g
+                        .info
+                        .arn
+                        .split_once(":targetgroup/")
+                        .map_or_else(|| g.info.name.clone(), |(_, s)| format!("targetgroup/{s}")),
+                    totals: g.counters.totals(),
+                    healthy: count(TargetHealth::Healthy),
+                    unhealthy: count(TargetHealth::Unhealthy),
+                    targets: states
+                        .iter()
+                        .filter(|&&h| h != TargetHealth::Draining)
+                        .count() as u64,
+                }
+            })
+            .collect()
+    }
+
+    /// The target response times of each group since the last call, in config order (one
+    /// reader: the metrics publisher, which turns them into 1-second statistic sets).
+    pub fn take_response_times(&self) -> Vec<Times> {
+        self.inner
+            .groups
+            .iter()
+            .map(|g| g.counters.take_times())
+            .collect()
     }
 
     /// A target group by ARN or name.

@@ -148,6 +148,7 @@ pub(super) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let group = group.clone();
+        let open = group.counters.connection();
         let tracker = conn.tracker();
         let svc = service_fn(move |req| {
             // In progress until its response body was sent.
@@ -172,6 +173,7 @@ pub(super) async fn serve(
             .into_owned();
         let served = graceful.watch(served);
         tokio::spawn(async move {
+            let _open = open;
             match conn.run(served).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::debug!(%peer, "load balancer connection: {e}"),
@@ -183,12 +185,30 @@ pub(super) async fn serve(
     let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
 }
 
+/// One request through the group, counted for its metrics: every request, then either the
+/// target's answer (class and time to its headers) or the load balancer's own.
 async fn handle(
     group: Arc<TargetGroup>,
     listener_port: u16,
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    group.counters.request();
+    let (resp, by_target) = forward(&group, listener_port, peer, req).await;
+    match by_target {
+        Some(took) => group.counters.target_answered(resp.status().as_u16(), took),
+        None => group.counters.elb_answered(resp.status().as_u16()),
+    }
+    Ok(resp)
+}
+
+/// The response, and how long the target took when a target gave it.
+async fn forward(
+    group: &Arc<TargetGroup>,
+    listener_port: u16,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> (Response<ProxyBody>, Option<Duration>) {
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     add_forwarded(&mut parts.headers, peer, listener_port);
@@ -212,7 +232,7 @@ async fn handle(
     let mut excluded = None;
     loop {
         let Some(in_flight) = group.pick(excluded) else {
-            return Ok(match excluded {
+            let resp = match excluded {
                 Some(addr) => text(
                     StatusCode::BAD_GATEWAY,
                     format!(
@@ -225,11 +245,15 @@ async fn handle(
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!("no healthy targets in target group {}\n", group.name()),
                 ),
-            });
+            };
+            return (resp, None);
         };
         let target = in_flight.target();
         let Ok(uri) = Uri::try_from(format!("http://{}{}", target.addr, path)) else {
-            return Ok(text(StatusCode::BAD_REQUEST, "bad request target\n".into()));
+            return (
+                text(StatusCode::BAD_REQUEST, "bad request target\n".into()),
+                None,
+            );
         };
         let out_body = match body.take() {
             Some(b) if !retriable => b.boxed(),
@@ -239,8 +263,10 @@ async fn handle(
         *out.method_mut() = parts.method.clone();
         *out.uri_mut() = uri;
         *out.headers_mut() = parts.headers.clone();
+        let sent = tokio::time::Instant::now();
         match target.client.request(out).await {
             Ok(resp) => {
+                let took = sent.elapsed();
                 let (mut rparts, rbody) = resp.into_parts();
                 strip_hop_by_hop(&mut rparts.headers);
                 rparts.version = http::Version::default();
@@ -251,7 +277,7 @@ async fn handle(
                         f
                     })
                     .boxed();
-                return Ok(Response::from_parts(rparts, rbody));
+                return (Response::from_parts(rparts, rbody), Some(took));
             }
             // No response came: the connection could not be made, or a pooled one was
             // closed by the target under us. Safe to send again only when idempotent.
@@ -263,7 +289,7 @@ async fn handle(
             Err(e) => {
                 tracing::warn!(target_group = group.name(), target = %target.addr,
                     "target request failed: {}", chain(&e));
-                return Ok(text(
+                let resp = text(
                     StatusCode::BAD_GATEWAY,
                     format!(
                         "bad gateway: target {} of target group {}: {}\n",
@@ -271,7 +297,8 @@ async fn handle(
                         group.name(),
                         chain(&e)
                     ),
-                ));
+                );
+                return (resp, None);
             }
         }
     }

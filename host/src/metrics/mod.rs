@@ -4,6 +4,8 @@
 pub mod alarms;
 pub mod api;
 pub mod math;
+pub mod prometheus;
+pub mod publish;
 pub mod store;
 
 pub use api::MetricsService;

@@ -79,7 +79,9 @@ pub use authorize::{AuthorizeRequest, Authorizer, Peer, Refusal};
 pub use context::{Context, Principal, PrincipalKind, ProtocolKind};
 pub use credentials::{Credential, CredentialSource};
 pub use error::ApiError;
-pub use router::{DEFAULT_MAX_BODY_BYTES, Routed, Router, RouterBuilder, RouterError};
+pub use router::{
+    DEFAULT_MAX_BODY_BYTES, RequestObserver, Routed, Router, RouterBuilder, RouterError,
+};
 pub use service::{
     BoxFuture, Handler, Operation, Protocol, Request, Route, Service, ValueService, encode,
     forwarding,

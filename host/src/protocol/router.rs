@@ -122,6 +122,14 @@ pub struct RouterBuilder {
     target_prefixes: HashMap<&'static str, usize>,
     rpc_names: HashMap<&'static str, usize>,
     authorizer: Option<Arc<dyn Authorizer>>,
+    observer: Option<Arc<dyn RequestObserver>>,
+}
+
+/// Told of every answered request (Prometheus' API counters and latency histogram).
+pub trait RequestObserver: Send + Sync {
+    /// `operation` as [`Routed::describe`] writes it (`Service.Operation`, or the service
+    /// alone when the body names the operation, `-` when nothing was routed).
+    fn observe(&self, operation: &str, status: u16, seconds: f64);
 }
 
 impl RouterBuilder {
@@ -226,6 +234,12 @@ impl RouterBuilder {
         self
     }
 
+    /// Tells `observer` of every request the server answers.
+    pub fn observer(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
         self.max_body_bytes = limit;
         self
@@ -262,6 +276,7 @@ impl RouterBuilder {
             by_signing,
             max_body_bytes: self.max_body_bytes,
             authorizer: self.authorizer,
+            observer: self.observer,
         })
     }
 }
@@ -274,6 +289,7 @@ pub struct Router {
     by_signing: HashMap<&'static str, Vec<usize>>,
     max_body_bytes: usize,
     authorizer: Option<Arc<dyn Authorizer>>,
+    observer: Option<Arc<dyn RequestObserver>>,
 }
 
 /// How a request is answered: the protocol's shape.
@@ -329,7 +345,13 @@ impl Router {
             target_prefixes: HashMap::new(),
             rpc_names: HashMap::new(),
             authorizer: None,
+            observer: None,
         }
+    }
+
+    /// Who is told of every answered request, if anyone.
+    pub fn observer(&self) -> Option<&Arc<dyn RequestObserver>> {
+        self.observer.as_ref()
     }
 
     /// Picks the service, protocol and (except awsQuery) operation from the request head and

@@ -67,6 +67,8 @@ pub struct ArtifactCache {
     /// Compiles run side by side (a task's distinct images, several tasks), at most one
     /// per CPU: more would only share the cores and make every one of them later.
     compiles: CompileSlots,
+    /// Loads answered without compiling (from memory or the disk cache).
+    hits: std::sync::atomic::AtomicU64,
 }
 
 /// A counting semaphore for the compiler, taken on the blocking threads loads run on.
@@ -95,7 +97,7 @@ impl CompileSlots {
     fn take(&self) -> CompileSlot<'_> {
         let mut busy = lock(&self.busy);
         while *busy >= self.max {
-            busy = self.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
+            busy = self.freed.wait(busy).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         *busy += 1;
         CompileSlot {
@@ -120,6 +122,7 @@ impl ArtifactCache {
             prepared: Mutex::default(),
             digests: Mutex::default(),
             compiles: CompileSlots::new(cpus),
+            hits: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -145,6 +148,7 @@ impl ArtifactCache {
             }
         };
         if let Some(p) = lock(&self.prepared).get(&digest) {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(Prepared {
                 compiled: false,
                 compiles_at_once: 0,
@@ -152,6 +156,9 @@ impl ArtifactCache {
             });
         }
         let (component, at_once) = self.component(engine, path, &digest, bytes)?;
+        if at_once == 0 {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let link_err = |e: wasmtime::Error| ArtifactError::Link {
             path: path.to_owned(),
             message: format!("{e:#}"),
@@ -177,6 +184,11 @@ impl ArtifactCache {
         };
         lock(&self.prepared).insert(digest, prepared.clone());
         Ok(prepared)
+    }
+
+    /// Loads that needed no compilation since start (`CompileCacheHits`).
+    pub fn hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Forgets the component with this content digest: its artifacts on disk (one per

@@ -173,6 +173,11 @@ impl HttpShares {
     /// Request instances held now by all tasks.
     #[cfg(test)]
     pub fn used(&self) -> usize {
+        self.in_use()
+    }
+
+    /// Request instances held now by all tasks (the host's metrics).
+    pub fn in_use(&self) -> usize {
         self.used.load(Ordering::Acquire)
     }
 }

@@ -240,6 +240,17 @@ impl Runtime {
         self.shared.live.read_all()
     }
 
+    /// Component loads answered from the compile cache (memory or disk) since start.
+    pub fn compile_cache_hits(&self) -> u64 {
+        self.shared.artifacts.hits()
+    }
+
+    /// Slots of the pooling allocator held by HTTP request instances now (command
+    /// containers hold one each for their life: count them from [`Self::live_tasks`]).
+    pub fn http_pool_slots_in_use(&self) -> usize {
+        self.shared.engine.http_shares.in_use()
+    }
+
     /// One task's live reading, if this host runs it.
     pub fn live_task(&self, task_id: &str) -> Option<live::LiveTask> {
         self.shared.live.read(task_id)

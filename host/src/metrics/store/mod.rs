@@ -445,44 +445,54 @@ impl MetricStore {
         }
         let target = self.inner.max_bytes / 10 * 9;
         for _ in 0..64 {
-            if mem.bytes <= target {
+            if mem.bytes <= target || !self.evict_oldest(mem) {
                 break;
             }
-            let Some(oldest) = mem.series.values().filter_map(Series::oldest).min() else {
-                break;
-            };
-            let newest = mem
-                .series
-                .values()
-                .filter_map(|s| {
-                    [
-                        s.samples.back().map(|x| x.sec),
-                        s.minutes.back().map(|x| x.t),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .max()
-                })
-                .max()
-                .unwrap_or(oldest);
-            let step = ((newest.saturating_sub(oldest)) / 16).max(60);
-            let cutoff = oldest.saturating_add(step);
-            mem.minute_cutoff = mem.minute_cutoff.max(cutoff);
-            mem.raw_cutoff = mem.raw_cutoff.max(cutoff);
-            self.apply_cutoffs(mem);
         }
         // Series with nothing left still cost their key: drop them.
         if mem.bytes > self.inner.max_bytes {
-            let empty: Vec<SeriesKey> = mem
-                .series
-                .iter()
-                .filter(|(_, s)| s.is_empty())
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in empty {
-                self.remove_series(mem, &k);
-            }
+            self.drop_empty(mem);
         }
+    }
+
+    fn drop_empty(&self, mem: &mut Mem) {
+        let empty: Vec<SeriesKey> = mem
+            .series
+            .iter()
+            .filter(|(_, s)| s.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in empty {
+            self.remove_series(mem, &k);
+        }
+    }
+
+    /// Moves the cutoffs past the oldest sixteenth of what is kept (at least a minute);
+    /// false when nothing is left to evict.
+    fn evict_oldest(&self, mem: &mut Mem) -> bool {
+        let Some(oldest) = mem.series.values().filter_map(Series::oldest).min() else {
+            return false;
+        };
+        let newest = mem
+            .series
+            .values()
+            .filter_map(|s| {
+                [
+                    s.samples.back().map(|x| x.sec),
+                    s.minutes.back().map(|x| x.t),
+                ]
+                .into_iter()
+                .flatten()
+                .max()
+            })
+            .max()
+            .unwrap_or(oldest);
+        let step = ((newest.saturating_sub(oldest)) / 16).max(60);
+        let cutoff = oldest.saturating_add(step);
+        mem.minute_cutoff = mem.minute_cutoff.max(cutoff);
+        mem.raw_cutoff = mem.raw_cutoff.max(cutoff);
+        self.apply_cutoffs(mem);
+        true
     }
 
     fn apply_cutoffs(&self, mem: &mut Mem) {
@@ -520,9 +530,50 @@ impl MetricStore {
     }
 
     /// Writes what changed since the last flush to the file.
+    ///
+    /// The file is held to `max_bytes` too: a row on disk costs more than in memory (its
+    /// indexes), so when the pages in use pass the cap the oldest data is evicted from
+    /// both until they fit, and freed pages go back to the file system.
     pub fn flush(&self) -> Result<(), MetricsError> {
         let mut db = lock(&self.inner.db);
-        let changes = {
+        let changes = self.take_changes();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        persist::write(&mut db, &changes)?;
+        let mut evicted = false;
+        for _ in 0..64 {
+            let (used, _) = persist::sizes(&db)?;
+            if used <= self.inner.max_bytes {
+                break;
+            }
+            {
+                let mut mem = lock(&self.inner.mem);
+                if !self.evict_oldest(&mut mem) {
+                    break;
+                }
+                self.drop_empty(&mut mem);
+            }
+            persist::write(&mut db, &self.take_changes())?;
+            evicted = true;
+        }
+        let (used, file) = persist::sizes(&db)?;
+        // Free pages beyond a tenth of the cap (or after an eviction) go back.
+        if evicted || file.saturating_sub(used) > self.inner.max_bytes / 10 {
+            persist::reclaim(&db)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes the store's file holds in pages with data, and the file's size (tests and
+    /// the bench).
+    pub fn disk_footprint(&self) -> Result<(u64, u64), MetricsError> {
+        Ok(persist::sizes(&lock(&self.inner.db))?)
+    }
+
+    /// What changed since the last call, ready to write.
+    fn take_changes(&self) -> Vec<Change> {
+        {
             let mut mem = lock(&self.inner.mem);
             let pending = std::mem::take(&mut mem.pending);
             let mut seen_minutes = HashSet::new();
@@ -547,12 +598,7 @@ impl MetricStore {
                 }
             }
             out
-        };
-        if changes.is_empty() {
-            return Ok(());
         }
-        persist::write(&mut db, &changes)?;
-        Ok(())
     }
 
     /// Figures per period of `[start, end)` for one series. `period` in seconds; buckets

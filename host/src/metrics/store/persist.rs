@@ -65,11 +65,45 @@ pub struct Loaded {
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    // Pages freed by eviction go back to the file system (`reclaim`), so the file stays
+    // near what the data needs. Set before the tables exist; a file made without it is
+    // converted once by VACUUM.
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
     conn.execute_batch(SCHEMA)?;
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+    if mode != 2 {
+        conn.execute_batch("VACUUM")?;
+    }
     Ok(conn)
+}
+
+/// Bytes of the pages holding data (what the cap is held to), and of the whole file.
+pub fn sizes(conn: &Connection) -> rusqlite::Result<(u64, u64)> {
+    let pragma = |name: &str| -> rusqlite::Result<u64> {
+        conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0))
+            .map(|v| u64::try_from(v).unwrap_or(0))
+    };
+    let (pages, free, size) = (
+        pragma("page_count")?,
+        pragma("freelist_count")?,
+        pragma("page_size")?,
+    );
+    Ok((pages.saturating_sub(free) * size, pages * size))
+}
+
+/// Gives free pages back to the file system and truncates the write-ahead log.
+pub fn reclaim(conn: &Connection) -> rusqlite::Result<()> {
+    // Each step of the pragma frees one page: step it to its end.
+    let mut stmt = conn.prepare("PRAGMA incremental_vacuum")?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    drop(rows);
+    drop(stmt);
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
 }
 
 pub fn open_in_memory() -> rusqlite::Result<Connection> {

@@ -1,0 +1,422 @@
+//! What the host publishes by itself into the metrics store: every second it reads the
+//! live tasks ([`Runtime::live_tasks`]) and the load balancer's counters and turns the
+//! differences since the last second into 1-second data points; every
+//! [`PUBLISH_EVERY`] it writes them (and the services' counts from the state store) in one
+//! batch. Namespaces and names as AWS publishes them:
+//!
+//! - `AWS/ECS` `CPUUtilization`, `MemoryUtilization`: one value per running task (percent
+//!   of the task's reservation), under `ClusterName` and `ClusterName, ServiceName`, so
+//!   Average / Minimum / Maximum are ECS's "average, least and most used task".
+//! - `ECS/ContainerInsights` ([`insights`]): sums over running tasks at cluster, service,
+//!   family and task level.
+//! - `AWS/ApplicationELB` ([`elb`]): per target group and for the load balancer.
+//! - `wasmgate`: per container, what only a Wasm host measures.
+//!
+//! CPU "units used" is the CPU meter's time over wall time, times 1024: a task of 512
+//! units spinning at its share reads 512 units, 100 %.
+
+mod elb;
+mod insights;
+#[cfg(test)]
+mod tests;
+
+use super::store::{Agg, Datum, MetricStore, SeriesKey, Values};
+use crate::lb::LoadBalancer;
+use crate::runtime::Runtime;
+use crate::runtime::live::LiveTask;
+use crate::state::StateStore;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often collected points are written to the store.
+pub const PUBLISH_EVERY: Duration = Duration::from_secs(10);
+/// How often the meters are read (the points' resolution).
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+const MIB: f64 = (1u64 << 20) as f64;
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// One data point before it goes into the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub key: SeriesKey,
+    pub timestamp: i64,
+    pub values: Vec<f64>,
+    /// A statistic set instead of values (no percentiles for it).
+    pub set: Option<Agg>,
+    pub unit: &'static str,
+}
+
+/// Points keyed by series while one second is being assembled: values of one series
+/// (one per task) go into one datum.
+#[derive(Default)]
+pub(crate) struct Batch {
+    points: Vec<Point>,
+    index: HashMap<SeriesKey, usize>,
+}
+
+impl Batch {
+    pub(crate) fn add(
+        &mut self,
+        ns: &str,
+        name: &str,
+        dims: &[(&str, &str)],
+        ts: i64,
+        value: f64,
+        unit: &'static str,
+    ) {
+        let key = SeriesKey::new(
+            ns,
+            name,
+            dims.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
+        match self.index.get(&key) {
+            Some(&i) => self.points[i].values.push(value),
+            None => {
+                self.index.insert(key.clone(), self.points.len());
+                self.points.push(Point {
+                    key,
+                    timestamp: ts,
+                    values: vec![value],
+                    set: None,
+                    unit,
+                });
+            }
+        }
+    }
+
+    /// A statistic set (one per series and second).
+    pub(crate) fn add_set(
+        &mut self,
+        ns: &str,
+        name: &str,
+        dims: &[(&str, &str)],
+        ts: i64,
+        times: &crate::lb::Times,
+        unit: &'static str,
+    ) {
+        let key = SeriesKey::new(
+            ns,
+            name,
+            dims.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
+        self.points.push(Point {
+            key,
+            timestamp: ts,
+            values: Vec::new(),
+            set: Some(Agg {
+                count: times.count as f64,
+                sum: times.sum,
+                min: times.min,
+                max: times.max,
+            }),
+            unit,
+        });
+    }
+
+    pub(crate) fn into_points(self) -> Vec<Point> {
+        self.points
+    }
+}
+
+/// Counters of one task at the last reading.
+#[derive(Debug, Clone)]
+struct Previous {
+    cpu_ns: Vec<u64>,
+    throttled_ns: Vec<u64>,
+    fuel: Vec<u64>,
+    instances: Vec<u64>,
+    rx: u64,
+    tx: u64,
+}
+
+impl Previous {
+    fn of(t: &LiveTask) -> Self {
+        Self {
+            cpu_ns: t.containers.iter().map(|c| c.cpu_time_ns).collect(),
+            throttled_ns: t.containers.iter().map(|c| c.throttled_ns).collect(),
+            fuel: t.containers.iter().map(|c| c.fuel_consumed).collect(),
+            instances: t.containers.iter().map(|c| c.instances).collect(),
+            rx: t.network.rx_bytes,
+            tx: t.network.tx_bytes,
+        }
+    }
+}
+
+/// What one task did over the last second.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TaskRates {
+    /// CPU units used (1024 per vCPU), per container.
+    pub cpu_units: Vec<f64>,
+    pub throttled_ms: Vec<f64>,
+    pub fuel: Vec<f64>,
+    pub instances_per_sec: Vec<f64>,
+    pub rx_per_sec: f64,
+    pub tx_per_sec: f64,
+}
+
+impl TaskRates {
+    pub(crate) fn cpu_units_total(&self) -> f64 {
+        self.cpu_units.iter().sum()
+    }
+}
+
+/// Turns successive readings into per-second rates; pure, so tests drive it with made-up
+/// readings and times.
+#[derive(Default)]
+pub struct Sampler {
+    tasks: HashMap<String, Previous>,
+    lb: Vec<crate::lb::CounterTotals>,
+    compile_hits: Option<u64>,
+}
+
+impl Sampler {
+    /// The points of one second ending at `ts` (epoch seconds), `elapsed` after the last
+    /// reading.
+    pub fn sample(
+        &mut self,
+        ts: i64,
+        elapsed: Duration,
+        tasks: &[LiveTask],
+        lb: Option<(&str, &[crate::lb::GroupReading], &[crate::lb::Times])>,
+        compile_hits: u64,
+    ) -> Vec<Point> {
+        let secs = elapsed.as_secs_f64().max(1e-3);
+        let mut batch = Batch::default();
+        let mut seen = HashMap::with_capacity(tasks.len());
+        let mut rated: Vec<(&LiveTask, TaskRates)> = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            let now = Previous::of(t);
+            // A task seen for the first time has no rate yet: it counts from the next second.
+            if let Some(prev) = self.tasks.get(&t.task_id) {
+                rated.push((t, rates(prev, &now, secs)));
+            }
+            seen.insert(t.task_id.clone(), now);
+        }
+        self.tasks = seen;
+        ecs(&mut batch, ts, &rated);
+        insights::publish(&mut batch, ts, tasks, &rated);
+        wasmgate(&mut batch, ts, &rated);
+        if let Some((lb_dim, groups, times)) = lb {
+            elb::publish(&mut batch, ts, lb_dim, groups, times, &self.lb, secs);
+            self.lb = groups.iter().map(|g| g.totals).collect();
+        }
+        let hits = compile_hits.saturating_sub(self.compile_hits.unwrap_or(compile_hits));
+        self.compile_hits = Some(compile_hits);
+        batch.add(
+            "wasmgate",
+            "CompileCacheHits",
+            &[],
+            ts,
+            hits as f64,
+            "Count",
+        );
+        batch.into_points()
+    }
+}
+
+fn rates(prev: &Previous, now: &Previous, secs: f64) -> TaskRates {
+    let per = |a: &[u64], b: &[u64], scale: f64| -> Vec<f64> {
+        b.iter()
+            .enumerate()
+            .map(|(i, &v)| v.saturating_sub(a.get(i).copied().unwrap_or(0)) as f64 * scale / secs)
+            .collect()
+    };
+    TaskRates {
+        cpu_units: per(
+            &prev.cpu_ns,
+            &now.cpu_ns,
+            f64::from(crate::runtime::UNITS_PER_VCPU) / 1e9,
+        ),
+        throttled_ms: per(&prev.throttled_ns, &now.throttled_ns, 1e-6),
+        fuel: per(&prev.fuel, &now.fuel, 1.0),
+        instances_per_sec: per(&prev.instances, &now.instances, 1.0),
+        rx_per_sec: now.rx.saturating_sub(prev.rx) as f64 / secs,
+        tx_per_sec: now.tx.saturating_sub(prev.tx) as f64 / secs,
+    }
+}
+
+/// `AWS/ECS`: one utilisation value per running task, per cluster and per service.
+fn ecs(batch: &mut Batch, ts: i64, rated: &[(&LiveTask, TaskRates)]) {
+    for (t, r) in rated.iter().filter(|(t, _)| t.is_running()) {
+        let cpu = if t.cpu_units > 0 {
+            r.cpu_units_total() * 100.0 / f64::from(t.cpu_units)
+        } else {
+            0.0
+        };
+        let mem = if t.memory_mib > 0 {
+            t.memory_bytes as f64 * 100.0 / (t.memory_mib as f64 * MIB)
+        } else {
+            0.0
+        };
+        let mut sets: Vec<Vec<(&str, &str)>> = vec![vec![("ClusterName", t.cluster.as_str())]];
+        if let Some(s) = &t.service {
+            sets.push(vec![
+                ("ClusterName", t.cluster.as_str()),
+                ("ServiceName", s.as_str()),
+            ]);
+        }
+        for dims in &sets {
+            batch.add("AWS/ECS", "CPUUtilization", dims, ts, cpu, "Percent");
+            batch.add("AWS/ECS", "MemoryUtilization", dims, ts, mem, "Percent");
+        }
+    }
+}
+
+/// `wasmgate`: per container (`ClusterName, TaskDefinitionFamily, TaskId, ContainerName`)
+/// and summed per service (`ClusterName, ServiceName`).
+fn wasmgate(batch: &mut Batch, ts: i64, rated: &[(&LiveTask, TaskRates)]) {
+    for (t, r) in rated {
+        for (i, c) in t.containers.iter().enumerate() {
+            let dims = [
+                ("ClusterName", t.cluster.as_str()),
+                ("TaskDefinitionFamily", t.family.as_str()),
+                ("TaskId", t.task_id.as_str()),
+                ("ContainerName", c.name.as_str()),
+            ];
+            let at = |v: &[f64]| v.get(i).copied().unwrap_or(0.0);
+            batch.add("wasmgate", "FuelConsumed", &dims, ts, at(&r.fuel), "Count");
+            batch.add(
+                "wasmgate",
+                "CpuThrottledTime",
+                &dims,
+                ts,
+                at(&r.throttled_ms),
+                "Milliseconds",
+            );
+            batch.add(
+                "wasmgate",
+                "LinearMemoryBytes",
+                &dims,
+                ts,
+                c.memory_bytes as f64,
+                "Bytes",
+            );
+            if c.http {
+                batch.add(
+                    "wasmgate",
+                    "InstancesPerSecond",
+                    &dims,
+                    ts,
+                    at(&r.instances_per_sec),
+                    "Count/Second",
+                );
+            }
+        }
+        if let Some(s) = &t.service {
+            let dims = [
+                ("ClusterName", t.cluster.as_str()),
+                ("ServiceName", s.as_str()),
+            ];
+            let fuel: f64 = r.fuel.iter().sum();
+            let throttled: f64 = r.throttled_ms.iter().sum();
+            batch.add("wasmgate", "FuelConsumed", &dims, ts, fuel, "Count");
+            batch.add(
+                "wasmgate",
+                "CpuThrottledTime",
+                &dims,
+                ts,
+                throttled,
+                "Milliseconds",
+            );
+        }
+    }
+}
+
+/// Writes `points` in one batch; a refusal (the store's caps) is logged, never fatal.
+pub fn write(store: &MetricStore, points: &[Point]) {
+    if points.is_empty() {
+        return;
+    }
+    let data: Vec<Datum<'_>> = points
+        .iter()
+        .map(|p| Datum {
+            key: &p.key,
+            timestamp: p.timestamp,
+            values: match (p.set, p.values.as_slice()) {
+                (Some(set), _) => Values::Set(set),
+                (None, [one]) => Values::One(*one),
+                (None, many) => Values::Many {
+                    values: many,
+                    counts: &[],
+                },
+            },
+            unit: p.unit,
+            high_resolution: true,
+        })
+        .collect();
+    // The store bounds one request to an eighth of its size: large hosts write in parts.
+    for chunk in data.chunks(4096) {
+        if let Err(e) = store.insert(chunk) {
+            tracing::warn!("metrics publisher: {e}");
+        }
+    }
+}
+
+/// The background publisher of `serve`.
+pub struct Publisher {
+    pub store: MetricStore,
+    pub runtime: Runtime,
+    pub lb: Option<LoadBalancer>,
+    pub state: Arc<dyn StateStore>,
+}
+
+impl Publisher {
+    /// Samples every second and writes every [`PUBLISH_EVERY`] until the runtime ends.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut sampler = Sampler::default();
+            let mut pending: Vec<Point> = Vec::new();
+            let mut tick = tokio::time::interval(SAMPLE_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last = Instant::now();
+            let mut last_write = Instant::now();
+            loop {
+                tick.tick().await;
+                let now = Instant::now();
+                let ts = super::store::now_secs();
+                let tasks = self.runtime.live_tasks();
+                let lb = self
+                    .lb
+                    .as_ref()
+                    .map(|lb| (lb.dimension(), lb.readings(), lb.take_response_times()));
+                pending.extend(
+                    sampler.sample(
+                        ts,
+                        now - last,
+                        &tasks,
+                        lb.as_ref()
+                            .map(|(d, g, t)| (d.as_str(), g.as_slice(), t.as_slice())),
+                        self.runtime.compile_cache_hits(),
+                    ),
+                );
+                last = now;
+                if now - last_write >= PUBLISH_EVERY {
+                    last_write = now;
+                    let state = self.state.clone();
+                    let counts =
+                        tokio::task::spawn_blocking(move || insights::service_counts(&*state, ts))
+                            .await
+                            .unwrap_or_default();
+                    pending.extend(counts);
+                    let store = self.store.clone();
+                    let points = std::mem::take(&mut pending);
+                    let _ = tokio::task::spawn_blocking(move || write(&store, &points)).await;
+                }
+            }
+        })
+    }
+}
+
+pub(crate) fn gib(bytes: u64) -> f64 {
+    bytes as f64 / GIB
+}
+
+pub(crate) fn mib(bytes: u64) -> f64 {
+    bytes as f64 / MIB
+}

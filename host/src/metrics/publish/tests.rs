@@ -1,0 +1,199 @@
+use super::*;
+use crate::runtime::TaskStatus;
+use crate::runtime::live::{LiveContainer, LiveNetwork};
+
+fn task(id: &str, service: Option<&str>, cpu_ns: u64, memory: u64) -> LiveTask {
+    LiveTask {
+        task_id: id.into(),
+        task_arn: format!("arn:aws:ecs:r:1:task/c/{id}"),
+        cluster_arn: "arn:aws:ecs:r:1:cluster/c".into(),
+        cluster: "c".into(),
+        service: service.map(str::to_owned),
+        family: "burn".into(),
+        revision: "1".into(),
+        group: "service:web".into(),
+        last_status: TaskStatus::Running,
+        created_at: 0,
+        started_at: Some(0),
+        cpu_units: 512,
+        memory_mib: 1024,
+        ephemeral_storage_gib: 20,
+        containers: vec![LiveContainer {
+            name: "app".into(),
+            cpu_units: 512,
+            cpu_time_ns: cpu_ns,
+            throttled_ns: 0,
+            fuel_consumed: 0,
+            memory_bytes: memory,
+            memory_peak_bytes: memory,
+            memory_limit_bytes: 1 << 30,
+            instances: 0,
+            http: true,
+        }],
+        network: LiveNetwork::default(),
+        storage_used_bytes: 0,
+        storage_limit_bytes: 20 << 30,
+        memory_bytes: memory,
+    }
+}
+
+fn find<'a>(points: &'a [Point], ns: &str, name: &str, dims: &[(&str, &str)]) -> &'a Point {
+    let key = SeriesKey::new(
+        ns,
+        name,
+        dims.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    );
+    points
+        .iter()
+        .find(|p| p.key == key)
+        .unwrap_or_else(|| panic!("no {ns} {name} {dims:?} in {points:#?}"))
+}
+
+#[test]
+fn service_cpu_and_memory_utilization_are_per_task_percent_of_the_reservation() {
+    let mut s = Sampler::default();
+    let mib = 1u64 << 20;
+    let first = [
+        task("a", Some("web"), 0, 256 * mib),
+        task("b", Some("web"), 0, 512 * mib),
+    ];
+    // The first reading only sets the baseline.
+    let none = s.sample(100, Duration::from_secs(1), &first, None, 0);
+    assert!(none.iter().all(|p| p.key.namespace != "AWS/ECS"));
+    // One second later: a used 0.5 s of CPU (512 units = its whole share), b 0.25 s.
+    let second = [
+        task("a", Some("web"), 500_000_000, 256 * mib),
+        task("b", Some("web"), 250_000_000, 512 * mib),
+    ];
+    let points = s.sample(101, Duration::from_secs(1), &second, None, 3);
+    let svc = [("ClusterName", "c"), ("ServiceName", "web")];
+    let cpu = find(&points, "AWS/ECS", "CPUUtilization", &svc);
+    assert_eq!(cpu.timestamp, 101);
+    assert_eq!(cpu.values.len(), 2, "one value per task");
+    assert!((cpu.values[0] - 100.0).abs() < 1e-6 && (cpu.values[1] - 50.0).abs() < 1e-6);
+    let mem = find(&points, "AWS/ECS", "MemoryUtilization", &svc);
+    assert_eq!(mem.values, vec![25.0, 50.0]);
+    let utilized = find(&points, "ECS/ContainerInsights", "CpuUtilized", &svc);
+    assert_eq!(utilized.values.len(), 1);
+    assert!((utilized.values[0] - 768.0).abs() < 1e-6);
+    let reserved = find(
+        &points,
+        "ECS/ContainerInsights",
+        "CpuReserved",
+        &[("ClusterName", "c")],
+    );
+    assert_eq!(reserved.values, vec![1024.0]);
+    let running = find(&points, "ECS/ContainerInsights", "RunningTaskCount", &svc);
+    assert_eq!(running.values, vec![2.0]);
+    let per_task = find(
+        &points,
+        "ECS/ContainerInsights",
+        "MemoryUtilized",
+        &[
+            ("ClusterName", "c"),
+            ("TaskDefinitionFamily", "burn"),
+            ("TaskId", "b"),
+        ],
+    );
+    assert_eq!(per_task.values, vec![512.0]);
+    // Compile cache hits count from the first reading.
+    assert_eq!(
+        find(&points, "wasmgate", "CompileCacheHits", &[]).values,
+        vec![3.0]
+    );
+}
+
+#[test]
+fn load_balancer_counts_are_differences_and_zero_counts_are_not_reported() {
+    use crate::lb::{CounterTotals, GroupReading, Times};
+    let mut s = Sampler::default();
+    let group = |requests: u64| GroupReading {
+        name: "web".into(),
+        arn: "arn:aws:elasticloadbalancing:r:1:targetgroup/web/0123".into(),
+        dimension: "targetgroup/web/0123".into(),
+        totals: CounterTotals {
+            requests,
+            target_2xx: requests,
+            ..Default::default()
+        },
+        healthy: 2,
+        unhealthy: 0,
+        targets: 2,
+    };
+    let lb = "app/wasmgate/abcd";
+    let times = [Times::default()];
+    s.sample(
+        1,
+        Duration::from_secs(1),
+        &[],
+        Some((lb, &[group(10)], &times)),
+        0,
+    );
+    let took = [Times {
+        count: 4,
+        sum: 0.4,
+        min: 0.05,
+        max: 0.2,
+    }];
+    let points = s.sample(
+        2,
+        Duration::from_secs(1),
+        &[],
+        Some((lb, &[group(14)], &took)),
+        0,
+    );
+    let dims = [
+        ("LoadBalancer", lb),
+        ("TargetGroup", "targetgroup/web/0123"),
+    ];
+    let ns = "AWS/ApplicationELB";
+    assert_eq!(find(&points, ns, "RequestCount", &dims).values, vec![4.0]);
+    assert_eq!(
+        find(&points, ns, "RequestCountPerTarget", &dims).values,
+        vec![2.0]
+    );
+    assert_eq!(
+        find(&points, ns, "HealthyHostCount", &dims).values,
+        vec![2.0]
+    );
+    assert_eq!(
+        find(&points, ns, "RequestCount", &[("LoadBalancer", lb)]).values,
+        vec![4.0]
+    );
+    let rt = find(&points, ns, "TargetResponseTime", &dims);
+    assert_eq!(rt.set.map(|a| a.count), Some(4.0));
+    let quiet = s.sample(
+        3,
+        Duration::from_secs(1),
+        &[],
+        Some((lb, &[group(14)], &times)),
+        0,
+    );
+    assert!(quiet.iter().all(|p| p.key.name != "RequestCount"));
+}
+
+#[test]
+fn written_points_are_queryable_from_the_store() {
+    let store = MetricStore::in_memory(10_000, 64 << 20);
+    let mut s = Sampler::default();
+    s.sample(
+        super::super::store::now_secs() - 2,
+        Duration::from_secs(1),
+        &[task("a", Some("web"), 0, 0)],
+        None,
+        0,
+    );
+    let now = super::super::store::now_secs() - 1;
+    let points = s.sample(
+        now,
+        Duration::from_secs(1),
+        &[task("a", Some("web"), 1_000_000_000, 0)],
+        None,
+        0,
+    );
+    write(&store, &points);
+    let listed = store.list(|k, _| k.namespace == "AWS/ECS" && k.name == "CPUUtilization");
+    assert_eq!(listed.len(), 2, "cluster and service series: {listed:?}");
+}

@@ -467,10 +467,7 @@ impl EcsService {
             o.insert("configuration".into(), c.clone());
         }
         if include.contains(&"STATISTICS") {
-            o.insert(
-                "statistics".into(),
-                super::statistics::of(&self.runtime),
-            );
+            o.insert("statistics".into(), super::statistics::of(&self.runtime));
         }
         if include.contains(&"ATTACHMENTS") {
             o.insert("attachments".into(), json!([]));

@@ -97,7 +97,10 @@ impl CompileSlots {
     fn take(&self) -> CompileSlot<'_> {
         let mut busy = lock(&self.busy);
         while *busy >= self.max {
-            busy = self.freed.wait(busy).unwrap_or_else(std::sync::PoisonError::into_inner);
+            busy = self
+                .freed
+                .wait(busy)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         *busy += 1;
         CompileSlot {

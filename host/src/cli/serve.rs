@@ -15,6 +15,7 @@ use wasmgate::config::HostConfig;
 use wasmgate::control::{EcsService, EcsSettings};
 use wasmgate::iam::api::IamService;
 use wasmgate::iam::authz::PolicyAuthorizer;
+use wasmgate::iam::network::IamNetworkAuthorities;
 use wasmgate::iam::store::IamStore;
 use wasmgate::lb::LoadBalancer;
 use wasmgate::logs::LogsService;
@@ -95,6 +96,8 @@ async fn run(
         IamStore::new(state.clone(), &settings.account_id, &settings.region)
             .context("cannot load the IAM state")?,
     );
+    // A task role's `wasmgate:` policies govern its task's network reach.
+    runtime.set_network_authorities(Arc::new(IamNetworkAuthorities::new(iam.clone())));
     // STS sessions, and every key beyond the config's (users' and sessions') for SigV4.
     let sessions = Arc::new(
         Sessions::open(state.clone(), time::OffsetDateTime::now_utc())

@@ -122,6 +122,8 @@ pub(crate) struct Shared {
     images: crate::images::ImageStore,
     /// Where tasks with a `taskRoleArn` get role credentials from, once one is set.
     credentials: std::sync::RwLock<Option<Arc<dyn TaskCredentialsProvider>>>,
+    /// Where tasks get their role's `wasmgate:` policies from, once one is set.
+    net_authorities: std::sync::RwLock<Option<Arc<dyn net::NetworkAuthorities>>>,
 }
 
 #[derive(Clone)]
@@ -171,6 +173,7 @@ impl Runtime {
                 tasks_dir,
                 net,
                 credentials: std::sync::RwLock::new(None),
+                net_authorities: std::sync::RwLock::new(None),
             }),
         })
     }
@@ -197,6 +200,18 @@ impl Runtime {
             .write()
             .unwrap_or_else(|e| e.into_inner());
         *slot = Some(provider);
+    }
+
+    /// Governs the network reach of the tasks started from now on by their role's
+    /// `wasmgate:` policies, as `authorities` finds them (instead of `[[network.rules]]`
+    /// and `egress`, for the tasks it gives an authority).
+    pub fn set_network_authorities(&self, authorities: Arc<dyn net::NetworkAuthorities>) {
+        let mut slot = self
+            .shared
+            .net_authorities
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        *slot = Some(authorities);
     }
 
     /// The validation options this host applies to every definition.

@@ -74,6 +74,18 @@ impl PolicyDocument {
         self.resource_tags
     }
 
+    /// Whether some statement's `Action` or `NotAction` names an action of `service`
+    /// (`wasmgate` for `wasmgate:NetworkConnect`, `wasmgate:*`); `*` alone names none.
+    pub fn names_service(&self, service: &str) -> bool {
+        let prefix = format!("{service}:");
+        self.statements.iter().any(|s| {
+            s.action
+                .items
+                .iter()
+                .any(|p| p.starts_with_literal(&prefix))
+        })
+    }
+
     /// The `Sid` of statement `index`, if it has one.
     pub fn sid(&self, index: usize) -> Option<&str> {
         self.statements.get(index).and_then(|s| s.sid.as_deref())

@@ -41,6 +41,7 @@ use crate::state::{Expect, StateStore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
 /// A stored entity and the revision of its document.
@@ -119,6 +120,9 @@ pub struct IamStore {
     parsed: documents::Parsed,
     /// Held by every write from its checks to its mirror update.
     writer: Mutex<()>,
+    /// Moves on every write, once the mirror shows it: what was derived from the mirror
+    /// before (a task's cached network decisions) is stale once it moved.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for IamStore {
@@ -150,7 +154,13 @@ impl IamStore {
             index: RwLock::new(index),
             parsed: documents::Parsed::default(),
             writer: Mutex::new(()),
+            generation: AtomicU64::new(0),
         })
+    }
+
+    /// How many writes the mirror has seen (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub fn account_id(&self) -> &str {
@@ -315,6 +325,7 @@ impl IamStore {
                 revision,
             },
         );
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(value)
     }
 
@@ -329,6 +340,7 @@ impl IamStore {
         }
         let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
         T::table_mut(&mut index).remove(&k);
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 }

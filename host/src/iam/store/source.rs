@@ -69,6 +69,20 @@ impl PolicySource for IamStore {
 }
 
 impl IamStore {
+    /// The identity policies of the role named `name` (inline, then attached managed ones
+    /// at their default version), parsed, each with the name decisions report it by; one
+    /// that no longer parses is left out (and logged). `NoSuchEntity` without the role.
+    pub fn role_identity_policies(
+        &self,
+        name: &str,
+    ) -> super::IamResult<Vec<(String, std::sync::Arc<crate::iam::policy::PolicyDocument>)>> {
+        Ok(self
+            .role_policies(name)?
+            .iter()
+            .filter_map(|h| self.parse_held(h))
+            .collect())
+    }
+
     /// A held policy, parsed; one that no longer parses (stored before a stricter parser)
     /// grants nothing and is logged.
     fn parse_held(

@@ -186,6 +186,7 @@ impl Environment for FakeEnv {
             .map(|(_, f)| PeerInfo {
                 task_id: "t".into(),
                 family: (*f).into(),
+                service: None,
             })
     }
     fn is_host_address(&self, ip: IpAddr) -> bool {
@@ -560,6 +561,7 @@ fn peer() -> PeerInfo {
     PeerInfo {
         task_id: "t".into(),
         family: "f".into(),
+        service: None,
     }
 }
 
@@ -661,11 +663,11 @@ fn the_check_tracks_open_ports_and_denies_the_rest() {
     assert!(!check(sock("[::1]:1"), SocketAddrUse::UdpReceive));
     // Outgoing connections the host makes for a guest go through the same rules.
     assert_eq!(
-        net.outgoing("c", sock("127.98.0.254:5432"), Proto::Tcp),
+        net.outgoing("c", sock("127.98.0.254:5432"), "host.wasmgate.internal"),
         Ok(sock("127.0.0.1:5432"))
     );
     assert!(
-        net.outgoing("c", sock("127.0.0.1:7000"), Proto::Tcp)
+        net.outgoing("c", sock("127.0.0.1:7000"), "localhost")
             .is_err()
     );
 }

@@ -25,6 +25,7 @@ mod limits;
 mod logs;
 mod metadata;
 mod network;
+mod network_policy;
 mod protocols;
 mod registry;
 mod secrets;

@@ -49,14 +49,24 @@ fn a_task_roles_policies_decide_its_connects_and_http_requests() {
     );
     let target = format!("{}:7400", echo.task_address(WAIT));
     echo.expect_stdout("listening on 127.0.0.1:7400", WAIT);
-    let mut client = task("np-client", &[("client", "tcp-client", &[&target, "knock"])]);
+    let mut client = task(
+        "np-client",
+        &[("client", "tcp-client", &[&target, "knock"])],
+    );
     let allowed = host.run(&client, &["--stop-timeout", "1"]);
-    assert_eq!(allowed.code, Some(1), "no role: the host's rules deny\n{}", allowed.debug());
+    assert_eq!(
+        allowed.code,
+        Some(1),
+        "no role: the host's rules deny\n{}",
+        allowed.debug()
+    );
     client["taskRoleArn"] = json!("arn:aws:iam::000000000000:role/netpol");
     let allowed = host.run(&client, &["--stop-timeout", "1"]);
     assert_eq!(allowed.code, Some(0), "{}", allowed.debug());
     assert!(
-        allowed.lines_of("client").contains(&"reply knock".to_owned()),
+        allowed
+            .lines_of("client")
+            .contains(&"reply knock".to_owned()),
         "{}",
         allowed.debug()
     );

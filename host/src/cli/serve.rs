@@ -26,7 +26,9 @@ use wasmgate::secrets::{HostKey, SecretsManagerService, SsmService, Vault};
 use wasmgate::state::StateStore;
 use wasmgate::state::owner::DataDirOwner;
 use wasmgate::state::sqlite::SqliteStateStore;
-use wasmgate::sts::{self, Credentials, IamRoles, Sessions, StsService, WithSessionTags};
+use wasmgate::sts::{
+    self, Credentials, IamRoles, Sessions, StsService, TrustGrant, WithSessionTags,
+};
 
 /// How long background work may linger once everything has been told to stop.
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(5);
@@ -109,7 +111,9 @@ async fn run(
     // Every request of every service is authorised by the caller's IAM policies (host
     // keys act as the account root, allowed everything).
     let policies = Arc::new(WithSessionTags::new(iam.clone(), sessions.clone()));
-    let authorizer = PolicyAuthorizer::new(policies, &settings.region, &settings.account_id);
+    // A role's trust policy naming the caller's ARN grants AssumeRole on its own (AWS).
+    let authorizer = PolicyAuthorizer::new(policies, &settings.region, &settings.account_id)
+        .with_resource_grant(Arc::new(TrustGrant::new(iam.clone())));
     let sts = StsService::new(
         sessions,
         Arc::new(IamRoles::new(iam.clone())),

@@ -15,7 +15,7 @@ mod principal;
 
 use std::fmt;
 
-pub use eval::{evaluate, evaluate_trust};
+pub use eval::{evaluate, evaluate_trust, trust_names_caller};
 
 /// AWS's size limits of policy documents, in characters not counting white space
 /// ([`policy_size`]). The IAM API enforces them (`LimitExceeded`).

@@ -26,7 +26,7 @@ fn policy(text: &str) -> RoleNetworkPolicy {
         .unwrap()
 }
 
-fn connect<'a>(to: &str, peer: Option<&'a PeerInfo>) -> NetRequest<'a> {
+fn connect<'a>(to: &str, peer: Option<&'a Arc<PeerInfo>>) -> NetRequest<'a> {
     NetRequest {
         action: NetAction::Connect,
         dest: to.parse().unwrap(),
@@ -36,12 +36,12 @@ fn connect<'a>(to: &str, peer: Option<&'a PeerInfo>) -> NetRequest<'a> {
     }
 }
 
-fn peer(family: &str, service: Option<&str>) -> PeerInfo {
-    PeerInfo {
+fn peer(family: &str, service: Option<&str>) -> Arc<PeerInfo> {
+    Arc::new(PeerInfo {
         task_id: "t".into(),
         family: family.into(),
         service: service.map(Into::into),
-    }
+    })
 }
 
 #[test]

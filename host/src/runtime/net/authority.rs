@@ -47,7 +47,7 @@ pub struct NetRequest<'a> {
     pub dest: SocketAddr,
     pub proto: Proto,
     /// The task holding `dest`, when one of this process does.
-    pub peer: Option<&'a PeerInfo>,
+    pub peer: Option<&'a Arc<PeerInfo>>,
     /// [`NetAction::HttpRequest`]: the host as the guest wrote it (lower case).
     pub host: Option<&'a str>,
 }
@@ -95,17 +95,31 @@ struct Key {
     host: Option<Box<str>>,
 }
 
-/// A peer as a decision reads it (its id is not read, so two tasks of one family and
-/// service share answers).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct PeerKey {
-    family: Box<str>,
-    service: Option<Box<str>>,
+/// A peer task by identity: the live-task table's own `Arc`, held by the key so that its
+/// address cannot be reused for another task while the answer is kept. Building a key
+/// clones no string (a connect must cost what a rule check costs).
+#[derive(Debug, Clone)]
+struct PeerKey(Arc<PeerInfo>);
+
+impl PartialEq for PeerKey {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for PeerKey {}
+
+impl std::hash::Hash for PeerKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.0), state);
+    }
 }
 
 struct Memo {
     generation: u64,
-    answers: HashMap<Key, Option<NetVerdict>>,
+    /// foldhash, not SipHash: this lookup is most of a connect's decision; the map is
+    /// bounded ([`MAX_CACHED`]) and seeded per process.
+    answers: HashMap<Key, Option<NetVerdict>, foldhash::fast::RandomState>,
 }
 
 /// One task's authority and its memo of answers.
@@ -121,7 +135,7 @@ impl TaskAuthority {
             authority,
             memo: Mutex::new(Memo {
                 generation,
-                answers: HashMap::new(),
+                answers: HashMap::default(),
             }),
         }
     }
@@ -132,10 +146,7 @@ impl TaskAuthority {
             action: request.action,
             dest: request.dest,
             proto: request.proto,
-            peer: request.peer.map(|p| PeerKey {
-                family: p.family.as_str().into(),
-                service: p.service.as_deref().map(Into::into),
-            }),
+            peer: request.peer.map(|p| PeerKey(p.clone())),
             host: request.host.map(Into::into),
         };
         let generation = self.authority.generation();
@@ -180,7 +191,7 @@ pub struct RoleGate<'a> {
 }
 
 impl Governor for RoleGate<'_> {
-    fn reach(&self, dest: SocketAddr, peer: Option<&PeerInfo>) -> Option<Result<(), Denial>> {
+    fn reach(&self, dest: SocketAddr, peer: Option<&Arc<PeerInfo>>) -> Option<Result<(), Denial>> {
         let verdict = self.authority.decide(&NetRequest {
             action: self.action,
             dest,
@@ -224,7 +235,7 @@ mod tests {
         }
     }
 
-    fn req(port: u16, peer: Option<&PeerInfo>) -> NetRequest<'_> {
+    fn req(port: u16, peer: Option<&Arc<PeerInfo>>) -> NetRequest<'_> {
         NetRequest {
             action: NetAction::Connect,
             dest: SocketAddr::from(([127, 10, 0, 2], port)),
@@ -242,12 +253,12 @@ mod tests {
         assert!(task.decide(&req(80, None)).unwrap().allowed);
         assert!(!task.decide(&req(81, None)).unwrap().allowed);
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
-        // Another task at the same address (another family) is another question.
-        let peer = PeerInfo {
+        // Another task at the same address is another question.
+        let peer = Arc::new(PeerInfo {
             task_id: "t".into(),
             family: "db".into(),
             service: Some("db".into()),
-        };
+        });
         task.decide(&req(80, Some(&peer)));
         assert_eq!(inner.calls.load(Ordering::SeqCst), 3);
         assert_eq!(task.cached(), 3);

@@ -62,7 +62,7 @@ pub trait Environment {
     /// Some socket on this machine is bound to exactly `addr` (not a wildcard address).
     fn bound_exactly(&self, proto: Proto, addr: SocketAddrV4) -> bool;
     /// The task holding `ip`, if it runs in this process.
-    fn peer(&self, ip: Ipv4Addr) -> Option<PeerInfo>;
+    fn peer(&self, ip: Ipv4Addr) -> Option<Arc<PeerInfo>>;
     /// `ip` is assigned to one of the host's network interfaces.
     fn is_host_address(&self, ip: IpAddr) -> bool;
 }
@@ -99,7 +99,7 @@ pub enum Denial {
 pub trait Governor {
     /// Whether the task may reach `dest` (`peer`: the task holding it, if one of this
     /// process does); `None` leaves the decision to the host's rules.
-    fn reach(&self, dest: SocketAddr, peer: Option<&PeerInfo>) -> Option<Result<(), Denial>>;
+    fn reach(&self, dest: SocketAddr, peer: Option<&Arc<PeerInfo>>) -> Option<Result<(), Denial>>;
 }
 
 impl fmt::Display for Denial {
@@ -172,7 +172,7 @@ pub struct Rule {
 }
 
 impl Rule {
-    fn matches(&self, dest: SocketAddrV4, peer: impl FnOnce() -> Option<PeerInfo>) -> bool {
+    fn matches(&self, dest: SocketAddrV4, peer: impl FnOnce() -> Option<Arc<PeerInfo>>) -> bool {
         if let Some(range) = &self.allow
             && !range.contains(IpAddr::V4(*dest.ip()))
         {

@@ -328,7 +328,7 @@ impl Environment for LiveEnv<'_> {
         sysnet::bound_exactly(proto, addr)
     }
 
-    fn peer(&self, ip: Ipv4Addr) -> Option<PeerInfo> {
+    fn peer(&self, ip: Ipv4Addr) -> Option<Arc<PeerInfo>> {
         self.0.live.get(ip)
     }
 

@@ -179,15 +179,14 @@ impl Environment for FakeEnv {
     fn bound_exactly(&self, proto: Proto, addr: SocketAddrV4) -> bool {
         self.bound.contains(&(proto, addr))
     }
-    fn peer(&self, ip: Ipv4Addr) -> Option<PeerInfo> {
-        self.peers
-            .iter()
-            .find(|(a, _)| *a == ip)
-            .map(|(_, f)| PeerInfo {
+    fn peer(&self, ip: Ipv4Addr) -> Option<Arc<PeerInfo>> {
+        self.peers.iter().find(|(a, _)| *a == ip).map(|(_, f)| {
+            Arc::new(PeerInfo {
                 task_id: "t".into(),
                 family: (*f).into(),
                 service: None,
             })
+        })
     }
     fn is_host_address(&self, ip: IpAddr) -> bool {
         self.host_addrs.contains(&ip)

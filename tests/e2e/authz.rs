@@ -53,7 +53,8 @@ fn boto3_users_policies_roles_and_sessions() {
         .arg(&db);
     let run = ClientRun::run(cmd, Duration::from_secs(30));
     assert!(run.success(), "{}", run.stderr);
-    assert_eq!(run.stdout.trim(), "1", "one session was stored");
+    // alice's sessions of `account-trusted` and of `deployer`.
+    assert_eq!(run.stdout.trim(), "2", "two sessions were stored");
     let server = Server::start(&host);
     server.python_ok("authz.py", &args("deleted"));
 }

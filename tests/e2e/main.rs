@@ -29,6 +29,7 @@ mod logs;
 mod metadata;
 mod network;
 mod prometheus;
+mod network_policy;
 mod protocols;
 mod readme;
 mod registry;

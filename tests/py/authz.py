@@ -243,19 +243,29 @@ def main_phase():
             ),
         )
         a_sts = alice("sts")
+        # AWS, one account: a trust policy naming the account needs the caller's identity
+        # policy too; one naming the caller's ARN (deployer's) is enough on its own.
+        by_account = iam.create_role(
+            RoleName="account-trusted",
+            AssumeRolePolicyDocument=policy(
+                {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}
+            ),
+        )["Role"]["Arn"]
         expect_error(
-            "AssumeRole without sts:AssumeRole in alice's policies",
+            "AssumeRole of a role trusting the account, without sts:AssumeRole in alice's policies",
             "AccessDenied",
             a_sts.assume_role,
             status=403,
-            RoleArn=S["role_arn"],
+            RoleArn=by_account,
             RoleSessionName="alice-deploy",
         )
         iam.put_user_policy(
             UserName="alice",
-            PolicyName="assume-deployer",
-            PolicyDocument=policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": S["role_arn"]}),
+            PolicyName="assume-account-trusted",
+            PolicyDocument=policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": by_account}),
         )
+        r = a_sts.assume_role(RoleArn=by_account, RoleSessionName="alice-deploy")
+        check(r["Credentials"]["AccessKeyId"].startswith("ASIA"), "with the identity policy", r["Credentials"])
         t0 = time.time()
         r = a_sts.assume_role(RoleArn=S["role_arn"], RoleSessionName="alice-deploy", DurationSeconds=900)
         c = r["Credentials"]

@@ -10,11 +10,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmgate::config::HostConfig;
+use wasmgate::iam::network::IamNetworkAuthorities;
+use wasmgate::iam::store::IamStore;
+use wasmgate::runtime::net::NetworkAuthorities;
 use wasmgate::runtime::net::publish::{PublishError, PublishSpec, PublishedPort};
 use wasmgate::runtime::{
     ContainerOverride, Runtime, StopCode, TaskEvent, TaskSnapshot, TaskSpec, TaskStatus,
     runtime_rules,
 };
+use wasmgate::state::sqlite::SqliteStateStore;
 use wasmgate::taskdef::{self, KeyValuePair, ValidationOptions};
 
 /// Exit code when the task could not be started at all (as `docker run` uses 125).
@@ -171,6 +175,14 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
         .max()
         .unwrap_or(8);
 
+    let authorities = match role_authorities(&config, &parsed.definition) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("wasmgate: {e:#}");
+            return Ok(ExitCode::from(EXIT_NOT_STARTED));
+        }
+    };
+
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let runtime = Runtime::new(config)?;
@@ -185,6 +197,9 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
         if let Err(e) = super::run_roles::wire(runtime.config(), &runtime, &parsed.definition) {
             eprintln!("wasmgate: {e:#}");
             return Ok(ExitCode::from(EXIT_NOT_STARTED));
+        }
+        if let Some(authorities) = authorities {
+            runtime.set_network_authorities(authorities);
         }
         let mut published = Vec::with_capacity(publish.len());
         for spec in publish {
@@ -252,6 +267,31 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(exit_code(&final_state))
     })
+}
+
+/// A definition's `taskRoleArn` is looked up in the data directory's IAM state (what
+/// `serve` keeps there); its `wasmgate:` policies then govern the task's network. No state
+/// yet, or no such role: the host's rules, as for a task without a role.
+fn role_authorities(
+    config: &HostConfig,
+    def: &taskdef::TaskDefinition,
+) -> anyhow::Result<Option<Arc<dyn NetworkAuthorities>>> {
+    let Some(role) = &def.task_role_arn else {
+        return Ok(None);
+    };
+    let path = config.data_dir().join("state.db");
+    if !path.exists() {
+        eprintln!(
+            "wasmgate: taskRoleArn {role}: no IAM state in {} (the host's network rules apply)",
+            config.data_dir().display()
+        );
+        return Ok(None);
+    }
+    let state = SqliteStateStore::open(&path)
+        .with_context(|| format!("cannot open the state store {}", path.display()))?;
+    let iam = IamStore::new(Arc::new(state), &config.api.account_id, &config.api.region)
+        .context("cannot load the IAM state")?;
+    Ok(Some(Arc::new(IamNetworkAuthorities::new(Arc::new(iam)))))
 }
 
 /// Ends the countdown when the wait it shows is over, however it ends.

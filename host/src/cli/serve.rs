@@ -15,6 +15,7 @@ use wasmgate::config::HostConfig;
 use wasmgate::control::{EcsService, EcsSettings};
 use wasmgate::iam::api::IamService;
 use wasmgate::iam::authz::PolicyAuthorizer;
+use wasmgate::iam::network::IamNetworkAuthorities;
 use wasmgate::iam::store::IamStore;
 use wasmgate::lb::LoadBalancer;
 use wasmgate::logs::LogsService;
@@ -28,7 +29,7 @@ use wasmgate::state::StateStore;
 use wasmgate::state::owner::DataDirOwner;
 use wasmgate::state::sqlite::SqliteStateStore;
 use wasmgate::sts::{
-    self, Credentials, IamRoles, Sessions, StsService, TaskRoleCredentials, WithSessionTags,
+    self, Credentials, IamRoles, Sessions, StsService, TaskRoleCredentials, TrustGrant, WithSessionTags,
 };
 use wasmgate::usage;
 use wasmgate::util::time::now_ms;
@@ -114,6 +115,8 @@ async fn run(
         IamStore::new(state.clone(), &settings.account_id, &settings.region)
             .context("cannot load the IAM state")?,
     );
+    // A task role's `wasmgate:` policies govern its task's network reach.
+    runtime.set_network_authorities(Arc::new(IamNetworkAuthorities::new(iam.clone())));
     // STS sessions, and every key beyond the config's (users' and sessions') for SigV4.
     let sessions = Arc::new(
         Sessions::open(state.clone(), time::OffsetDateTime::now_utc())
@@ -125,7 +128,9 @@ async fn run(
     // Every request of every service is authorised by the caller's IAM policies (host
     // keys act as the account root, allowed everything).
     let policies = Arc::new(WithSessionTags::new(iam.clone(), sessions.clone()));
-    let authorizer = PolicyAuthorizer::new(policies, &settings.region, &settings.account_id);
+    // A role's trust policy naming the caller's ARN grants AssumeRole on its own (AWS).
+    let authorizer = PolicyAuthorizer::new(policies, &settings.region, &settings.account_id)
+        .with_resource_grant(Arc::new(TrustGrant::new(iam.clone())));
     // Tasks' role credentials are sessions of their roles; their secrets are read as
     // their execution roles.
     runtime.set_credentials_provider(Arc::new(TaskRoleCredentials::new(

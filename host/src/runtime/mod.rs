@@ -137,6 +137,8 @@ pub(crate) struct Shared {
     live: Arc<live::Registry>,
     /// Where containers' `secrets` are read from, once one is set.
     secrets: std::sync::RwLock<Option<Arc<dyn TaskSecretSource>>>,
+    /// Where tasks get their role's `wasmgate:` policies from, once one is set.
+    net_authorities: std::sync::RwLock<Option<Arc<dyn net::NetworkAuthorities>>>,
 }
 
 impl Shared {
@@ -206,6 +208,7 @@ impl Runtime {
                 credentials: std::sync::RwLock::new(None),
                 live: Arc::default(),
                 secrets: std::sync::RwLock::new(None),
+                net_authorities: std::sync::RwLock::new(None),
             }),
         })
     }
@@ -268,6 +271,18 @@ impl Runtime {
             Some(p) => p.check_role(role_arn),
             None => Ok(()),
         }
+    }
+
+    /// Governs the network reach of the tasks started from now on by their role's
+    /// `wasmgate:` policies, as `authorities` finds them (instead of `[[network.rules]]`
+    /// and `egress`, for the tasks it gives an authority).
+    pub fn set_network_authorities(&self, authorities: Arc<dyn net::NetworkAuthorities>) {
+        let mut slot = self
+            .shared
+            .net_authorities
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        *slot = Some(authorities);
     }
 
     /// The validation options this host applies to every definition.

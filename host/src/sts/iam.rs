@@ -8,10 +8,13 @@ use time::OffsetDateTime;
 use super::roles::{RoleDirectory, RoleInfo, TrustRequest};
 use super::sessions::Sessions;
 use crate::iam::authz::context::request_keys;
-use crate::iam::authz::{PolicySource, PrincipalPolicies};
-use crate::iam::policy::{ConditionKeys, Decision, EvalContext, PolicyDocument, evaluate_trust};
+use crate::iam::authz::input;
+use crate::iam::authz::{PolicySource, PrincipalPolicies, ResourceGrant};
+use crate::iam::policy::{
+    ConditionKeys, Decision, EvalContext, PolicyDocument, evaluate_trust, trust_names_caller,
+};
 use crate::iam::store::IamStore;
-use crate::protocol::{ApiError, Principal, PrincipalKind};
+use crate::protocol::{ApiError, AuthorizeRequest, Principal, PrincipalKind};
 
 /// The IAM store's roles, as AssumeRole asks for them.
 pub struct IamRoles {
@@ -70,6 +73,59 @@ impl RoleDirectory for IamRoles {
             }
         }
         Ok(allowed)
+    }
+}
+
+/// A role's trust policy as the authoriser's [`ResourceGrant`]: an `sts:AssumeRole` whose
+/// role trusts the caller by its ARN (not by the account, not by `*`) needs no identity
+/// policy allowing it, as in AWS within one account. The STS handler still evaluates the
+/// whole trust policy (its conditions, `sts:TagSession`).
+pub struct TrustGrant {
+    iam: Arc<IamStore>,
+}
+
+impl TrustGrant {
+    pub fn new(iam: Arc<IamStore>) -> Self {
+        Self { iam }
+    }
+}
+
+impl ResourceGrant for TrustGrant {
+    fn grants(&self, request: &AuthorizeRequest<'_>) -> bool {
+        if request.action_prefix != "sts" || request.operation != "AssumeRole" {
+            return false;
+        }
+        let Some(role_arn) = input::text(request.input, "RoleArn") else {
+            return false;
+        };
+        let prefix = format!("arn:aws:iam::{}:role/", self.iam.account_id());
+        let Some(role) = role_arn
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.rsplit('/').next())
+            .and_then(|name| self.iam.role(name))
+        else {
+            return false;
+        };
+        let Ok(trust) = self.iam.parsed_trust(&role.trust_policy) else {
+            return false;
+        };
+        let caller_arns = super::service::caller_arns(request.principal, self.iam.account_id());
+        let tags = input::tags(request.input, "Tags");
+        let trust_request = TrustRequest {
+            caller: request.principal,
+            caller_arns: &caller_arns,
+            action: "sts:AssumeRole",
+            external_id: input::text(request.input, "ExternalId"),
+            session_name: input::text(request.input, "RoleSessionName").unwrap_or_default(),
+            tags: &tags,
+        };
+        let ctx = EvalContext {
+            action: "sts:AssumeRole".to_owned(),
+            resource: role.arn.clone(),
+            principal_arn: request.principal.arn.clone(),
+            keys: trust_keys(&trust_request, self.iam.region()),
+        };
+        trust_names_caller(&trust, &ctx)
     }
 }
 

@@ -26,9 +26,9 @@ mod validate;
 mod tests;
 
 pub use credentials::Credentials;
-pub use iam::{IamRoles, WithSessionTags};
+pub use iam::{IamRoles, TrustGrant, WithSessionTags};
 pub use roles::{RoleDirectory, RoleInfo, TrustRequest};
-pub use service::StsService;
+pub use service::{MAX_SESSIONS_PER_PRINCIPAL, StsService};
 pub use sessions::{EXPIRED_GRACE, Grant, KIND as SESSION_KIND, Session, SessionError, Sessions};
 pub use task_roles::{ECS_TASKS, TaskRoleCredentials};
 pub use validate::{DEFAULT_DURATION, MAX_DURATION, MIN_DURATION};

@@ -9,7 +9,7 @@ use super::model::{
     GetCallerIdentityOutput,
 };
 use super::roles::{RoleDirectory, TrustRequest};
-use super::sessions::{Grant, Sessions};
+use super::sessions::{Grant, Sessions, issuer_of};
 use super::validate;
 use crate::op;
 use crate::protocol::{
@@ -21,11 +21,19 @@ static PROTOCOLS: [Protocol; 1] = [Protocol::AwsQuery {
     xmlns: "https://sts.amazonaws.com/doc/2011-06-15/",
 }];
 
+/// Live sessions AssumeRole hands out per caller (a role's sessions count as the role):
+/// AWS has no such bound, but every session is state this host keeps until it expires
+/// (up to 12 hours), so one caller may not grow it without end. Past it: `LimitExceeded`.
+pub const MAX_SESSIONS_PER_PRINCIPAL: usize = 1000;
+
 /// The STS service of one host (one account).
 pub struct StsService {
     sessions: Arc<Sessions>,
     roles: Arc<dyn RoleDirectory>,
     account_id: String,
+    /// Held from counting a caller's sessions to storing its new one, so the cap is exact.
+    issuing: Arc<std::sync::Mutex<()>>,
+    cap: usize,
 }
 
 impl StsService {
@@ -34,7 +42,15 @@ impl StsService {
             sessions,
             roles,
             account_id,
+            issuing: Arc::default(),
+            cap: MAX_SESSIONS_PER_PRINCIPAL,
         }
+    }
+
+    /// Another cap on live sessions per caller (tests).
+    pub fn with_session_cap(mut self, cap: usize) -> Self {
+        self.cap = cap;
+        self
     }
 
     /// Anyone may ask who they are: GetCallerIdentity needs no permission (as in AWS,
@@ -137,16 +153,35 @@ impl StsService {
             expires_at: now + time::Duration::seconds(seconds),
         };
         let sessions = self.sessions.clone();
+        let (issuing, cap) = (self.issuing.clone(), self.cap);
+        let issuer = issuer_of(&ctx.principal.arn).into_owned();
+        let counted = issuer.clone();
         let session = tokio::task::spawn_blocking(move || {
             // Expired sessions go as new ones come (and on the periodic sweep).
             if let Err(e) = sessions.sweep(now) {
                 tracing::warn!("sts: sweeping expired sessions failed: {e}");
             }
-            sessions.issue(grant, now)
+            let _issuing = crate::util::sync::lock(&issuing);
+            if sessions.live_issued_by(&counted, now) >= cap {
+                return Ok(None);
+            }
+            sessions.issue(grant, now).map(Some)
         })
         .await
         .map_err(|e| internal(&e.to_string()))?
         .map_err(|e| internal(&e.to_string()))?;
+        let Some(session) = session else {
+            tracing::warn!(caller = %ctx.principal.arn, cap, "sts: session cap reached");
+            return Err(ApiError::with_status(
+                "LimitExceeded",
+                format!(
+                    "Cannot issue more than {cap} live sessions to {issuer} (sessions of a role \
+                     count as the role): wait for some to expire, or ask for shorter \
+                     DurationSeconds."
+                ),
+                409,
+            ));
+        };
         tracing::info!(
             caller = %ctx.principal.arn,
             session = %session.arn(),
@@ -201,7 +236,7 @@ impl Service for StsService {
 }
 
 /// The ARNs a trust policy's `Principal` may name for this caller.
-fn caller_arns(p: &Principal, account: &str) -> Vec<String> {
+pub(super) fn caller_arns(p: &Principal, account: &str) -> Vec<String> {
     let mut arns = vec![p.arn.clone()];
     if let PrincipalKind::AssumedRole { role_name, .. } = &p.kind {
         arns.push(format!("arn:aws:iam::{account}:role/{role_name}"));

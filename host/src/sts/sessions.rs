@@ -233,6 +233,15 @@ impl Sessions {
         Ok(stale.len())
     }
 
+    /// Live sessions (not expired at `now`) whose caller counts as `issuer` (see
+    /// [`issuer_of`]).
+    pub fn live_issued_by(&self, issuer: &str, now: OffsetDateTime) -> usize {
+        self.read()
+            .values()
+            .filter(|s| s.expires_at > now && issuer_of(&s.source_arn) == issuer)
+            .count()
+    }
+
     /// Sessions in the index (live and recently expired).
     pub fn len(&self) -> usize {
         self.read().len()
@@ -245,6 +254,21 @@ impl Sessions {
     /// The session tags of a session's key: its `aws:PrincipalTag/…`.
     pub fn tags(&self, access_key_id: &str) -> Option<Vec<(String, String)>> {
         self.read().get(access_key_id).map(|s| s.tags.clone())
+    }
+}
+
+/// Who a session's caller counts as for the per-principal cap: a user (or the account
+/// root) as itself; a role session as its role, so that sessions chained from sessions are
+/// capped together (`arn:aws:sts::<acct>:assumed-role/<role>/<s>` →
+/// `arn:aws:iam::<acct>:role/<role>`).
+pub fn issuer_of(source_arn: &str) -> std::borrow::Cow<'_, str> {
+    let role = source_arn
+        .strip_prefix("arn:aws:sts::")
+        .and_then(|rest| rest.split_once(":assumed-role/"))
+        .and_then(|(account, rest)| Some((account, rest.split_once('/')?.0)));
+    match role {
+        Some((account, role)) => format!("arn:aws:iam::{account}:role/{role}").into(),
+        None => source_arn.into(),
     }
 }
 

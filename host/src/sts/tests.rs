@@ -456,3 +456,124 @@ fn signed_headers(
     }
     h
 }
+
+/// AWS, within one account: a trust policy naming the caller's ARN grants AssumeRole on
+/// its own; one naming the account (root ARN or bare id) or `*` needs the caller's
+/// identity policy too; an explicit deny in the identity policy still wins.
+#[test]
+fn a_trust_policy_naming_the_caller_needs_no_identity_policy() {
+    use crate::iam::authz::PolicyAuthorizer;
+    use crate::iam::store::{Holder, NewRole};
+    use crate::protocol::AuthorizeRequest;
+    use crate::protocol::value::Node;
+
+    let f = fixture();
+    let iam = f.iam.clone();
+    iam.create_user("alice", None, Vec::new()).unwrap();
+    let trusting = |name: &str, principal: &str| {
+        iam.create_role(NewRole {
+            name: name.into(),
+            path: None,
+            trust_policy: format!(
+                r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{{"AWS":"{principal}"}},"Action":"sts:AssumeRole"}}}}"#
+            ),
+            description: None,
+            max_session_duration: None,
+            tags: Vec::new(),
+        })
+        .unwrap();
+    };
+    trusting("direct", "arn:aws:iam::000000000000:user/alice");
+    trusting("by-root", "arn:aws:iam::000000000000:root");
+    trusting("by-id", ACCOUNT);
+    trusting("anyone", "*");
+    trusting("other", "arn:aws:iam::000000000000:user/bob");
+    let authz = PolicyAuthorizer::new(iam.clone(), "us-east-1", ACCOUNT)
+        .with_resource_grant(Arc::new(TrustGrant::new(iam.clone())));
+    let who = Principal {
+        access_key_id: "AKIAALICE".into(),
+        arn: "arn:aws:iam::000000000000:user/alice".into(),
+        kind: PrincipalKind::User {
+            name: "alice".into(),
+            id: iam.user("alice").unwrap().id.clone(),
+        },
+    };
+    let may = |role: &str| {
+        let input = Node::Struct(vec![
+            (
+                "RoleArn".into(),
+                Node::Str(format!("arn:aws:iam::{ACCOUNT}:role/{role}")),
+            ),
+            ("RoleSessionName".into(), Node::Str("s".into())),
+        ]);
+        let request = AuthorizeRequest {
+            principal: &who,
+            action_prefix: "sts",
+            operation: "AssumeRole",
+            input: &input,
+            source_ip: None,
+            secure_transport: false,
+        };
+        authz.decide(&request, OffsetDateTime::now_utc()).is_ok()
+    };
+    assert!(may("direct"), "the trust policy names alice");
+    assert!(
+        !may("by-root"),
+        "the account: alice's own policies must allow it"
+    );
+    assert!(!may("by-id"));
+    assert!(!may("anyone"));
+    assert!(!may("other"));
+
+    iam.put_inline_policy(
+        Holder::User,
+        "alice",
+        "assume",
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}}"#,
+    )
+    .unwrap();
+    assert!(may("by-root") && may("by-id"), "with an identity policy");
+    iam.put_inline_policy(
+        Holder::User,
+        "alice",
+        "no-direct",
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"sts:AssumeRole","Resource":"arn:aws:iam::000000000000:role/direct"}}"#,
+    )
+    .unwrap();
+    assert!(
+        !may("direct"),
+        "an explicit deny wins over the trust policy"
+    );
+}
+
+/// Live sessions per caller are capped (a role's sessions count as the role, so chaining
+/// does not multiply them); past the cap: `LimitExceeded`, nothing stored.
+#[tokio::test]
+async fn sessions_per_caller_are_capped() {
+    let mut f = fixture();
+    let sts = StsService::new(f.sessions.clone(), Arc::new(FakeRoles), ACCOUNT.into())
+        .with_session_cap(2);
+    f.router = Router::builder().service(Arc::new(sts)).build().unwrap();
+    let first = f.assume(root(), "").await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(f.assume(root(), "").await.status, 200);
+    let refused = f.assume(root(), "").await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(xml(&refused.body, "Code"), "LimitExceeded");
+    assert!(xml(&refused.body, "Message").contains("more than 2 live sessions"));
+    assert_eq!(f.sessions.len(), 2, "nothing stored");
+
+    // A session of `deploy` chains: its sessions count as the role, not as the caller.
+    let session = f
+        .sessions
+        .get(&xml(&first.body, "AccessKeyId"))
+        .unwrap()
+        .principal();
+    assert_eq!(f.assume(session.clone(), "").await.status, 200);
+    assert_eq!(f.assume(session.clone(), "").await.status, 200);
+    assert_eq!(f.assume(session, "").await.status, 409);
+    assert_eq!(
+        sessions::issuer_of("arn:aws:sts::000000000000:assumed-role/deploy/ci"),
+        "arn:aws:iam::000000000000:role/deploy"
+    );
+}

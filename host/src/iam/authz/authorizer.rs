@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use super::PolicySource;
 use super::context::{principal_keys, request_keys, resource_tag_keys};
 use super::table::{self, Arns, Res};
+use super::{PolicySource, ResourceGrant};
 use crate::iam::policy::{ConditionKeys, Decision, EvalContext, NamedPolicy, evaluate};
 use crate::protocol::{AuthorizeRequest, Authorizer, BoxFuture, PrincipalKind, Refusal};
 
@@ -14,6 +14,7 @@ pub struct PolicyAuthorizer {
     source: Arc<dyn PolicySource>,
     region: String,
     account: String,
+    grant: Option<Arc<dyn ResourceGrant>>,
 }
 
 impl PolicyAuthorizer {
@@ -22,7 +23,14 @@ impl PolicyAuthorizer {
             source,
             region: region.to_owned(),
             account: account.to_owned(),
+            grant: None,
         }
+    }
+
+    /// Asks `grant` about requests no identity policy allows (see [`ResourceGrant`]).
+    pub fn with_resource_grant(mut self, grant: Arc<dyn ResourceGrant>) -> Self {
+        self.grant = Some(grant);
+        self
     }
 
     /// The decision for `request` at time `now` (what [`Authorizer::authorize`] runs).
@@ -108,6 +116,16 @@ impl PolicyAuthorizer {
                         &ctx.resource,
                         true,
                     )));
+                }
+                Decision::ImplicitDeny
+                    if self.grant.as_ref().is_some_and(|g| g.grants(request)) =>
+                {
+                    tracing::debug!(
+                        principal = %principal.arn,
+                        action = %ctx.action,
+                        resource = %ctx.resource,
+                        "allowed by the resource's own policy"
+                    );
                 }
                 Decision::ImplicitDeny => {
                     tracing::debug!(

@@ -5,7 +5,7 @@
 
 mod authorizer;
 pub mod context;
-mod input;
+pub(crate) mod input;
 pub mod table;
 
 use std::sync::Arc;
@@ -25,6 +25,14 @@ pub trait PolicySource: Send + Sync + 'static {
     /// Tags of a resource ARN (`ecs:ResourceTag/…`, `aws:ResourceTag/…`); ECS resources'
     /// tags live in the state store's tags table. No tags (or an unknown resource): empty.
     fn resource_tags(&self, arn: &str) -> Result<Vec<(String, String)>, ApiError>;
+}
+
+/// A resource-based policy that grants a request on its own, without the caller's
+/// identity policies (AWS, same account: one that names the caller's ARN). A role's trust
+/// policy for `sts:AssumeRole` is the one there is. An explicit deny in the identity
+/// policies still wins.
+pub trait ResourceGrant: Send + Sync + 'static {
+    fn grants(&self, request: &crate::protocol::AuthorizeRequest<'_>) -> bool;
 }
 
 /// What applies to one principal.

@@ -50,6 +50,29 @@ pub fn evaluate_trust(trust: &PolicyDocument, ctx: &EvalContext) -> Decision {
     })
 }
 
+/// Whether the trust policy on its own grants `ctx` (AWS, same account): a statement that
+/// applies allows it naming the caller's ARN (`ctx.principal_arn`; a role's ARN names its
+/// sessions) and none denies it. Naming the account (`…:root`, the bare id) or `*` is not
+/// enough: the caller's identity policies must allow the action too.
+pub fn trust_names_caller(trust: &PolicyDocument, ctx: &EvalContext) -> bool {
+    let mut named = false;
+    for st in &trust.statements {
+        if !applies(st, ctx, true) {
+            continue;
+        }
+        match st.effect {
+            Effect::Deny => return false,
+            Effect::Allow => {
+                named |= st
+                    .principal
+                    .as_ref()
+                    .is_some_and(|p| !p.negated && p.items.names_arn(&ctx.principal_arn));
+            }
+        }
+    }
+    named
+}
+
 fn matched(policy: &NamedPolicy<'_>, index: usize) -> Matched {
     Matched {
         policy: policy.name.to_owned(),

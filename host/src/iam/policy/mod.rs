@@ -15,7 +15,7 @@ mod principal;
 
 use std::fmt;
 
-pub use eval::{evaluate, evaluate_trust};
+pub use eval::{evaluate, evaluate_trust, trust_names_caller};
 
 /// AWS's size limits of policy documents, in characters not counting white space
 /// ([`policy_size`]). The IAM API enforces them (`LimitExceeded`).
@@ -72,6 +72,18 @@ impl PolicyDocument {
     /// Whether the document could read `…:ResourceTag/…` keys.
     pub fn mentions_resource_tags(&self) -> bool {
         self.resource_tags
+    }
+
+    /// Whether some statement's `Action` or `NotAction` names an action of `service`
+    /// (`wasmgate` for `wasmgate:NetworkConnect`, `wasmgate:*`); `*` alone names none.
+    pub fn names_service(&self, service: &str) -> bool {
+        let prefix = format!("{service}:");
+        self.statements.iter().any(|s| {
+            s.action
+                .items
+                .iter()
+                .any(|p| p.starts_with_literal(&prefix))
+        })
     }
 
     /// The `Sid` of statement `index`, if it has one.

@@ -67,6 +67,14 @@ impl Pattern {
         Self { toks, has_vars }
     }
 
+    /// Whether the pattern starts with the literal `prefix` (ASCII case-insensitive).
+    pub fn starts_with_literal(&self, prefix: &str) -> bool {
+        let mut toks = self.toks.iter();
+        prefix
+            .chars()
+            .all(|c| matches!(toks.next(), Some(Tok::Lit(l)) if l.eq_ignore_ascii_case(&c)))
+    }
+
     /// Whether the pattern is the lone `*` (matches everything).
     pub fn is_any(&self) -> bool {
         matches!(self.toks.as_slice(), [Tok::Star])

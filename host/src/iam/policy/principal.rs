@@ -66,6 +66,17 @@ impl Principals {
         }
     }
 
+    /// Whether these principals name `caller` by its ARN (or, for a role session, by its
+    /// role's ARN): not by its account, not by `*`.
+    pub fn names_arn(&self, caller: &str) -> bool {
+        match self {
+            Principals::Anyone => false,
+            Principals::List(names) => names
+                .iter()
+                .any(|n| matches!(n, Named::Arn(_)) && n.matches(caller)),
+        }
+    }
+
     /// Whether `caller` (an IAM/STS ARN or a service name) is among these principals.
     pub fn contains(&self, caller: &str) -> bool {
         match self {

@@ -42,6 +42,7 @@ use crate::util::sync;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 /// A stored entity and the revision of its document.
@@ -120,6 +121,9 @@ pub struct IamStore {
     parsed: documents::Parsed,
     /// Held by every write from its checks to its mirror update.
     writer: Mutex<()>,
+    /// Moves on every write, once the mirror shows it: what was derived from the mirror
+    /// before (a task's cached network decisions) is stale once it moved.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for IamStore {
@@ -151,7 +155,13 @@ impl IamStore {
             index: RwLock::new(index),
             parsed: documents::Parsed::default(),
             writer: Mutex::new(()),
+            generation: AtomicU64::new(0),
         })
+    }
+
+    /// How many writes the mirror has seen (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub fn account_id(&self) -> &str {
@@ -316,6 +326,7 @@ impl IamStore {
                 revision,
             },
         );
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(value)
     }
 
@@ -330,6 +341,7 @@ impl IamStore {
         }
         let mut index = sync::write(&self.index);
         T::table_mut(&mut index).remove(&k);
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 }

@@ -16,6 +16,9 @@
 //!    resolved again, TLS verified against the name the guest wrote). The connection
 //!    counts against the container's sockets while it lasts.
 //!
+//! With a task role whose policies name `wasmgate:` actions, step 2 asks them
+//! `wasmgate:HttpRequest` (with `wasmgate:DestinationHost`) instead of the egress rules.
+//!
 //! A refused request fails in the guest with `destination-ip-prohibited` (a name that may
 //! not be looked up too), `connection-limit-reached` past the container's sockets, and a
 //! DNS error past its lookups; the task's network logs it once per destination (the same
@@ -25,7 +28,7 @@ mod send;
 
 use super::TaskHttp;
 use super::instance::Failure;
-use crate::runtime::net::{GATEWAY_NAME, NetCounters, Proto};
+use crate::runtime::net::{GATEWAY_NAME, NetCounters};
 use http::uri::Scheme;
 use http_body_util::BodyExt;
 use rustls::pki_types::ServerName;
@@ -131,9 +134,17 @@ impl TaskHttp {
             Host::Ip(ip) => vec![SocketAddr::new(*ip, port)],
             Host::Name(name) => self.resolve(container, name, port).await?,
         };
+        // What a role's `wasmgate:DestinationHost` is matched against: the name as written
+        // (lower case, no brackets or trailing dot).
+        let host_name = match &host {
+            Host::Localhost => "localhost".to_owned(),
+            Host::Gateway => GATEWAY_NAME.to_owned(),
+            Host::Ip(ip) => ip.to_string(),
+            Host::Name(name) => name.clone(),
+        };
         let Some(host_addr) = candidates
             .into_iter()
-            .find_map(|guest_addr| self.egress(container, guest_addr).ok())
+            .find_map(|guest_addr| self.egress(container, guest_addr, &host_name).ok())
         else {
             return Err(Error::DestinationIpProhibited);
         };
@@ -205,9 +216,14 @@ impl TaskHttp {
 
     /// The task's rules for a connection the host opens on a guest's behalf (the same as
     /// for its sockets): the guest's address in, the host-side address to connect to out.
-    fn egress(&self, container: &str, guest_addr: SocketAddr) -> Result<SocketAddr, String> {
+    fn egress(
+        &self,
+        container: &str,
+        guest_addr: SocketAddr,
+        host: &str,
+    ) -> Result<SocketAddr, String> {
         self.net
-            .outgoing(container, guest_addr, Proto::Tcp)
+            .outgoing(container, guest_addr, host)
             .map_err(|denial| denial.to_string())
     }
 }

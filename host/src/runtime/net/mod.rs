@@ -13,6 +13,7 @@
 //!   refusals are `new-socket-limit` / `temporary-resolver-failure` in the guest.
 //! - [`publish`]: `wasmgate run --publish` proxies a host port to a task port.
 
+mod authority;
 mod budget;
 mod cidr;
 mod counters;
@@ -21,6 +22,8 @@ mod map;
 mod policy;
 mod pool;
 pub mod publish;
+#[cfg(test)]
+mod role_tests;
 mod sysnet;
 mod tasknet;
 mod tcp;
@@ -29,12 +32,16 @@ mod tests;
 mod udp;
 mod view;
 
+pub use authority::{
+    MAX_CACHED, NetAction, NetRequest, NetVerdict, NetworkAuthorities, NetworkAuthority, RoleGate,
+    TaskAuthority,
+};
 pub use budget::{ContainerBudget, NetLimits, Refusal};
 pub use cidr::{Cidr, CidrError};
 pub use counters::{NetCounters, NetTotals};
 pub use lookup::GATEWAY_NAME;
 pub use map::{AddrMap, GatewayRoute};
-pub use policy::{Denial, PeerInfo, Policy, PolicyError, Proto};
+pub use policy::{Denial, Environment, Governor, PeerInfo, Policy, PolicyError, Proto};
 pub use pool::PoolError;
 pub use tasknet::{PortGuard, TaskNetwork};
 pub use view::{ContainerNet, TaskNet, TaskNetView, add_to_linker};
@@ -93,14 +100,20 @@ impl NetworkHost {
         &self.policy
     }
 
-    /// Leases an address for a task (PROVISIONING); the lease ends with the task.
+    /// Leases an address for a task with no role policy and no service.
     pub fn provision(&self, task_id: &str, family: &str) -> Result<TaskLease, NetError> {
+        self.provision_task(&TaskNetSpec::plain(task_id, family))
+    }
+
+    /// Leases an address for a task (PROVISIONING); the lease ends with the task.
+    pub fn provision_task(&self, task: &TaskNetSpec) -> Result<TaskLease, NetError> {
         let lease = self.pool.allocate(PeerInfo {
-            task_id: task_id.to_owned(),
-            family: family.to_owned(),
+            task_id: task.task_id.clone(),
+            family: task.family.clone(),
+            service: task.service.clone(),
         })?;
         let network = Arc::new(TaskNetwork::new(
-            task_id,
+            task,
             lease.address(),
             self.policy.clone(),
             self.pool.live().clone(),
@@ -110,6 +123,30 @@ impl NetworkHost {
             network,
             _address: lease,
         })
+    }
+}
+
+/// What the network needs to know of a task it provisions.
+#[derive(Clone, Default)]
+pub struct TaskNetSpec {
+    pub task_id: String,
+    pub family: String,
+    /// The ECS service that started it (other tasks' role policies may name it).
+    pub service: Option<String>,
+    /// Its role's `wasmgate:` policies, if it has any.
+    pub authority: Option<Arc<dyn NetworkAuthority>>,
+    /// Its portMappings' container ports, by protocol.
+    pub declared_ports: Vec<(Proto, u16)>,
+}
+
+impl TaskNetSpec {
+    /// A task with no role policy and no service (tests, benches).
+    pub fn plain(task_id: &str, family: &str) -> Self {
+        Self {
+            task_id: task_id.to_owned(),
+            family: family.to_owned(),
+            ..Self::default()
+        }
     }
 }
 

@@ -17,6 +17,11 @@
 //! rules: a source or an answer off loopback must be one egress lets the task reach. Rules by `family` match tasks of this host process; rules by
 //! `service` need the control plane to say which service a task belongs to and match nothing
 //! yet.
+//!
+//! A task whose role's policies name `wasmgate:` actions brings a [`Governor`]: it replaces
+//! the `[[network.rules]]` and `egress` decisions (which other tasks and which off-host
+//! addresses), never the floor above (own address, gateway, host loopback, host interfaces,
+//! an address nothing listens on exactly).
 
 use super::cidr::Cidr;
 use super::map::{AddrMap, GatewayRoute};
@@ -41,10 +46,12 @@ impl fmt::Display for Proto {
 }
 
 /// What a rule can know about a destination task.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PeerInfo {
     pub task_id: String,
     pub family: String,
+    /// The ECS service that started the task, if one did (the control plane says so).
+    pub service: Option<String>,
 }
 
 /// The live facts a decision needs, kept out of [`Policy`] so it can be tested alone.
@@ -55,7 +62,7 @@ pub trait Environment {
     /// Some socket on this machine is bound to exactly `addr` (not a wildcard address).
     fn bound_exactly(&self, proto: Proto, addr: SocketAddrV4) -> bool;
     /// The task holding `ip`, if it runs in this process.
-    fn peer(&self, ip: Ipv4Addr) -> Option<PeerInfo>;
+    fn peer(&self, ip: Ipv4Addr) -> Option<Arc<PeerInfo>>;
     /// `ip` is assigned to one of the host's network interfaces.
     fn is_host_address(&self, ip: IpAddr) -> bool;
 }
@@ -80,6 +87,19 @@ pub enum Denial {
     /// A name lookup while nothing off loopback may be reached: the query itself would
     /// leave the host.
     NameLookup,
+    /// The task role's policies: the `wasmgate:` action and the statement that decided
+    /// (or that none allows).
+    Role {
+        action: &'static str,
+        by: std::sync::Arc<str>,
+    },
+}
+
+/// A task role's policies, where they replace the `[[network.rules]]` / `egress` decision.
+pub trait Governor {
+    /// Whether the task may reach `dest` (`peer`: the task holding it, if one of this
+    /// process does); `None` leaves the decision to the host's rules.
+    fn reach(&self, dest: SocketAddr, peer: Option<&Arc<PeerInfo>>) -> Option<Result<(), Denial>>;
 }
 
 impl fmt::Display for Denial {
@@ -116,6 +136,9 @@ impl fmt::Display for Denial {
                 f,
                 "egress is denied ([network] egress = \"deny\") and {ip} is not in egress_allow"
             ),
+            Denial::Role { action, by } => {
+                write!(f, "the task role's policies do not allow {action}: {by}")
+            }
             Denial::NameLookup => write!(
                 f,
                 "egress is denied ([network] egress = \"deny\", no egress_allow): names other than localhost and host.wasmgate.internal are not looked up"
@@ -149,7 +172,7 @@ pub struct Rule {
 }
 
 impl Rule {
-    fn matches(&self, dest: SocketAddrV4, peer: impl FnOnce() -> Option<PeerInfo>) -> bool {
+    fn matches(&self, dest: SocketAddrV4, peer: impl FnOnce() -> Option<Arc<PeerInfo>>) -> bool {
         if let Some(range) = &self.allow
             && !range.contains(IpAddr::V4(*dest.ip()))
         {
@@ -331,10 +354,23 @@ impl Policy {
     /// address egress lets the task reach, so that a socket bound to an IPv6 wildcard by a
     /// send cannot hear every network.
     pub fn receive(&self, src: SocketAddr) -> Result<(), Denial> {
+        self.receive_governed(src, None)
+    }
+
+    /// [`Self::receive`]; under a role's policies a source off loopback is one the task
+    /// may connect to.
+    pub fn receive_governed(
+        &self,
+        src: SocketAddr,
+        gov: Option<&dyn Governor>,
+    ) -> Result<(), Denial> {
         match src.ip().to_canonical() {
             IpAddr::V4(v4) if v4.is_loopback() => Ok(()),
             ip if ip.is_loopback() || ip.is_unspecified() => Err(Denial::Ipv6Loopback),
-            ip => self.egress_rule(ip),
+            ip => match gov.and_then(|g| g.reach(src, None)) {
+                Some(verdict) => verdict,
+                None => self.egress_rule(ip),
+            },
         }
     }
 
@@ -347,9 +383,16 @@ impl Policy {
     /// Whether a name lookup may answer `ip`: loopback answers are checked when used (like
     /// any address); others only if egress lets the task reach them.
     pub fn answer(&self, ip: IpAddr) -> Result<(), Denial> {
+        self.answer_governed(ip, false)
+    }
+
+    /// [`Self::answer`]; under a role's policies (`governed`) every answer off loopback
+    /// passes: the port is not known yet, the connect is checked when it happens.
+    pub fn answer_governed(&self, ip: IpAddr, governed: bool) -> Result<(), Denial> {
         match ip.to_canonical() {
             IpAddr::V4(v4) if v4.is_loopback() || v4.is_unspecified() => Ok(()),
             ip if ip.is_loopback() || ip.is_unspecified() => Err(Denial::Ipv6Loopback),
+            _ if governed => Ok(()),
             ip => self.egress_rule(ip),
         }
     }
@@ -370,12 +413,25 @@ impl Policy {
         proto: Proto,
         env: &impl Environment,
     ) -> Result<(), Denial> {
+        self.connect_governed(own, dest, proto, env, None)
+    }
+
+    /// [`Self::connect`], with a task role's policies in place of the rules and egress
+    /// settings where `gov` governs.
+    pub fn connect_governed(
+        &self,
+        own: Ipv4Addr,
+        dest: SocketAddr,
+        proto: Proto,
+        env: &impl Environment,
+        gov: Option<&dyn Governor>,
+    ) -> Result<(), Denial> {
         let ip = dest.ip().to_canonical();
         let IpAddr::V4(v4) = ip else {
             if ip.is_loopback() || ip.is_unspecified() {
                 return Err(Denial::Ipv6Loopback);
             }
-            return self.egress(ip, env);
+            return self.egress(ip, dest, env, gov);
         };
         let dest4 = SocketAddrV4::new(v4, dest.port());
         if v4 == own {
@@ -396,8 +452,13 @@ impl Policy {
             return Err(Denial::GatewayPort(dest.port()));
         }
         if self.pool.contains(ip) {
-            if !self.rules.iter().any(|r| r.matches(dest4, || env.peer(v4))) {
-                return Err(Denial::OtherTask(v4));
+            let governed = gov.and_then(|g| g.reach(dest, env.peer(v4).as_ref()));
+            match governed {
+                Some(verdict) => verdict?,
+                None if !self.rules.iter().any(|r| r.matches(dest4, || env.peer(v4))) => {
+                    return Err(Denial::OtherTask(v4));
+                }
+                None => {}
             }
             return if env.bound_exactly(proto, dest4) {
                 Ok(())
@@ -408,14 +469,23 @@ impl Policy {
         if v4.is_loopback() || v4.is_unspecified() {
             return Err(Denial::HostLoopback(ip));
         }
-        self.egress(ip, env)
+        self.egress(ip, dest, env, gov)
     }
 
-    fn egress(&self, ip: IpAddr, env: &impl Environment) -> Result<(), Denial> {
+    fn egress(
+        &self,
+        ip: IpAddr,
+        dest: SocketAddr,
+        env: &impl Environment,
+        gov: Option<&dyn Governor>,
+    ) -> Result<(), Denial> {
         if env.is_host_address(ip) {
             return Err(Denial::HostAddress(ip));
         }
-        self.egress_rule(ip)
+        match gov.and_then(|g| g.reach(dest, None)) {
+            Some(verdict) => verdict,
+            None => self.egress_rule(ip),
+        }
     }
 
     /// `egress` / `egress_allow` alone.

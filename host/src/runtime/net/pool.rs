@@ -39,14 +39,15 @@ pub enum PoolError {
 
 /// Tasks of this process by address, for rules that name a destination's family.
 #[derive(Debug, Default)]
-pub struct LiveTasks(Mutex<HashMap<Ipv4Addr, PeerInfo>>);
+pub struct LiveTasks(Mutex<HashMap<Ipv4Addr, Arc<PeerInfo>>>);
 
 impl LiveTasks {
-    pub fn get(&self, ip: Ipv4Addr) -> Option<PeerInfo> {
+    /// The task at `ip` (shared: a connect's decision clones no strings).
+    pub fn get(&self, ip: Ipv4Addr) -> Option<Arc<PeerInfo>> {
         self.lock().get(&ip).cloned()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Ipv4Addr, PeerInfo>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Ipv4Addr, Arc<PeerInfo>>> {
         // A panic while holding this lock leaves a plain map behind: still usable.
         sync::lock(&self.0)
     }
@@ -155,7 +156,7 @@ impl AddressPool {
                 Ok(true) => {
                     self.cursor
                         .store(((offset + 1) % size) as u32, Ordering::Relaxed);
-                    live.insert(ip, peer);
+                    live.insert(ip, Arc::new(peer));
                     return Ok(AddressLease {
                         address: ip,
                         live: self.live.clone(),

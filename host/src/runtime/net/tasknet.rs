@@ -1,9 +1,10 @@
 //! One task's network: its address, its address map, the ports its containers listen on,
 //! and the address check every one of its sockets goes through.
 
+use super::authority::{NetAction, RoleGate, TaskAuthority};
 use super::budget::{ContainerBudget, NetLimits, Refusal};
 use super::map::AddrMap;
-use super::policy::{Denial, Environment, PeerInfo, Policy, Proto};
+use super::policy::{Denial, Environment, Governor, PeerInfo, Policy, Proto};
 use super::pool::LiveTasks;
 use super::sysnet;
 use crate::util::sync::lock;
@@ -32,6 +33,11 @@ pub struct TaskNetwork {
     budgets: Mutex<HashMap<Arc<str>, Arc<ContainerBudget>>>,
     /// Bytes and packets the task's containers moved (its stats).
     counters: Arc<super::NetCounters>,
+    /// The task role's `wasmgate:` policies, when its role has any.
+    authority: Option<TaskAuthority>,
+    /// The task's portMappings (container ports, either protocol): listening on these
+    /// needs no `wasmgate:NetworkListen`.
+    declared: Vec<(Proto, u16)>,
 }
 
 /// A port of the task's address some socket holds open; released on drop.
@@ -54,14 +60,16 @@ impl Drop for PortGuard {
 
 impl TaskNetwork {
     pub(super) fn new(
-        task_id: &str,
+        task: &super::TaskNetSpec,
         address: Ipv4Addr,
         policy: Arc<Policy>,
         live: Arc<LiveTasks>,
         limits: NetLimits,
     ) -> Self {
         Self {
-            task_id: task_id.to_owned(),
+            authority: task.authority.clone().map(TaskAuthority::new),
+            declared: task.declared_ports.clone(),
+            task_id: task.task_id.clone(),
             map: policy.addr_map(address),
             policy,
             live,
@@ -114,7 +122,7 @@ impl TaskNetwork {
 
     /// Whether a name may be looked up at all (see [`Policy::resolves_names`]).
     pub fn may_look_up(&self, container: &str, name: &str) -> Result<(), Denial> {
-        if self.policy.resolves_names() {
+        if self.policy.resolves_names() || self.governed() {
             return Ok(());
         }
         let denial = Denial::NameLookup;
@@ -124,9 +132,46 @@ impl TaskNetwork {
 
     /// Whether a lookup of `name` may answer `ip` (see [`Policy::answer`]).
     pub fn answer(&self, container: &str, name: &str, ip: IpAddr) -> Result<(), Denial> {
-        self.policy.answer(ip).inspect_err(|denial| {
-            self.log_denial(container, "lookup answer", format!("{name} = {ip}"), denial);
+        let governed = self.governed();
+        self.policy
+            .answer_governed(ip, governed)
+            .inspect_err(|denial| {
+                self.log_denial(container, "lookup answer", format!("{name} = {ip}"), denial);
+            })
+    }
+
+    /// Whether the task role's policies decide its reach now (rather than the host's rules).
+    fn governed(&self) -> bool {
+        self.authority.as_ref().is_some_and(TaskAuthority::governs)
+    }
+
+    /// The question to the task's role for one use, if it has policies.
+    fn gate<'a>(
+        &'a self,
+        action: NetAction,
+        proto: Proto,
+        host: Option<&'a str>,
+    ) -> Option<RoleGate<'a>> {
+        self.authority.as_ref().map(|authority| RoleGate {
+            authority,
+            action,
+            proto,
+            host,
         })
+    }
+
+    /// A listen or bind on `addr` (already the task's own address): ports of the task's
+    /// portMappings always; others as the role's `wasmgate:NetworkListen` says (no role
+    /// policy: as today, any).
+    fn listen_beyond_mappings(&self, addr: SocketAddr, proto: Proto) -> Result<(), Denial> {
+        let port = addr.port();
+        if port == 0 || self.declared.contains(&(proto, port)) {
+            return Ok(());
+        }
+        match self.gate(NetAction::Listen, proto, None) {
+            Some(gate) => gate.reach(addr, None).unwrap_or(Ok(())),
+            None => Ok(()),
+        }
     }
 
     /// The task's private address (ECS: the ENI's `privateIPv4Address`).
@@ -175,18 +220,41 @@ impl TaskNetwork {
         let own = self.address();
         let (what, verdict) = match use_ {
             SocketAddrUse::TcpBind => ("tcp bind to", self.policy.bind(own, addr)),
-            SocketAddrUse::UdpBind => ("udp bind to", self.policy.bind(own, addr)),
-            SocketAddrUse::TcpListen => ("tcp listen on", self.policy.listen(own, addr)),
-            SocketAddrUse::TcpConnect => ("tcp connect to", self.decide(addr, Proto::Tcp)),
-            SocketAddrUse::UdpSend => ("udp send to", self.decide(addr, Proto::Udp)),
+            SocketAddrUse::UdpBind => (
+                "udp bind to",
+                self.policy
+                    .bind(own, addr)
+                    .and_then(|()| self.listen_beyond_mappings(addr, Proto::Udp)),
+            ),
+            SocketAddrUse::TcpListen => (
+                "tcp listen on",
+                self.policy
+                    .listen(own, addr)
+                    .and_then(|()| self.listen_beyond_mappings(addr, Proto::Tcp)),
+            ),
+            SocketAddrUse::TcpConnect => (
+                "tcp connect to",
+                self.decide(addr, Proto::Tcp, NetAction::Connect, None),
+            ),
+            SocketAddrUse::UdpSend => (
+                "udp send to",
+                self.decide(addr, Proto::Udp, NetAction::Connect, None),
+            ),
             SocketAddrUse::TcpAccept | SocketAddrUse::UdpReceive => {
                 let what = if matches!(use_, SocketAddrUse::TcpAccept) {
                     "tcp accept from"
                 } else {
                     "udp receive from"
                 };
+                let proto = if matches!(use_, SocketAddrUse::TcpAccept) {
+                    Proto::Tcp
+                } else {
+                    Proto::Udp
+                };
+                let gate = self.gate(NetAction::Connect, proto, None);
+                let gov = gate.as_ref().map(|g| g as &dyn Governor);
                 // One line per source address, whatever port a flood comes from.
-                return match self.policy.receive(addr) {
+                return match self.policy.receive_governed(addr, gov) {
                     Ok(()) => true,
                     Err(denial) => {
                         self.log_denial(container, what, addr.ip().to_string(), &denial);
@@ -204,17 +272,18 @@ impl TaskNetwork {
         }
     }
 
-    /// Where a guest's connection to `guest_addr` goes on the host, if the rules allow it:
-    /// the same translation and rules as wasi:sockets, for connections the host opens on a
-    /// guest's behalf (outgoing HTTP).
+    /// Where a guest's HTTP request to `host` (as the guest wrote it, lower case) at
+    /// `guest_addr` goes on the host, if the rules allow it: the same translation and
+    /// rules as wasi:sockets, for connections the host opens on a guest's behalf; a role's
+    /// policies are asked `wasmgate:HttpRequest` instead of `wasmgate:NetworkConnect`.
     pub fn outgoing(
         &self,
         container: &str,
         guest_addr: SocketAddr,
-        proto: Proto,
+        host: &str,
     ) -> Result<SocketAddr, Denial> {
         let host_addr = self.map.remote_to_host(guest_addr);
-        match self.decide(host_addr, proto) {
+        match self.decide(host_addr, Proto::Tcp, NetAction::HttpRequest, Some(host)) {
             Ok(()) => Ok(host_addr),
             Err(denial) => {
                 self.log_denial(container, "connect to", host_addr.to_string(), &denial);
@@ -223,9 +292,17 @@ impl TaskNetwork {
         }
     }
 
-    fn decide(&self, dest: SocketAddr, proto: Proto) -> Result<(), Denial> {
+    fn decide(
+        &self,
+        dest: SocketAddr,
+        proto: Proto,
+        action: NetAction,
+        host: Option<&str>,
+    ) -> Result<(), Denial> {
+        let gate = self.gate(action, proto, host);
+        let gov = gate.as_ref().map(|g| g as &dyn Governor);
         self.policy
-            .connect(self.address(), dest, proto, &LiveEnv(self))
+            .connect_governed(self.address(), dest, proto, &LiveEnv(self), gov)
     }
 
     fn log_denial(&self, container: &str, what: &'static str, target: String, why: &Denial) {
@@ -251,7 +328,7 @@ impl Environment for LiveEnv<'_> {
         sysnet::bound_exactly(proto, addr)
     }
 
-    fn peer(&self, ip: Ipv4Addr) -> Option<PeerInfo> {
+    fn peer(&self, ip: Ipv4Addr) -> Option<Arc<PeerInfo>> {
         self.0.live.get(ip)
     }
 

@@ -179,14 +179,14 @@ impl Environment for FakeEnv {
     fn bound_exactly(&self, proto: Proto, addr: SocketAddrV4) -> bool {
         self.bound.contains(&(proto, addr))
     }
-    fn peer(&self, ip: Ipv4Addr) -> Option<PeerInfo> {
-        self.peers
-            .iter()
-            .find(|(a, _)| *a == ip)
-            .map(|(_, f)| PeerInfo {
+    fn peer(&self, ip: Ipv4Addr) -> Option<Arc<PeerInfo>> {
+        self.peers.iter().find(|(a, _)| *a == ip).map(|(_, f)| {
+            Arc::new(PeerInfo {
                 task_id: "t".into(),
                 family: (*f).into(),
+                service: None,
             })
+        })
     }
     fn is_host_address(&self, ip: IpAddr) -> bool {
         self.host_addrs.contains(&ip)
@@ -560,6 +560,7 @@ fn peer() -> PeerInfo {
     PeerInfo {
         task_id: "t".into(),
         family: "f".into(),
+        service: None,
     }
 }
 
@@ -685,11 +686,11 @@ fn the_check_tracks_open_ports_and_denies_the_rest() {
     assert!(!check(sock("[::1]:1"), SocketAddrUse::UdpReceive));
     // Outgoing connections the host makes for a guest go through the same rules.
     assert_eq!(
-        net.outgoing("c", sock("127.98.0.254:5432"), Proto::Tcp),
+        net.outgoing("c", sock("127.98.0.254:5432"), "host.wasmgate.internal"),
         Ok(sock("127.0.0.1:5432"))
     );
     assert!(
-        net.outgoing("c", sock("127.0.0.1:7000"), Proto::Tcp)
+        net.outgoing("c", sock("127.0.0.1:7000"), "localhost")
             .is_err()
     );
 }

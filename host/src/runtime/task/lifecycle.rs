@@ -11,7 +11,7 @@ use crate::runtime::launch::{Launch, Meters, Mount};
 use crate::runtime::limits::TaskMemory;
 use crate::runtime::logbudget::TaskLogBudget;
 use crate::runtime::logship::LogShipper;
-use crate::runtime::net::TaskNetwork;
+use crate::runtime::net::{Proto, TaskNetwork};
 use crate::runtime::status::{ContainerStatus, StopCode, TaskEvent, TaskStatus};
 use crate::runtime::stdio::{self, GuestOutput, OutputSink, StdStream};
 use crate::runtime::storage::TaskStorage;
@@ -136,7 +136,7 @@ impl Driver {
             status: TaskStatus::Provisioning,
         });
         // The task's address; dropping the lease frees it, so it lives until STOPPED.
-        let network = match self.shared.net.provision(&id, &self.definition.family) {
+        let network = match self.shared.net.provision_task(&self.net_spec(&id)) {
             Ok(lease) => lease,
             Err(e) => {
                 self.fail_to_provision(format!(
@@ -344,6 +344,40 @@ impl Driver {
     }
 
     /// Ends a task whose resources could not be set up: nothing ran, nothing to clean.
+    /// What the network is told of this task: its service, its role's `wasmgate:`
+    /// policies, its portMappings.
+    fn net_spec(&self, id: &str) -> crate::runtime::net::TaskNetSpec {
+        let authorities = self
+            .shared
+            .net_authorities
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let role = self.definition.task_role_arn.as_deref();
+        let authority = authorities.and_then(|a| a.for_task(role));
+        let declared_ports = self
+            .definition
+            .container_definitions
+            .iter()
+            .flat_map(|c| &c.port_mappings)
+            .filter_map(|m| {
+                let proto = if m.protocol() == "udp" {
+                    Proto::Udp
+                } else {
+                    Proto::Tcp
+                };
+                u16::try_from(m.container_port).ok().map(|p| (proto, p))
+            })
+            .collect();
+        crate::runtime::net::TaskNetSpec {
+            task_id: id.to_owned(),
+            family: self.definition.family.clone(),
+            service: self.identity.service_name.clone(),
+            authority,
+            declared_ports,
+        }
+    }
+
     fn fail_to_provision(&self, reason: String) {
         for i in 0..self.plans.len() {
             self.set_container(i, &Phase::Skipped(reason.clone()), None);

@@ -1,0 +1,75 @@
+//! Policies that reach into the sandbox (issue 12, item 5), end to end: a task role's
+//! `wasmgate:` statements decide what the task's code reaches, instead of the host's
+//! `[[network.rules]]` / `egress` (boto3 against `wasmgate serve`: `tests/py/network_policy.py`),
+//! and `wasmgate run` finds the role in the data directory's IAM state.
+
+use crate::common;
+
+use common::*;
+use serde_json::json;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(120);
+
+#[test]
+fn a_task_roles_policies_decide_its_connects_and_http_requests() {
+    let host = Host::new();
+    let mut server = Server::start(&host);
+    let out = server.python_ok("network_policy.py", &[]);
+    println!("{}", out.stdout);
+    let targets: Vec<String> = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("TARGETS "))
+        .unwrap_or_else(|| panic!("no targets printed:\n{}", out.stdout))
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    let run = server.terminate(Duration::from_secs(60));
+    // One line per denial, naming the statement that decided.
+    let line = |target: &str| {
+        run.stderr
+            .lines()
+            .find(|l| l.contains(&format!("tcp connect to {target}:7000 denied")))
+            .unwrap_or_else(|| panic!("no denial logged for {target}\n{}", run.stderr))
+            .to_owned()
+    };
+    let db = line(&targets[0]);
+    assert!(db.contains(r#"Sid "NoDbService""#), "{db}");
+    assert!(db.contains("role netpol inline policy net"), "{db}");
+    let vault = line(&targets[1]);
+    assert!(vault.contains(r#"Sid "NoVaultFamily""#), "{vault}");
+
+    // `wasmgate run` with the same data directory: the definition's taskRoleArn is found
+    // in its IAM state, and its policy lets the client reach another task (no
+    // [[network.rules]] entry would).
+    let echo = host.start(
+        &task("np-echo", &[("echo", "tcp-echo", &["7400"])]),
+        &["--stop-timeout", "1"],
+    );
+    let target = format!("{}:7400", echo.task_address(WAIT));
+    echo.expect_stdout("listening on 127.0.0.1:7400", WAIT);
+    let mut client = task(
+        "np-client",
+        &[("client", "tcp-client", &[&target, "knock"])],
+    );
+    let allowed = host.run(&client, &["--stop-timeout", "1"]);
+    assert_eq!(
+        allowed.code,
+        Some(1),
+        "no role: the host's rules deny\n{}",
+        allowed.debug()
+    );
+    client["taskRoleArn"] = json!("arn:aws:iam::000000000000:role/netpol");
+    let allowed = host.run(&client, &["--stop-timeout", "1"]);
+    assert_eq!(allowed.code, Some(0), "{}", allowed.debug());
+    assert!(
+        allowed
+            .lines_of("client")
+            .contains(&"reply knock".to_owned()),
+        "{}",
+        allowed.debug()
+    );
+    echo.signal(libc::SIGTERM);
+    echo.wait(WAIT);
+}

@@ -1,0 +1,175 @@
+"""Policies that reach into the sandbox (issue 12, item 5): a task whose role's policies name
+`wasmgate:` actions is governed by them instead of the host's `[[network.rules]]`/`egress`.
+
+- A role `netpol` denies `wasmgate:NetworkConnect` to the tasks of service `db` and of family
+  `vault`, and allows it to the rest of 127.0.0.0/8; client tasks with that role reach the
+  `cache` task (no `[[network.rules]]` entry would allow it), not `db` nor `vault`; a client
+  without the role reaches none (today's rules); the host's loopback stays refused.
+- `wasmgate:HttpRequest` with `wasmgate:DestinationHost`: a wasi:http task with the role
+  fetches from one task's address and not from another's; a policy put while the task
+  runs takes effect on its next request.
+
+Prints `TARGETS <db> <vault> <cache>` for the Rust side, which checks the host's log names
+the statement that decided.
+"""
+
+import json
+import socket
+import urllib.error
+import urllib.request
+
+from wg import *  # noqa: F403
+
+iam = client("iam")
+GROUP = "/wg/netpol"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/netpol"
+S = {}
+
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+NET = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "NoDbService", "Effect": "Deny", "Action": "wasmgate:NetworkConnect", "Resource": "*",
+         "Condition": {"StringEquals": {"wasmgate:DestinationService": "db"}}},
+        {"Sid": "NoVaultFamily", "Effect": "Deny", "Action": "wasmgate:NetworkConnect", "Resource": "*",
+         "Condition": {"StringEquals": {"wasmgate:DestinationFamily": "vault"}}},
+        {"Sid": "Loopback", "Effect": "Allow", "Action": "wasmgate:NetworkConnect",
+         "Resource": "arn:wasmgate:network:*:*:destination/*",
+         "Condition": {"IpAddress": {"wasmgate:DestinationCidr": "127.0.0.0/8"}}},
+    ],
+}
+
+
+def address(task):
+    return task["containers"][0]["networkInterfaces"][0]["privateIpv4Address"]
+
+
+def echo_server(family):
+    register(family, [container("echo", "tcp-echo", ["7000"], portMappings=[{"containerPort": 7000}])])
+
+
+def client_outcome(family, target):
+    """Runs one tcp-client task of `family` against `target`; its `reply`/`error` line."""
+    task = run_task(family, overrides={"containerOverrides": [{"name": "client", "command": [target, "knock"]}]})[0]
+    wait_tasks("stopped", [task["taskArn"]])
+    stream = f"p/client/{task_id(task['taskArn'])}"
+    events = logs.get_log_events(logGroupName=GROUP, logStreamName=stream, startFromHead=True)["events"]
+    for e in events:
+        if e["message"].startswith(("reply ", "error kind=")):
+            return e["message"]
+    return f"no outcome in {[e['message'] for e in events]}"
+
+
+@step
+def a_role_with_wasmgate_statements():
+    iam.create_role(RoleName="netpol", AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.put_role_policy(RoleName="netpol", PolicyName="net", PolicyDocument=json.dumps(NET))
+    client_def = [container("client", "tcp-client", ["127.0.0.1:1"], log_group=GROUP,
+                           environment=[{"name": "RETRIES", "value": "20"}, {"name": "RETRY_MS", "value": "100"}])]
+    register("client", client_def, taskRoleArn=ROLE_ARN)
+    register("client-norole", client_def)
+
+
+@step
+def sibling_tasks_by_service_and_family():
+    for family in ("db", "vault", "cache"):
+        echo_server(family)
+    ecs.create_service(serviceName="db", taskDefinition="db", desiredCount=1, launchType="FARGATE",
+                       networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-12345678"]}})
+    arns = [run_task("vault")[0]["taskArn"], run_task("cache")[0]["taskArn"]]
+    wait_until(lambda: ecs.list_tasks(serviceName="db")["taskArns"], "the db service started a task", timeout=60)
+    arns.append(ecs.list_tasks(serviceName="db")["taskArns"][0])
+    wait_tasks("running", arns)
+    tasks = {t["group"]: t for t in ecs.describe_tasks(tasks=arns)["tasks"]}
+    S["db"] = address(tasks["service:db"])
+    S["vault"] = address(tasks["family:vault"])
+    S["cache"] = address(tasks["family:cache"])
+    S["servers"] = arns
+    print(f"TARGETS {S['db']} {S['vault']} {S['cache']}", flush=True)
+
+
+@step
+def the_role_decides_which_tasks_a_client_reaches():
+    eq(client_outcome("client", f"{S['cache']}:7000"), "reply knock", "allowed: another family, no service")
+    denied = "error kind=PermissionDenied"
+    check(client_outcome("client", f"{S['db']}:7000").startswith(denied), "denied: the db service's task")
+    check(client_outcome("client", f"{S['vault']}:7000").startswith(denied), "denied: the vault family's task")
+
+
+@step
+def without_the_role_todays_rules_decide():
+    # No [[network.rules]] entry: another task's address is refused, as before.
+    out = client_outcome("client-norole", f"{S['cache']}:7000")
+    check(out.startswith("error kind=PermissionDenied"), "no role: the host's rules deny", out)
+
+
+@step
+def the_floor_stays():
+    # A host service on the host's loopback: 127.0.0.0/8 is allowed by the policy, but the
+    # host's loopback outside the task pool is refused whatever a policy says (refused
+    # before any connect: PermissionDenied, not ConnectionRefused).
+    with socket.socket() as s:
+        s.bind(("127.0.0.2", 0))
+        s.listen()
+        out = client_outcome("client", f"127.0.0.2:{s.getsockname()[1]}")
+    check(out.startswith("error kind=PermissionDenied"), "host loopback refused", out)
+
+
+def serves(ip):
+    try:
+        with urllib.request.urlopen(f"http://{ip}:8080/", timeout=5) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def fetch(ip, url):
+    try:
+        with urllib.request.urlopen(f"http://{ip}:8080/fetch?url={url}", timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+@step
+def http_requests_by_destination_host():
+    for name in ("api-a", "api-b"):
+        register(name, [container("web", "http-hello", [name], portMappings=[{"containerPort": 8080}])])
+    register("fetcher", [container("web", "http-hello", ["fetcher"], portMappings=[{"containerPort": 8080}])],
+             taskRoleArn=ROLE_ARN)
+    arns = [run_task(f)[0]["taskArn"] for f in ("api-a", "api-b", "fetcher")]
+    wait_tasks("running", arns)
+    S["web"] = arns
+    by_group = {t["group"]: address(t) for t in ecs.describe_tasks(tasks=arns)["tasks"]}
+    a, b, fetcher = (by_group[f"family:{f}"] for f in ("api-a", "api-b", "fetcher"))
+    wait_until(lambda: serves(fetcher), "the fetcher serves", timeout=30)
+    # Governed (the role names wasmgate: actions), and nothing allows HttpRequest yet.
+    status, body = fetch(fetcher, f"http://{a}:8080/")
+    eq(status, 502, f"no HttpRequest statement yet: {body}")
+    http = {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "ApiA", "Effect": "Allow", "Action": "wasmgate:HttpRequest", "Resource": "*",
+                       "Condition": {"StringEquals": {"wasmgate:DestinationHost": a}}}],
+    }
+    # Put while the task runs: its next request sees it.
+    iam.put_role_policy(RoleName="netpol", PolicyName="http", PolicyDocument=json.dumps(http))
+    status, body = fetch(fetcher, f"http://{a}:8080/")
+    eq((status, body.strip()), (200, "fetched 200 hello from api-a path=/"), "allowed host")
+    status, body = fetch(fetcher, f"http://{b}:8080/")
+    eq(status, 502, f"another host: {body}")
+    check("DestinationIpProhibited" in body, "the guest sees a prohibited destination", body)
+
+
+@step
+def stop_everything():
+    svc = ecs.update_service(service="db", desiredCount=0)["service"]
+    check(svc["desiredCount"] == 0, "db scaled in")
+    for arn in S.get("servers", [])[:2] + S.get("web", []):
+        ecs.stop_task(task=arn)
+    ecs.delete_service(service="db", force=True)
+
+
+main()

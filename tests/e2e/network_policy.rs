@@ -73,3 +73,59 @@ fn a_task_roles_policies_decide_its_connects_and_http_requests() {
     echo.signal(libc::SIGTERM);
     echo.wait(WAIT);
 }
+
+#[test]
+fn run_with_a_role_policy_file_is_governed_by_it_without_any_iam_state() {
+    let host = Host::new();
+    let echo = host.start(
+        &task("rp-echo", &[("echo", "tcp-echo", &["7401"])]),
+        &["--stop-timeout", "1"],
+    );
+    let target = format!("{}:7401", echo.task_address(WAIT));
+    echo.expect_stdout("listening on 127.0.0.1:7401", WAIT);
+    let client = task(
+        "rp-client",
+        &[("client", "tcp-client", &[&target, "knock"])],
+    );
+    let policy = |effect: &str| {
+        let path = host.data_dir().join(format!("{effect}.json"));
+        let doc = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Everything", "Effect": "Allow", "Action": "wasmgate:*", "Resource": "*"},
+            {"Sid": "TheEcho", "Effect": effect, "Action": "wasmgate:NetworkConnect",
+             "Resource": "*", "Condition": {"NumericEquals": {"wasmgate:DestinationPort": "7401"}}}
+        ]});
+        std::fs::create_dir_all(host.data_dir()).unwrap();
+        std::fs::write(&path, doc.to_string()).unwrap();
+        path.display().to_string()
+    };
+    // The host's rules alone deny a sibling; the file's Allow lets it through.
+    let allow = policy("Allow");
+    let allowed = host.run(&client, &["--stop-timeout", "1", "--role-policy", &allow]);
+    assert_eq!(allowed.code, Some(0), "{}", allowed.debug());
+    assert!(
+        allowed
+            .lines_of("client")
+            .contains(&"reply knock".to_owned())
+    );
+    // An explicit Deny in the file wins, and the host's line names the statement.
+    let deny = policy("Deny");
+    let denied = host.run(&client, &["--stop-timeout", "1", "--role-policy", &deny]);
+    assert_eq!(denied.code, Some(1), "{}", denied.debug());
+    assert!(
+        denied.stderr.contains(r#"Sid "TheEcho""#),
+        "{}",
+        denied.debug()
+    );
+    // A file that is not a policy: refused before anything starts, naming the flag.
+    let broken = host.data_dir().join("broken.json");
+    std::fs::write(&broken, "{\"Statement\": 5}").unwrap();
+    let refused = host.run(&client, &["--role-policy", &broken.display().to_string()]);
+    assert_eq!(refused.code, Some(125), "{}", refused.debug());
+    assert!(
+        refused.stderr.contains("--role-policy"),
+        "{}",
+        refused.debug()
+    );
+    echo.signal(libc::SIGTERM);
+    echo.wait(WAIT);
+}

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmgate::config::HostConfig;
-use wasmgate::iam::network::IamNetworkAuthorities;
+use wasmgate::iam::network::{FixedAuthorities, IamNetworkAuthorities, RoleNetworkPolicy};
 use wasmgate::iam::store::IamStore;
 use wasmgate::runtime::net::NetworkAuthorities;
 use wasmgate::runtime::net::publish::{PublishError, PublishSpec, PublishedPort};
@@ -56,6 +56,12 @@ pub struct RunArgs {
     /// Warn about unknown members instead of refusing them (for newer ECS features).
     #[arg(long)]
     allow_unknown_fields: bool,
+    /// An IAM policy document (JSON file) standing for the task role's policies: its
+    /// `wasmgate:` statements govern the task's network instead of the host's rules, and
+    /// the data directory's IAM state is not consulted for `taskRoleArn` (no role
+    /// credentials are issued: there is no role to assume).
+    #[arg(long, value_name = "FILE")]
+    role_policy: Option<PathBuf>,
 }
 
 /// `serve_root`: check file images as `serve` resolves them (its `image_root`), not
@@ -175,7 +181,11 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
         .max()
         .unwrap_or(8);
 
-    let authorities = match role_authorities(&config, &parsed.definition) {
+    let authorities = match &args.role_policy {
+        Some(file) => given_role_policy(&config, &parsed.definition, file),
+        None => role_authorities(&config, &parsed.definition),
+    };
+    let authorities = match authorities {
         Ok(a) => a,
         Err(e) => {
             eprintln!("wasmgate: {e:#}");
@@ -194,7 +204,13 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
             Arc::new(move || live.live_tasks()),
             wasmgate::usage::SAMPLE,
         );
-        if let Err(e) = super::run_roles::wire(runtime.config(), &runtime, &parsed.definition) {
+        let role_from_iam = args.role_policy.is_none();
+        if let Err(e) = super::run_roles::wire(
+            runtime.config(),
+            &runtime,
+            &parsed.definition,
+            role_from_iam,
+        ) {
             eprintln!("wasmgate: {e:#}");
             return Ok(ExitCode::from(EXIT_NOT_STARTED));
         }
@@ -292,6 +308,26 @@ fn role_authorities(
     let iam = IamStore::new(Arc::new(state), &config.api.account_id, &config.api.region)
         .context("cannot load the IAM state")?;
     Ok(Some(Arc::new(IamNetworkAuthorities::new(Arc::new(iam)))))
+}
+
+/// `--role-policy FILE`: the policy stands for the task role's, whatever IAM holds.
+fn given_role_policy(
+    config: &HostConfig,
+    def: &taskdef::TaskDefinition,
+    file: &std::path::Path,
+) -> anyhow::Result<Option<Arc<dyn NetworkAuthorities>>> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("--role-policy: cannot read {}", file.display()))?;
+    let (region, account) = (&config.api.region, &config.api.account_id);
+    let role_arn = def
+        .task_role_arn
+        .clone()
+        .unwrap_or_else(|| format!("arn:aws:iam::{account}:role/role-policy"));
+    let name = file.display().to_string();
+    let policy = RoleNetworkPolicy::from_documents(&role_arn, region, account, &[(name, text)])
+        .map_err(|e| anyhow::anyhow!("--role-policy: {e}"))?;
+    // A policy without `wasmgate:` statements leaves the network to the host's rules.
+    Ok(policy.map(|p| Arc::new(FixedAuthorities(Arc::new(p))) as Arc<dyn NetworkAuthorities>))
 }
 
 /// Ends the countdown when the wait it shows is over, however it ends.

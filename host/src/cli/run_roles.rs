@@ -22,6 +22,7 @@ pub fn wire(
     config: &HostConfig,
     runtime: &Runtime,
     definition: &TaskDefinition,
+    role_from_iam: bool,
 ) -> anyhow::Result<()> {
     let has_secrets = definition.container_definitions.iter().any(|c| {
         !c.secrets.is_empty()
@@ -29,7 +30,8 @@ pub fn wire(
                 .as_ref()
                 .is_some_and(|r| r.credentials_parameter.starts_with("arn:"))
     });
-    if definition.task_role_arn.is_none() && !has_secrets {
+    let task_role = definition.task_role_arn.as_ref().filter(|_| role_from_iam);
+    if task_role.is_none() && !has_secrets {
         return Ok(());
     }
     let data_dir = config.data_dir();
@@ -50,7 +52,7 @@ pub fn wire(
             Some(iam.clone()),
         )));
     }
-    if let Some(role) = &definition.task_role_arn {
+    if let Some(role) = task_role {
         let sessions = Arc::new(
             Sessions::open(state, time::OffsetDateTime::now_utc())
                 .context("cannot load the STS sessions")?,

@@ -29,7 +29,8 @@ use wasmgate::state::StateStore;
 use wasmgate::state::owner::DataDirOwner;
 use wasmgate::state::sqlite::SqliteStateStore;
 use wasmgate::sts::{
-    self, Credentials, IamRoles, Sessions, StsService, TaskRoleCredentials, TrustGrant, WithSessionTags,
+    self, Credentials, IamRoles, Sessions, StsService, TaskRoleCredentials, TrustGrant,
+    WithSessionTags,
 };
 use wasmgate::usage;
 use wasmgate::util::time::now_ms;

@@ -54,11 +54,14 @@ def expect_denied(what, fn, who, action, resource, explicit=False, **kw):
 
 
 def all_tasks(c, cluster):
-    """The cluster's task ARNs, running or stopped (an echo task stops at once)."""
+    """The cluster's task ARNs, running or stopped (an echo task stops at once, so it may
+    move from the first list to the second between the two calls: a set)."""
     return sorted(
-        arn
-        for status in ("RUNNING", "STOPPED")
-        for arn in c.list_tasks(cluster=cluster, desiredStatus=status)["taskArns"]
+        {
+            arn
+            for status in ("RUNNING", "STOPPED")
+            for arn in c.list_tasks(cluster=cluster, desiredStatus=status)["taskArns"]
+        }
     )
 
 

@@ -394,6 +394,7 @@ pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     /// `depth` nested directories named `d` below `root`, made through descriptors (their
     /// paths are far longer than PATH_MAX); a file `f` of `file_bytes` at the bottom.
@@ -413,8 +414,16 @@ mod tests {
         rustix::io::write(&f, &vec![1u8; file_bytes]).expect("write f");
     }
 
-    fn open_fds() -> usize {
-        std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
+    /// This process's descriptors open on `dir` or below (other tests of the binary run
+    /// alongside and open their own). A link the kernel cannot spell (a path past
+    /// PATH_MAX: only ours are that deep) counts as ours.
+    fn open_fds(dir: &Path) -> usize {
+        let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+            return 0;
+        };
+        fds.filter_map(Result::ok)
+            .filter(|fd| std::fs::read_link(fd.path()).map_or(true, |t| t.starts_with(dir)))
+            .count()
     }
 
     /// Runs `f` on a thread with a small stack: a recursive walk of a deep tree would
@@ -440,13 +449,13 @@ mod tests {
         let outside = dir.path().join("outside");
         std::fs::write(&outside, b"keep").expect("write");
         std::os::unix::fs::symlink(&outside, root.join("a/link")).expect("symlink");
-        let before = open_fds();
+        let before = open_fds(dir.path());
         let (removed, fds_during) = on_small_stack({
-            let root = root.clone();
+            let (root, top) = (root.clone(), dir.path().to_owned());
             move || {
                 // Count descriptors from inside the walk: the measure after each entry.
                 let r = remove_tree(&root);
-                (r, open_fds())
+                (r, open_fds(&top))
             }
         });
         removed.expect("removed");
@@ -464,7 +473,7 @@ mod tests {
     /// visitor that counts the process's descriptors at each entry sees a bounded number.
     #[test]
     fn a_walk_holds_a_bounded_number_of_descriptors() {
-        struct Peak(usize, usize);
+        struct Peak(usize, usize, PathBuf);
         impl Visitor for Peak {
             fn entry(
                 &mut self,
@@ -475,15 +484,15 @@ mod tests {
             ) -> io::Result<Step> {
                 self.1 += 1;
                 if self.1.is_multiple_of(97) {
-                    self.0 = self.0.max(open_fds());
+                    self.0 = self.0.max(open_fds(&self.2));
                 }
                 Ok(if is_dir(s) { Step::Descend } else { Step::Next })
             }
         }
         let dir = tempfile::tempdir().expect("tempdir");
         deep_chain(dir.path(), 2_000, 0);
-        let before = open_fds();
-        let mut peak = Peak(0, 0);
+        let before = open_fds(dir.path());
+        let mut peak = Peak(0, 0, dir.path().to_owned());
         walk(open_root(dir.path()).expect("open"), &mut peak).expect("walk");
         assert_eq!(peak.1, 2_001, "every directory and the file visited");
         // `open_fds` itself holds one while counting.

@@ -187,12 +187,20 @@ fn a_crash_closes_a_running_task_at_the_last_heartbeat() {
     let mut server = Server::start(&host);
     let arn = register_and_run(&host, &server, &def("spinner", 1024, 2048, "spin", &[]));
     let id = arn.rsplit('/').next().unwrap().to_owned();
-    // Running: it counts up to now, and its record has its CPU time.
-    let running = poll(Duration::from_secs(60), "a record with CPU time", || {
-        let r = usage_json(&host, &["--group-by", "task"]);
-        let t = r["groups"].as_array()?.first()?.clone();
-        (t["running"] == 1 && t["cpuSeconds"].as_f64()? > 0.2).then_some(t)
-    });
+    // Running: it counts up to now, and its record has its CPU time and, once the meter
+    // has sampled it, its average memory (the first record may be written before that).
+    let running = poll(
+        Duration::from_secs(60),
+        "a record with CPU time and memory",
+        || {
+            let r = usage_json(&host, &["--group-by", "task"]);
+            let t = r["groups"].as_array()?.first()?.clone();
+            (t["running"] == 1
+                && t["cpuSeconds"].as_f64()? > 0.2
+                && t["memoryAverageBytes"].as_f64()? > 0.0)
+                .then_some(t)
+        },
+    );
     assert_eq!(running["group"], id.as_str());
     assert!(running["fuel"].as_f64().unwrap() > 0.0, "{running}");
     assert!(

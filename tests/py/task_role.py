@@ -279,4 +279,18 @@ def a_missing_secret_stops_the_task_with_ecs_reason():
           and "invalid ssm parameters: /tr/missing" in reason, "ECS's reason naming the parameter", reason)
 
 
+@step
+def log_secret_options_are_read_like_secrets():
+    log_secret = reader(["env"])
+    log_secret["logConfiguration"]["secretOptions"] = [{"name": "api-key", "valueFrom": "/tr/missing-log-key"}]
+    # As ECS: a secret option needs the execution role to read it, and a valueFrom to read.
+    expect_error("secretOptions without executionRoleArn", "ClientException", ecs.register_task_definition,
+                 **taskdef("tr-log-secret", [log_secret]),
+                 contains="containerDefinitions[0].logConfiguration.secretOptions")
+    register("tr-log-secret", [log_secret], executionRoleArn=S["exec"])
+    _, reason = failed_to_start("tr-log-secret", {"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": "*"}, LOGS)
+    check(reason.startswith("ResourceInitializationError: unable to pull secrets or registry auth: ")
+          and "/tr/missing-log-key" in reason, "ECS's reason naming the log option's parameter", reason)
+
+
 main()

@@ -363,6 +363,20 @@ fn check_roles_and_secrets(def: &TaskDefinition) -> Result<()> {
             }
             needs_role.get_or_insert(format!("containerDefinitions[{i}].secrets"));
         }
+        let secret_options = c
+            .log_configuration
+            .iter()
+            .flat_map(|l| l.secret_options.iter());
+        for (j, secret) in secret_options.enumerate() {
+            if let Err(why) = crate::secrets::ValueFrom::parse(&secret.value_from) {
+                return Err(ControlError::client(format!(
+                    "containerDefinitions[{i}].logConfiguration.secretOptions[{j}].valueFrom: {why}"
+                )));
+            }
+            needs_role.get_or_insert(format!(
+                "containerDefinitions[{i}].logConfiguration.secretOptions"
+            ));
+        }
         if c.repository_credentials.is_some() {
             needs_role.get_or_insert(format!("containerDefinitions[{i}].repositoryCredentials"));
         }

@@ -58,8 +58,9 @@ impl std::fmt::Debug for Resolved {
     }
 }
 
-/// One container's asks: (variable, valueFrom) pairs and a registry secret's ARN.
-type Wanted = (Vec<(String, String)>, Option<String>);
+/// A container's secret reads: `(variable name, valueFrom)` (no name: a log secret option),
+/// and its registry credentials' ARN.
+type Wanted = (Vec<(Option<String>, String)>, Option<String>);
 
 /// A `repositoryCredentials.credentialsParameter` that is a Secrets Manager ARN.
 pub(super) fn registry_secret(def: &crate::taskdef::ContainerDefinition) -> Option<&str> {
@@ -77,11 +78,20 @@ impl Driver {
             .plans
             .iter()
             .map(|p| {
+                // Log secret options are read like secrets (and fail the task alike);
+                // `None` as their name keeps them out of the environment.
+                let log_options = p
+                    .def
+                    .log_configuration
+                    .iter()
+                    .flat_map(|l| l.secret_options.iter())
+                    .map(|s| (None, s.value_from.clone()));
                 let env = p
                     .def
                     .secrets
                     .iter()
-                    .map(|s| (s.name.clone(), s.value_from.clone()))
+                    .map(|s| (Some(s.name.clone()), s.value_from.clone()))
+                    .chain(log_options)
                     .collect();
                 (env, registry_secret(&p.def).map(str::to_owned))
             })
@@ -131,7 +141,10 @@ impl Driver {
                 let fail = |reason: String| (i, format!("{INIT_ERROR}: {reason}"));
                 let mut env = Vec::with_capacity(secrets.len());
                 for (name, value_from) in secrets {
-                    env.push((name, one(&value_from).map_err(fail)?));
+                    let value = one(&value_from).map_err(fail)?;
+                    if let Some(name) = name {
+                        env.push((name, value));
+                    }
                 }
                 out.env.push(env);
                 out.registry

@@ -278,8 +278,14 @@ pub struct LogConfiguration {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub options: BTreeMap<String, String>,
-
-    // Real ECS member wasmgate does not honour yet: a warning when set.
-    #[serde(default, skip_serializing)]
-    pub secret_options: Unsupported,
+    /// Log driver options whose values are secrets (`{name, valueFrom}`), read as the
+    /// execution role before the container starts, like `secrets`: a missing or denied
+    /// one stops the task. The awslogs driver takes no secret option, so the values are
+    /// read (and checked) but go nowhere.
+    #[serde(
+        default,
+        deserialize_with = "serde_glue::null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub secret_options: Vec<Secret>,
 }

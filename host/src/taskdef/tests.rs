@@ -336,10 +336,6 @@ fn unsupported_ecs_fields_are_warnings_when_set() {
             r#""protocol": "tcp", "containerPortRange": "1-9""#,
         )
         .replace(
-            r#""options": {"#,
-            r#""secretOptions": [{"name": "x"}], "options": {"#,
-        )
-        .replace(
             r#""host": {}"#,
             r#""host": {}, "efsVolumeConfiguration": {"fileSystemId": "fs"}"#,
         );
@@ -348,7 +344,6 @@ fn unsupported_ecs_fields_are_warnings_when_set() {
     assert_eq!(
         warnings,
         [
-            "containerDefinitions[0].logConfiguration.secretOptions: not supported by wasmgate, ignored",
             "containerDefinitions[0].portMappings[0].containerPortRange: not supported by wasmgate, ignored",
             "containerDefinitions[0].ulimits: not supported by wasmgate, ignored",
             "pidMode: not supported by wasmgate, ignored",

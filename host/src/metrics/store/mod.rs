@@ -265,15 +265,7 @@ impl MetricStore {
                 }
             }
             mem.bytes += bytes;
-            let empty: Vec<SeriesKey> = mem
-                .series
-                .iter()
-                .filter(|(_, s)| s.is_empty())
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in empty {
-                store.remove_series(&mut mem, &k);
-            }
+            store.remove_empty_series(&mut mem);
             store.enforce_caps(&mut mem);
         }
         store.flush()?;
@@ -510,11 +502,8 @@ impl MetricStore {
         self.prune_at(now_secs());
     }
 
-    pub fn prune_at(&self, now: i64) {
-        let mut mem = lock(&self.inner.mem);
-        mem.raw_cutoff = mem.raw_cutoff.max(sec(now - RAW_WINDOW));
-        mem.minute_cutoff = mem.minute_cutoff.max(sec(now - MINUTE_WINDOW));
-        self.apply_cutoffs(&mut mem);
+    /// Drops every series left with no data (after a load or a prune).
+    fn remove_empty_series(&self, mem: &mut Mem) {
         let empty: Vec<SeriesKey> = mem
             .series
             .iter()
@@ -522,8 +511,16 @@ impl MetricStore {
             .map(|(k, _)| k.clone())
             .collect();
         for k in empty {
-            self.remove_series(&mut mem, &k);
+            self.remove_series(mem, &k);
         }
+    }
+
+    pub fn prune_at(&self, now: i64) {
+        let mut mem = lock(&self.inner.mem);
+        mem.raw_cutoff = mem.raw_cutoff.max(sec(now - RAW_WINDOW));
+        mem.minute_cutoff = mem.minute_cutoff.max(sec(now - MINUTE_WINDOW));
+        self.apply_cutoffs(&mut mem);
+        self.remove_empty_series(&mut mem);
         if !mem.persistent {
             mem.pending.clear();
         }

@@ -355,6 +355,67 @@ fn serve_logs_task_starts_and_stops_in_the_host_s_one_style() {
     );
 }
 
+/// A service's replacements are told in the same style: the task that stopped, the
+/// service's event, and the new task started by the deployment.
+#[test]
+fn serve_logs_a_service_replacing_its_task() {
+    let host = Host::new();
+    let mut server = Server::start(&host);
+    // `echo` exits at once: the service keeps replacing it.
+    register(
+        &server,
+        &host,
+        &task("again", &[("app", "echo", &["once"])]),
+    );
+    server.aws_json(&[
+        "ecs",
+        "create-service",
+        "--service-name",
+        "again",
+        "--task-definition",
+        "again",
+        "--desired-count",
+        "1",
+    ]);
+    let started = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("wasmgate: task "))
+            .filter(|l| l.contains(" (again:1) started by ecs-svc/"))
+            .filter_map(|l| l.split(' ').next().map(str::to_owned))
+            .collect()
+    };
+    // The first task told stopped, the service's event naming the second, and the second
+    // told started by the deployment (in an order that depends on timing).
+    let told = |text: &str| {
+        let ids = started(text);
+        let [first, second, ..] = ids.as_slice() else {
+            return false;
+        };
+        first != second
+            && text.contains(&format!("wasmgate: task {first} (again:1) stopped: "))
+            && text.contains(&format!(
+                "wasmgate: (service again) has started 1 tasks: (task {second})."
+            ))
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while !told(&server.debug()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no replacement told:\n{}",
+            server.debug()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let run = server.terminate(WAIT);
+    for l in run.stderr.lines() {
+        assert!(
+            l.starts_with("wasmgate: "),
+            "a line in another style: {l:?}\n{}",
+            run.stderr
+        );
+    }
+}
+
 // ---- Responses closer to ECS (item 6) ----
 
 /// A registry on loopback that accepts connections and never answers: a task whose image

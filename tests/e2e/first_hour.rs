@@ -58,6 +58,69 @@ fn every_example_validates_and_runs_from_any_folder() {
     assert_eq!(run.code, Some(0), "{}", run.debug());
 }
 
+/// The health-check forms the README lists under "Container health checks" are the ones
+/// wasmgate takes: the `CMD-SHELL` curl form runs (the scorekeep frontend waits for its api
+/// to be HEALTHY; the example itself uses the `CMD http-get` form, above), and any other
+/// command is refused by `validate`, naming the field and the forms.
+#[test]
+fn the_documented_health_check_forms_are_the_accepted_ones() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    for form in [
+        r#"["CMD", "http-get", "http://localhost:<port>/<path>"]"#,
+        r#"["CMD-SHELL", "curl -f http://localhost:<port>/<path>"]"#,
+    ] {
+        assert!(readme.contains(form), "README.md does not list {form}");
+    }
+    let host = Host::new();
+    let text = std::fs::read_to_string(repo().join("examples/scorekeep/taskdef.json")).unwrap();
+    let mut def: Value = serde_json::from_str(&text).unwrap();
+    for c in def["containerDefinitions"].as_array_mut().unwrap() {
+        let image = c["image"].as_str().unwrap().to_owned();
+        let name = image
+            .rsplit('/')
+            .next()
+            .and_then(|f| f.strip_suffix(".wasm"))
+            .unwrap()
+            .to_owned();
+        c["image"] = json!(guest(&name));
+    }
+    assert_eq!(def["containerDefinitions"][1]["name"], "api");
+    let command = |def: &mut Value, command: Value| {
+        def["containerDefinitions"][1]["healthCheck"]["command"] = command;
+    };
+
+    command(
+        &mut def,
+        json!([
+            "CMD-SHELL",
+            "curl -f http://localhost:5000/health || exit 1"
+        ]),
+    );
+    let path = host.taskdef(&def);
+    let live = Live::spawn(host.cmd(&["run", path.to_str().unwrap()]));
+    live.expect_stderr("wasmgate: container frontend RUNNING", WAIT);
+    live.signal(libc::SIGTERM);
+    let run = live.wait(WAIT);
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+
+    command(
+        &mut def,
+        json!(["CMD", "wget", "-q", "http://localhost:5000/health"]),
+    );
+    let path = host.taskdef(&def);
+    let (code, stdout, stderr) = host.output(&["validate", path.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("containerDefinitions[1].healthCheck.command"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(r#"["CMD", "http-get", "http://localhost:<port>/<path>"]"#)
+            && stderr.contains(r#"["CMD-SHELL", "curl -f http://localhost:<port>/<path>"]"#),
+        "the error lists the forms: {stderr}"
+    );
+}
+
 #[test]
 fn validate_checks_that_file_images_exist_and_says_where_it_looked() {
     let host = Host::new();
@@ -353,6 +416,67 @@ fn serve_logs_task_starts_and_stops_in_the_host_s_one_style() {
         ),
         "{text}"
     );
+}
+
+/// A service's replacements are told in the same style: the task that stopped, the
+/// service's event, and the new task started by the deployment.
+#[test]
+fn serve_logs_a_service_replacing_its_task() {
+    let host = Host::new();
+    let mut server = Server::start(&host);
+    // `echo` exits at once: the service keeps replacing it.
+    register(
+        &server,
+        &host,
+        &task("again", &[("app", "echo", &["once"])]),
+    );
+    server.aws_json(&[
+        "ecs",
+        "create-service",
+        "--service-name",
+        "again",
+        "--task-definition",
+        "again",
+        "--desired-count",
+        "1",
+    ]);
+    let started = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("wasmgate: task "))
+            .filter(|l| l.contains(" (again:1) started by ecs-svc/"))
+            .filter_map(|l| l.split(' ').next().map(str::to_owned))
+            .collect()
+    };
+    // The first task told stopped, the service's event naming the second, and the second
+    // told started by the deployment (in an order that depends on timing).
+    let told = |text: &str| {
+        let ids = started(text);
+        let [first, second, ..] = ids.as_slice() else {
+            return false;
+        };
+        first != second
+            && text.contains(&format!("wasmgate: task {first} (again:1) stopped: "))
+            && text.contains(&format!(
+                "wasmgate: (service again) has started 1 tasks: (task {second})."
+            ))
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while !told(&server.debug()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no replacement told:\n{}",
+            server.debug()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let run = server.terminate(WAIT);
+    for l in run.stderr.lines() {
+        assert!(
+            l.starts_with("wasmgate: "),
+            "a line in another style: {l:?}\n{}",
+            run.stderr
+        );
+    }
 }
 
 // ---- Responses closer to ECS (item 6) ----

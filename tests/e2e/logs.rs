@@ -383,6 +383,101 @@ fn the_task_id_run_prints_finds_the_task_s_logs() {
     );
 }
 
+/// `wasmgate logs <args>` at a terminal (a pty from `script(1)`, as a person runs it): what
+/// the terminal shows, line by line.
+fn logs_at_a_terminal(host: &Host, args: &[&str]) -> Vec<String> {
+    let line = format!(
+        "{} --data-dir {} logs {}",
+        common::wasmgate_bin(),
+        host.data_dir().display(),
+        args.join(" ")
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qfec", &line, "/dev/null"])
+        .env_remove("WASMGATE_CONFIG")
+        .env_remove("WASMGATE_DATA_DIR")
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script(1)");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(out.status.success(), "{line}\n{text}");
+    text.lines().map(str::to_owned).collect()
+}
+
+/// The ANSI colour a terminal line starts with (`ESC[<n>m`), and the rest of the line.
+fn colour_of(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix("\x1b[")?;
+    let (code, rest) = rest.split_once('m')?;
+    Some((code, rest))
+}
+
+#[test]
+fn on_a_terminal_each_container_has_its_own_colour() {
+    let host = Host::new();
+    let def = taskdef(
+        "colours",
+        vec![
+            echo("web", &["from-web"], Some(awslogs("/test/colours", "c"))),
+            echo(
+                "worker",
+                &["from-worker"],
+                Some(awslogs("/test/colours", "c")),
+            ),
+        ],
+    );
+    let run = host.run(&def, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+    let id = task_id(&run);
+
+    let lines = logs_at_a_terminal(&host, &["--task", &id[..8]]);
+    // Every line of a container (stdout and stderr) in that container's colour, the name
+    // padded and reset before the message.
+    let colour = |name: &str| -> String {
+        let mine: Vec<&String> = lines
+            .iter()
+            .filter(|l| colour_of(l).is_some_and(|(_, rest)| rest.starts_with(name)))
+            .collect();
+        // argv (2 lines), its environment (1 line) and its stderr line.
+        assert_eq!(
+            mine.len(),
+            4,
+            "{name}: stdout and stderr lines in {lines:?}"
+        );
+        let (code, _) = colour_of(mine[0]).unwrap();
+        for l in &mine {
+            let (c, rest) = colour_of(l).unwrap();
+            assert_eq!(c, code, "{lines:?}");
+            let padded = format!("{name:<6}\x1b[0m | ");
+            assert!(rest.starts_with(&padded), "{l:?}");
+        }
+        code.to_owned()
+    };
+    assert_ne!(colour("web"), colour("worker"), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with(" | arg[1]=from-worker") && l.contains("worker")),
+        "{lines:?}"
+    );
+    // A group's lines: the container's name, coloured the same way.
+    let lines = logs_at_a_terminal(&host, &["--group", "/test/colours"]);
+    assert!(
+        lines
+            .iter()
+            .all(|l| colour_of(l).is_some_and(|(_, rest)| rest.contains("\x1b[0m "))),
+        "{lines:?}"
+    );
+    // JSON is for programs: no colour even on a terminal.
+    let lines = logs_at_a_terminal(&host, &["--task", &id[..8], "--format", "json"]);
+    assert!(!lines.is_empty(), "{lines:?}");
+    for l in &lines {
+        assert!(!l.contains('\x1b'), "{l:?}");
+        serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{l:?}: {e}"));
+    }
+}
+
 #[test]
 fn follow_waits_for_a_store_group_and_stream_that_do_not_exist_yet() {
     let host = Host::new();

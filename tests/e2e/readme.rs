@@ -19,9 +19,14 @@ use transcript::{Bindings, Step};
 /// A foreground command gets this long; a background one this long to print its lines.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(180);
 const BACKGROUND_TIMEOUT: Duration = Duration::from_secs(90);
-/// The walkthroughs use the documented default ports (the API on 7300, the scorekeep
-/// listener on 8000): one file at a time.
-static PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// The walkthroughs use the documented ports: the API's default 7300, the load balancer
+/// listeners' 8000 and the registry's 5000, all on 127.0.0.1. No other test of this binary
+/// takes a fixed port there (they listen on port 0, and the kernel's ephemeral range starts
+/// above these), so one file at a time is enough within this process; the lock file keeps
+/// other checkouts' test runs on this machine from walking at the same time.
+const PORTS: [u16; 3] = [5000, 7300, 8000];
+static PORTS_HELD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+const PORTS_LOCK: &str = "wasmgate-readme-ports.lock";
 const SENTINEL: &str = "__wasmgate_readme_rc__";
 
 /// One bash process: the commands of one file, typed in order.
@@ -61,6 +66,8 @@ impl Shell {
             .env_remove("AWS_RETRY_MODE")
             .env("PATH", path)
             .env("WASMGATE_DATA_DIR", dir.path().join("data"))
+            // `mktemp -d` in a walkthrough makes its folder here, removed with the rest.
+            .env("TMPDIR", dir.path())
             .env("NO_COLOR", "1")
             .env("TERM", "dumb");
         let mut child = cmd.spawn().expect("start bash");
@@ -197,22 +204,59 @@ fn shows_an_error(step: &Step) -> bool {
         .any(|l| l.contains("An error occurred ("))
 }
 
-/// Runs every step of `file` (relative to the repository) and compares its output.
-fn walk(file: &str) {
-    let _ports = PORTS.lock().unwrap_or_else(|e| e.into_inner());
-    for port in [7300, 8000] {
+/// Holds the documented ports for one walkthrough: this process's lock, then the machine's
+/// (an exclusive lock on a file in the temporary directory, released when the file closes).
+fn hold_ports(file: &str) -> (std::sync::MutexGuard<'static, ()>, std::fs::File) {
+    let held = PORTS_HELD.lock().unwrap_or_else(|e| e.into_inner());
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join(PORTS_LOCK))
+        .expect("open the walkthroughs' port lock");
+    lock.lock().expect("lock the walkthroughs' port lock");
+    for port in PORTS {
         assert!(
             std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
-            "{file}: the walkthrough needs 127.0.0.1:{port} (the documented port), which is \
+            "{file}: the walkthroughs need 127.0.0.1:{port} (the documented port), which is \
              in use on this machine"
         );
     }
+    (held, lock)
+}
+
+/// A program a walkthrough starts that is not ours: its Debian package (`.ci/run` installs
+/// it). Missing, the walkthrough fails here, saying so, rather than on a mismatch.
+const PROGRAMS: [(&str, &str); 2] = [("docker-registry", "docker-registry"), ("curl", "curl")];
+
+fn check_programs(file: &str, steps: &[Step]) {
+    for (program, package) in PROGRAMS {
+        let used = steps.iter().any(|s| {
+            s.command
+                .split(|c: char| c.is_whitespace() || c == '(' || c == ';' || c == '|')
+                .any(|word| word == program)
+        });
+        let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .any(|dir| dir.join(program).is_file());
+        assert!(
+            !used || found,
+            "{file}: the walkthrough runs `{program}`, which is not on the PATH: install \
+             Debian's {package} package (apt-get install -y --no-install-recommends \
+             {package}), as .ci/run does"
+        );
+    }
+}
+
+/// Runs every step of `file` (relative to the repository) and compares its output.
+fn walk(file: &str) {
+    let _ports = hold_ports(file);
     let text = std::fs::read_to_string(repo().join(file)).unwrap();
     let steps = transcript::parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
     assert!(
         !steps.is_empty(),
         "{file} has no `console` walkthrough: every walkthrough must be runnable"
     );
+    check_programs(file, &steps);
     let mut shell = Shell::start();
     let mut bindings = Bindings::default();
     for step in &steps {

@@ -45,12 +45,13 @@ NET = {
          "Condition": {"IpAddress": {"wasmgate:DestinationCidr": "127.0.0.0/8"}}},
     ],
 }
-# Allows connects to the db service's tasks and nothing else.
+# Allows connects to the tasks of service db of cluster default, and nothing else.
 SVC_ONLY = {
     "Version": "2012-10-17",
     "Statement": [
         {"Sid": "DbServiceOnly", "Effect": "Allow", "Action": "wasmgate:NetworkConnect", "Resource": "*",
-         "Condition": {"StringEquals": {"wasmgate:DestinationService": "db"}}},
+         "Condition": {"StringEquals": {"wasmgate:DestinationService": "db"},
+                       "ArnEquals": {"wasmgate:DestinationCluster": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/default"}}},
     ],
 }
 

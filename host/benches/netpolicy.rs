@@ -158,6 +158,7 @@ fn main() {
             task_id: "9f2c0c1e5d2a4b7c8e1f0a3b5c7d9e11".into(),
             family: "cache".into(),
             service: Some("cache".into()),
+            cluster: Some("arn:aws:ecs:us-east-1:000000000000:cluster/default".into()),
         }),
     };
     let to_task = SocketAddr::from((PEER, 6379));

@@ -2,8 +2,9 @@
 //! boto3 (`tests/py/authz.py`: users, inline, managed and group policies, an explicit deny,
 //! roles and their sessions, GetCallerIdentity for each kind of principal, refused keys and
 //! tokens) and the AWS CLI walkthrough of the README's "Who may do what (IAM)". Session
-//! expiry is a unit test with a frozen clock (`host/src/sts/tests.rs`): the shortest
-//! session AWS allows lasts 15 minutes.
+//! expiry: the stored session's end is moved into the past between two runs of the host
+//! (the shortest session AWS allows lasts 15 minutes), and the SigV4 check's frozen-clock
+//! unit test (`host/src/sts/tests.rs`).
 
 use crate::common;
 
@@ -41,22 +42,41 @@ fn boto3_users_policies_roles_and_sessions() {
     let run = server.terminate(Duration::from_secs(60));
     assert_eq!(run.code, Some(0), "{}", run.debug());
 
-    // A session whose record is gone (as a revoked one) is refused.
+    // Past its expiry (the stored end moved a minute into the past: the shortest session
+    // lasts 15 minutes), the session is refused as expired and changes nothing.
     let db = host.data_dir().join("state.db");
+    let expired = sql(
+        &db,
+        "UPDATE documents SET value = json_set(value, '$.expiresAt', \
+         CAST(strftime('%s', 'now') AS INTEGER) - 60) WHERE kind = 'sts.session'",
+    );
+    assert_eq!(expired, "2", "two sessions were stored");
+    let mut server = Server::start(&host);
+    server.python_ok("authz.py", &args("expired"));
+    let run = server.terminate(Duration::from_secs(60));
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+
+    // A session whose record is gone (as a revoked one) is refused.
+    let deleted = sql(&db, "DELETE FROM documents WHERE kind = 'sts.session'");
+    // alice's sessions of `account-trusted` and of `deployer`.
+    assert_eq!(deleted, "2", "two sessions were stored");
+    let server = Server::start(&host);
+    server.python_ok("authz.py", &args("deleted"));
+}
+
+/// Runs one statement on the host's state database (the host stopped); the rows it changed.
+fn sql(db: &std::path::Path, statement: &str) -> String {
     let mut cmd = Command::new(pyenv().join("bin/python"));
     cmd.arg("-c")
         .arg(
             "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
-             n = c.execute(\"DELETE FROM documents WHERE kind = 'sts.session'\").rowcount; \
-             c.commit(); print(n)",
+             n = c.execute(sys.argv[2]).rowcount; c.commit(); print(n)",
         )
-        .arg(&db);
+        .arg(db)
+        .arg(statement);
     let run = ClientRun::run(cmd, Duration::from_secs(30));
     assert!(run.success(), "{}", run.stderr);
-    // alice's sessions of `account-trusted` and of `deployer`.
-    assert_eq!(run.stdout.trim(), "2", "two sessions were stored");
-    let server = Server::start(&host);
-    server.python_ok("authz.py", &args("deleted"));
+    run.stdout.trim().to_owned()
 }
 
 /// `aws …` signed with another key (and session token) than the harness's `test`.

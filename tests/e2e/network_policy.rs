@@ -129,3 +129,63 @@ fn run_with_a_role_policy_file_is_governed_by_it_without_any_iam_state() {
     echo.signal(libc::SIGTERM);
     echo.wait(WAIT);
 }
+
+/// `wasmgate:NetworkListen`: a governed task listens on its portMappings' ports always,
+/// on another port only when its role allows `listener/<port>`.
+#[test]
+fn listens_beyond_the_port_mappings_follow_the_roles_network_listen() {
+    let host = Host::new();
+    std::fs::create_dir_all(host.data_dir()).unwrap();
+    let policy = |name: &str, statements: serde_json::Value| {
+        let path = host.data_dir().join(format!("{name}.json"));
+        let doc = json!({"Version": "2012-10-17", "Statement": statements});
+        std::fs::write(&path, doc.to_string()).unwrap();
+        path.display().to_string()
+    };
+    let connect_only = policy(
+        "connect-only",
+        json!([{"Effect": "Allow", "Action": "wasmgate:NetworkConnect", "Resource": "*"}]),
+    );
+    let listen_7403 = policy(
+        "listen-7403",
+        json!([
+            {"Effect": "Allow", "Action": "wasmgate:NetworkConnect", "Resource": "*"},
+            {"Sid": "Listener", "Effect": "Allow", "Action": "wasmgate:NetworkListen",
+             "Resource": "arn:wasmgate:network:*:*:listener/7403"}
+        ]),
+    );
+    // `tcp-echo PORT 0`: listens, prints where, exits 0 (or prints the error, exits 1).
+    let server = task("nl-echo", &[("echo", "tcp-echo", &["7403", "0"])]);
+    let listening = |run: &Run| {
+        run.lines_of("echo")
+            .iter()
+            .any(|l| l.starts_with("listening on ") && l.ends_with(":7403"))
+    };
+
+    let denied = host.run(&server, &["--role-policy", &connect_only]);
+    assert_eq!(denied.code, Some(1), "{}", denied.debug());
+    assert!(
+        denied
+            .lines_of("echo")
+            .iter()
+            .any(|l| l.starts_with("error kind=PermissionDenied")),
+        "{}",
+        denied.debug()
+    );
+    assert!(
+        denied.stderr.contains("wasmgate:NetworkListen"),
+        "the host's line names the action\n{}",
+        denied.debug()
+    );
+
+    let allowed = host.run(&server, &["--role-policy", &listen_7403]);
+    assert_eq!(allowed.code, Some(0), "{}", allowed.debug());
+    assert!(listening(&allowed), "{}", allowed.debug());
+
+    // A port of the task's portMappings needs no NetworkListen.
+    let mut mapped = server.clone();
+    mapped["containerDefinitions"][0]["portMappings"] = json!([{"containerPort": 7403}]);
+    let run = host.run(&mapped, &["--role-policy", &connect_only]);
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+    assert!(listening(&run), "{}", run.debug());
+}

@@ -6,8 +6,9 @@ denied call changes nothing. A role is assumed and acted as; SimulatePrincipalPo
 with what the API did.
 
 Args: a phase, `main` (everything) or `after-restart <key> <secret> <token>` (a session
-kept across a restart of the host is still accepted) or `deleted <key> <secret> <token>`
-(a session whose record is gone is refused).
+kept across a restart of the host is still accepted) or `expired <key> <secret> <token>`
+(a session past its end is refused as expired) or `deleted <key> <secret> <token>` (a
+session whose record is gone is refused).
 """
 
 from wg import *  # noqa: F403
@@ -394,6 +395,28 @@ def after_restart_phase(key, secret, token):
         check(me["Arn"].endswith(":assumed-role/deployer/alice-deploy"), "the session still works", me)
 
 
+def expired_phase(key, secret, token):
+    @step
+    def expired_session_is_refused_and_changes_nothing():
+        expect_error(
+            "an expired session (STS)",
+            "ExpiredToken",
+            as_("sts", key, secret, token).get_caller_identity,
+            status=403,
+            contains="The security token included in the request is expired",
+        )
+        before = all_tasks(ecs, B)
+        expect_error(
+            "an expired session (ECS RunTask)",
+            "ExpiredTokenException",
+            as_("ecs", key, secret, token).run_task,
+            taskDefinition="web:1",
+            cluster=B,
+            networkConfiguration=network(),
+        )
+        eq(all_tasks(ecs, B), before, "the refused RunTask started nothing")
+
+
 def deleted_phase(key, secret, token):
     @step
     def deleted_session_is_refused():
@@ -415,6 +438,8 @@ if PHASE == "main":
     main_phase()
 elif PHASE == "after-restart":
     after_restart_phase(*ARGS[1:4])
+elif PHASE == "expired":
+    expired_phase(*ARGS[1:4])
 elif PHASE == "deleted":
     deleted_phase(*ARGS[1:4])
 else:

@@ -96,7 +96,23 @@ def scenario_steps():
         eq(got["PolicyDocument"], ALLOW_RUN, "the inline policy round-trips (URL-encoded on the wire)")
         eq(iam.list_user_policies(UserName="alice")["PolicyNames"], ["run"], "ListUserPolicies")
         expect_error("malformed JSON", "MalformedPolicyDocument", iam.put_user_policy, UserName="alice",
-                     PolicyName="bad", PolicyDocument="{not json")
+                     PolicyName="bad", PolicyDocument="{not json", contains="line 1")
+        # Each refusal names where the problem is.
+        for what, stmt, where in (
+            ("an unknown condition operator", dict(ALLOW_RUN["Statement"][0], Condition={"StringEqualz": {"aws:username": "a"}}),
+             "Statement[0].Condition: unknown condition operator StringEqualz"),
+            ("an invalid resource ARN", dict(ALLOW_RUN["Statement"][0], Resource="cluster/a"),
+             'Statement[0].Resource: invalid resource "cluster/a"'),
+            ("an invalid action", dict(ALLOW_RUN["Statement"][0], Action="RunTask"),
+             'Statement[0].Action: invalid action "RunTask"'),
+        ):
+            expect_error(what, "MalformedPolicyDocument", iam.put_user_policy, UserName="alice", PolicyName="bad",
+                         PolicyDocument=doc({"Version": "2012-10-17", "Statement": [stmt]}), contains=where)
+        expect_error("a managed policy with an unknown operator", "MalformedPolicyDocument", iam.create_policy,
+                     PolicyName="bad", contains="unknown condition operator StringEqualz",
+                     PolicyDocument=doc({"Version": "2012-10-17", "Statement": [
+                         dict(ALLOW_RUN["Statement"][0], Condition={"StringEqualz": {"aws:username": "a"}})]}))
+        eq(iam.list_policies(Scope="Local")["Policies"], [], "the refused managed policy was not stored")
         big = {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "ecs:RunTask", "Resource": f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/" + "x" * 2100}]}
         expect_error("a user inline policy over 2,048 characters", "LimitExceeded", iam.put_user_policy,

@@ -5,6 +5,9 @@
   `vault`, and allows it to the rest of 127.0.0.0/8; client tasks with that role reach the
   `cache` task (no `[[network.rules]]` entry would allow it), not `db` nor `vault`; a client
   without the role reaches none (today's rules); the host's loopback stays refused.
+- A task's service is the one whose scheduler started it: a RunTask task labelled
+  `group=service:db` is neither denied by the `db` deny nor allowed by a role `svcnet` that
+  allows `wasmgate:DestinationService` `db` only; the real service's task is.
 - `wasmgate:HttpRequest` with `wasmgate:DestinationHost`: a wasi:http task with the role
   fetches from one task's address and not from another's; a policy put while the task
   runs takes effect on its next request.
@@ -23,6 +26,7 @@ from wg import *  # noqa: F403
 iam = client("iam")
 GROUP = "/wg/netpol"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/netpol"
+SVC_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/svcnet"
 S = {}
 
 TRUST = {
@@ -39,6 +43,15 @@ NET = {
         {"Sid": "Loopback", "Effect": "Allow", "Action": "wasmgate:NetworkConnect",
          "Resource": "arn:wasmgate:network:*:*:destination/*",
          "Condition": {"IpAddress": {"wasmgate:DestinationCidr": "127.0.0.0/8"}}},
+    ],
+}
+# Allows connects to the tasks of service db of cluster default, and nothing else.
+SVC_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "DbServiceOnly", "Effect": "Allow", "Action": "wasmgate:NetworkConnect", "Resource": "*",
+         "Condition": {"StringEquals": {"wasmgate:DestinationService": "db"},
+                       "ArnEquals": {"wasmgate:DestinationCluster": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/default"}}},
     ],
 }
 
@@ -70,6 +83,9 @@ def a_role_with_wasmgate_statements():
     client_def = [container("client", "tcp-client", ["127.0.0.1:1"], log_group=GROUP,
                            environment=[{"name": "RETRIES", "value": "20"}, {"name": "RETRY_MS", "value": "100"}])]
     register("client", client_def, taskRoleArn=ROLE_ARN)
+    iam.create_role(RoleName="svcnet", AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.put_role_policy(RoleName="svcnet", PolicyName="svc", PolicyDocument=json.dumps(SVC_ONLY))
+    register("client-svc", client_def, taskRoleArn=SVC_ROLE_ARN)
     register("client-norole", client_def)
 
 
@@ -79,14 +95,17 @@ def sibling_tasks_by_service_and_family():
         echo_server(family)
     ecs.create_service(serviceName="db", taskDefinition="db", desiredCount=1, launchType="FARGATE",
                        networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-12345678"]}})
-    arns = [run_task("vault")[0]["taskArn"], run_task("cache")[0]["taskArn"]]
-    wait_until(lambda: ecs.list_tasks(serviceName="db")["taskArns"], "the db service started a task", timeout=60)
-    arns.append(ecs.list_tasks(serviceName="db")["taskArns"][0])
-    wait_tasks("running", arns)
-    tasks = {t["group"]: t for t in ecs.describe_tasks(tasks=arns)["tasks"]}
-    S["db"] = address(tasks["service:db"])
-    S["vault"] = address(tasks["family:vault"])
-    S["cache"] = address(tasks["family:cache"])
+    # A caller's RunTask may label its task with the service's group: a label only.
+    arns = [run_task(f)[0]["taskArn"] for f in ("vault", "cache")]
+    arns.append(run_task("cache", group="service:db")[0]["taskArn"])
+    wait_until(lambda: [a for a in ecs.list_tasks(serviceName="db")["taskArns"] if a not in arns],
+               "the db service started a task", timeout=60)
+    db = [a for a in ecs.list_tasks(serviceName="db")["taskArns"] if a not in arns][0]
+    wait_tasks("running", arns + [db])
+    tasks = {t["taskArn"]: t for t in ecs.describe_tasks(tasks=arns + [db])["tasks"]}
+    eq(tasks[arns[2]]["group"], "service:db", "RunTask keeps the group it was given")
+    S["vault"], S["cache"], S["spoof"] = (address(tasks[a]) for a in arns)
+    S["db"] = address(tasks[db])
     S["servers"] = arns
     print(f"TARGETS {S['db']} {S['vault']} {S['cache']}", flush=True)
 
@@ -97,6 +116,17 @@ def the_role_decides_which_tasks_a_client_reaches():
     denied = "error kind=PermissionDenied"
     check(client_outcome("client", f"{S['db']}:7000").startswith(denied), "denied: the db service's task")
     check(client_outcome("client", f"{S['vault']}:7000").startswith(denied), "denied: the vault family's task")
+
+
+@step
+def a_run_task_group_is_not_the_service():
+    eq(client_outcome("client", f"{S['spoof']}:7000"), "reply knock",
+       "the db deny does not reach a RunTask task labelled service:db")
+    eq(client_outcome("client-svc", f"{S['db']}:7000"), "reply knock",
+       "allowed on DestinationService db: the service's own task")
+    out = client_outcome("client-svc", f"{S['spoof']}:7000")
+    check(out.startswith("error kind=PermissionDenied"),
+          "allowed on DestinationService db: not a RunTask task labelled service:db", out)
 
 
 @step
@@ -167,7 +197,7 @@ def http_requests_by_destination_host():
 def stop_everything():
     svc = ecs.update_service(service="db", desiredCount=0)["service"]
     check(svc["desiredCount"] == 0, "db scaled in")
-    for arn in S.get("servers", [])[:2] + S.get("web", []):
+    for arn in S.get("servers", []) + S.get("web", []):
         ecs.stop_task(task=arn)
     ecs.delete_service(service="db", force=True)
 

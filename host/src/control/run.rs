@@ -77,6 +77,22 @@ struct RunPlan {
     network: Option<NetworkConfig>,
     /// `capacityProviderStrategy`, checked; None: the FARGATE launch type.
     capacity: Option<Vec<capacity::Item>>,
+    /// The service whose scheduler starts the tasks ([`Starter::service`]).
+    service: Option<String>,
+}
+
+/// Who asks for tasks beyond the request itself: RunTask's caller ([`Starter::default`])
+/// or the service scheduler, which alone may say a task belongs to a service.
+#[derive(Default, Clone)]
+pub(super) struct Starter {
+    /// Tags the tasks also get (propagated service tags, `aws:` managed tags, which a
+    /// request may not carry); the request's own win for the same key.
+    pub extra_tags: Vec<(String, String)>,
+    /// The service starting the tasks. Never read from the request: a RunTask `group` of
+    /// `service:X` is a label, and the task's service identity (its metadata's
+    /// `ServiceName`, `wasmgate:DestinationService`, network rules' `service`) must not
+    /// be claimable by any caller.
+    pub service: Option<String>,
 }
 
 /// ECS's managed tag naming a task's cluster (`enableECSManagedTags`).
@@ -84,17 +100,11 @@ pub(super) const MANAGED_CLUSTER_TAG: &str = "aws:ecs:clusterName";
 
 impl EcsService {
     pub(super) async fn run_task(&self, body: Value) -> Result<Value> {
-        self.run_task_tagged(body, Vec::new()).await
+        self.run_task_as(body, Starter::default()).await
     }
 
-    /// RunTask, the tasks also getting `extra` tags (the service scheduler's: propagated
-    /// service tags and `aws:` managed tags, which a request may not carry). Tags of the
-    /// request win over `extra` for the same key.
-    pub(super) async fn run_task_tagged(
-        &self,
-        body: Value,
-        extra: Vec<(String, String)>,
-    ) -> Result<Value> {
+    /// RunTask on behalf of `starter` (the service scheduler's tasks).
+    pub(super) async fn run_task_as(&self, body: Value, starter: Starter) -> Result<Value> {
         // The request without its token, to tell a retry from a reuse of the token.
         let fingerprint = match &body {
             Value::Object(o) => {
@@ -118,7 +128,7 @@ impl EcsService {
                 "clientToken: must be 1 to 64 characters in the ASCII range 33-126",
             ));
         }
-        let plan = self.plan_run(r, extra).await?;
+        let plan = self.plan_run(r, starter).await?;
         let outcome = match &token {
             Some(t) => {
                 self.tokens
@@ -132,7 +142,7 @@ impl EcsService {
     }
 
     /// Checks every member of a RunTask and resolves what it names; nothing is changed.
-    async fn plan_run(&self, r: RunRequest, extra: Vec<(String, String)>) -> Result<RunPlan> {
+    async fn plan_run(&self, r: RunRequest, starter: Starter) -> Result<RunPlan> {
         let count = r.count.unwrap_or(1);
         if !(1..=MAX_COUNT).contains(&count) {
             return Err(ControlError::invalid(format!(
@@ -251,7 +261,7 @@ impl EcsService {
             }
             input::check_tag_pairs("tags", &tags)?;
         }
-        let mut extra = extra;
+        let mut extra = starter.extra_tags;
         if r.enable_ecs_managed_tags == Some(true) {
             extra.push((MANAGED_CLUSTER_TAG.to_owned(), cluster.name.clone()));
         }
@@ -275,6 +285,7 @@ impl EcsService {
             tags,
             network,
             capacity,
+            service: starter.service,
         })
     }
 
@@ -365,7 +376,7 @@ impl EcsService {
             cluster_arn: arns.cluster(&plan.cluster),
             task_arn: arns.task(&plan.cluster, task_id),
             revision: plan.revision.to_string(),
-            service_name: plan.group.strip_prefix("service:").map(str::to_owned),
+            service_name: plan.service.clone(),
             group: Some(plan.group.clone()),
             availability_zone: format!("{}a", arns.region()),
             tags: plan.tags.clone(),

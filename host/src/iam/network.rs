@@ -9,8 +9,11 @@
 //!   portMappings) on `arn:wasmgate:network:<region>:<account>:listener/<port>`.
 //!
 //! Condition keys: `wasmgate:DestinationCidr` (the destination address, for `IpAddress`),
-//! `wasmgate:DestinationPort`, `wasmgate:DestinationFamily` and `wasmgate:DestinationService`
-//! (when the destination is a task of this host, and it belongs to a service),
+//! `wasmgate:DestinationPort`, `wasmgate:DestinationFamily`, `wasmgate:DestinationCluster` (its
+//! ARN) and `wasmgate:DestinationService` (when the destination is a task of this host; the
+//! service is the one whose scheduler started the task, never a RunTask `group`: service
+//! names are unique per cluster, so an Allow pairs it with the cluster; a family is any
+//! name a caller allowed `ecs:RegisterTaskDefinition` chooses),
 //! `wasmgate:DestinationHost` (HttpRequest), `wasmgate:ListenPort` (NetworkListen),
 //! `wasmgate:Protocol` (`tcp`/`udp`), `aws:PrincipalArn` (the role), `aws:RequestedRegion`,
 //! `aws:PrincipalAccount`. No time keys: decisions are memoised per task.
@@ -121,6 +124,9 @@ impl RoleNetworkPolicy {
                     keys.insert("wasmgate:DestinationFamily", peer.family.clone());
                     if let Some(service) = &peer.service {
                         keys.insert("wasmgate:DestinationService", service.clone());
+                    }
+                    if let Some(cluster) = &peer.cluster {
+                        keys.insert("wasmgate:DestinationCluster", cluster.clone());
                     }
                 }
                 if let Some(host) = r.host {

@@ -174,10 +174,11 @@ impl StsService {
             tracing::warn!(caller = %ctx.principal.arn, cap, "sts: session cap reached");
             return Err(ApiError::with_status(
                 "LimitExceeded",
+                // IAM's quota form (STS's model has no error of its own for a quota).
                 format!(
-                    "Cannot issue more than {cap} live sessions to {issuer} (sessions of a role \
-                     count as the role): wait for some to expire, or ask for shorter \
-                     DurationSeconds."
+                    "Cannot exceed quota for SessionsPerCaller: {cap} (live sessions issued to \
+                     {issuer}; a role's sessions count as the role). Wait for some to expire, \
+                     or ask for a shorter DurationSeconds."
                 ),
                 409,
             ));

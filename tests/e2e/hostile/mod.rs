@@ -11,6 +11,7 @@ mod logs;
 mod metadata;
 mod network;
 mod storage;
+mod sts;
 
 use crate::common::{Host, task};
 

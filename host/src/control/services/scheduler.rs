@@ -13,6 +13,7 @@
 use super::super::EcsService;
 use super::super::error::Result;
 use super::super::live::LiveTask;
+use super::super::run::Starter;
 use super::DRAINING;
 use super::model::{PropagateTags, ServiceState};
 use super::targets::Targets;
@@ -230,7 +231,11 @@ impl EcsService {
             if let Some(o) = body.as_object_mut() {
                 o.insert("count".into(), json!(n));
             }
-            match self.run_task_tagged(body, extra.clone()).await {
+            let starter = Starter {
+                extra_tags: extra.clone(),
+                service: Some(start.key.1.clone()),
+            };
+            match self.run_task_as(body, starter).await {
                 Ok(resp) => {
                     for t in resp["tasks"].as_array().into_iter().flatten() {
                         let Some(id) = t["taskArn"].as_str().and_then(|a| a.rsplit('/').next())

@@ -502,3 +502,32 @@ async fn a_no_op_update_does_not_repeat_the_steady_state_event() {
     wait_for(&f, "calm", "INACTIVE", |s| s["status"] == "INACTIVE").await;
     f.wait_idle().await;
 }
+
+/// A task belongs to a service only when that service's scheduler started it: a RunTask
+/// `group` of `service:web` is a label (ECS shows it), not the service's identity (the
+/// metadata's `ServiceName`, `wasmgate:DestinationService` of network policies).
+#[tokio::test]
+async fn a_run_task_group_does_not_make_a_task_a_service_task() {
+    let f = Fixture::new();
+    f.register(sleep_def("web", 600_000)).await;
+    f.ok(
+        "CreateService",
+        json!({ "serviceName": "web", "taskDefinition": "web", "desiredCount": 1 }),
+    )
+    .await;
+    wait_for(&f, "web", "stable", stable).await;
+    let real = running_tasks(&f, "web").await;
+    assert_eq!(real.len(), 1);
+    let spoof = f
+        .run(json!({ "taskDefinition": "web", "group": "service:web" }))
+        .await;
+    f.wait_status(&spoof, "RUNNING").await;
+    assert_eq!(f.describe_task(&spoof).await["group"], "service:web");
+
+    let service_of = |arn: &str| {
+        let id = arn.rsplit('/').next().unwrap_or_default();
+        f.svc.runtime.live_task(id).expect("live task").service
+    };
+    assert_eq!(service_of(&real[0]), Some("web".to_owned()));
+    assert_eq!(service_of(&spoof), None);
+}

@@ -36,11 +36,18 @@ fn connect<'a>(to: &str, peer: Option<&'a Arc<PeerInfo>>) -> NetRequest<'a> {
     }
 }
 
+const CLUSTER: &str = "arn:aws:ecs:us-east-1:000000000000:cluster/default";
+
 fn peer(family: &str, service: Option<&str>) -> Arc<PeerInfo> {
+    peer_in(CLUSTER, family, service)
+}
+
+fn peer_in(cluster: &str, family: &str, service: Option<&str>) -> Arc<PeerInfo> {
     Arc::new(PeerInfo {
         task_id: "t".into(),
         family: family.into(),
         service: service.map(Into::into),
+        cluster: Some(cluster.into()),
     })
 }
 
@@ -62,6 +69,7 @@ fn the_request_context_names_resource_and_keys() {
     assert_eq!(key("wasmgate:DestinationPort").as_deref(), Some("5432"));
     assert_eq!(key("wasmgate:DestinationFamily").as_deref(), Some("db"));
     assert_eq!(key("wasmgate:DestinationService").as_deref(), Some("db"));
+    assert_eq!(key("wasmgate:DestinationCluster").as_deref(), Some(CLUSTER));
     assert_eq!(key("aws:PrincipalArn").as_deref(), Some(ROLE));
     assert!(key("wasmgate:DestinationHost").is_none());
 
@@ -96,6 +104,26 @@ fn deny_by_service_beats_the_allow_and_names_its_sid() {
     assert!(!v.allowed);
     assert!(v.by.contains("implicit deny"), "{}", v.by);
     assert!(!p.evaluate(&connect("127.10.0.6:10000", None)).allowed);
+}
+
+/// A service's name is unique only in its cluster: an Allow on the service pairs it with
+/// the cluster, and a task without a service (a RunTask task, whatever its `group`: the
+/// control plane gives it none) matches neither.
+#[test]
+fn an_allow_on_a_service_names_its_cluster_too() {
+    let p = policy(
+        r#"{"Version": "2012-10-17", "Statement": [
+      {"Effect": "Allow", "Action": "wasmgate:NetworkConnect", "Resource": "*",
+       "Condition": {"StringEquals": {"wasmgate:DestinationService": "db"},
+                     "ArnEquals": {"wasmgate:DestinationCluster":
+                                   "arn:aws:ecs:us-east-1:000000000000:cluster/default"}}}]}"#,
+    );
+    let to = |peer: &Arc<PeerInfo>| p.evaluate(&connect("127.10.0.5:5432", Some(peer))).allowed;
+    assert!(to(&peer("db", Some("db"))));
+    let other = "arn:aws:ecs:us-east-1:000000000000:cluster/other";
+    assert!(!to(&peer_in(other, "db", Some("db"))));
+    assert!(!to(&peer("db", None)));
+    assert!(!p.evaluate(&connect("127.10.0.5:5432", None)).allowed);
 }
 
 #[test]

@@ -33,20 +33,44 @@ pub fn check_trust(text: &str) -> IamResult<()> {
         .map_err(malformed)
 }
 
-/// An inline policy of `holder` named `holder_name`, within the holder's quota.
-pub fn check_inline(holder: Holder, holder_name: &str, text: &str) -> IamResult<()> {
-    let max = match holder {
+/// The quota of a holder's inline policies: per document, and for all of them together.
+fn inline_max(holder: Holder) -> usize {
+    match holder {
         Holder::User => USER_INLINE_MAX_CHARS,
         Holder::Group => GROUP_INLINE_MAX_CHARS,
         Holder::Role => ROLE_INLINE_MAX_CHARS,
-    };
-    if policy_size(text) > max {
-        return Err(IamError::LimitExceeded(format!(
-            "Maximum policy size of {max} bytes exceeded for {} {holder_name}",
-            holder.noun()
-        )));
+    }
+}
+
+fn inline_too_large(holder: Holder, holder_name: &str) -> IamError {
+    IamError::LimitExceeded(format!(
+        "Maximum policy size of {} bytes exceeded for {} {holder_name}",
+        inline_max(holder),
+        holder.noun()
+    ))
+}
+
+/// An inline policy of `holder` named `holder_name`, within the holder's quota.
+pub fn check_inline(holder: Holder, holder_name: &str, text: &str) -> IamResult<()> {
+    if policy_size(text) > inline_max(holder) {
+        return Err(inline_too_large(holder, holder_name));
     }
     check_identity(text)
+}
+
+/// The holder's inline policies `all` (the new one among them) together within the quota:
+/// IAM counts the sum of a user's, group's or role's inline policies, so a holder cannot
+/// grow without bound by adding one more small policy.
+pub fn check_inline_total<'a>(
+    holder: Holder,
+    holder_name: &str,
+    all: impl IntoIterator<Item = &'a String>,
+) -> IamResult<()> {
+    let total: usize = all.into_iter().map(|t| policy_size(t)).sum();
+    if total > inline_max(holder) {
+        return Err(inline_too_large(holder, holder_name));
+    }
+    Ok(())
 }
 
 /// A managed policy version's document.

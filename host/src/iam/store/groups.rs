@@ -2,7 +2,7 @@
 //! adding or removing a member writes one document.
 
 use super::model::{Group, User};
-use super::{IamError, IamResult, IamStore, ids, key, now, validate};
+use super::{IamError, IamResult, IamStore, MAX_GROUPS_PER_USER, ids, key, now, validate};
 use std::sync::Arc;
 
 impl IamStore {
@@ -54,6 +54,11 @@ impl IamStore {
         let old = self.user_entry(user_name)?;
         if old.value.groups.iter().any(|g| key(g) == key(&group.name)) {
             return Ok(());
+        }
+        if old.value.groups.len() >= MAX_GROUPS_PER_USER {
+            return Err(IamError::LimitExceeded(format!(
+                "Cannot exceed quota for GroupsPerUser: {MAX_GROUPS_PER_USER}"
+            )));
         }
         let mut u = (*old.value).clone();
         u.groups.push(group.name.clone());

@@ -79,7 +79,7 @@ impl IamStore {
                 h.inline_mut().remove(&old);
             }
             h.inline_mut().insert(policy_name.to_owned(), document.to_owned());
-            Ok(())
+            documents::check_inline_total(holder, holder_name, h.inline().values())
         }))
     }
 

@@ -75,18 +75,30 @@ struct Index {
     keys: Table<AccessKey>,
 }
 
+/// IAM's default account quotas (`UsersPerAccount`, …): every entity is state this host
+/// keeps and mirrors in memory, so no caller may create them without end.
+pub const MAX_USERS: usize = 5000;
+pub const MAX_GROUPS: usize = 300;
+pub const MAX_ROLES: usize = 1000;
+pub const MAX_POLICIES: usize = 1500;
+/// Groups one user may be in (`GroupsPerUser`).
+pub const MAX_GROUPS_PER_USER: usize = 10;
+
 /// An entity kind: its document kind, key and table.
 trait Stored: Serialize + DeserializeOwned + Send + Sync + 'static {
     const KIND: &'static str;
+    /// The account quota's name and value (access keys have a per-user one instead).
+    const QUOTA: Option<(&'static str, usize)>;
     fn key(&self) -> String;
     fn table(index: &Index) -> &Table<Self>;
     fn table_mut(index: &mut Index) -> &mut Table<Self>;
 }
 
 macro_rules! stored {
-    ($t:ty, $kind:expr, $field:ident, |$v:ident| $key:expr) => {
+    ($t:ty, $kind:expr, $quota:expr, $field:ident, |$v:ident| $key:expr) => {
         impl Stored for $t {
             const KIND: &'static str = $kind;
+            const QUOTA: Option<(&'static str, usize)> = $quota;
             fn key(&self) -> String {
                 let $v = self;
                 $key
@@ -101,11 +113,35 @@ macro_rules! stored {
     };
 }
 
-stored!(User, model::USER, users, |u| key(&u.name));
-stored!(Group, model::GROUP, groups, |g| key(&g.name));
-stored!(Role, model::ROLE, roles, |r| key(&r.name));
-stored!(ManagedPolicy, model::POLICY, policies, |p| key(&p.name));
-stored!(AccessKey, model::ACCESS_KEY, keys, |k| k.id.clone());
+stored!(
+    User,
+    model::USER,
+    Some(("UsersPerAccount", MAX_USERS)),
+    users,
+    |u| key(&u.name)
+);
+stored!(
+    Group,
+    model::GROUP,
+    Some(("GroupsPerAccount", MAX_GROUPS)),
+    groups,
+    |g| key(&g.name)
+);
+stored!(
+    Role,
+    model::ROLE,
+    Some(("RolesPerAccount", MAX_ROLES)),
+    roles,
+    |r| key(&r.name)
+);
+stored!(
+    ManagedPolicy,
+    model::POLICY,
+    Some(("CustomerManagedPoliciesPerAccount", MAX_POLICIES)),
+    policies,
+    |p| key(&p.name)
+);
+stored!(AccessKey, model::ACCESS_KEY, None, keys, |k| k.id.clone());
 
 /// The document key of a name: IAM names compare case-insensitively.
 fn key(name: &str) -> String {
@@ -300,8 +336,16 @@ impl IamStore {
             .collect()
     }
 
-    /// Writes a new document (the key must be free) and mirrors it. Hold the writer lock.
+    /// Writes a new document (the key must be free) and mirrors it, within the account's
+    /// quota for its kind. Hold the writer lock.
     fn insert<T: Stored>(&self, value: T) -> IamResult<Arc<T>> {
+        if let Some((name, max)) = T::QUOTA
+            && T::table(&self.read()).len() >= max
+        {
+            return Err(IamError::LimitExceeded(format!(
+                "Cannot exceed quota for {name}: {max}"
+            )));
+        }
         self.write(value, Expect::Absent)
     }
 

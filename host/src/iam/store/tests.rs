@@ -127,3 +127,116 @@ fn policy_versions_and_deletion_follow_iam() {
     s.delete_policy(&p.arn).unwrap();
     assert!(s.policy(&p.arn).is_none());
 }
+
+/// A caller with IAM rights still cannot grow the host's IAM state without end: IAM's
+/// account quotas hold, each refusal naming its quota and writing nothing.
+#[test]
+fn account_quotas_bound_users_groups_roles_and_policies() {
+    let (mem, s) = store();
+    let quota = |r: IamResult<()>| match r {
+        Err(IamError::LimitExceeded(m)) => m,
+        other => panic!("expected LimitExceeded, got {other:?}"),
+    };
+    for i in 0..MAX_USERS {
+        s.create_user(&format!("u{i}"), None, vec![]).unwrap();
+    }
+    for i in 0..MAX_GROUPS {
+        s.create_group(&format!("g{i}"), None).unwrap();
+    }
+    for i in 0..MAX_ROLES {
+        s.create_role(NewRole {
+            name: format!("r{i}"),
+            trust_policy: TRUST.into(),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    for i in 0..MAX_POLICIES {
+        s.create_policy(NewPolicy {
+            name: format!("p{i}"),
+            document: ALLOW.into(),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    let full = mem.dump();
+    assert_eq!(
+        quota(s.create_user("one-more", None, vec![]).map(drop)),
+        "Cannot exceed quota for UsersPerAccount: 5000"
+    );
+    assert_eq!(
+        quota(s.create_group("one-more", None).map(drop)),
+        "Cannot exceed quota for GroupsPerAccount: 300"
+    );
+    let role = NewRole {
+        name: "one-more".into(),
+        trust_policy: TRUST.into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        quota(s.create_role(role).map(drop)),
+        "Cannot exceed quota for RolesPerAccount: 1000"
+    );
+    let policy = NewPolicy {
+        name: "one-more".into(),
+        document: ALLOW.into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        quota(s.create_policy(policy).map(drop)),
+        "Cannot exceed quota for CustomerManagedPoliciesPerAccount: 1500"
+    );
+    assert_eq!(mem.dump(), full);
+    // A deleted user makes room again.
+    s.delete_user("u0").unwrap();
+    s.create_user("one-more", None, vec![]).unwrap();
+}
+
+#[test]
+fn a_user_is_in_at_most_ten_groups() {
+    let (mem, s) = store();
+    s.create_user("alice", None, vec![]).unwrap();
+    for i in 0..=MAX_GROUPS_PER_USER {
+        s.create_group(&format!("g{i}"), None).unwrap();
+    }
+    for i in 0..MAX_GROUPS_PER_USER {
+        s.add_user_to_group(&format!("g{i}"), "alice").unwrap();
+    }
+    let before = mem.dump();
+    let last = format!("g{MAX_GROUPS_PER_USER}");
+    assert!(matches!(
+        s.add_user_to_group(&last, "alice"),
+        Err(IamError::LimitExceeded(m)) if m == "Cannot exceed quota for GroupsPerUser: 10"
+    ));
+    // Adding to a group it is already in stays a no-op.
+    s.add_user_to_group("g0", "alice").unwrap();
+    assert_eq!(mem.dump(), before);
+}
+
+/// IAM counts a holder's inline policies together: many small ones cannot add up past
+/// the holder's quota (2,048 characters for a user), and replacing one counts only the
+/// new text.
+#[test]
+fn inline_policies_count_together_against_the_holders_quota() {
+    let (mem, s) = store();
+    s.create_user("alice", None, vec![]).unwrap();
+    let size = crate::iam::policy::policy_size(ALLOW);
+    let fits = crate::iam::policy::USER_INLINE_MAX_CHARS / size;
+    for i in 0..fits {
+        s.put_inline_policy(Holder::User, "alice", &format!("p{i}"), ALLOW)
+            .unwrap();
+    }
+    let before = mem.dump();
+    assert!(matches!(
+        s.put_inline_policy(Holder::User, "alice", "one-more", ALLOW),
+        Err(IamError::LimitExceeded(m))
+            if m == "Maximum policy size of 2048 bytes exceeded for user alice"
+    ));
+    assert_eq!(mem.dump(), before);
+    s.put_inline_policy(Holder::User, "alice", "P0", ALLOW)
+        .unwrap();
+    assert_eq!(
+        s.inline_policy_names(Holder::User, "alice").unwrap().len(),
+        fits
+    );
+}

@@ -258,6 +258,7 @@ mod tests {
             task_id: "t".into(),
             family: "db".into(),
             service: Some("db".into()),
+            cluster: None,
         });
         task.decide(&req(80, Some(&peer)));
         assert_eq!(inner.calls.load(Ordering::SeqCst), 3);

@@ -111,6 +111,7 @@ impl NetworkHost {
             task_id: task.task_id.clone(),
             family: task.family.clone(),
             service: task.service.clone(),
+            cluster: task.cluster.clone(),
         })?;
         let network = Arc::new(TaskNetwork::new(
             task,
@@ -133,6 +134,8 @@ pub struct TaskNetSpec {
     pub family: String,
     /// The ECS service that started it (other tasks' role policies may name it).
     pub service: Option<String>,
+    /// The ARN of its cluster (the service's name is unique only in it).
+    pub cluster: Option<String>,
     /// Its role's `wasmgate:` policies, if it has any.
     pub authority: Option<Arc<dyn NetworkAuthority>>,
     /// Its portMappings' container ports, by protocol.

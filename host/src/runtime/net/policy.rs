@@ -52,6 +52,8 @@ pub struct PeerInfo {
     pub family: String,
     /// The ECS service that started the task, if one did (the control plane says so).
     pub service: Option<String>,
+    /// The ARN of the task's cluster: service names are unique only within a cluster.
+    pub cluster: Option<String>,
 }
 
 /// The live facts a decision needs, kept out of [`Policy`] so it can be tested alone.

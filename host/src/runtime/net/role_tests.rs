@@ -56,6 +56,7 @@ fn governed(dir: &std::path::Path, off: bool) -> (super::TaskLease, Arc<TaskNetw
             task_id: "0123456789abcdef".into(),
             family: "web".into(),
             service: Some("web".into()),
+            cluster: None,
             authority: Some(Arc::new(Stub { off })),
             declared_ports: vec![(Proto::Tcp, 8080)],
         })

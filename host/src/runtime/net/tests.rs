@@ -185,6 +185,7 @@ impl Environment for FakeEnv {
                 task_id: "t".into(),
                 family: (*f).into(),
                 service: None,
+                cluster: None,
             })
         })
     }
@@ -561,6 +562,7 @@ fn peer() -> PeerInfo {
         task_id: "t".into(),
         family: "f".into(),
         service: None,
+        cluster: None,
     }
 }
 

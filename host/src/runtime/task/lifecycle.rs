@@ -373,6 +373,7 @@ impl Driver {
             task_id: id.to_owned(),
             family: self.definition.family.clone(),
             service: self.identity.service_name.clone(),
+            cluster: Some(self.identity.cluster_arn.clone()),
             authority,
             declared_ports,
         }

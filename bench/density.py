@@ -27,7 +27,9 @@ def proc():
 
 def pool_rss():
     """RSS of the instance pool's reservations (anonymous mappings of 1 GiB or more: guest
-    linear memories, async stacks, tables); the rest of the RSS is the host's own."""
+    linear memories, async stacks, tables); the rest of the RSS is the host's own. A lower
+    bound: parts of the pool split into small mappings (memory images, stacks between guard
+    pages) count as the rest."""
     total, big = 0, False
     for line in open(f"/proc/{pid}/smaps"):
         head = line.split()

@@ -19,9 +19,26 @@ def proc():
 
     return {
         "rss_kib": int(status["VmRSS"].split()[0]),
+        "pool_kib": pool_rss(),
         "threads": int(status["Threads"]),
         "fds": len(os.listdir(f"/proc/{pid}/fd")),
     }
+
+
+def pool_rss():
+    """RSS of the instance pool's reservations (anonymous mappings of 1 GiB or more: guest
+    linear memories, async stacks, tables); the rest of the RSS is the host's own. A lower
+    bound: parts of the pool split into small mappings (memory images, stacks between guard
+    pages) count as the rest."""
+    total, big = 0, False
+    for line in open(f"/proc/{pid}/smaps"):
+        head = line.split()
+        if "-" in head[0] and not head[0].endswith(":"):
+            lo, hi = (int(x, 16) for x in head[0].split("-"))
+            big = len(head) < 6 and hi - lo >= 1 << 30
+        elif head[0] == "Rss:" and big:
+            total += int(head[1])
+    return total
 
 
 def running(arns):
@@ -67,3 +84,8 @@ print(f"host at 1 task:  rss {base['rss_kib']} KiB, {base['fds']} fds, {base['th
 print(f"host at {len(arns)} tasks: rss {after['rss_kib']} KiB, {after['fds']} fds, {after['threads']} threads")
 print(f"per idle task: {(after['rss_kib'] - base['rss_kib']) / extra:.0f} KiB, "
       f"{(after['fds'] - base['fds']) / extra:.2f} fds, {(after['threads'] - base['threads']) / extra:.3f} threads")
+pool = (after["pool_kib"] - base["pool_kib"]) / extra
+print(f"  of which the instance pool (guest memories, stacks, tables): {pool:.0f} KiB, "
+      f"the rest of the host: {(after['rss_kib'] - base['rss_kib']) / extra - pool:.0f} KiB")
+with open("/proc/loadavg") as f:
+    print(f"load average at the end: {' '.join(f.read().split()[:3])}")

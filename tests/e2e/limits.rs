@@ -167,27 +167,37 @@ fn spec(json: &Value, dir: &std::path::Path, console: Option<Arc<dyn Console>>) 
 /// Waits (bounded, to fail rather than hang) until `container` of `task` reports RUNNING.
 async fn wait_running(task: &mut TaskHandle, container: &str) {
     let mut events = task.take_events().expect("events not taken yet");
-    let running = async {
-        loop {
-            match events.recv().await {
-                Ok(TaskEvent::Container { name, status, .. })
-                    if name == container && status == ContainerStatus::Running =>
-                {
-                    return;
+    let running =
+        async {
+            loop {
+                match events.recv().await {
+                    Ok(TaskEvent::Container { name, status, .. })
+                        if name == container && status == ContainerStatus::Running =>
+                    {
+                        return;
+                    }
+                    Ok(TaskEvent::Task {
+                        status: TaskStatus::Stopped,
+                    }) => {
+                        panic!(
+                            "the task stopped before {container} ran: {:?}",
+                            task.snapshot()
+                        )
+                    }
+                    Ok(_) => {}
+                    // Fell behind the small buffer: the snapshot holds the latest state.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        let now = task.snapshot();
+                        if now.containers.iter().any(|c| {
+                            c.name == container && c.last_status == ContainerStatus::Running
+                        }) {
+                            return;
+                        }
+                    }
+                    Err(e) => panic!("event stream ended before {container} ran: {e}"),
                 }
-                Ok(TaskEvent::Task {
-                    status: TaskStatus::Stopped,
-                }) => {
-                    panic!(
-                        "the task stopped before {container} ran: {:?}",
-                        task.snapshot()
-                    )
-                }
-                Ok(_) => {}
-                Err(e) => panic!("event stream ended before {container} ran: {e}"),
             }
-        }
-    };
+        };
     tokio::time::timeout(Duration::from_secs(60), running)
         .await
         .expect("the container never reported RUNNING");

@@ -351,12 +351,14 @@ fn another_task_cannot_reach_a_tasks_endpoints() {
             "containerDefinitions": [{
                 "name": "holder",
                 "image": guest("metadata-reader"),
-                "command": ["env", "sleep:60000"],
+                // Its own first connection opens its listener: the intruder meets a real one.
+                "command": ["env", "tcp:/task", "sleep:60000"],
             }],
         }),
         &["--stop-timeout", "0"],
     );
     let env = holder.expect_stdout("ENV ECS_CONTAINER_METADATA_URI_V4=", WAIT);
+    holder.expect_stdout("RESULT tcp:/task 200", WAIT);
     let uri = env.rsplit('=').next().unwrap().to_owned();
     let address = holder.task_address(WAIT);
     let foreign = uri.replace("127.0.0.1", &address.to_string());

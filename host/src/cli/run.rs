@@ -253,7 +253,7 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
         };
         let id = task.id().to_owned();
         let events = task.take_events();
-        let printer = tokio::spawn(print_events(id.clone(), events));
+        let printer = tokio::spawn(print_events(id.clone(), events, task.watch()));
         tokio::spawn(serve_network(id.clone(), task.watch(), published));
         let final_state = tokio::select! {
             s = task.wait() => s,
@@ -468,7 +468,11 @@ pub fn parse_overrides(text: &str) -> anyhow::Result<Vec<ContainerOverride>> {
         .collect())
 }
 
-async fn print_events(id: String, events: Option<tokio::sync::broadcast::Receiver<TaskEvent>>) {
+async fn print_events(
+    id: String,
+    events: Option<tokio::sync::broadcast::Receiver<TaskEvent>>,
+    state: tokio::sync::watch::Receiver<TaskSnapshot>,
+) {
     let Some(mut events) = events else { return };
     let mut bars = PullBars::default();
     loop {
@@ -508,8 +512,17 @@ async fn print_events(id: String, events: Option<tokio::sync::broadcast::Receive
             Ok(TaskEvent::Compiling { container }) => bars.spin(container),
             Ok(TaskEvent::Notice(m)) => eprintln!("wasmgate: {m}"),
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                // The buffer is small: say where the task is now, so no state is missed.
                 let events = if n == 1 { "event" } else { "events" };
-                eprintln!("wasmgate: ({n} {events} not shown)");
+                eprintln!("wasmgate: ({n} {events} not shown; the task now:)");
+                let now = state.borrow().clone();
+                for c in &now.containers {
+                    eprintln!("wasmgate: container {} {}", c.name, c.last_status.as_str());
+                }
+                eprintln!("wasmgate: task {id} {}", now.last_status);
+                if now.last_status == TaskStatus::Stopped {
+                    return;
+                }
             }
             Err(_) => return,
         }

@@ -17,6 +17,9 @@ pub trait Console: Send + Sync {
 }
 
 const BATCH: usize = 1024;
+/// What the batch keeps between bursts: a full one is ~72 KiB, which every idle task held
+/// (most of its host memory) when it was allocated up front.
+const IDLE_CAPACITY: usize = 16;
 
 pub struct LogShipper {
     pub task_id: String,
@@ -31,7 +34,8 @@ impl LogShipper {
     /// Runs until every container's output handle is gone, then returns lines it could not store.
     pub async fn run(mut self) -> u64 {
         let mut failed = 0;
-        let mut batch = Vec::with_capacity(BATCH);
+        // Grows with a burst and shrinks after it: a quiet task holds almost nothing.
+        let mut batch = Vec::new();
         while let Some(first) = self.rx.recv().await {
             batch.push(first);
             while batch.len() < BATCH {
@@ -49,6 +53,7 @@ impl LogShipper {
             for q in batch.drain(..) {
                 q.shipped();
             }
+            batch.shrink_to(IDLE_CAPACITY);
         }
         failed
     }

@@ -52,8 +52,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{broadcast, mpsc, watch};
 
-/// Events buffered per task for slow watchers.
-const EVENT_BUFFER: usize = 128;
+/// Events buffered per task for slow watchers. Small: the buffer is allocated whole with
+/// every task (128 was ~12 KiB of an idle task), and a watcher that lags re-reads the
+/// task's snapshot, which always holds the latest state (`cli::run`).
+const EVENT_BUFFER: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -369,7 +371,7 @@ impl Runtime {
         };
         let (snap_tx, snap_rx) = watch::channel(snapshot);
         // Events are few per task (states, containers, notices); a watcher that falls this
-        // far behind is told how many it missed. The capacity is most of an idle task's memory.
+        // far behind is told how many it missed and reads the snapshot instead.
         let (events_tx, events_rx) = broadcast::channel(EVENT_BUFFER);
         let (stop_tx, stop_rx) = mpsc::unbounded_channel();
         let driver = task::Driver {

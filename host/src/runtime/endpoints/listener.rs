@@ -1,11 +1,14 @@
-//! The endpoints' door for wasi:sockets: a listener on `<task address>:51679` for the
-//! task's life. Only connections from the task's own address are served (every guest
+//! The endpoints' door for wasi:sockets: a listener on `<task address>:51679`, opened
+//! when one of the task's containers first connects to (or binds) that port
+//! ([`EndpointDoor`]) and kept until the task stops, so an idle task that never asks holds
+//! no descriptor for it. Only connections from the task's own address are served (every guest
 //! socket connecting over loopback is bound to it; another task's or a host process's
 //! source is not), at most [`MAX_CONNECTIONS`] at once, with a small request head read
 //! in [`HEADER_TIMEOUT`] and each connection closed after [`CONNECTION_LIFETIME`].
 
 use super::{PORT, TaskEndpoints};
-use crate::runtime::net::{PortGuard, Proto, TaskNetwork};
+use crate::runtime::net::{OnDemandServer, PortGuard, Proto, TaskNetwork};
+use crate::util::sync::lock;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -13,7 +16,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
@@ -27,6 +30,87 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 /// Bytes of request head buffered per connection.
 const MAX_BUF: usize = 16 * 1024;
+
+/// What the task's sockets door is at a moment.
+enum DoorState {
+    /// Nothing connected to the port yet: no listener.
+    Idle,
+    Open(EndpointServer),
+    /// It could not listen (said once); wasi:http still answers.
+    Failed,
+    /// The task is stopping: never opened again.
+    Shut,
+}
+
+/// The task's on-demand listener: registered with the task's network, which calls
+/// [`OnDemandServer::wanted`] when a container first connects to `<its address>:51679`.
+pub struct EndpointDoor {
+    endpoints: Arc<TaskEndpoints>,
+    network: Weak<TaskNetwork>,
+    /// The runtime the listener runs on (the guest's call may come from another context).
+    runtime: tokio::runtime::Handle,
+    state: Mutex<DoorState>,
+    /// Says once why the listener could not be opened.
+    notice: Box<dyn Fn(String) + Send + Sync>,
+}
+
+impl EndpointDoor {
+    /// Registers the door with the task's network; call from within a tokio runtime.
+    pub fn new(
+        endpoints: Arc<TaskEndpoints>,
+        network: &Arc<TaskNetwork>,
+        notice: Box<dyn Fn(String) + Send + Sync>,
+    ) -> Arc<Self> {
+        let door = Arc::new(Self {
+            endpoints,
+            network: Arc::downgrade(network),
+            runtime: tokio::runtime::Handle::current(),
+            state: Mutex::new(DoorState::Idle),
+            notice,
+        });
+        let weak: Weak<dyn OnDemandServer> = Arc::downgrade(&door) as Weak<dyn OnDemandServer>;
+        network.serve_on_demand(PORT, weak);
+        door
+    }
+
+    /// Whether the listener is open now.
+    #[cfg(test)]
+    pub fn is_open(&self) -> bool {
+        matches!(*lock(&self.state), DoorState::Open(_))
+    }
+
+    /// Closes the listener, if it was opened, and waits until it is closed; the door stays
+    /// shut after this.
+    pub async fn close(&self) {
+        let state = std::mem::replace(&mut *lock(&self.state), DoorState::Shut);
+        if let DoorState::Open(server) = state {
+            server.close().await;
+        }
+    }
+}
+
+impl OnDemandServer for EndpointDoor {
+    fn wanted(&self) {
+        let mut state = lock(&self.state);
+        if !matches!(*state, DoorState::Idle) {
+            return;
+        }
+        let Some(network) = self.network.upgrade() else {
+            return;
+        };
+        let _runtime = self.runtime.enter();
+        *state = match EndpointServer::start(self.endpoints.clone(), &network) {
+            Ok(server) => DoorState::Open(server),
+            Err(e) => {
+                (self.notice)(format!(
+                    "the task's metadata endpoint cannot listen on {}:{PORT} ({e}); it answers wasi:http requests only",
+                    network.address()
+                ));
+                DoorState::Failed
+            }
+        };
+    }
+}
 
 /// The task's listener; dropping it closes the listener and every connection.
 pub struct EndpointServer {

@@ -15,8 +15,8 @@
 //! **How.** Two doors to one handler ([`TaskEndpoints::respond`]):
 //! - wasi:http: the outgoing-request hook (`http::outgoing`) answers requests to its own
 //!   task's `:51679` in-process, before any socket or rule;
-//! - wasi:sockets: a real listener per task ([`listener`]), bounded in connections,
-//!   request size and time.
+//! - wasi:sockets: a real listener per task ([`listener`]), opened on the task's first
+//!   connection to the port, bounded in connections, request size and time.
 //!
 //! **Bounds.** Every request, either door, takes a token from the task's bucket
 //! ([`ratelimit`]); an empty bucket answers 429 with `Retry-After` at once. Answers are
@@ -38,7 +38,7 @@ mod time;
 
 pub use credentials::{ContainerCredentials, TaskCredentialsProvider, TaskRole};
 pub use identity::TaskIdentity;
-pub(super) use listener::EndpointServer;
+pub(super) use listener::EndpointDoor;
 
 pub(super) use super::live::LiveSources;
 use crate::taskdef::TaskDefinition;

@@ -1,6 +1,7 @@
 //! The endpoints' routing, statuses, tokens and rate limit, and the listener's rule that
 //! only the task's own address is answered.
 
+use super::listener::EndpointServer;
 use super::*;
 use crate::config::{LimitsConfig, NetworkConfig};
 use crate::runtime::descriptors::HostDescriptors;
@@ -365,4 +366,46 @@ async fn the_listener_is_gone_with_the_server() {
             .await
             .is_err()
     );
+}
+
+/// Whether something listens on `to`:51679 for a socket bound to `from`.
+async fn listening(from: std::net::Ipv4Addr, to: std::net::Ipv4Addr) -> bool {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from((from, 0))).unwrap();
+    socket.connect(SocketAddr::from((to, PORT))).await.is_ok()
+}
+
+#[tokio::test]
+async fn the_door_listens_only_once_wanted_and_never_after_the_task_stops() {
+    use crate::runtime::net::OnDemandServer;
+    let f = fixture();
+    let a = &f.networks[0];
+    let ep = endpoints(a, false, false);
+    let notices = Arc::new(Mutex::new(Vec::<String>::new()));
+    let told = notices.clone();
+    let door = EndpointDoor::new(
+        ep.clone(),
+        a,
+        Box::new(move |m| told.lock().unwrap().push(m)),
+    );
+    assert!(!door.is_open());
+    assert!(
+        !listening(a.address(), a.address()).await,
+        "no listener yet"
+    );
+
+    door.wanted();
+    assert!(door.is_open());
+    let path = ep.env(0)[0].1.strip_prefix(BASE).unwrap().to_owned();
+    let own = raw_get(a.address(), a.address(), &format!("{path}/task")).await;
+    assert!(own.starts_with("HTTP/1.1 200"), "{own}");
+
+    door.close().await;
+    assert!(
+        !listening(a.address(), a.address()).await,
+        "closed with the task"
+    );
+    door.wanted();
+    assert!(!door.is_open(), "a stopping task's door stays shut");
+    assert!(notices.lock().unwrap().is_empty());
 }

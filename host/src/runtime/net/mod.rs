@@ -43,7 +43,7 @@ pub use lookup::GATEWAY_NAME;
 pub use map::{AddrMap, GatewayRoute};
 pub use policy::{Denial, Environment, Governor, PeerInfo, Policy, PolicyError, Proto};
 pub use pool::PoolError;
-pub use tasknet::{PortGuard, TaskNetwork};
+pub use tasknet::{OnDemandServer, PortGuard, TaskNetwork};
 pub use view::{ContainerNet, TaskNet, TaskNetView, add_to_linker};
 
 use crate::config::{LimitsConfig, NetworkConfig};

@@ -12,8 +12,17 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use wasmtime_wasi::sockets::SocketAddrUse;
+
+/// A server the host runs on a port of the task's address, opened only when one of the
+/// task's containers first connects to that port (the endpoints' listener): a task that
+/// never asks holds no descriptor for it.
+pub trait OnDemandServer: Send + Sync {
+    /// A container is connecting to the port: listen on it now if not listening yet. Runs
+    /// before the connection's address check, which then finds the port open.
+    fn wanted(&self);
+}
 
 /// Distinct denials logged per task; past this a scanning guest is not worth more lines.
 const MAX_LOGGED_DENIALS: usize = 1024;
@@ -38,6 +47,8 @@ pub struct TaskNetwork {
     /// The task's portMappings (container ports, either protocol): listening on these
     /// needs no `wasmgate:NetworkListen`.
     declared: Vec<(Proto, u16)>,
+    /// The TCP port served on demand and its server (weak: the server holds this network).
+    on_demand: OnceLock<(u16, Weak<dyn OnDemandServer>)>,
 }
 
 /// A port of the task's address some socket holds open; released on drop.
@@ -78,6 +89,31 @@ impl TaskNetwork {
             limits,
             budgets: Mutex::default(),
             counters: Arc::default(),
+            on_demand: OnceLock::new(),
+        }
+    }
+
+    /// Registers the server opened on the first connection to TCP `port` of the task's
+    /// address (one per task; a second registration is ignored).
+    pub fn serve_on_demand(&self, port: u16, server: Weak<dyn OnDemandServer>) {
+        let _ = self.on_demand.set((port, server));
+    }
+
+    /// A container's TCP socket is about to connect to or bind `dest` (host side): opens the
+    /// on-demand server first if that is its port, so a connect reaches it and a bind finds
+    /// the port taken, as when the server listened from the start.
+    pub(super) fn before_tcp_use(&self, dest: SocketAddr) {
+        let Some((port, server)) = self.on_demand.get() else {
+            return;
+        };
+        if dest.port() != *port || dest.ip() != IpAddr::V4(self.address()) {
+            return;
+        }
+        if self.port_open(Proto::Tcp, *port) {
+            return;
+        }
+        if let Some(server) = server.upgrade() {
+            server.wanted();
         }
     }
 

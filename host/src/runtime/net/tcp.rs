@@ -63,6 +63,7 @@ impl HostTcpSocket for TaskNetView<'_> {
             return Err(ErrorCode::AccessDenied.into());
         }
         let local = self.net.task.map().bind_to_host(asked);
+        self.net.task.before_tcp_use(local);
         HostTcpSocket::start_bind(&mut self.inner, this, network, local.into()).await
     }
 
@@ -79,6 +80,7 @@ impl HostTcpSocket for TaskNetView<'_> {
         let remote = self.net.task.map().remote_to_host(sa(remote_address));
         if matches!(remote.ip(), IpAddr::V4(ip) if ip.is_loopback()) {
             self.bind_source(&this, &network)?;
+            self.net.task.before_tcp_use(remote);
         }
         HostTcpSocket::start_connect(&mut self.inner, this, network, remote.into())
     }

@@ -697,6 +697,50 @@ fn the_check_tracks_open_ports_and_denies_the_rest() {
     );
 }
 
+/// An on-demand server that opens its port when wanted, and counts how often it was.
+struct Opener {
+    net: std::sync::Weak<TaskNetwork>,
+    guard: std::sync::Mutex<Option<super::PortGuard>>,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl super::OnDemandServer for Opener {
+    fn wanted(&self) {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Some(net) = self.net.upgrade() {
+            *self.guard.lock().unwrap() = Some(net.open_port(Proto::Tcp, 51679));
+        }
+    }
+}
+
+#[test]
+fn an_on_demand_port_opens_on_the_first_connect_to_it_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_lease, net) = task_network(dir.path(), config());
+    let own = net.address();
+    let opener = Arc::new(Opener {
+        net: Arc::downgrade(&net),
+        guard: std::sync::Mutex::default(),
+        asked: Default::default(),
+    });
+    let weak: std::sync::Weak<dyn super::OnDemandServer> = Arc::downgrade(&opener) as _;
+    net.serve_on_demand(51679, weak);
+    let asked = || opener.asked.load(std::sync::atomic::Ordering::SeqCst);
+    let endpoint = SocketAddr::from((own, 51679));
+    assert!(!net.allows("c", endpoint, SocketAddrUse::TcpConnect));
+    // Other ports of the task, and the port on other addresses, open nothing.
+    net.before_tcp_use(SocketAddr::from((own, 51680)));
+    net.before_tcp_use(SocketAddr::from((OTHER, 51679)));
+    net.before_tcp_use(sock("127.0.0.1:51679"));
+    assert_eq!(asked(), 0);
+    net.before_tcp_use(endpoint);
+    assert_eq!(asked(), 1);
+    assert!(net.allows("c", endpoint, SocketAddrUse::TcpConnect));
+    // Open already: not asked again.
+    net.before_tcp_use(endpoint);
+    assert_eq!(asked(), 1);
+}
+
 #[test]
 fn a_containers_budget_is_shared_by_its_stores_and_bounded_by_the_host() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@
 use super::{ContainerSlot, Driver, MIB, Phase};
 use crate::logs::human_bytes;
 use crate::runtime::cpu::CpuShare;
-use crate::runtime::endpoints::{self, EndpointServer, LiveSources, TaskEndpoints};
+use crate::runtime::endpoints::{self, EndpointDoor, LiveSources, TaskEndpoints};
 use crate::runtime::fsquota::{FsLimits, OpenFiles, StorageQuota};
 use crate::runtime::http::{self, TaskHttp};
 use crate::runtime::launch::{Launch, Meters, Mount};
@@ -231,7 +231,7 @@ impl Driver {
                     sources.clone(),
                     prepared.iter().map(http::is_http).collect(),
                 );
-                let (served, server) = self.start_endpoints(sources, network.network());
+                let (served, door) = self.start_endpoints(sources, network.network());
                 task_http.serve_endpoints(served.clone());
                 let launches: Vec<_> = prepared
                     .into_iter()
@@ -247,9 +247,7 @@ impl Driver {
                     })
                     .collect();
                 self.supervise(&mut cs, launches, task_memory, quota).await;
-                if let Some(server) = server {
-                    server.close().await;
-                }
+                door.close().await;
                 endpoints = Some(served);
             }
         }
@@ -283,12 +281,13 @@ impl Driver {
 
     /// The task's metadata (and, with a role, credentials) endpoints, reading the live
     /// meters; served in-process to its wasi:http requests and on a listener of its address
-    /// to its sockets (`None` if that cannot listen: the in-process door still works).
+    /// to its sockets, opened on their first connection (if it cannot listen, the
+    /// in-process door still works and the task is told why).
     fn start_endpoints(
         &self,
         sources: LiveSources,
         network: &Arc<TaskNetwork>,
-    ) -> (Arc<TaskEndpoints>, Option<EndpointServer>) {
+    ) -> (Arc<TaskEndpoints>, Arc<EndpointDoor>) {
         let provider = self.shared.credentials_provider();
         let cpu_units: Vec<u32> = self.plans.iter().map(|p| p.cpu_units).collect();
         let served = TaskEndpoints::new(
@@ -301,18 +300,12 @@ impl Driver {
         if let Some(role) = &self.definition.task_role_arn {
             served.task_started(role);
         }
-        let server = match EndpointServer::start(served.clone(), network) {
-            Ok(server) => Some(server),
-            Err(e) => {
-                self.notice(format!(
-                    "the task's metadata endpoint cannot listen on {}:{} ({e}); it answers wasi:http requests only",
-                    network.address(),
-                    endpoints::PORT
-                ));
-                None
-            }
-        };
-        (served, server)
+        let events = self.events.clone();
+        let notice = Box::new(move |m: String| {
+            let _ = events.send(TaskEvent::Notice(m));
+        });
+        let door = EndpointDoor::new(served.clone(), network, notice);
+        (served, door)
     }
 
     /// The task's log budget; running out of it is told to the task's watchers.

@@ -451,6 +451,12 @@ fn instance_reuse_carries_state_between_requests_only_where_a_container_opts_in(
         served.values().any(|&n| n >= 3) && served.len() < N,
         "requests one after another reuse an instance: {reused:?}"
     );
+    // A trap drops the instance it happened in; later requests are served as before.
+    let r = get(&live, SocketAddr::new(ip, ports[1]), "/trap");
+    assert_eq!(r.status, 500, "{r:?}");
+    let mut all = reused.clone();
+    all.extend(counts(&live, SocketAddr::new(ip, ports[1]), 3));
+    per_instance(&all);
 
     // `3`: an instance serves at most three requests, then a new one takes over.
     let recycled = counts(&live, SocketAddr::new(ip, ports[2]), N);

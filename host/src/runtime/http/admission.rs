@@ -236,7 +236,7 @@ mod tests {
         while a.queued.load(Ordering::Acquire) == 0 {
             tokio::task::yield_now().await;
         }
-        let refused = a.admit().await.err().expect("the queue is full");
+        let refused = a.admit().await.expect_err("the queue is full");
         assert_eq!(
             refused,
             Busy::QueueFull {
@@ -255,7 +255,7 @@ mod tests {
         let mut a = admission(1, 4, 100);
         a.queue_timeout = Duration::from_millis(20);
         let _held = a.admit().await.expect("place");
-        let refused = a.admit().await.err().expect("timed out");
+        let refused = a.admit().await.expect_err("timed out");
         assert!(matches!(refused, Busy::QueueTimeout { .. }), "{refused:?}");
         assert_eq!(a.queued.load(Ordering::Acquire), 0);
     }
@@ -265,7 +265,7 @@ mod tests {
         let a = admission(10, 10, 2);
         let _one = a.admit().await.expect("slot 1");
         let _two = a.admit().await.expect("slot 2");
-        let refused = a.admit().await.err().expect("no slot");
+        let refused = a.admit().await.expect_err("no slot");
         assert_eq!(refused, Busy::TaskShare { limit: 2 });
         assert_eq!(
             a.places.available_permits(),

@@ -8,7 +8,10 @@
 //! - outgoing requests outside the task's rules are denied (never the host's loopback);
 //! - draining finishes in-flight requests, closes the listener, and is bounded by the stop
 //!   timeout;
-//! - an HTTP component without portMappings cannot start.
+//! - an HTTP component without portMappings cannot start;
+//! - instance reuse (`wasmgate.instance-reuse`): state carries from one request to the next
+//!   only in a container that opts in, an instance with a maximum is recycled after it, and
+//!   the label on a component that is not an HTTP proxy stops the task with the reason.
 
 use crate::common;
 
@@ -372,4 +375,132 @@ fn an_http_component_without_port_mappings_cannot_start() {
         run.debug()
     );
     assert_eq!(run.task["stopCode"], "TaskFailedToStart", "{}", run.debug());
+}
+
+/// `GET /count` `n` times, one after another: (count, instance id) of each answer.
+fn counts(live: &Live, addr: SocketAddr, n: usize) -> Vec<(u64, String)> {
+    (0..n)
+        .map(|_| {
+            let r = get(live, addr, "/count");
+            assert_eq!(r.status, 200, "{r:?}");
+            let mut words = r.body.split_whitespace();
+            match (words.next(), words.next(), words.next(), words.next()) {
+                (Some("count"), Some(n), Some("of"), Some(id)) => {
+                    (n.parse().expect("a count"), id.to_owned())
+                }
+                _ => panic!("unexpected answer {r:?}"),
+            }
+        })
+        .collect()
+}
+
+/// Each instance counts its own requests 1, 2, 3… in the order they were served; returns
+/// how many each one served.
+fn per_instance(answers: &[(u64, String)]) -> std::collections::HashMap<String, u64> {
+    let mut served = std::collections::HashMap::new();
+    for (n, id) in answers {
+        let seen = served.entry(id.clone()).or_insert(0);
+        *seen += 1;
+        assert_eq!(
+            *n, *seen,
+            "instance {id} answered count {n} to its request {seen}: {answers:?}"
+        );
+    }
+    served
+}
+
+#[test]
+fn instance_reuse_carries_state_between_requests_only_where_a_container_opts_in() {
+    let host = Host::new();
+    let ports = [free_port(), free_port(), free_port()];
+    let container = |name: &str, port: u16, reuse: Option<&str>| {
+        let mut c = json!({
+            "name": name,
+            "image": guest("http-hello"),
+            "portMappings": [{"containerPort": port}],
+        });
+        if let Some(r) = reuse {
+            c["dockerLabels"] = json!({"wasmgate.instance-reuse": r});
+        }
+        c
+    };
+    let def = json!({
+        "family": "reuse", "cpu": "1024", "memory": "2048",
+        "containerDefinitions": [
+            container("fresh", ports[0], None),
+            container("reused", ports[1], Some("sequential")),
+            container("recycled", ports[2], Some("3")),
+        ],
+    });
+    let live = host.start(&def, &[]);
+    for c in ["fresh", "reused", "recycled"] {
+        live.expect_stderr(&format!("wasmgate: container {c} RUNNING"), WAIT);
+    }
+    let ip = live.task_address(WAIT);
+    const N: usize = 12;
+
+    // Without the label every request has a fresh instance: nothing carries over.
+    let fresh = counts(&live, SocketAddr::new(ip, ports[0]), N);
+    assert!(fresh.iter().all(|(n, _)| *n == 1), "{fresh:?}");
+    assert_eq!(per_instance(&fresh).len(), N, "{fresh:?}");
+
+    // `sequential`: an instance serves request after request and sees what the last left.
+    let reused = counts(&live, SocketAddr::new(ip, ports[1]), N);
+    let served = per_instance(&reused);
+    assert!(
+        served.values().any(|&n| n >= 3) && served.len() < N,
+        "requests one after another reuse an instance: {reused:?}"
+    );
+    // A trap drops the instance it happened in; later requests are served as before.
+    let r = get(&live, SocketAddr::new(ip, ports[1]), "/trap");
+    assert_eq!(r.status, 500, "{r:?}");
+    let mut all = reused.clone();
+    all.extend(counts(&live, SocketAddr::new(ip, ports[1]), 3));
+    per_instance(&all);
+
+    // `3`: an instance serves at most three requests, then a new one takes over.
+    let recycled = counts(&live, SocketAddr::new(ip, ports[2]), N);
+    let served = per_instance(&recycled);
+    assert!(served.values().all(|&n| n <= 3), "{recycled:?}");
+    assert!(served.values().any(|&n| n == 3), "{recycled:?}");
+    assert!(served.len() >= N / 3, "{recycled:?}");
+
+    live.signal(libc::SIGTERM);
+    let run = live.wait(WAIT);
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+}
+
+#[test]
+fn instance_reuse_on_a_component_that_is_not_an_http_proxy_stops_the_task_with_the_reason() {
+    let host = Host::new();
+    let def = json!({
+        "family": "reuse-command", "cpu": "256", "memory": "512",
+        "containerDefinitions": [{
+            "name": "cmd", "image": guest("echo"),
+            "dockerLabels": {"wasmgate.instance-reuse": "sequential"},
+        }],
+    });
+    let run = host.run(&def, &[]);
+    assert_eq!(run.code, Some(125), "{}", run.debug());
+    assert_eq!(run.task["stopCode"], "TaskFailedToStart", "{}", run.debug());
+    let reason = run.task["stoppedReason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("containerDefinitions[0].dockerLabels.wasmgate.instance-reuse")
+            && reason.contains("not a wasi:http proxy component"),
+        "{}",
+        run.debug()
+    );
+
+    // A value outside the rule is refused before anything starts, naming the field.
+    let mut def = hello_task(free_port(), json!({}));
+    def["containerDefinitions"][0]["dockerLabels"] = json!({"wasmgate.instance-reuse": "0"});
+    let run = host.run(&def, &[]);
+    assert_ne!(run.code, Some(0), "{}", run.debug());
+    assert!(
+        run.stderr.contains(
+            "containerDefinitions[0].dockerLabels.wasmgate.instance-reuse: \"0\" must be"
+        ),
+        "{}",
+        run.debug()
+    );
 }

@@ -10,14 +10,23 @@
 //! - `/env?name=V`: answers the value of environment variable `V` (or 404).
 //! - `/burn?ms=N`: computes for N ms of wall time (CPU-bound: the host's CPU share
 //!   throttles it), then answers `burned N ms`.
+//! - `/count`: answers `count N of ID`, N the `/count` requests this instance has served
+//!   (kept in its memory: always 1 with a fresh instance per request, 1, 2, 3… when reused)
+//!   and ID a random number the instance drew at its first `/count` (which instance it is).
 //!
 //! `main` is never run by wasmgate (the component serves HTTP); it only explains that.
 
 use http_kit::{path_of, path_only, query, respond};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use wasip2::http::types::{IncomingRequest, ResponseOutparam};
 
 const MIB: usize = 1 << 20;
+
+/// `/count` requests this instance has served (lives in the instance's linear memory).
+static COUNT: AtomicU64 = AtomicU64::new(0);
+/// This instance's random id (0: not drawn yet).
+static ID: AtomicU64 = AtomicU64::new(0);
 
 struct Hello;
 
@@ -90,6 +99,15 @@ impl wasip2::exports::http::incoming_handler::Guest for Hello {
                     }
                 }
                 respond(out, 200, "text/plain", format!("burned {ms} ms\n").as_bytes());
+            }
+            "/count" => {
+                let n = COUNT.fetch_add(1, Ordering::Relaxed) + 1;
+                if ID.load(Ordering::Relaxed) == 0 {
+                    ID.store(wasip2::random::random::get_random_u64() | 1, Ordering::Relaxed);
+                }
+                let id = ID.load(Ordering::Relaxed);
+                let body = format!("count {n} of {id:016x}\n");
+                respond(out, 200, "text/plain", body.as_bytes());
             }
             "/env" => match query(&path, "name").and_then(|n| std::env::var(n).ok()) {
                 Some(v) => respond(out, 200, "text/plain", format!("{v}\n").as_bytes()),

@@ -1,12 +1,17 @@
 //! CPU shares enforced by time, like CFS bandwidth control.
 //!
 //! A guest yields to the executor at every epoch tick (see `engine`). [`Throttled`] wraps the
-//! future that runs a container, measures the thread CPU time each poll really used, and once
-//! the container has used its quota for the current period it stops polling it until the
-//! period ends. Overshoot (a poll can run for up to one tick) is carried into the next period
-//! so the long-run share is exact. A throttled guest holds no thread: it is a parked future.
+//! future that runs a container and measures the thread CPU time each poll really used.
 //!
-//! The period's accounting lives in a [`CpuBucket`]. A command container has one future and
+//! The accounting is a token bucket ([`CpuBucket`]): credit flows in continuously at the
+//! share's rate (`units/1024` CPU-seconds per second) up to one period's quota, each poll
+//! spends what it used. A container whose credit is used up is parked only until its debt is
+//! paid back (a poll overshoots by at most one tick, so that is about a tick), not until the
+//! end of a fixed period: a container within its share is never parked, and one past it
+//! waits milliseconds, not up to a period, while the long-run share stays exact (debt is
+//! carried). A throttled guest holds no thread: it is a parked future.
+//!
+//! The bucket A command container has one future and
 //! one bucket; an HTTP container runs one future per request, all charging the container's
 //! single bucket, so that together its concurrent requests get the container's share.
 
@@ -22,7 +27,8 @@ use tokio::time::{Instant, Sleep};
 /// 1024 cpu units are one vCPU, as in ECS.
 pub const UNITS_PER_VCPU: u32 = 1024;
 
-/// A container's CPU entitlement per accounting period.
+/// A container's CPU entitlement: `units/1024` of a CPU, with up to one period's quota of
+/// credit saved while idle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CpuShare {
     pub units: u32,
@@ -75,45 +81,72 @@ pub fn split_units(task_units: u32, container_units: &[Option<u32>]) -> Vec<u32>
         .collect()
 }
 
-/// One container's CPU use in the current period, shared by every future that runs it.
+/// One container's CPU credit, shared by every future that runs it.
 #[derive(Debug)]
 pub struct CpuBucket {
-    quota: Duration,
-    period: Duration,
-    /// (end of the current period, CPU time used in it)
-    state: Mutex<(Instant, Duration)>,
+    /// The share in cpu units: credit earned per wall nanosecond is `units / 1024` ns.
+    units: u64,
+    /// The most credit it holds (one period's quota): what a container that was idle may
+    /// use at once, above its rate.
+    burst: i64,
+    state: Mutex<Credit>,
+}
+
+/// Credit (ns of CPU; negative: debt) as of `at`.
+#[derive(Debug)]
+struct Credit {
+    at: Instant,
+    nanos: i64,
 }
 
 impl CpuBucket {
     pub fn new(share: CpuShare) -> Arc<Self> {
+        let burst = i64::try_from(share.quota().as_nanos())
+            .unwrap_or(i64::MAX)
+            .max(1);
         Arc::new(Self {
-            quota: share.quota(),
-            period: share.period,
-            state: Mutex::new((Instant::now() + share.period, Duration::ZERO)),
+            units: u64::from(share.units.max(1)),
+            burst,
+            state: Mutex::new(Credit {
+                at: Instant::now(),
+                nanos: burst,
+            }),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (Instant, Duration)> {
-        // The state is two plain values: a panic elsewhere cannot leave it inconsistent.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Credit> {
+        // Two plain values: a panic elsewhere cannot leave them inconsistent.
         sync::lock(&self.state)
     }
 
-    /// Rolls forward over every period boundary passed, paying back overshoot; returns the
-    /// end of the current period if its quota is already used up.
-    fn exhausted(&self, now: Instant) -> Option<Instant> {
-        let mut st = self.lock();
-        while now >= st.0 {
-            st.0 += self.period;
-            st.1 = st.1.saturating_sub(self.quota);
-        }
-        (st.1 >= self.quota).then_some(st.0)
+    /// Credit earned over `wall`.
+    fn earned(&self, wall: Duration) -> i64 {
+        let nanos = wall.as_nanos().saturating_mul(u128::from(self.units)) / 1024;
+        i64::try_from(nanos).unwrap_or(i64::MAX)
     }
 
-    /// Charges `spent`; returns the end of the period if the quota is now used up.
+    /// When a debt of `debt` ns is paid back, counted from `from`.
+    fn paid_at(&self, from: Instant, debt: i64) -> Instant {
+        let wall = u128::from(debt.unsigned_abs()) * 1024 / u128::from(self.units);
+        from + Duration::from_nanos(u64::try_from(wall).unwrap_or(u64::MAX))
+    }
+
+    /// Adds the credit earned since the last call; returns when to poll again if the
+    /// container is in debt.
+    fn exhausted(&self, now: Instant) -> Option<Instant> {
+        let mut c = self.lock();
+        let earned = self.earned(now.saturating_duration_since(c.at));
+        c.nanos = c.nanos.saturating_add(earned).min(self.burst);
+        c.at = now;
+        (c.nanos <= 0).then(|| self.paid_at(now, c.nanos))
+    }
+
+    /// Spends `spent`; returns when to poll again if that left the container in debt.
     fn charge(&self, spent: Duration) -> Option<Instant> {
-        let mut st = self.lock();
-        st.1 += spent;
-        (st.1 >= self.quota).then_some(st.0)
+        let spent = i64::try_from(spent.as_nanos()).unwrap_or(i64::MAX);
+        let mut c = self.lock();
+        c.nanos = c.nanos.saturating_sub(spent);
+        (c.nanos <= 0).then(|| self.paid_at(c.at, c.nanos))
     }
 }
 
@@ -157,8 +190,8 @@ impl<F: Future> Future for Throttled<F> {
             *this.sleep = None;
         }
         let now = Instant::now();
-        // Another future of the same container may have used up the period's quota: then
-        // park without polling (the inner future is polled when the timer fires).
+        // Another future of the same container may have left it in debt: then park
+        // without polling (the inner future is polled when the timer fires).
         let (out, wake_at) = match this.bucket.exhausted(now) {
             Some(wake_at) => (Poll::Pending, Some(wake_at)),
             None => {
@@ -182,7 +215,7 @@ impl<F: Future> Future for Throttled<F> {
             if sleep.as_mut().poll(cx).is_pending() {
                 *this.sleep = Some(sleep);
             } else {
-                // The period already ended: poll again at once (the inner future may not
+                // The debt is already paid: poll again at once (the inner future may not
                 // have been polled, so nothing else would wake this task).
                 cx.waker().wake_by_ref();
             }
@@ -228,6 +261,54 @@ mod tests {
             period: Duration::from_millis(100),
         };
         assert_eq!(s.quota(), Duration::from_millis(25));
+    }
+
+    fn bucket(units: u32, period_ms: u64) -> Arc<CpuBucket> {
+        CpuBucket::new(CpuShare {
+            units,
+            period: Duration::from_millis(period_ms),
+        })
+    }
+
+    #[test]
+    fn within_its_rate_a_container_is_never_parked() {
+        // One vCPU: a request of 1 ms every 2 ms of wall time is half the share.
+        let b = bucket(1024, 100);
+        let t0 = Instant::now();
+        for i in 0..1000 {
+            let now = t0 + Duration::from_millis(2 * i);
+            assert_eq!(b.exhausted(now), None, "parked at request {i}");
+            assert_eq!(b.charge(Duration::from_millis(1)), None);
+        }
+    }
+
+    #[test]
+    fn past_its_credit_a_container_waits_only_until_its_debt_is_paid() {
+        // A quarter vCPU with a 100 ms period: 25 ms of credit, earned back at 1/4.
+        let b = bucket(256, 100);
+        let t0 = Instant::now();
+        assert_eq!(b.exhausted(t0), None);
+        // Spend the burst and 1 ms more: 4 ms of wall time pays that back.
+        let wake = b.charge(Duration::from_millis(26)).expect("in debt");
+        assert_eq!(wake, t0 + Duration::from_millis(4));
+        assert_eq!(
+            b.exhausted(t0 + Duration::from_millis(2)),
+            Some(t0 + Duration::from_millis(4))
+        );
+        assert_eq!(
+            b.exhausted(t0 + Duration::from_millis(4)),
+            Some(t0 + Duration::from_millis(4))
+        );
+        assert_eq!(b.exhausted(t0 + Duration::from_millis(5)), None);
+    }
+
+    #[test]
+    fn idle_time_earns_at_most_one_period_of_credit() {
+        let b = bucket(1024, 100);
+        let t0 = Instant::now();
+        assert_eq!(b.exhausted(t0 + Duration::from_secs(60)), None);
+        // A minute idle is still only 100 ms of credit.
+        assert!(b.charge(Duration::from_millis(100)).is_some());
     }
 
     /// A busy future that never completes gets about its share of one CPU.

@@ -29,6 +29,8 @@ pub struct Launch {
     pub share: CpuShare,
     pub memory_limit_bytes: Option<u64>,
     pub fuel_budget: Option<u64>,
+    /// Whether an HTTP component's instances serve several requests (its label).
+    pub instance_reuse: super::http::InstanceReuse,
     pub stdout: GuestOutput,
     pub stderr: GuestOutput,
     /// The container's name (its stores' outgoing HTTP hooks say who is asking).

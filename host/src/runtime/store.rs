@@ -58,7 +58,7 @@ impl StoreBuilder<'_> {
                 .map_err(anyhow::Error::from)?;
         }
         let charge = Arc::new(FuelCharge {
-            start,
+            start: AtomicU64::new(start),
             used: AtomicU64::new(0),
         });
         store.set_epoch_deadline(1);
@@ -127,6 +127,19 @@ impl MeteredStore {
         let peak = self.store.data().limiter.container_peak();
         self.meters.memory_peak.store(peak, Ordering::Relaxed);
     }
+
+    /// Before a reused store serves again: its fuel becomes what the container has left
+    /// now (other instances of the container used some meanwhile). Call after `record`.
+    pub fn refuel(&mut self, budget: Option<u64>) -> anyhow::Result<()> {
+        if !self.fuel {
+            return Ok(());
+        }
+        let start = fuel_left(budget, &self.meters);
+        self.store.set_fuel(start).map_err(anyhow::Error::from)?;
+        self.charge.start.store(start, Ordering::Relaxed);
+        self.charge.used.store(0, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 /// Fuel the container may still use (all of it without a budget).
@@ -139,14 +152,14 @@ pub(super) fn fuel_left(budget: Option<u64>, meters: &Meters) -> u64 {
 
 /// Fuel a store started with and how much of it is already on the container's meter.
 struct FuelCharge {
-    start: u64,
+    start: AtomicU64,
     used: AtomicU64,
 }
 
 impl FuelCharge {
     /// Adds what was used since the last charge (`left` is the store's fuel now).
     fn charge(&self, left: u64, meter: &AtomicU64) {
-        let used = self.start.saturating_sub(left);
+        let used = self.start.load(Ordering::Relaxed).saturating_sub(left);
         let before = self.used.swap(used, Ordering::Relaxed);
         meter.fetch_add(used.saturating_sub(before), Ordering::Relaxed);
     }

@@ -91,6 +91,21 @@ async fn refused_definitions_name_every_broken_rule() {
         "{msg}"
     );
 
+    // Instance reuse: only the value's syntax is known here (whether the component is an
+    // HTTP proxy is checked when a task starts).
+    let mut def = echo_def("web", &[]);
+    def["containerDefinitions"][0]["dockerLabels"] =
+        json!({"wasmgate.instance-reuse": "concurrent"});
+    let msg = f
+        .err("RegisterTaskDefinition", def, "ClientException")
+        .await;
+    assert_eq!(
+        msg,
+        "containerDefinitions[0].dockerLabels.wasmgate.instance-reuse: \"concurrent\" must be \
+         \"none\", \"sequential\" or a positive integer (the maximum number of requests per \
+         instance)"
+    );
+
     let mut def = echo_def("web", &[]);
     def.as_object_mut().map(|o| o.remove("cpu"));
     let msg = f

@@ -55,12 +55,10 @@ impl Busy {
     }
 }
 
-/// What lets a request run: its place among the container's concurrent requests and its
-/// slot in the pool. Held until the request's instance is gone.
-pub(super) struct Admitted {
-    _place: OwnedSemaphorePermit,
-    _slot: HttpSlot,
-}
+/// A request's place among the container's concurrent requests, held while it runs. Its
+/// instance also needs an [`HttpSlot`] in the pool, held as long as the instance lives (an
+/// idle reused instance keeps its slot, not its place).
+pub(super) type Place = OwnedSemaphorePermit;
 
 /// One container's door.
 pub(super) struct Admission {
@@ -95,19 +93,19 @@ impl Admission {
         }
     }
 
-    /// Waits (bounded) for a place, then takes a pool slot; or says why not.
-    pub(super) async fn admit(&self) -> Result<Admitted, Busy> {
-        let place = match self.places.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => self.wait_in_queue().await?,
-        };
-        let slot = self.shares.take(&self.task).map_err(|r| match r {
+    /// Waits (bounded) for a place; or says why not.
+    pub(super) async fn place(&self) -> Result<Place, Busy> {
+        match self.places.clone().try_acquire_owned() {
+            Ok(p) => Ok(p),
+            Err(_) => self.wait_in_queue().await,
+        }
+    }
+
+    /// A pool slot for a new instance, within the task's share; or why not.
+    pub(super) fn slot(&self) -> Result<HttpSlot, Busy> {
+        self.shares.take(&self.task).map_err(|r| match r {
             ShareRefused::Task { limit } => Busy::TaskShare { limit },
             ShareRefused::Host { limit } => Busy::HostPool { limit },
-        })?;
-        Ok(Admitted {
-            _place: place,
-            _slot: slot,
         })
     }
 
@@ -197,6 +195,14 @@ mod tests {
     use super::*;
     use crate::config::PoolConfig;
 
+    impl Admission {
+        /// A place and a slot, as a request for a fresh instance takes them.
+        async fn admit(&self) -> Result<(Place, HttpSlot), Busy> {
+            let place = self.place().await?;
+            Ok((place, self.slot()?))
+        }
+    }
+
     fn admission(concurrent: u32, queued: u32, pool_total: u32) -> Admission {
         let limits = HttpConfig {
             max_concurrent_requests: concurrent,
@@ -230,7 +236,7 @@ mod tests {
         while a.queued.load(Ordering::Acquire) == 0 {
             tokio::task::yield_now().await;
         }
-        let refused = a.admit().await.err().expect("the queue is full");
+        let refused = a.admit().await.expect_err("the queue is full");
         assert_eq!(
             refused,
             Busy::QueueFull {
@@ -249,7 +255,7 @@ mod tests {
         let mut a = admission(1, 4, 100);
         a.queue_timeout = Duration::from_millis(20);
         let _held = a.admit().await.expect("place");
-        let refused = a.admit().await.err().expect("timed out");
+        let refused = a.admit().await.expect_err("timed out");
         assert!(matches!(refused, Busy::QueueTimeout { .. }), "{refused:?}");
         assert_eq!(a.queued.load(Ordering::Acquire), 0);
     }
@@ -259,7 +265,7 @@ mod tests {
         let a = admission(10, 10, 2);
         let _one = a.admit().await.expect("slot 1");
         let _two = a.admit().await.expect("slot 2");
-        let refused = a.admit().await.err().expect("no slot");
+        let refused = a.admit().await.expect_err("no slot");
         assert_eq!(refused, Busy::TaskShare { limit: 2 });
         assert_eq!(
             a.places.available_permits(),

@@ -6,7 +6,9 @@
 
 use super::HttpService;
 use super::admission::Busy;
+use super::reuse::InstanceReuse;
 use crate::runtime::cpu::Throttled;
+use crate::runtime::engine::HttpSlot;
 use crate::runtime::exit::{Ended, Exit};
 use crate::runtime::guest_state::GuestState;
 use crate::runtime::limits::ContainerLimiter;
@@ -17,8 +19,19 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use wasmtime::PoolConcurrencyLimitError;
 use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::Proxy;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+/// What a request runs in.
+struct Instance {
+    metered: MeteredStore,
+    /// The instantiated component of a reused store; `None`: instantiate it first.
+    proxy: Option<Proxy>,
+    /// Requests this instance has served before.
+    served: u64,
+    slot: HttpSlot,
+}
 
 /// How a request's instance ended, when it did not end well.
 #[derive(Debug)]
@@ -169,24 +182,35 @@ impl HttpService {
         if self.fuel && self.fuel_left() == 0 {
             return Err(Failure::OutOfFuel);
         }
-        // Held until the instance is gone (also while its response body streams).
-        let admitted = match self.admission.admit().await {
-            Ok(a) => a,
-            Err(busy) => {
-                if let Some(line) = self.admission.refusal_line(&busy) {
-                    self.log_failure_line(&line);
+        // Held until the request ends (also while its response body streams).
+        let place = match self.admission.place().await {
+            Ok(p) => p,
+            Err(busy) => return Err(self.refused(busy)),
+        };
+        let instance = match self.instance() {
+            Ok(i) => i,
+            Err(f) => {
+                if let Failure::Busy(busy) = f {
+                    return Err(self.refused(busy));
                 }
-                return Err(Failure::Busy(busy));
+                self.log_failure(&what, &f);
+                return Err(f);
             }
         };
-        let prepared = self.new_store().and_then(|mut metered| {
+        let Instance {
+            mut metered,
+            proxy,
+            served,
+            slot,
+        } = instance;
+        let prepared = (|| {
             let (tx, rx) = oneshot::channel();
             let mut http = metered.store.data_mut().http();
             let req = http.new_incoming_request(Scheme::Http, req)?;
             let out = http.new_response_outparam(tx)?;
-            Ok((metered, req, out, rx))
-        });
-        let (mut metered, req, out, rx) = match prepared {
+            anyhow::Ok((req, out, rx))
+        })();
+        let (req, out, rx) = match prepared {
             Ok(p) => p,
             Err(e) => {
                 let f = Failure::Start {
@@ -204,42 +228,53 @@ impl HttpService {
         let run = async move {
             let what = what2;
             let _guard = guard;
-            let _admitted = admitted;
+            let _place = place;
             let store = &mut metered.store;
-            let started = match pre.instantiate_async(&mut *store).await {
-                Ok(proxy) => Ok(proxy),
-                // Command containers hold the rest of the pool: not the guest's fault.
-                Err(e) if is_pool_full(&e) => {
-                    Err(Failure::Busy(Busy::PoolExhausted(format!("{e:#}"))))
-                }
-                Err(e) => Err(Failure::Start {
-                    oom: matches!(svc.ended(&e, store), Ended::OutOfMemory(_)),
-                    message: format!("{e:#}"),
-                }),
+            let started = match proxy {
+                Some(proxy) => Ok(proxy),
+                None => match pre.instantiate_async(&mut *store).await {
+                    Ok(proxy) => Ok(proxy),
+                    // Command containers hold the rest of the pool: not the guest's fault.
+                    Err(e) if is_pool_full(&e) => {
+                        Err(Failure::Busy(Busy::PoolExhausted(format!("{e:#}"))))
+                    }
+                    Err(e) => Err(Failure::Start {
+                        oom: matches!(svc.ended(&e, store), Ended::OutOfMemory(_)),
+                        message: format!("{e:#}"),
+                    }),
+                },
             };
             let outcome = match started {
                 Ok(proxy) => proxy
                     .wasi_http_incoming_handler()
                     .call_handle(&mut *store, req, out)
                     .await
+                    .map(|()| proxy)
                     .map_err(|e| Failure::from(svc.ended(&e, store), &e)),
                 Err(f) => Err(f),
             };
             metered.record();
-            if let Err(f) = &outcome {
-                match f {
-                    Failure::Busy(busy) => {
-                        if let Some(line) = svc.admission.refusal_line(busy) {
-                            svc.log_failure_line(&line);
-                        }
-                    }
-                    _ => svc.log_failure(&what, f),
+            match outcome {
+                // Only an instance that ended its request well serves another.
+                Ok(proxy) => {
+                    svc.keep(metered, proxy, served + 1, slot);
+                    Ok(())
                 }
-                if matches!(f, Failure::OutOfFuel) && svc.fuel_left() == 0 {
-                    svc.set_fatal(Exit::fuel_reason(svc.launch.fuel_budget));
+                Err(f) => {
+                    match &f {
+                        Failure::Busy(busy) => {
+                            if let Some(line) = svc.admission.refusal_line(busy) {
+                                svc.log_failure_line(&line);
+                            }
+                        }
+                        _ => svc.log_failure(&what, &f),
+                    }
+                    if matches!(f, Failure::OutOfFuel) && svc.fuel_left() == 0 {
+                        svc.set_fatal(Exit::fuel_reason(svc.launch.fuel_budget));
+                    }
+                    Err(f)
                 }
             }
-            outcome
         };
         let task = self.spawn(Throttled::sharing(
             run,
@@ -269,6 +304,57 @@ impl HttpService {
                 }),
             },
         }
+    }
+
+    /// The instance a request runs in: an idle one of the container (with reuse on), or a
+    /// fresh store with its own pool slot (instantiated in the request's own task, under
+    /// the CPU share).
+    fn instance(&self) -> Result<Instance, Failure> {
+        if let Some(idle) = self.idle.take() {
+            let mut metered = idle.metered;
+            return match metered.refuel(self.launch.fuel_budget) {
+                Ok(()) => Ok(Instance {
+                    metered,
+                    proxy: Some(idle.proxy),
+                    served: idle.served,
+                    slot: idle.slot,
+                }),
+                Err(e) => Err(Failure::Start {
+                    oom: false,
+                    message: format!("{e:#}"),
+                }),
+            };
+        }
+        let slot = self.admission.slot().map_err(Failure::Busy)?;
+        let metered = self.new_store().map_err(|e| Failure::Start {
+            oom: false,
+            message: format!("{e:#}"),
+        })?;
+        Ok(Instance {
+            metered,
+            proxy: None,
+            served: 0,
+            slot,
+        })
+    }
+
+    /// After a request that ended well: the instance waits for the next request if the
+    /// container reuses instances and it has not served its maximum; else it is dropped.
+    fn keep(&self, metered: MeteredStore, proxy: Proxy, served: u64, slot: HttpSlot) {
+        let InstanceReuse::Sequential { max_requests } = self.launch.instance_reuse else {
+            return;
+        };
+        if served < max_requests && !self.in_flight.is_closed() {
+            self.idle.put(metered, proxy, served, slot);
+        }
+    }
+
+    /// A refusal before any instance: counted, logged now and then.
+    fn refused(&self, busy: Busy) -> Failure {
+        if let Some(line) = self.admission.refusal_line(&busy) {
+            self.log_failure_line(&line);
+        }
+        Failure::Busy(busy)
     }
 
     /// A fresh store for one request: its memory is charged to the container's shared

@@ -25,15 +25,19 @@
 //! - `server`: listeners, connections (capped, with read timeouts), draining.
 //! - `admission`: a request's place among the container's concurrent requests and its slot
 //!   in the host's instance pool.
-//! - `instance`: one request in one fresh instance.
+//! - `instance`: one request in one instance (fresh, or reused when the container opts in).
+//! - `reuse`: the `wasmgate.instance-reuse` label and a container's idle instances.
 //! - `outgoing`: the hooks: sibling routing and egress.
 
 mod admission;
 mod instance;
 mod outgoing;
+mod reuse;
 mod server;
 
 pub use outgoing::OutgoingHooks;
+pub use reuse::InstanceReuse;
+pub(super) use reuse::not_http_error;
 pub(super) use server::serve;
 
 use super::artifacts::Prepared;
@@ -131,6 +135,8 @@ pub(super) struct HttpService {
     pub(super) in_flight: Arc<InFlight>,
     /// Places among the container's concurrent requests and slots in the pool.
     admission: admission::Admission,
+    /// Instances waiting for their next request (only with instance reuse on).
+    idle: reuse::IdleInstances,
     /// `[http]` limits this container is served with.
     limits: crate::config::HttpConfig,
     /// Set when a request used up the container's fuel budget: the container must end.

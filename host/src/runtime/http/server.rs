@@ -13,6 +13,7 @@
 //! `body_read_timeout_seconds` is cut.
 
 use super::admission::{Admission, RefusalLog};
+use super::reuse::IDLE_TIMEOUT;
 use super::{HttpService, InFlight};
 use crate::runtime::cpu::CpuBucket;
 use crate::runtime::engine::GuestEngine;
@@ -87,6 +88,7 @@ pub(in crate::runtime) async fn serve(
             task_http.instances.clone(),
         ),
         limits: engine.http.clone(),
+        idle: Default::default(),
         fatal,
         ended,
         launch,
@@ -97,6 +99,9 @@ pub(in crate::runtime) async fn serve(
     started();
 
     let graceful = GracefulShutdown::new();
+    let reuse = svc.launch.instance_reuse.is_on();
+    let mut sweep = tokio::time::interval(IDLE_TIMEOUT);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let stopped = loop {
         let accept =
             futures::future::select_all(listeners.iter().map(|l| Box::pin(l.listener.accept())));
@@ -119,11 +124,14 @@ pub(in crate::runtime) async fn serve(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
+            // Idle instances give their memory and pool slots back after a while.
+            now = sweep.tick(), if reuse => svc.idle.expire(now),
             stop = stopping(&mut kill) => break stop,
             fatal = fatal_reason(&mut fatal_rx) => break Stop::Killed(fatal),
         }
     };
     drop(listeners);
+    svc.idle.clear();
 
     let exit = match stopped {
         Stop::Killed(reason) => Exit::killed(reason),
@@ -144,6 +152,7 @@ pub(in crate::runtime) async fn serve(
     svc.in_flight.close();
     // Whatever still runs (after a kill) is dropped now, with its store.
     svc.ended.send_replace(true);
+    svc.idle.clear();
     svc.launch.stdout.finish();
     svc.launch.stderr.finish();
     exit

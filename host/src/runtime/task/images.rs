@@ -135,6 +135,9 @@ impl Driver {
             if http::is_http(&prepared) && http::tcp_ports(&plan.def).is_empty() {
                 return Err((i, http::no_ports_error(i, &plan.def.name)));
             }
+            if plan.instance_reuse.is_on() && !http::is_http(&prepared) {
+                return Err((i, http::not_http_error(i, &plan.def.name)));
+            }
             out.push(prepared);
         }
         Ok(out)

@@ -454,6 +454,7 @@ impl Driver {
             },
             memory_limit_bytes: plan.def.memory.map(|m| m * MIB),
             fuel_budget: plan.fuel_budget,
+            instance_reuse: plan.instance_reuse,
             stdout: GuestOutput::new(name.clone(), StdStream::Stdout, log_sink.clone()),
             stderr: GuestOutput::new(name.clone(), StdStream::Stderr, log_sink.clone()),
             name,

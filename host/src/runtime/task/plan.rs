@@ -1,6 +1,7 @@
 //! What the driver knows about each container before anything starts, and the rules this
 //! runtime puts on a definition beyond the ECS validator (checked here, in one place).
 
+use crate::runtime::http::InstanceReuse;
 use crate::taskdef::{ContainerDefinition, DependencyCondition, FieldError, TaskDefinition};
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ pub(in crate::runtime) struct Plan {
     pub env: Vec<(String, String)>,
     pub cpu_units: u32,
     pub fuel_budget: Option<u64>,
+    /// `wasmgate.instance-reuse` (only HTTP components may set it; checked once the
+    /// component is known).
+    pub instance_reuse: InstanceReuse,
     pub stop_timeout: Duration,
     /// The container's `healthCheck`, parsed.
     pub health: Option<crate::runtime::health::HealthCheck>,
@@ -44,6 +48,8 @@ pub(in crate::runtime) fn plan_containers(
                 Some(v) => Some(parse_fuel_label(v).ok_or_else(|| vec![fuel_label_error(i, v)])?),
                 None => default_fuel_budget,
             };
+            let instance_reuse =
+                InstanceReuse::from_labels(i, &c.docker_labels).map_err(|e| vec![e])?;
             let mut args = vec![c.name.clone()];
             args.extend(c.entry_point.iter().cloned());
             args.extend(c.command.iter().cloned());
@@ -66,6 +72,7 @@ pub(in crate::runtime) fn plan_containers(
                 env,
                 cpu_units,
                 fuel_budget,
+                instance_reuse,
                 stop_timeout: stop_timeout
                     .or(c.stop_timeout.map(|s| Duration::from_secs(s.into())))
                     .unwrap_or(DEFAULT_STOP_TIMEOUT),
@@ -82,6 +89,9 @@ pub fn runtime_rules(def: &TaskDefinition) -> Vec<FieldError> {
             && parse_fuel_label(v).is_none()
         {
             errors.push(fuel_label_error(i, v));
+        }
+        if let Err(e) = InstanceReuse::from_labels(i, &c.docker_labels) {
+            errors.push(e);
         }
         if let Some(h) = &c.health_check
             && let Err(e) = crate::runtime::health::parse(i, h)

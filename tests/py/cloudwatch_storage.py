@@ -44,7 +44,7 @@ def a_task_writing_3_mib_shows_them_in_storage_write_bytes():
             container("writer", "files", command=["fill", "/blob", "3"], essential=False),
         ],
     )
-    arn = run_task("writer")["tasks"][0]["taskArn"]
+    arn = run_task("writer")[0]["taskArn"]
     tid = task_id(arn)
     print(f"TASK={tid}", flush=True)
     levels = {

@@ -123,9 +123,10 @@ pub struct MetricsConfig {
     /// How often every alarm is evaluated, in seconds.
     pub alarm_evaluation_seconds: u64,
     /// Resolution of the host's per-task and per-container series (`TaskId` level of
-    /// ECS/ContainerInsights, `wasmgate` per container): 60 keeps them as 1-minute
-    /// aggregates only (as Container Insights publishes them), 1 keeps every second for
-    /// 3 hours at about twenty times the bytes. Cluster, service and family series are 1 s.
+    /// ECS/ContainerInsights, `wasmgate` per container): 1 (default) or 60 (standard
+    /// resolution, timestamps on the minute, as Container Insights publishes them; the
+    /// store still keeps their raw values for percentiles, so this does not shrink the
+    /// footprint). Cluster, service and family series are always 1 s.
     pub task_resolution_seconds: u32,
     /// Whether the host publishes its own metrics (AWS/ECS, ECS/ContainerInsights,
     /// AWS/ApplicationELB, wasmgate) every 10 s; the API works either way.
@@ -148,7 +149,7 @@ impl Default for MetricsConfig {
             max_series: 50_000,
             max_mib: 512,
             alarm_evaluation_seconds: 10,
-            task_resolution_seconds: 60,
+            task_resolution_seconds: 1,
             publish: true,
             put_requests_per_second: 500,
             put_values_per_second: 20_000,

@@ -220,10 +220,9 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// The resolution of the per-task (`TaskId`) and per-container series: 1 (each second
-    /// kept for 3 hours) or 60 (1-minute aggregates only, as Container Insights itself
-    /// publishes them; about a twentieth of the bytes). Cluster, service and family
-    /// series are always 1 s.
+    /// The resolution of the per-task (`TaskId`) and per-container series: 1 (each second)
+    /// or 60 (standard resolution, as Container Insights publishes them; the store keeps
+    /// the raw values either way). Cluster, service and family series are always 1 s.
     #[must_use]
     pub fn task_resolution(mut self, seconds: u32) -> Self {
         self.task_minutes = seconds >= 60;

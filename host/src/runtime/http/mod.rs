@@ -27,9 +27,11 @@
 //!   in the host's instance pool.
 //! - `instance`: one request in one fresh instance.
 //! - `outgoing`: the hooks: sibling routing and egress.
+//! - `local`: the in-process entry the load balancer of this process calls.
 
 mod admission;
 mod instance;
+mod local;
 mod outgoing;
 mod server;
 

@@ -439,7 +439,7 @@ mod tests {
         let (status, body) = get(listener, "/a?b=1").await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body, "local /a?b=1 host=lb.example xff=127.0.0.1");
-        let totals = lb.readings()[0].totals.clone();
+        let totals = lb.readings()[0].totals;
         assert_eq!((totals.requests, totals.target_2xx), (1, 1), "{totals:?}");
         lb.shutdown().await;
 

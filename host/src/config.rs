@@ -788,6 +788,9 @@ pub struct LbConfig {
     /// A connection over which nothing moved either way for this long is closed, even
     /// mid-request (like ALB's idle timeout).
     pub idle_timeout_seconds: u64,
+    /// A target that is an HTTP container of this host gets its requests handed over
+    /// in-process (no loopback connection); `false` sends them over TCP like any target.
+    pub in_process: bool,
 }
 
 impl Default for LbConfig {
@@ -798,6 +801,7 @@ impl Default for LbConfig {
             max_connections: 512,
             header_read_timeout_seconds: 10,
             idle_timeout_seconds: 60,
+            in_process: true,
         }
     }
 }

@@ -28,9 +28,11 @@
 //! - `instance`: one request in one instance (fresh, or reused when the container opts in).
 //! - `reuse`: the `wasmgate.instance-reuse` label and a container's idle instances.
 //! - `outgoing`: the hooks: sibling routing and egress.
+//! - `local`: the in-process entry the load balancer of this process calls.
 
 mod admission;
 mod instance;
+mod local;
 mod outgoing;
 mod reuse;
 mod server;

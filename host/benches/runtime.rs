@@ -6,7 +6,8 @@
 //! - `memory`: host RSS with 1,000 idle tasks (runs first, so the RSS baseline is clean);
 //! - `start`:  start_task → every container RUNNING (time to first guest instruction),
 //!   cold (new data dir + Runtime: compile), disk cache (new Runtime) and warm (same
-//!   Runtime), 1/2/10 containers, plus `Runtime::new` itself;
+//!   Runtime), 1/2/10 containers, plus `Runtime::new` itself; cold with `[compile] tiered`
+//!   on (first instruction on Winch, and when Cranelift's code is ready) and off;
 //! - `tps`:    tasks per second for 1,000 short tasks, 64 in flight;
 //! - `fuel`:   CPU-bound task wall time with fuel metering on vs off;
 //! - `cli`:    `wasmgate run` of a 1-container echo task as a process (and `wasmtime run` of
@@ -209,11 +210,17 @@ fn spec(definition: TaskDefinition) -> TaskSpec {
 }
 
 fn runtime_in(data_dir: &Path, fuel: bool) -> Result<Runtime> {
+    runtime_with(data_dir, fuel, HostConfig::default().compile.tiered)
+}
+
+/// `tiered`: `[compile] tiered` (cold starts on Winch, Cranelift in the background).
+fn runtime_with(data_dir: &Path, fuel: bool, tiered: bool) -> Result<Runtime> {
     let mut config = HostConfig {
         data_dir: Some(data_dir.to_owned()),
         ..Default::default()
     };
     config.fuel.enabled = fuel;
+    config.compile.tiered = tiered;
     Ok(Runtime::new(config)?)
 }
 
@@ -735,10 +742,36 @@ async fn bench_start(scratch: &Path) -> Result<()> {
     ];
     let mut cold: Vec<Vec<Duration>> = vec![Vec::new(); cold_cases.len()];
     let mut disk: Vec<Vec<Duration>> = vec![Vec::new(); cold_cases.len()];
+    // Tiered vs Cranelift only (`[compile] tiered`), cold, for the first and last case:
+    // first instruction, and (tiered) until Cranelift's code is ready in the background.
+    let tier_cases = [0, cold_cases.len() - 1];
+    let mut winch_first: Vec<Vec<Duration>> = vec![Vec::new(); tier_cases.len()];
+    let mut cranelift_ready: Vec<Vec<Duration>> = vec![Vec::new(); tier_cases.len()];
+    let mut cranelift_only: Vec<Vec<Duration>> = vec![Vec::new(); tier_cases.len()];
     let mut new_fresh: Vec<Duration> = Vec::new();
     let mut new_existing: Vec<Duration> = Vec::new();
     let mut k = 0;
     for _ in 0..COLD_SAMPLES {
+        for (j, &i) in tier_cases.iter().enumerate() {
+            let def = &cold_cases[i].1;
+            for tiered in [true, false] {
+                k += 1;
+                let dir = scratch.join(format!("cold-{k}"));
+                let rt = runtime_with(&dir, true, tiered)?;
+                let t = Instant::now();
+                let first = start_sample(&rt, def).await?;
+                // Leftover background compiles would slow the next sample down.
+                rt.wait_for_background_compiles();
+                if tiered {
+                    winch_first[j].push(first);
+                    cranelift_ready[j].push(t.elapsed());
+                } else {
+                    cranelift_only[j].push(first);
+                }
+                drop(rt);
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
         for (i, (_, def)) in cold_cases.iter().enumerate() {
             k += 1;
             let dir = scratch.join(format!("cold-{k}"));
@@ -746,6 +779,7 @@ async fn bench_start(scratch: &Path) -> Result<()> {
             let rt = runtime_in(&dir, true)?;
             new_fresh.push(t.elapsed());
             cold[i].push(start_sample(&rt, def).await?);
+            rt.wait_for_background_compiles();
             drop(rt);
             let t = Instant::now();
             let rt = runtime_in(&dir, true)?;
@@ -821,6 +855,24 @@ async fn bench_start(scratch: &Path) -> Result<()> {
     }
     for (i, (name, _)) in cold_cases.iter().enumerate() {
         row(name, "disk cache (new Runtime, artifact on disk)", &disk[i]);
+    }
+    for (j, &i) in tier_cases.iter().enumerate() {
+        let name = &cold_cases[i].0;
+        row(
+            name,
+            "cold, tiered: first instruction on Winch",
+            &winch_first[j],
+        );
+        row(
+            name,
+            "cold, tiered: start → Cranelift's code ready (background)",
+            &cranelift_ready[j],
+        );
+        row(
+            name,
+            "cold, Cranelift only (`tiered = false`)",
+            &cranelift_only[j],
+        );
     }
     for (i, (name, _, _)) in warm_cases.iter().enumerate() {
         row(name, "warm (same Runtime)", &warm[i]);

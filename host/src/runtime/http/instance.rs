@@ -17,6 +17,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use wasmtime::PoolConcurrencyLimitError;
 use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
@@ -179,7 +180,8 @@ impl HttpService {
                 return Err(Failure::Busy(busy));
             }
         };
-        let prepared = self.new_store().and_then(|mut metered| {
+        let pre = self.request_pre();
+        let prepared = self.new_store(&pre).and_then(|mut metered| {
             let (tx, rx) = oneshot::channel();
             let mut http = metered.store.data_mut().http();
             let req = http.new_incoming_request(Scheme::Http, req)?;
@@ -199,7 +201,6 @@ impl HttpService {
         };
 
         let svc = self.clone();
-        let pre = self.pre.clone();
         let what2 = what.clone();
         let run = async move {
             let what = what2;
@@ -273,9 +274,9 @@ impl HttpService {
 
     /// A fresh store for one request: its memory is charged to the container's shared
     /// limit and the task's budget, its fuel to the container's meter.
-    fn new_store(&self) -> anyhow::Result<MeteredStore> {
+    fn new_store(&self, pre: &ProxyPre<GuestState>) -> anyhow::Result<MeteredStore> {
         let builder = StoreBuilder {
-            engine: &self.engine,
+            engine: pre.engine(),
             fuel: self.fuel,
             launch: &self.launch,
             quota: &self.quota,

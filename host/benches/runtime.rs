@@ -210,16 +210,23 @@ fn spec(definition: TaskDefinition) -> TaskSpec {
 }
 
 fn runtime_in(data_dir: &Path, fuel: bool) -> Result<Runtime> {
-    runtime_with(data_dir, fuel, HostConfig::default().compile.tiered)
-}
-
-/// `tiered`: `[compile] tiered` (cold starts on Winch, Cranelift in the background).
-fn runtime_with(data_dir: &Path, fuel: bool, tiered: bool) -> Result<Runtime> {
     let mut config = HostConfig {
         data_dir: Some(data_dir.to_owned()),
         ..Default::default()
     };
     config.fuel.enabled = fuel;
+    Ok(Runtime::new(config)?)
+}
+
+/// A Runtime with `wasmgate run`'s pool (one task): what the cold and disk-cache rows model.
+/// The default pool reserves ~47 TiB of address space; a dropped Runtime's pool can still
+/// be unmapping when the next one is made, and three do not fit in x86-64's 128 TiB.
+fn runtime_cold(data_dir: &Path, tiered: bool) -> Result<Runtime> {
+    let mut config = HostConfig {
+        data_dir: Some(data_dir.to_owned()),
+        ..Default::default()
+    };
+    config.pool = config.pool.for_one_task();
     config.compile.tiered = tiered;
     Ok(Runtime::new(config)?)
 }
@@ -757,7 +764,7 @@ async fn bench_start(scratch: &Path) -> Result<()> {
             for tiered in [true, false] {
                 k += 1;
                 let dir = scratch.join(format!("cold-{k}"));
-                let rt = runtime_with(&dir, true, tiered)?;
+                let rt = runtime_cold(&dir, tiered)?;
                 let t = Instant::now();
                 let first = start_sample(&rt, def).await?;
                 // Leftover background compiles would slow the next sample down.
@@ -776,13 +783,13 @@ async fn bench_start(scratch: &Path) -> Result<()> {
             k += 1;
             let dir = scratch.join(format!("cold-{k}"));
             let t = Instant::now();
-            let rt = runtime_in(&dir, true)?;
+            let rt = runtime_cold(&dir, true)?;
             new_fresh.push(t.elapsed());
             cold[i].push(start_sample(&rt, def).await?);
             rt.wait_for_background_compiles();
             drop(rt);
             let t = Instant::now();
-            let rt = runtime_in(&dir, true)?;
+            let rt = runtime_cold(&dir, true)?;
             new_existing.push(t.elapsed());
             disk[i].push(start_sample(&rt, def).await?);
             drop(rt);
@@ -851,7 +858,11 @@ async fn bench_start(scratch: &Path) -> Result<()> {
         );
     };
     for (i, (name, _)) in cold_cases.iter().enumerate() {
-        row(name, "cold: compile (new data dir + Runtime)", &cold[i]);
+        row(
+            name,
+            "cold: compile (new data dir + Runtime), tiered",
+            &cold[i],
+        );
     }
     for (i, (name, _)) in cold_cases.iter().enumerate() {
         row(name, "disk cache (new Runtime, artifact on disk)", &disk[i]);
@@ -877,6 +888,12 @@ async fn bench_start(scratch: &Path) -> Result<()> {
     for (i, (name, _, _)) in warm_cases.iter().enumerate() {
         row(name, "warm (same Runtime)", &warm[i]);
     }
+    // The warm Runtimes go first: each pool reserves ~47 TiB of address space (sized from
+    // the machine's memory), and a third one beside them does not fit in x86-64's 128 TiB.
+    let warm_names: Vec<String> = warm_cases.iter().map(|(n, _, _)| n.clone()).collect();
+    drop(warm_cases);
+    drop(on_disk);
+    drop(on_tmpfs);
     // Runtime::new itself (not in the rows above, but in every `wasmgate run`): default
     // config vs the pooling allocator off vs fuel off, interleaved, on fresh data dirs.
     let mut no_pool = Vec::new();
@@ -924,7 +941,7 @@ async fn bench_start(scratch: &Path) -> Result<()> {
         "| task | start_task → PENDING (validate, plan, spawn, create storage) | → ACTIVATING (load images) | → all RUNNING (stores, instantiate) | total |"
     );
     println!("|---|---|---|---|---|");
-    for (i, (name, _, _)) in warm_cases.iter().enumerate() {
+    for (i, name) in warm_names.iter().enumerate() {
         let p: Vec<Duration> = phases[i].iter().map(|p| p.pending).collect();
         let a: Vec<Duration> = phases[i]
             .iter()

@@ -95,7 +95,9 @@ pub struct ArtifactCache {
     /// Digests Cranelift is compiling in the background (tiered), so a digest is compiled
     /// once however many tasks start on it meanwhile.
     background: Mutex<HashSet<String>>,
-    background_done: Condvar,
+    /// Their threads, joined by `wait_for_background` (a thread holds the engine, and with
+    /// it the pool's address space, until it has returned, not only until it is done).
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Loads answered without compiling (from memory or the disk cache).
     hits: std::sync::atomic::AtomicU64,
 }
@@ -187,7 +189,7 @@ impl ArtifactCache {
             digests: Mutex::default(),
             compiles: CompileSlots::new(cpus),
             background: Mutex::default(),
-            background_done: Condvar::new(),
+            threads: Mutex::default(),
             hits: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -284,12 +286,14 @@ impl ArtifactCache {
     /// Blocks until no background compile runs (benches, and `wasmgate run` before it exits
     /// so that the next run finds Cranelift's artifact on disk).
     pub fn wait_for_background(&self) {
-        let mut running = lock(&self.background);
-        while !running.is_empty() {
-            running = self
-                .background_done
-                .wait(running)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            let threads = std::mem::take(&mut *lock(&self.threads));
+            if threads.is_empty() {
+                return;
+            }
+            for t in threads {
+                let _ = t.join();
+            }
         }
     }
 
@@ -362,15 +366,22 @@ impl ArtifactCache {
                 ),
             }
             lock(&cache.background).remove(&digest);
-            cache.background_done.notify_all();
         };
-        let spawned = std::thread::Builder::new()
+        match std::thread::Builder::new()
             .name("wasmgate-optimise".into())
-            .spawn(job);
-        if let Err(e) = spawned {
-            tracing::warn!("cannot start a background compile: {e}; the component stays on Winch");
-            lock(&self.background).remove(&key);
-            self.background_done.notify_all();
+            .spawn(job)
+        {
+            Ok(t) => {
+                let mut threads = lock(&self.threads);
+                threads.retain(|t| !t.is_finished());
+                threads.push(t);
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "cannot start a background compile: {e}; the component stays on Winch"
+                );
+                lock(&self.background).remove(&key);
+            }
         }
     }
 

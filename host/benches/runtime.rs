@@ -218,7 +218,8 @@ fn runtime_in(data_dir: &Path, fuel: bool) -> Result<Runtime> {
     Ok(Runtime::new(config)?)
 }
 
-/// A Runtime with `wasmgate run`'s pool (one task): what the cold and disk-cache rows model.
+/// A Runtime with `wasmgate run`'s pool (one task): what the cold and disk-cache rows model;
+/// the warm rows run one task at a time too.
 /// The default pool reserves ~47 TiB of address space; a dropped Runtime's pool can still
 /// be unmapping when the next one is made, and three do not fit in x86-64's 128 TiB.
 fn runtime_cold(data_dir: &Path, tiered: bool) -> Result<Runtime> {
@@ -800,7 +801,7 @@ async fn bench_start(scratch: &Path) -> Result<()> {
     // Warm: one Runtime, components already prepared in memory; 1/2/10 interleaved. The
     // same again with the data dir on tmpfs (/dev/shm), which shows what creating and
     // removing each task's directories on the real disk costs.
-    let on_disk = runtime_in(&scratch.join("warm"), true)?;
+    let on_disk = runtime_cold(&scratch.join("warm"), true)?;
     let shm = Path::new("/dev/shm");
     let shm_dir = if shm.is_dir() {
         Some(
@@ -812,7 +813,7 @@ async fn bench_start(scratch: &Path) -> Result<()> {
         None
     };
     let on_tmpfs = match &shm_dir {
-        Some(d) => Some(runtime_in(d.path(), true)?),
+        Some(d) => Some(runtime_cold(d.path(), true)?),
         None => None,
     };
     let mut warm_cases: Vec<(String, &Runtime, TaskDefinition)> = Vec::new();

@@ -30,6 +30,8 @@ pub struct HostConfig {
     /// directory `serve` started in. `run` and `validate` use the definition file's folder.
     pub image_root: Option<PathBuf>,
     pub fuel: FuelConfig,
+    /// How components become machine code (`[compile]`).
+    pub compile: CompileConfig,
     pub cpu: CpuConfig,
     pub storage: StorageConfig,
     pub pool: PoolConfig,
@@ -399,6 +401,23 @@ impl Default for FuelConfig {
             enabled: true,
             default_budget: None,
         }
+    }
+}
+
+/// `[compile]`: how a component becomes machine code.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompileConfig {
+    /// Tiered compilation: a component with no compiled artifact yet starts on Winch,
+    /// wasmtime's baseline compiler (compiles in a fraction of the time, runs slower code),
+    /// while Cranelift compiles it in the background; new instances use Cranelift's
+    /// artifact once it is ready. Off: every cold start waits for Cranelift.
+    pub tiered: bool,
+}
+
+impl Default for CompileConfig {
+    fn default() -> Self {
+        Self { tiered: true }
     }
 }
 

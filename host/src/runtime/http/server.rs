@@ -15,6 +15,7 @@
 use super::admission::{Admission, RefusalLog};
 use super::reuse::IDLE_TIMEOUT;
 use super::{HttpService, InFlight};
+use crate::runtime::artifacts::Upgrade;
 use crate::runtime::cpu::CpuBucket;
 use crate::runtime::engine::GuestEngine;
 use crate::runtime::exit::Exit;
@@ -43,6 +44,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 pub(in crate::runtime) async fn serve(
     engine: &GuestEngine,
     pre: ProxyPre<GuestState>,
+    upgrade: Option<Upgrade>,
     launch: Launch,
     ports: Vec<u16>,
     task_memory: Arc<TaskMemory>,
@@ -74,9 +76,9 @@ pub(in crate::runtime) async fn serve(
     let svc = Arc::new(HttpService {
         memory: TaskMemory::new(launch.memory_limit_bytes.unwrap_or(u64::MAX)),
         cpu: CpuBucket::new(launch.share),
-        engine: engine.engine.clone(),
         fuel: engine.fuel,
         pre,
+        upgrade,
         ports,
         task_memory,
         quota,

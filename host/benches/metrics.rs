@@ -78,7 +78,11 @@ fn tasks_at(s: u64) -> Vec<LiveTask> {
             },
             storage_used_bytes: 1 << 20,
             storage_limit_bytes: 20 << 30,
+            storage_read_bytes: s * 4096,
+            storage_write_bytes: s * 4096,
             memory_bytes: 8 << 20,
+            memory_byte_seconds: 0.0,
+            memory_ms: 0,
         })
         .collect()
 }
@@ -89,7 +93,7 @@ fn collection_cost() -> anyhow::Result<()> {
     let path = dir.path().join("metrics.db");
     let defaults = wasmgate::config::MetricsConfig::default();
     let store = MetricStore::open(&path, defaults.max_series, defaults.max_bytes())?;
-    let mut sampler = Sampler::default();
+    let mut sampler = Sampler::default().task_resolution(defaults.task_resolution_seconds);
     let rss0 = rss_kib();
     let start = now_secs() - SIMULATED as i64;
     let mut pending = Vec::new();
@@ -117,7 +121,8 @@ fn collection_cost() -> anyhow::Result<()> {
     let per_sec = busy.as_secs_f64() / SIMULATED as f64;
     println!();
     println!(
-        "| host publisher, {TASKS} running tasks, {SIMULATED} s simulated, `[metrics]` defaults | |"
+        "| host publisher, {TASKS} running tasks, {SIMULATED} s simulated, `[metrics]` defaults (task series every {} s) | |",
+        defaults.task_resolution_seconds
     );
     println!("|---|---|");
     println!(

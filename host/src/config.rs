@@ -124,6 +124,25 @@ pub struct MetricsConfig {
     pub max_mib: u64,
     /// How often every alarm is evaluated, in seconds.
     pub alarm_evaluation_seconds: u64,
+    /// Resolution of the host's per-task and per-container series (`TaskId` level of
+    /// ECS/ContainerInsights, `wasmgate` per container): 1 (default) or 60 (standard
+    /// resolution, timestamps on the minute, as Container Insights publishes them; the
+    /// store still keeps their raw values for percentiles, so this does not shrink the
+    /// footprint). Cluster, service and family series are always 1 s.
+    pub task_resolution_seconds: u32,
+    /// Whether the host publishes its own metrics (AWS/ECS, ECS/ContainerInsights,
+    /// AWS/ApplicationELB, wasmgate) every 10 s; the API works either way.
+    pub publish: bool,
+    /// PutMetricData requests one caller (principal ARN) may make per second; past it
+    /// `Throttling` ("Rate exceeded"), as CloudWatch answers.
+    pub put_requests_per_second: u32,
+    /// Values (a Value, each of Values, a StatisticValues) one caller may put per second.
+    pub put_values_per_second: u32,
+    /// Series one API caller may create (and hold at once); past it `LimitExceeded`.
+    pub max_series_per_caller: usize,
+    /// Series all API callers together may hold, so that the host's own always fit in
+    /// `max_series`.
+    pub max_custom_series: usize,
 }
 
 impl Default for MetricsConfig {
@@ -132,6 +151,12 @@ impl Default for MetricsConfig {
             max_series: 50_000,
             max_mib: 512,
             alarm_evaluation_seconds: 10,
+            task_resolution_seconds: 1,
+            publish: true,
+            put_requests_per_second: 500,
+            put_values_per_second: 20_000,
+            max_series_per_caller: 5_000,
+            max_custom_series: 20_000,
         }
     }
 }

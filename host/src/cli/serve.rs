@@ -151,6 +151,7 @@ async fn run(
     }
     let usage_config = runtime.config().usage.clone();
     let live = runtime.clone();
+    let finals = runtime.clone();
     // SSM SecureString parameters and secrets are sealed with the data directory's key.
     let key = HostKey::load_or_create(&data_dir).context("cannot open the secrets key")?;
     let vault = Vault::new(
@@ -172,7 +173,10 @@ async fn run(
                 millis(usage_config.heartbeat()),
                 millis(usage_config.record()),
             )
-            .with_retention_days(usage_config.retention_days),
+            .with_retention_days(usage_config.retention_days)
+            .with_finals(Arc::new(move |id| {
+                finals.finished_task(id).map(|t| usage::reading(&t))
+            })),
         ),
         usage::stats::Publisher::new(&data_dir),
         Arc::new(move || live.live_tasks()),
@@ -190,18 +194,22 @@ async fn run(
         state.clone(),
         settings.region.clone(),
         settings.account_id.clone(),
-    );
+    )
+    .with_limits(&metrics_config);
     metrics.alarms().spawn(metrics_config.alarm_evaluation());
     metric_store.spawn_maintenance();
     // What the host publishes by itself: AWS/ECS, ECS/ContainerInsights,
     // AWS/ApplicationELB and wasmgate, every 10 s at 1-second resolution.
-    Publisher {
-        store: metric_store.clone(),
-        runtime: runtime.clone(),
-        lb: Some(lb.clone()),
-        state: state.clone(),
+    if metrics_config.publish {
+        Publisher {
+            store: metric_store.clone(),
+            runtime: runtime.clone(),
+            lb: Some(lb.clone()),
+            state: state.clone(),
+            task_resolution_seconds: metrics_config.task_resolution_seconds,
+        }
+        .spawn();
     }
-    .spawn();
     let api_metrics = Arc::new(ApiMetrics::default());
     let (metrics_stop_tx, metrics_stop_rx) = tokio::sync::oneshot::channel::<()>();
     if let Some(l) = metrics_listener {

@@ -124,7 +124,7 @@ fn sort(rows: &mut [StatsRow], by: SortBy) {
     }
 }
 
-const HEADERS: [&str; 10] = [
+const HEADERS: [&str; 11] = [
     "TASK",
     "CONTAINER",
     "SERVICE/FAMILY",
@@ -135,6 +135,7 @@ const HEADERS: [&str; 10] = [
     "MEM / LIMIT",
     "REQ/S",
     "STORAGE",
+    "STORAGE I/O",
 ];
 
 #[allow(clippy::cast_precision_loss)]
@@ -156,6 +157,11 @@ fn table(rows: &[StatsRow]) -> String {
             ),
             format!("{:.1}", r.requests_per_second),
             human_bytes(r.storage_used_bytes),
+            format!(
+                "{} / {}",
+                human_bytes(r.storage_read_bytes),
+                human_bytes(r.storage_write_bytes)
+            ),
         ]);
     }
     let widths: Vec<usize> = (0..HEADERS.len())
@@ -211,6 +217,8 @@ mod tests {
             requests_per_second: 0.0,
             storage_used_bytes: 0,
             storage_limit_bytes: 1 << 30,
+            storage_read_bytes: 0,
+            storage_write_bytes: 4 << 20,
         }
     }
 
@@ -221,6 +229,8 @@ mod tests {
         assert!(line.contains("49.5% / 50%"), "{t}");
         assert!(line.contains("1.50s") && line.contains("2.5M"), "{t}");
         assert!(line.contains("1 MiB / 512 MiB"), "{t}");
+        assert!(t.lines().next().unwrap().ends_with("STORAGE I/O"), "{t}");
+        assert!(line.ends_with("0 bytes / 4 MiB"), "{t}");
     }
 
     #[test]

@@ -189,6 +189,16 @@ impl Exporter {
             "wasmgate_task_network_transmit_bytes",
             "Bytes the task sent",
         );
+        let storage_read = counter_family(
+            r,
+            "wasmgate_task_storage_read_bytes",
+            "Bytes the task's containers read from files",
+        );
+        let storage_written = counter_family(
+            r,
+            "wasmgate_task_storage_write_bytes",
+            "Bytes the task's containers wrote to files",
+        );
         let storage = gauge_family(
             r,
             "wasmgate_task_storage_used_bytes",
@@ -219,6 +229,12 @@ impl Exporter {
             rx.get_or_create(&tl).inc_by(t.network.rx_bytes as f64);
             tx.get_or_create(&tl).inc_by(t.network.tx_bytes as f64);
             storage.get_or_create(&tl).set(t.storage_used_bytes as f64);
+            storage_read
+                .get_or_create(&tl)
+                .inc_by(t.storage_read_bytes as f64);
+            storage_written
+                .get_or_create(&tl)
+                .inc_by(t.storage_write_bytes as f64);
             storage_limit
                 .get_or_create(&tl)
                 .set(t.storage_limit_bytes as f64);

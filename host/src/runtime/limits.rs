@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 /// Why a growth was refused; the container is then killed like the kernel's OOM killer would.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +27,11 @@ pub struct TaskMemory {
     limit: u64,
     used: AtomicU64,
     peak: AtomicU64,
+    /// For the exact integral of `used` over time (usage records' average memory):
+    /// Σ Δused × t (byte-seconds, t since `born`, f64 bits), so that ∫ = used × now − Σ.
+    /// A change costs a clock read and a compare-and-swap, no lock.
+    moment: AtomicU64,
+    born: Instant,
 }
 
 impl TaskMemory {
@@ -34,7 +40,30 @@ impl TaskMemory {
             limit: limit_bytes,
             used: AtomicU64::new(0),
             peak: AtomicU64::new(0),
+            moment: AtomicU64::new(0f64.to_bits()),
+            born: Instant::now(),
         })
+    }
+
+    /// Memory held integrated over time since the budget was made (byte-seconds), and
+    /// that time in ms: their quotient is the exact average.
+    pub fn byte_seconds(&self) -> (f64, u64) {
+        let elapsed = self.born.elapsed();
+        let moment = f64::from_bits(self.moment.load(Ordering::Acquire));
+        let integral = self.used() as f64 * elapsed.as_secs_f64() - moment;
+        (
+            integral.max(0.0),
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        )
+    }
+
+    fn note_change(&self, delta: f64) {
+        let at = self.born.elapsed().as_secs_f64();
+        let _ = self
+            .moment
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |m| {
+                Some((f64::from_bits(m) + delta * at).to_bits())
+            });
     }
 
     /// Highest total ever reserved at once.
@@ -60,6 +89,7 @@ impl TaskMemory {
         match reserved {
             Ok(before) => {
                 self.peak.fetch_max(before + bytes, Ordering::Relaxed);
+                self.note_change(bytes as f64);
                 true
             }
             Err(_) => false,
@@ -68,6 +98,7 @@ impl TaskMemory {
 
     fn release(&self, bytes: u64) {
         self.used.fetch_sub(bytes, Ordering::AcqRel);
+        self.note_change(-(bytes as f64));
     }
 }
 
@@ -220,6 +251,27 @@ mod tests {
     use wasmtime::ResourceLimiter;
 
     const MIB: usize = 1 << 20;
+
+    #[test]
+    fn the_memory_integral_grows_while_held_and_stops_when_released() {
+        let task = TaskMemory::new(16 * MIB as u64);
+        assert_eq!(task.byte_seconds().0, 0.0);
+        let mut a = ContainerLimiter::new(task.clone(), None);
+        assert!(a.memory_growing(0, 4 * MIB, None).unwrap());
+        let (held, ms) = task.byte_seconds();
+        // At most what 4 MiB held for the whole life would be.
+        assert!(
+            held <= 4.0 * MIB as f64 * (ms as f64 + 1.0) / 1000.0,
+            "{held} {ms}"
+        );
+        drop(a);
+        let (after, _) = task.byte_seconds();
+        assert!(after >= held);
+        // Nothing held: the integral no longer moves (up to rounding).
+        std::thread::yield_now();
+        let (later, _) = task.byte_seconds();
+        assert!((later - after).abs() < 1.0, "{after} {later}");
+    }
 
     #[test]
     fn container_limit_is_a_total_over_all_memories() {

@@ -15,7 +15,8 @@
 //! - `fuelConsumed` (0 when the host does not meter fuel), `instances` (stores built: 1 for
 //!   a command, one per request for an HTTP component), `requests` (HTTP requests served).
 //! - Task: `network` (bytes and packets, rx/tx, as the metadata stats count them),
-//!   `storageUsedBytes` / `storageLimitBytes` (the quota meter).
+//!   `storageUsedBytes` / `storageLimitBytes` (the quota meter), `storageReadBytes` /
+//!   `storageWriteBytes` (file bytes the containers read and wrote, any volume or root).
 //!
 //! A task is listed from its first state (PROVISIONING) to STOPPED; until its containers
 //! are set up (ACTIVATING) its meters read zero. Reading takes no lock a guest waits on:
@@ -31,10 +32,10 @@ use super::status::{TaskSnapshot, TaskStatus};
 use crate::taskdef::TaskDefinition;
 use crate::util::sync::lock;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 const MIB: u64 = 1 << 20;
@@ -67,8 +68,19 @@ pub struct LiveTask {
     pub storage_used_bytes: u64,
     /// The quota the host enforces (the reservation, capped by `[storage]`).
     pub storage_limit_bytes: u64,
+    /// Bytes the task's containers read from and wrote to files since it started.
+    #[serde(default)]
+    pub storage_read_bytes: u64,
+    #[serde(default)]
+    pub storage_write_bytes: u64,
     /// Linear memory the task's containers hold now, in total (the task's budget meter).
     pub memory_bytes: u64,
+    /// That memory integrated over time since the task's budget was set up (exact, not
+    /// sampled: byte-seconds), and that time in ms. Their quotient is the average.
+    #[serde(default)]
+    pub memory_byte_seconds: f64,
+    #[serde(default)]
+    pub memory_ms: u64,
 }
 
 /// One container of a [`LiveTask`].
@@ -198,10 +210,17 @@ struct Entry {
     http: OnceLock<Vec<bool>>,
 }
 
+/// How long (and how many) final readings of ended tasks are kept for readers that
+/// sample (the usage meter closes a record with its task's final reading).
+const FINISHED_KEEP: Duration = Duration::from_secs(600);
+const FINISHED_MAX: usize = 10_000;
+
 /// Every task of this host, by id.
 #[derive(Default)]
 pub(crate) struct Registry {
     tasks: Mutex<BTreeMap<String, Arc<Entry>>>,
+    /// Final readings of tasks that ended, oldest first.
+    finished: Mutex<VecDeque<(Instant, LiveTask)>>,
 }
 
 /// A task's place in the registry; dropping it (when the task's driver ends) removes it.
@@ -267,6 +286,28 @@ impl Registry {
         let entry = lock(&self.tasks).get(task_id).cloned();
         entry.map(|e| e.read())
     }
+
+    /// The final reading of a task that ended in the last [`FINISHED_KEEP`].
+    pub(super) fn finished(&self, task_id: &str) -> Option<LiveTask> {
+        lock(&self.finished)
+            .iter()
+            .rev()
+            .find(|(_, t)| t.task_id == task_id)
+            .map(|(_, t)| t.clone())
+    }
+
+    fn keep_finished(&self, task: LiveTask) {
+        let now = Instant::now();
+        let mut finished = lock(&self.finished);
+        while finished
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > FINISHED_KEEP)
+            || finished.len() >= FINISHED_MAX
+        {
+            finished.pop_front();
+        }
+        finished.push_back((now, task));
+    }
 }
 
 impl Registration {
@@ -274,6 +315,17 @@ impl Registration {
     pub(super) fn attach(&self, sources: LiveSources, http: Vec<bool>) {
         let _ = self.entry.sources.set(sources);
         let _ = self.entry.http.set(http);
+    }
+}
+
+impl Registration {
+    /// The task's containers are gone: keeps its meters' final reading (as STOPPED) for
+    /// readers that sample once a second and would otherwise miss its last moments (a task
+    /// shorter than a second has no sample at all). Call before STOPPED is reported.
+    pub(super) fn finish(&self) {
+        let mut last = self.entry.read();
+        last.last_status = TaskStatus::Stopped;
+        self.registry.keep_finished(last);
     }
 }
 
@@ -317,6 +369,7 @@ impl Entry {
             })
             .collect();
         let id = &f.identity;
+        let integral = sources.map_or((0.0, 0), |s| s.task_memory.byte_seconds());
         LiveTask {
             task_id: id.task_id.clone(),
             task_arn: id.task_arn.clone(),
@@ -346,7 +399,11 @@ impl Entry {
                 .map_or(u64::from(f.ephemeral_storage_gib) * 1024 * MIB, |s| {
                     s.quota.limit_bytes()
                 }),
+            storage_read_bytes: sources.map_or(0, |s| s.quota.read_bytes()),
+            storage_write_bytes: sources.map_or(0, |s| s.quota.written_bytes()),
             memory_bytes: sources.map_or(0, |s| s.task_memory.used()),
+            memory_byte_seconds: integral.0,
+            memory_ms: integral.1,
         }
     }
 }
@@ -409,11 +466,16 @@ mod tests {
             network: LiveNetwork::default(),
             storage_used_bytes: 0,
             storage_limit_bytes: 1,
+            storage_read_bytes: 12,
+            storage_write_bytes: 13,
             memory_bytes: 8,
+            memory_byte_seconds: 0.5,
+            memory_ms: 1000,
         };
         let json = serde_json::to_value(&t).unwrap();
         assert_eq!(json["containers"][0]["cpuTimeNs"], 5);
         assert_eq!(json["lastStatus"], "RUNNING");
+        assert_eq!(json["storageWriteBytes"], 13);
         let back: LiveTask = serde_json::from_value(json).unwrap();
         assert_eq!(back, t);
     }

@@ -266,6 +266,12 @@ impl Runtime {
         self.shared.engine.http_shares.in_use()
     }
 
+    /// The final reading of a task that ended in the last ten minutes (its meters as the
+    /// containers left them, `lastStatus` STOPPED), read before it was reported STOPPED.
+    pub fn finished_task(&self, task_id: &str) -> Option<live::LiveTask> {
+        self.shared.live.finished(task_id)
+    }
+
     /// One task's live reading, if this host runs it.
     pub fn live_task(&self, task_id: &str) -> Option<live::LiveTask> {
         self.shared.live.read(task_id)

@@ -98,6 +98,9 @@ pub struct Usage {
     pub memory_average_bytes: f64,
     pub memory_peak_bytes: u64,
     pub storage_bytes: u64,
+    /// File bytes read and written.
+    pub storage_read_bytes: f64,
+    pub storage_write_bytes: f64,
     pub requests: f64,
     /// CPU seconds and memory GB-seconds really used, at the same prices, no minimum.
     pub cost_by_use: f64,
@@ -122,6 +125,8 @@ impl Usage {
         self.sampled_seconds += o.sampled_seconds;
         self.memory_peak_bytes = self.memory_peak_bytes.max(o.memory_peak_bytes);
         self.storage_bytes = self.storage_bytes.max(o.storage_bytes);
+        self.storage_read_bytes += o.storage_read_bytes;
+        self.storage_write_bytes += o.storage_write_bytes;
         self.requests += o.requests;
         self.cost_by_use += o.cost_by_use;
         self.memory_average_bytes = if self.sampled_seconds > 0.0 {
@@ -278,6 +283,8 @@ fn part(
         sampled_seconds: r.sampled_ms as f64 / 1000.0 * share,
         memory_peak_bytes: r.memory_peak_bytes,
         storage_bytes: r.storage_bytes,
+        storage_read_bytes: r.storage_read_bytes as f64 * share,
+        storage_write_bytes: r.storage_write_bytes as f64 * share,
         requests: r.requests as f64 * share,
         ..Usage::default()
     };

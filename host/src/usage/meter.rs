@@ -20,7 +20,13 @@ pub struct TaskReading {
     /// Linear memory of all its containers now, and the highest it has been.
     pub memory_bytes: u64,
     pub memory_peak_bytes: u64,
+    /// Memory integrated over the task's life so far (byte-seconds, exact) and that life
+    /// in ms: the record's average memory.
+    pub memory_byte_seconds: f64,
+    pub memory_ms: u64,
     pub storage_bytes: u64,
+    pub storage_read_bytes: u64,
+    pub storage_write_bytes: u64,
     pub requests: u64,
 }
 
@@ -33,22 +39,19 @@ struct Acc {
     memory_byte_seconds: f64,
     sampled_ms: u64,
     storage_bytes: u64,
+    storage_read_bytes: u64,
+    storage_write_bytes: u64,
     requests: u64,
-    last: Option<(i64, u64)>,
+    /// When it was last read.
+    last: Option<i64>,
 }
 
 impl Acc {
-    #[allow(clippy::cast_precision_loss)]
     fn sample(&mut self, now_ms: i64, r: &TaskReading) {
-        if let Some((at, memory)) = self.last {
-            let dt = u64::try_from(now_ms.saturating_sub(at)).unwrap_or(0);
-            // Trapezoids: the memory between two readings is their mean.
-            self.memory_byte_seconds +=
-                (memory as f64 + r.memory_bytes as f64) / 2.0 * dt as f64 / 1000.0;
-            self.sampled_ms += dt;
-        }
-        self.last = Some((now_ms, r.memory_bytes));
+        self.last = Some(now_ms);
         // Cumulative meters only grow; a reading never takes one back.
+        self.memory_byte_seconds = self.memory_byte_seconds.max(r.memory_byte_seconds);
+        self.sampled_ms = self.sampled_ms.max(r.memory_ms);
         self.cpu_ns = self.cpu_ns.max(r.cpu_ns);
         self.fuel = self.fuel.max(r.fuel);
         self.memory_peak_bytes = self
@@ -56,6 +59,8 @@ impl Acc {
             .max(r.memory_peak_bytes)
             .max(r.memory_bytes);
         self.storage_bytes = self.storage_bytes.max(r.storage_bytes);
+        self.storage_read_bytes = self.storage_read_bytes.max(r.storage_read_bytes);
+        self.storage_write_bytes = self.storage_write_bytes.max(r.storage_write_bytes);
         self.requests = self.requests.max(r.requests);
     }
 
@@ -66,12 +71,19 @@ impl Acc {
         rec.memory_byte_seconds = rec.memory_byte_seconds.max(self.memory_byte_seconds);
         rec.sampled_ms = rec.sampled_ms.max(self.sampled_ms);
         rec.storage_bytes = rec.storage_bytes.max(self.storage_bytes);
+        rec.storage_read_bytes = rec.storage_read_bytes.max(self.storage_read_bytes);
+        rec.storage_write_bytes = rec.storage_write_bytes.max(self.storage_write_bytes);
         rec.requests = rec.requests.max(self.requests);
     }
 }
 
+/// A task's final reading, once it ended (`Runtime::finished_task`).
+pub type Finals = Arc<dyn Fn(&str) -> Option<TaskReading> + Send + Sync>;
+
 /// The meter's memory between heartbeats.
 pub struct Meter {
+    /// Read when a record closes: a task's meters as its containers left them.
+    finals: Option<Finals>,
     state: Arc<dyn StateStore>,
     heartbeat_ms: u64,
     record_ms: i64,
@@ -91,6 +103,7 @@ const PRUNE_EVERY_MS: i64 = 3_600_000;
 impl Meter {
     pub fn new(state: Arc<dyn StateStore>, heartbeat_ms: u64, record_ms: u64) -> Self {
         Self {
+            finals: None,
             state,
             heartbeat_ms: heartbeat_ms.max(1),
             record_ms: i64::try_from(record_ms).unwrap_or(i64::MAX),
@@ -100,6 +113,14 @@ impl Meter {
             retention_ms: None,
             last_prune_ms: None,
         }
+    }
+
+    /// Closes records with their task's final reading, so a task shorter than the
+    /// sampling interval (or its last second) is recorded exactly.
+    #[must_use]
+    pub fn with_finals(mut self, finals: Finals) -> Self {
+        self.finals = Some(finals);
+        self
     }
 
     /// Deletes closed records that ended more than `days` ago (a bounded history).
@@ -157,9 +178,7 @@ impl Meter {
         self.done.retain(|id| seen.contains(id));
         // Readings of a task the store does not show (yet) are kept a minute.
         self.acc.retain(|id, a| {
-            seen.contains(id)
-                || a.last
-                    .is_some_and(|(at, _)| now_ms.saturating_sub(at) < 60_000)
+            seen.contains(id) || a.last.is_some_and(|at| now_ms.saturating_sub(at) < 60_000)
         });
         Ok(())
     }
@@ -186,6 +205,14 @@ impl Meter {
             acc.apply(&mut rec);
         }
         let stopped = t.last_status == "STOPPED";
+        if let Some(last) = stopped
+            .then(|| self.finals.as_ref().and_then(|f| f(&t.task_id)))
+            .flatten()
+        {
+            let acc = self.acc.entry(t.task_id.clone()).or_default();
+            acc.sample(now_ms, &last);
+            acc.apply(&mut rec);
+        }
         if stopped {
             rec.close(t.stopped_at_ms.unwrap_or(now_ms), Closed::Stopped);
         } else if let Some(last) = self.open.get(&t.task_id) {

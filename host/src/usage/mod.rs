@@ -11,7 +11,7 @@ pub mod record;
 pub mod stats;
 
 pub use bill::{GroupBy, Prices, Query, Report, Usage, billed_ms};
-pub use meter::{Meter, TaskReading, heartbeat, records, recover};
+pub use meter::{Finals, Meter, TaskReading, heartbeat, records, recover};
 pub use record::{Closed, Heartbeat, UsageRecord};
 
 use crate::runtime::live::LiveTask;
@@ -38,7 +38,11 @@ pub fn reading(t: &LiveTask) -> TaskReading {
         fuel: t.containers.iter().map(|c| c.fuel_consumed).sum(),
         memory_bytes: t.memory_bytes,
         memory_peak_bytes: t.containers.iter().map(|c| c.memory_peak_bytes).sum(),
+        memory_byte_seconds: t.memory_byte_seconds,
+        memory_ms: t.memory_ms,
         storage_bytes: t.storage_used_bytes,
+        storage_read_bytes: t.storage_read_bytes,
+        storage_write_bytes: t.storage_write_bytes,
         requests: t
             .containers
             .iter()

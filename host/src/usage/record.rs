@@ -52,6 +52,11 @@ pub struct UsageRecord {
     pub sampled_ms: u64,
     /// Peak ephemeral storage in use.
     pub storage_bytes: u64,
+    /// File bytes its containers read and wrote (records of older hosts read 0).
+    #[serde(default)]
+    pub storage_read_bytes: u64,
+    #[serde(default)]
+    pub storage_write_bytes: u64,
     pub requests: u64,
     pub updated_ms: i64,
 }
@@ -93,6 +98,8 @@ impl UsageRecord {
             memory_byte_seconds: 0.0,
             sampled_ms: 0,
             storage_bytes: 0,
+            storage_read_bytes: 0,
+            storage_write_bytes: 0,
             requests: 0,
             updated_ms: now_ms,
         }

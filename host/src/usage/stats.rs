@@ -43,6 +43,11 @@ pub struct StatsRow {
     /// The task's ephemeral storage in use and its quota.
     pub storage_used_bytes: u64,
     pub storage_limit_bytes: u64,
+    /// File bytes the task's containers read and wrote since it started.
+    #[serde(default)]
+    pub storage_read_bytes: u64,
+    #[serde(default)]
+    pub storage_write_bytes: u64,
 }
 
 /// What one host wrote.
@@ -177,6 +182,8 @@ fn rows(
                 requests_per_second: requests,
                 storage_used_bytes: t.storage_used_bytes,
                 storage_limit_bytes: t.storage_limit_bytes,
+                storage_read_bytes: t.storage_read_bytes,
+                storage_write_bytes: t.storage_write_bytes,
             });
         }
     }

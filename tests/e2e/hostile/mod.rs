@@ -9,6 +9,7 @@ mod images;
 mod lb_api;
 mod logs;
 mod metadata;
+mod metrics;
 mod network;
 mod storage;
 mod sts;

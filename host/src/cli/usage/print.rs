@@ -82,12 +82,13 @@ pub fn table(r: &Report, by: GroupBy) -> String {
 pub fn csv(r: &Report) -> String {
     let mut out = String::from(
         "group,tasks,vcpu_seconds,gb_seconds,cost_usd,cpu_seconds,memory_average_bytes,\
-         memory_peak_bytes,fuel,storage_bytes,requests,cost_by_use_usd\n",
+         memory_peak_bytes,fuel,storage_bytes,requests,cost_by_use_usd,storage_read_bytes,\
+         storage_write_bytes\n",
     );
     for (k, u) in &r.groups {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             quote(k),
             u.tasks,
             u.vcpu_seconds,
@@ -99,7 +100,9 @@ pub fn csv(r: &Report) -> String {
             u.fuel.round(),
             u.storage_bytes,
             u.requests.round(),
-            u.cost_by_use
+            u.cost_by_use,
+            u.storage_read_bytes.round(),
+            u.storage_write_bytes.round()
         );
     }
     out

@@ -9,6 +9,7 @@ mod list;
 mod put;
 pub mod shapes;
 mod statistics;
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ static PROTOCOLS: [Protocol; 3] = [
 pub struct MetricsService {
     store: MetricStore,
     alarms: AlarmEngine,
+    throttle: throttle::Throttle,
 }
 
 impl std::fmt::Debug for MetricsService {
@@ -62,7 +64,21 @@ impl MetricsService {
         account_id: impl Into<String>,
     ) -> Self {
         let alarms = AlarmEngine::new(store.clone(), state, region.into(), account_id.into());
-        Self { store, alarms }
+        let defaults = crate::config::MetricsConfig::default();
+        Self {
+            store,
+            alarms,
+            throttle: throttle::Throttle::new(throttle::PutRates::from_config(&defaults)),
+        }
+    }
+
+    /// PutMetricData's limits per caller: its rates, and the series callers may create.
+    #[must_use]
+    pub fn with_limits(mut self, config: &crate::config::MetricsConfig) -> Self {
+        self.throttle = throttle::Throttle::new(throttle::PutRates::from_config(config));
+        self.store
+            .set_series_caps(crate::metrics::store::SeriesCaps::from_config(config));
+        self
     }
 
     pub fn store(&self) -> &MetricStore {

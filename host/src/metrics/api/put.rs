@@ -206,7 +206,7 @@ pub fn store_error(e: MetricsError) -> ApiError {
 impl MetricsService {
     pub(super) async fn put_metric_data(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         input: PutMetricDataInput,
     ) -> Result<(), ApiError> {
         check_namespace("Namespace", &input.namespace)?;
@@ -236,7 +236,11 @@ impl MetricsService {
             .enumerate()
             .map(|(i, d)| check_datum(d, &item("MetricData", i), now, &input.namespace))
             .collect::<Result<Vec<_>, _>>()?;
+        let values: usize = checked.iter().map(|c| c.values.len().max(1)).sum();
+        // Checked first: a malformed request is told what is wrong, not to slow down.
+        self.throttle.admit(&ctx.principal.arn, values)?;
         let store = self.store.clone();
+        let owner = ctx.principal.arn.clone();
         blocking(move || {
             let batch: Vec<Datum<'_>> = checked
                 .iter()
@@ -255,7 +259,7 @@ impl MetricsService {
                     high_resolution: c.high_resolution,
                 })
                 .collect();
-            store.insert(&batch).map_err(store_error)?;
+            store.insert_as(&batch, Some(&owner)).map_err(store_error)?;
             // Durable when acknowledged, as a write API should be.
             store.flush().map_err(store_error)
         })

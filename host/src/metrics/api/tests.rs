@@ -116,3 +116,24 @@ async fn bad_put_metric_data_names_the_member_and_stores_nothing() {
     );
     assert_eq!(s.store().footprint().series, 0, "nothing stored");
 }
+
+#[tokio::test]
+async fn a_caller_past_its_rate_is_throttled_and_past_its_series_told_the_cap() {
+    let config = crate::config::MetricsConfig {
+        put_requests_per_second: 2,
+        max_series_per_caller: 1,
+        ..Default::default()
+    };
+    let s = service().with_limits(&config);
+    let datum = |name: &str| serde_json::json!({"Namespace": "App", "MetricData": [{"MetricName": name, "Value": 1.0}]});
+    put(&s, datum("a")).await.unwrap();
+    let e = put(&s, datum("b")).await.unwrap_err();
+    assert_eq!(e.code, "LimitExceeded");
+    assert!(e.message.contains("max_series_per_caller"), "{}", e.message);
+    let e = put(&s, datum("a")).await.unwrap_err();
+    assert_eq!(
+        (e.code.as_str(), e.message.as_str()),
+        ("Throttling", "Rate exceeded")
+    );
+    assert_eq!(e.status, 400);
+}

@@ -1,7 +1,7 @@
 //! `ECS/ContainerInsights`, with the names, units and dimension sets AWS documents:
 //! - resource metrics (`CpuUtilized`, `CpuReserved`, `MemoryUtilized`, `MemoryReserved`,
-//!   `NetworkRxBytes`, `NetworkTxBytes`, `EphemeralStorageUtilized`,
-//!   `EphemeralStorageReserved`) summed over running tasks under `ClusterName`;
+//!   `NetworkRxBytes`, `NetworkTxBytes`, `StorageReadBytes`, `StorageWriteBytes`,
+//!   `EphemeralStorageUtilized`, `EphemeralStorageReserved`) summed over running tasks under `ClusterName`;
 //!   `ClusterName, ServiceName`; `ClusterName, TaskDefinitionFamily`; and per task
 //!   (enhanced observability) `ClusterName, TaskDefinitionFamily, TaskId`;
 //! - counts: `RunningTaskCount`, `PendingTaskCount` under `ClusterName` and
@@ -10,8 +10,10 @@
 //!   `DesiredTaskCount`, `DeploymentCount` (`ClusterName, ServiceName`), `ServiceCount`
 //!   (`ClusterName`).
 //!
-//! `StorageReadBytes` / `StorageWriteBytes` are not published: the storage quota meters
-//! space, not traffic.
+//! `StorageReadBytes` / `StorageWriteBytes` are the file bytes the containers read and
+//! wrote in each second (the storage quota's shadow of `wasi:filesystem` sees every file
+//! read and write, on volumes and the root alike); their `Sum` over a period is the
+//! period's traffic.
 
 use super::{Batch, Point, TaskRates, gib, mib};
 use crate::runtime::live::LiveTask;
@@ -29,6 +31,8 @@ struct Figures {
     memory_reserved: f64,
     rx: f64,
     tx: f64,
+    storage_read: f64,
+    storage_write: f64,
     storage_utilized: f64,
     storage_reserved: f64,
 }
@@ -42,6 +46,8 @@ impl Figures {
             memory_reserved: t.memory_mib as f64,
             rx: r.rx_per_sec,
             tx: r.tx_per_sec,
+            storage_read: r.storage_read_bytes,
+            storage_write: r.storage_write_bytes,
             storage_utilized: gib(t.storage_used_bytes),
             storage_reserved: f64::from(t.ephemeral_storage_gib),
         }
@@ -54,11 +60,13 @@ impl Figures {
         self.memory_reserved += o.memory_reserved;
         self.rx += o.rx;
         self.tx += o.tx;
+        self.storage_read += o.storage_read;
+        self.storage_write += o.storage_write;
         self.storage_utilized += o.storage_utilized;
         self.storage_reserved += o.storage_reserved;
     }
 
-    fn publish(&self, batch: &mut Batch, dims: &[(&str, &str)], ts: i64) {
+    fn publish(&self, batch: &mut Batch, dims: &[(&str, &str)], ts: i64, per_task: bool) {
         for (name, value, unit) in [
             ("CpuUtilized", self.cpu_utilized, "None"),
             ("CpuReserved", self.cpu_reserved, "None"),
@@ -66,6 +74,8 @@ impl Figures {
             ("MemoryReserved", self.memory_reserved, "Megabytes"),
             ("NetworkRxBytes", self.rx, "Bytes/Second"),
             ("NetworkTxBytes", self.tx, "Bytes/Second"),
+            ("StorageReadBytes", self.storage_read, "Bytes"),
+            ("StorageWriteBytes", self.storage_write, "Bytes"),
             (
                 "EphemeralStorageUtilized",
                 self.storage_utilized,
@@ -77,7 +87,10 @@ impl Figures {
                 "Gigabytes",
             ),
         ] {
-            batch.add(NS, name, dims, ts, value, unit);
+            match per_task {
+                true => batch.add_task(NS, name, dims, ts, value, unit),
+                false => batch.add(NS, name, dims, ts, value, unit),
+            }
         }
     }
 }
@@ -104,6 +117,7 @@ pub(super) fn publish(
                 ("TaskId", t.task_id.as_str()),
             ],
             ts,
+            true,
         );
         clusters.entry(&t.cluster).or_default().add(&f);
         families.entry((&t.cluster, &t.family)).or_default().add(&f);
@@ -112,16 +126,17 @@ pub(super) fn publish(
         }
     }
     for (c, f) in &clusters {
-        f.publish(batch, &[("ClusterName", c)], ts);
+        f.publish(batch, &[("ClusterName", c)], ts, false);
     }
     for ((c, s), f) in &services {
-        f.publish(batch, &[("ClusterName", c), ("ServiceName", s)], ts);
+        f.publish(batch, &[("ClusterName", c), ("ServiceName", s)], ts, false);
     }
     for ((c, fam), f) in &families {
         f.publish(
             batch,
             &[("ClusterName", c), ("TaskDefinitionFamily", fam)],
             ts,
+            false,
         );
     }
     counts(batch, ts, tasks);

@@ -46,6 +46,8 @@ pub struct Point {
     /// A statistic set instead of values (no percentiles for it).
     pub set: Option<Agg>,
     pub unit: &'static str,
+    /// Kept at 1 s (else only in 1-minute aggregates: see [`Sampler::task_resolution`]).
+    pub high_resolution: bool,
 }
 
 /// Points keyed by series while one second is being assembled: values of one series
@@ -54,6 +56,8 @@ pub struct Point {
 pub(crate) struct Batch {
     points: Vec<Point>,
     index: HashMap<SeriesKey, usize>,
+    /// Whether per-task and per-container series are kept at 1 s.
+    task_high_resolution: bool,
 }
 
 impl Batch {
@@ -65,6 +69,34 @@ impl Batch {
         ts: i64,
         value: f64,
         unit: &'static str,
+    ) {
+        self.add_at(ns, name, dims, ts, value, unit, true);
+    }
+
+    /// A per-task or per-container series: at the tasks' resolution.
+    pub(crate) fn add_task(
+        &mut self,
+        ns: &str,
+        name: &str,
+        dims: &[(&str, &str)],
+        ts: i64,
+        value: f64,
+        unit: &'static str,
+    ) {
+        let high = self.task_high_resolution;
+        self.add_at(ns, name, dims, ts, value, unit, high);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_at(
+        &mut self,
+        ns: &str,
+        name: &str,
+        dims: &[(&str, &str)],
+        ts: i64,
+        value: f64,
+        unit: &'static str,
+        high_resolution: bool,
     ) {
         let key = SeriesKey::new(
             ns,
@@ -83,6 +115,7 @@ impl Batch {
                     values: vec![value],
                     set: None,
                     unit,
+                    high_resolution,
                 });
             }
         }
@@ -116,6 +149,7 @@ impl Batch {
                 max: times.max,
             }),
             unit,
+            high_resolution: true,
         });
     }
 
@@ -133,6 +167,8 @@ struct Previous {
     instances: Vec<u64>,
     rx: u64,
     tx: u64,
+    storage_read: u64,
+    storage_write: u64,
 }
 
 impl Previous {
@@ -144,6 +180,8 @@ impl Previous {
             instances: t.containers.iter().map(|c| c.instances).collect(),
             rx: t.network.rx_bytes,
             tx: t.network.tx_bytes,
+            storage_read: t.storage_read_bytes,
+            storage_write: t.storage_write_bytes,
         }
     }
 }
@@ -158,6 +196,10 @@ pub(crate) struct TaskRates {
     pub instances_per_sec: Vec<f64>,
     pub rx_per_sec: f64,
     pub tx_per_sec: f64,
+    /// File bytes read and written over the interval (not a rate: ContainerInsights'
+    /// `StorageReadBytes` / `StorageWriteBytes` are byte counts, summed over a period).
+    pub storage_read_bytes: f64,
+    pub storage_write_bytes: f64,
 }
 
 impl TaskRates {
@@ -173,9 +215,20 @@ pub struct Sampler {
     tasks: HashMap<String, Previous>,
     lb: Vec<crate::lb::CounterTotals>,
     compile_hits: Option<u64>,
+    /// Per-task and per-container series only as 1-minute aggregates.
+    task_minutes: bool,
 }
 
 impl Sampler {
+    /// The resolution of the per-task (`TaskId`) and per-container series: 1 (each second)
+    /// or 60 (standard resolution, as Container Insights publishes them; the store keeps
+    /// the raw values either way). Cluster, service and family series are always 1 s.
+    #[must_use]
+    pub fn task_resolution(mut self, seconds: u32) -> Self {
+        self.task_minutes = seconds >= 60;
+        self
+    }
+
     /// The points of one second ending at `ts` (epoch seconds), `elapsed` after the last
     /// reading.
     pub fn sample(
@@ -187,14 +240,20 @@ impl Sampler {
         compile_hits: u64,
     ) -> Vec<Point> {
         let secs = elapsed.as_secs_f64().max(1e-3);
-        let mut batch = Batch::default();
+        let mut batch = Batch {
+            task_high_resolution: !self.task_minutes,
+            ..Batch::default()
+        };
         let mut seen = HashMap::with_capacity(tasks.len());
         let mut rated: Vec<(&LiveTask, TaskRates)> = Vec::with_capacity(tasks.len());
         for t in tasks {
-            let now = Previous::of(t);
+            let mut now = Previous::of(t);
             // A task seen for the first time has no rate yet: it counts from the next second.
-            if let Some(prev) = self.tasks.get(&t.task_id) {
-                rated.push((t, rates(prev, &now, secs)));
+            // Its file bytes so far (a guest may write before its first reading) go into that
+            // second: they are counts, not rates, and would be lost otherwise.
+            match self.tasks.get(&t.task_id) {
+                Some(prev) => rated.push((t, rates(prev, &now, secs))),
+                None => (now.storage_read, now.storage_write) = (0, 0),
             }
             seen.insert(t.task_id.clone(), now);
         }
@@ -238,6 +297,8 @@ fn rates(prev: &Previous, now: &Previous, secs: f64) -> TaskRates {
         instances_per_sec: per(&prev.instances, &now.instances, 1.0),
         rx_per_sec: now.rx.saturating_sub(prev.rx) as f64 / secs,
         tx_per_sec: now.tx.saturating_sub(prev.tx) as f64 / secs,
+        storage_read_bytes: now.storage_read.saturating_sub(prev.storage_read) as f64,
+        storage_write_bytes: now.storage_write.saturating_sub(prev.storage_write) as f64,
     }
 }
 
@@ -280,8 +341,8 @@ fn wasmgate(batch: &mut Batch, ts: i64, rated: &[(&LiveTask, TaskRates)]) {
                 ("ContainerName", c.name.as_str()),
             ];
             let at = |v: &[f64]| v.get(i).copied().unwrap_or(0.0);
-            batch.add("wasmgate", "FuelConsumed", &dims, ts, at(&r.fuel), "Count");
-            batch.add(
+            batch.add_task("wasmgate", "FuelConsumed", &dims, ts, at(&r.fuel), "Count");
+            batch.add_task(
                 "wasmgate",
                 "CpuThrottledTime",
                 &dims,
@@ -289,7 +350,7 @@ fn wasmgate(batch: &mut Batch, ts: i64, rated: &[(&LiveTask, TaskRates)]) {
                 at(&r.throttled_ms),
                 "Milliseconds",
             );
-            batch.add(
+            batch.add_task(
                 "wasmgate",
                 "LinearMemoryBytes",
                 &dims,
@@ -298,7 +359,7 @@ fn wasmgate(batch: &mut Batch, ts: i64, rated: &[(&LiveTask, TaskRates)]) {
                 "Bytes",
             );
             if c.http {
-                batch.add(
+                batch.add_task(
                     "wasmgate",
                     "InstancesPerSecond",
                     &dims,
@@ -347,7 +408,7 @@ pub fn write(store: &MetricStore, points: &[Point]) {
                 },
             },
             unit: p.unit,
-            high_resolution: true,
+            high_resolution: p.high_resolution,
         })
         .collect();
     // The store bounds one request to an eighth of its size: large hosts write in parts.
@@ -364,13 +425,15 @@ pub struct Publisher {
     pub runtime: Runtime,
     pub lb: Option<LoadBalancer>,
     pub state: Arc<dyn StateStore>,
+    /// `[metrics] task_resolution_seconds` (see [`Sampler::task_resolution`]).
+    pub task_resolution_seconds: u32,
 }
 
 impl Publisher {
     /// Samples every second and writes every [`PUBLISH_EVERY`] until the runtime ends.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let mut sampler = Sampler::default();
+            let mut sampler = Sampler::default().task_resolution(self.task_resolution_seconds);
             let mut pending: Vec<Point> = Vec::new();
             let mut tick = tokio::time::interval(SAMPLE_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

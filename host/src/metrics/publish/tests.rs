@@ -33,7 +33,11 @@ fn task(id: &str, service: Option<&str>, cpu_ns: u64, memory: u64) -> LiveTask {
         network: LiveNetwork::default(),
         storage_used_bytes: 0,
         storage_limit_bytes: 20 << 30,
+        storage_read_bytes: 0,
+        storage_write_bytes: 0,
         memory_bytes: memory,
+        memory_byte_seconds: 0.0,
+        memory_ms: 0,
     }
 }
 
@@ -196,4 +200,100 @@ fn written_points_are_queryable_from_the_store() {
     write(&store, &points);
     let listed = store.list(|k, _| k.namespace == "AWS/ECS" && k.name == "CPUUtilization");
     assert_eq!(listed.len(), 2, "cluster and service series: {listed:?}");
+}
+
+#[test]
+fn storage_read_and_write_bytes_are_the_seconds_bytes_at_every_level() {
+    let mut s = Sampler::default();
+    let mut a = task("a", Some("web"), 0, 0);
+    let mut b = task("b", Some("web"), 0, 0);
+    // Bytes written before the first reading count in the first rated second.
+    (a.storage_read_bytes, a.storage_write_bytes) = (0, 1_000);
+    s.sample(1, Duration::from_secs(1), &[a.clone(), b.clone()], None, 0);
+    // Over the next two seconds (a late reading): a wrote 4000 more, b read 300.
+    a.storage_write_bytes += 4_000;
+    b.storage_read_bytes += 300;
+    let points = s.sample(3, Duration::from_secs(2), &[a.clone(), b.clone()], None, 0);
+    let ns = "ECS/ContainerInsights";
+    let task_a = [
+        ("ClusterName", "c"),
+        ("TaskDefinitionFamily", "burn"),
+        ("TaskId", "a"),
+    ];
+    let w = find(&points, ns, "StorageWriteBytes", &task_a);
+    assert_eq!((w.values.clone(), w.unit), (vec![5_000.0], "Bytes"));
+    assert_eq!(
+        find(&points, ns, "StorageReadBytes", &task_a).values,
+        vec![0.0]
+    );
+    for dims in [
+        &[("ClusterName", "c")][..],
+        &[("ClusterName", "c"), ("ServiceName", "web")],
+        &[("ClusterName", "c"), ("TaskDefinitionFamily", "burn")],
+    ] {
+        assert_eq!(
+            find(&points, ns, "StorageWriteBytes", dims).values,
+            vec![5_000.0]
+        );
+        assert_eq!(
+            find(&points, ns, "StorageReadBytes", dims).values,
+            vec![300.0]
+        );
+    }
+    // From then on, differences only.
+    a.storage_write_bytes += 10;
+    let next = s.sample(4, Duration::from_secs(1), &[a, b], None, 0);
+    assert_eq!(
+        find(&next, ns, "StorageWriteBytes", &task_a).values,
+        vec![10.0]
+    );
+}
+
+#[test]
+fn per_task_series_can_be_kept_as_minutes_and_the_rest_stays_at_one_second() {
+    let mut s = Sampler::default().task_resolution(60);
+    let now = super::super::store::now_secs();
+    s.sample(
+        now - 2,
+        Duration::from_secs(1),
+        &[task("a", Some("web"), 0, 0)],
+        None,
+        0,
+    );
+    let points = s.sample(
+        now - 1,
+        Duration::from_secs(1),
+        &[task("a", Some("web"), 1_000, 0)],
+        None,
+        0,
+    );
+    let ns = "ECS/ContainerInsights";
+    let per_task = [
+        ("ClusterName", "c"),
+        ("TaskDefinitionFamily", "burn"),
+        ("TaskId", "a"),
+    ];
+    assert!(!find(&points, ns, "CpuUtilized", &per_task).high_resolution);
+    let container = [
+        ("ClusterName", "c"),
+        ("TaskDefinitionFamily", "burn"),
+        ("TaskId", "a"),
+        ("ContainerName", "app"),
+    ];
+    assert!(!find(&points, "wasmgate", "LinearMemoryBytes", &container).high_resolution);
+    let svc = [("ClusterName", "c"), ("ServiceName", "web")];
+    assert!(find(&points, ns, "CpuUtilized", &svc).high_resolution);
+    assert!(find(&points, "AWS/ECS", "CPUUtilization", &svc).high_resolution);
+    // Written, a minute's seconds land in one aggregate.
+    let store = MetricStore::in_memory(1000, 64 << 20);
+    write(&store, &points);
+    let key = SeriesKey::new(
+        ns,
+        "CpuUtilized",
+        per_task
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    );
+    assert_eq!(store.list(|k, _| *k == key).len(), 1);
 }

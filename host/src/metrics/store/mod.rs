@@ -4,7 +4,8 @@
 //!   seconds, which percentiles and sub-minute periods are computed from;
 //! - 1-minute aggregates (sample count, sum, min, max) for [`MINUTE_WINDOW`] seconds;
 //! - bounded: at most `max_series` series (a new one evicts the least recently written)
-//!   and `max_bytes` of samples and aggregates (past it the oldest data of every series
+//!   of which API callers ([`Owner`]) may create at most [`SeriesCaps`] (in total and
+//!   each), so no tenant can push the host's own series out; and `max_bytes` of samples and aggregates (past it the oldest data of every series
 //!   goes first); one batch larger than an eighth of the cap is refused whole;
 //! - persisted: [`MetricStore::flush`] writes what changed to `metrics.db`, read back by
 //!   [`MetricStore::open`].
@@ -46,8 +47,51 @@ pub enum MetricsError {
         "this request creates {new} new metric series, more than [metrics] max_series ({max}) allows"
     )]
     TooManySeries { new: usize, max: usize },
+    #[error(
+        "this request creates {new} new metric series; caller {owner} has {has} and may \
+         create at most {max} ([metrics] max_series_per_caller): put data to series it \
+         already has, or wait for its old series to expire"
+    )]
+    CallerSeriesLimit {
+        owner: String,
+        new: usize,
+        has: usize,
+        max: usize,
+    },
+    #[error(
+        "this request creates {new} new metric series; API callers hold {has} of the \
+         {max} the host allows them ([metrics] max_custom_series)"
+    )]
+    CustomSeriesLimit { new: usize, has: usize, max: usize },
     #[error("metrics store file: {0}")]
     Db(#[from] rusqlite::Error),
+}
+
+/// Who writes a batch: an API caller's series count against [`SeriesCaps`].
+pub type Owner<'a> = Option<&'a str>;
+
+/// How many series API callers may create, in total and each (the host's own are bound
+/// only by `max_series`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeriesCaps {
+    pub custom: usize,
+    pub per_owner: usize,
+}
+
+impl SeriesCaps {
+    /// No limit beyond `max_series`.
+    pub const NONE: SeriesCaps = SeriesCaps {
+        custom: usize::MAX,
+        per_owner: usize::MAX,
+    };
+
+    /// `[metrics]`' caps, the total within `max_series`.
+    pub fn from_config(c: &crate::config::MetricsConfig) -> Self {
+        Self {
+            custom: c.max_custom_series.min(c.max_series),
+            per_owner: c.max_series_per_caller,
+        }
+    }
 }
 
 /// What identifies a series: dimensions sorted by name (CloudWatch treats the set, not
@@ -157,10 +201,14 @@ struct Shared {
     db: Mutex<rusqlite::Connection>,
     max_series: usize,
     max_bytes: u64,
+    caps: Mutex<SeriesCaps>,
 }
 
 struct Mem {
     series: HashMap<SeriesKey, Series>,
+    /// Series each API caller created and still has, and their total.
+    owned: HashMap<Arc<str>, usize>,
+    custom: usize,
     bytes: u64,
     next_id: i64,
     /// Raw data before this second is gone (window or eviction).
@@ -204,6 +252,8 @@ impl MetricStore {
             inner: Arc::new(Shared {
                 mem: Mutex::new(Mem {
                     series: HashMap::new(),
+                    owned: HashMap::new(),
+                    custom: 0,
                     bytes: 0,
                     next_id: 1,
                     raw_cutoff: sec(now - RAW_WINDOW),
@@ -214,6 +264,7 @@ impl MetricStore {
                 db: Mutex::new(conn),
                 max_series: max_series.max(1),
                 max_bytes,
+                caps: Mutex::new(SeriesCaps::NONE),
             }),
         }
     }
@@ -272,12 +323,37 @@ impl MetricStore {
         Ok(store)
     }
 
-    /// Adds a batch (all or nothing), timestamps in epoch seconds.
+    /// Caps the series API callers create (`insert_as` with an owner).
+    pub fn set_series_caps(&self, caps: SeriesCaps) {
+        *lock(&self.inner.caps) = caps;
+    }
+
+    /// Series API callers hold: in total, and `owner`'s.
+    pub fn owned_series(&self, owner: &str) -> (usize, usize) {
+        let mem = lock(&self.inner.mem);
+        (mem.custom, mem.owned.get(owner).copied().unwrap_or(0))
+    }
+
+    /// Adds a batch of the host's own (all or nothing), timestamps in epoch seconds.
     pub fn insert(&self, batch: &[Datum<'_>]) -> Result<(), MetricsError> {
         self.insert_at(batch, now_secs())
     }
 
+    /// Adds an API caller's batch: its new series count against the [`SeriesCaps`].
+    pub fn insert_as(&self, batch: &[Datum<'_>], owner: Owner<'_>) -> Result<(), MetricsError> {
+        self.insert_owned(batch, owner, now_secs())
+    }
+
     pub fn insert_at(&self, batch: &[Datum<'_>], now: i64) -> Result<(), MetricsError> {
+        self.insert_owned(batch, None, now)
+    }
+
+    pub fn insert_owned(
+        &self,
+        batch: &[Datum<'_>],
+        owner: Owner<'_>,
+        now: i64,
+    ) -> Result<(), MetricsError> {
         let raw_from = now - RAW_WINDOW;
         // What the batch costs, checked before anything changes.
         let estimate: u64 = batch
@@ -310,6 +386,33 @@ impl MetricStore {
                 max: self.inner.max_series,
             });
         }
+        let owner: Option<Arc<str>> = match owner {
+            Some(o) if !new.is_empty() => {
+                let caps = *lock(&self.inner.caps);
+                let has = mem.owned.get(o).copied().unwrap_or(0);
+                if has.saturating_add(new.len()) > caps.per_owner {
+                    return Err(MetricsError::CallerSeriesLimit {
+                        owner: o.to_owned(),
+                        new: new.len(),
+                        has,
+                        max: caps.per_owner,
+                    });
+                }
+                if mem.custom.saturating_add(new.len()) > caps.custom {
+                    return Err(MetricsError::CustomSeriesLimit {
+                        new: new.len(),
+                        has: mem.custom,
+                        max: caps.custom,
+                    });
+                }
+                Some(
+                    mem.owned
+                        .get_key_value(o)
+                        .map_or_else(|| Arc::from(o), |(k, _)| k.clone()),
+                )
+            }
+            _ => None,
+        };
         let mem = &mut *mem;
         for d in batch {
             let t = if d.high_resolution {
@@ -327,10 +430,15 @@ impl MetricStore {
                 let id = mem.next_id;
                 mem.next_id += 1;
                 mem.bytes += SERIES_OVERHEAD + d.key.bytes();
+                if let Some(o) = &owner {
+                    *mem.owned.entry(o.clone()).or_default() += 1;
+                    mem.custom += 1;
+                }
                 mem.series.insert(
                     d.key.clone(),
                     Series {
                         id,
+                        owner: owner.clone(),
                         ..Default::default()
                     },
                 );
@@ -411,6 +519,15 @@ impl MetricStore {
 
     fn remove_series(&self, mem: &mut Mem, key: &SeriesKey) {
         if let Some(s) = mem.series.remove(key) {
+            if let Some(o) = &s.owner {
+                mem.custom = mem.custom.saturating_sub(1);
+                if let Some(n) = mem.owned.get_mut(o) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        mem.owned.remove(o);
+                    }
+                }
+            }
             mem.bytes = mem
                 .bytes
                 .saturating_sub(s.bytes() + SERIES_OVERHEAD + key.bytes());

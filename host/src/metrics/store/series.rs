@@ -81,6 +81,8 @@ pub struct Series {
     pub minutes: VecDeque<TimedAgg>,
     /// Wall-clock second of the last write (least-recently-written eviction, RecentlyActive).
     pub last_write: i64,
+    /// The API caller that created it (None: the host's own, or loaded from the file).
+    pub owner: Option<std::sync::Arc<str>>,
 }
 
 /// Inserts keeping `items` sorted by `key`; appends in the common (in-order) case.

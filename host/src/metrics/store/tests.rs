@@ -294,3 +294,39 @@ fn the_file_stays_within_the_cap_as_data_keeps_coming() {
     let again = MetricStore::open(&path, 10_000, cap).unwrap();
     assert!(again.footprint().bytes <= cap);
 }
+
+#[test]
+fn api_callers_are_held_to_their_series_caps_and_the_host_is_not() {
+    let store = MetricStore::in_memory(100, 64 << 20);
+    store.set_series_caps(SeriesCaps {
+        custom: 5,
+        per_owner: 3,
+    });
+    let keys: Vec<SeriesKey> = (0..10).map(|i| key(&format!("m{i}"))).collect();
+    let put = |owner: Owner<'_>, ks: &[SeriesKey]| {
+        let batch: Vec<Datum> = ks.iter().map(|k| one(k, NOW, 1.0)).collect();
+        store.insert_owned(&batch, owner, NOW)
+    };
+    put(Some("alice"), &keys[0..3]).unwrap();
+    let e = put(Some("alice"), &keys[3..4]).unwrap_err();
+    assert!(
+        matches!(e, MetricsError::CallerSeriesLimit { has: 3, max: 3, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("max_series_per_caller"), "{e}");
+    // Her existing series still take data.
+    put(Some("alice"), &keys[0..3]).unwrap();
+    put(Some("bob"), &keys[4..6]).unwrap();
+    let e = put(Some("carol"), &keys[6..7]).unwrap_err();
+    assert!(
+        matches!(e, MetricsError::CustomSeriesLimit { has: 5, max: 5, .. }),
+        "{e}"
+    );
+    // The host's own are not API callers'.
+    put(None, &keys[6..10]).unwrap();
+    assert_eq!(store.owned_series("alice"), (5, 3));
+    // A series that goes (window, eviction) gives its place back.
+    store.prune_at(NOW + MINUTE_WINDOW + 120);
+    assert_eq!(store.owned_series("alice"), (0, 0));
+    put(Some("carol"), &keys[6..7]).unwrap();
+}

@@ -16,7 +16,7 @@ use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, FsError, FsResult};
 use super::fds::StoreFiles;
 use super::paths::{self, Location, Unplaced};
 use super::quota::{BLOCK, Reservation, StorageQuota, blocks_touched, growth};
-use super::stream::{Charging, QuotaOutputStream};
+use super::stream::{Charging, CountedInputStream, QuotaOutputStream};
 use super::tree;
 
 /// wasmtime-wasi's filesystem view plus the task's quota and the store's open descriptors.
@@ -281,6 +281,9 @@ impl HostDescriptor for QuotaFsView<'_> {
         };
         let reservation = reserve(self.quota, charge).await?;
         let written = HostDescriptor::write(&mut self.inner, fd, buf, offset).await;
+        if let Ok(n) = &written {
+            self.quota.note_written(*n);
+        }
         settle(written, reservation)
     }
 
@@ -480,7 +483,11 @@ impl HostDescriptor for QuotaFsView<'_> {
         len: types::Filesize,
         offset: types::Filesize,
     ) -> FsResult<(Vec<u8>, bool)> {
-        HostDescriptor::read(&mut self.inner, fd, len, offset).await
+        let read = HostDescriptor::read(&mut self.inner, fd, len, offset).await;
+        if let Ok((data, _)) = &read {
+            self.quota.note_read(data.len() as u64);
+        }
+        read
     }
 
     async fn read_directory(
@@ -596,7 +603,10 @@ impl HostDescriptor for QuotaFsView<'_> {
         fd: Resource<types::Descriptor>,
         offset: types::Filesize,
     ) -> FsResult<Resource<DynInputStream>> {
-        HostDescriptor::read_via_stream(&mut self.inner, fd, offset)
+        let stream = HostDescriptor::read_via_stream(&mut self.inner, fd, offset)?;
+        let inner = self.inner.table.delete(stream)?;
+        let counted: DynInputStream = Box::new(CountedInputStream::new(inner, self.quota.clone()));
+        Ok(self.inner.table.push(counted)?)
     }
 
     async fn is_same_object(

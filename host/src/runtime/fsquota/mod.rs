@@ -10,6 +10,10 @@
 //! usage of the task directory first (a paced, bounded, descriptor-relative walk: [`tree`])
 //! and refuses only if it still does not fit.
 //!
+//! It also counts the bytes guests read from and write to files ([`StorageQuota::read_bytes`],
+//! [`StorageQuota::written_bytes`]: ContainerInsights' `StorageReadBytes` /
+//! `StorageWriteBytes`), as it sees every file read and write.
+//!
 //! The same shadow caps how deep and long guest paths get ([`paths`]) and how many files a
 //! container holds open ([`fds`]); [`tree`] also removes task directories of any depth.
 //!

@@ -96,6 +96,10 @@ pub struct StorageQuota {
     /// Whether a path past the caps was refused yet (the operator is told once).
     path_refused: AtomicBool,
     exceeded: watch::Sender<bool>,
+    /// Bytes the task's containers read from and wrote to their files (any preopen),
+    /// as ContainerInsights' `StorageReadBytes` / `StorageWriteBytes` count them.
+    read_bytes: AtomicU64,
+    written_bytes: AtomicU64,
 }
 
 /// When the next walk may start.
@@ -136,6 +140,8 @@ impl StorageQuota {
             moves: AtomicU64::new(0),
             path_refused: AtomicBool::new(false),
             exceeded: watch::Sender::new(false),
+            read_bytes: AtomicU64::new(0),
+            written_bytes: AtomicU64::new(0),
         })
     }
 
@@ -174,6 +180,27 @@ impl StorageQuota {
 
     pub fn limit_bytes(&self) -> u64 {
         self.limit_bytes
+    }
+
+    /// Counts `n` bytes a guest read from a file.
+    pub(crate) fn note_read(&self, n: u64) {
+        self.read_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts `n` bytes a guest wrote to a file.
+    pub(crate) fn note_written(&self, n: u64) {
+        self.written_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Bytes read from files since the task started.
+    pub fn read_bytes(&self) -> u64 {
+        self.read_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Bytes written to files since the task started (what the guest wrote, not the
+    /// blocks charged).
+    pub fn written_bytes(&self) -> u64 {
+        self.written_bytes.load(Ordering::Relaxed)
     }
 
     /// The task directory whose contents are measured.

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use wasmtime_wasi::p2::{DynOutputStream, OutputStream, Pollable, StreamError, StreamResult};
+use wasmtime_wasi::p2::{
+    DynInputStream, DynOutputStream, InputStream, OutputStream, Pollable, StreamError, StreamResult,
+};
 
 use super::quota::{BLOCK, Reservation, StorageQuota, growth};
 
@@ -124,8 +126,10 @@ impl QuotaOutputStream {
         reservation: Reservation,
         after: Charging,
     ) -> StreamResult<()> {
+        let len = bytes.len() as u64;
         match self.inner.write(bytes) {
             Ok(()) => {
+                self.quota.note_written(len);
                 self.charging = after;
                 self.writing = Some(reservation);
                 Ok(())
@@ -182,7 +186,12 @@ impl OutputStream for QuotaOutputStream {
         self.charging = after;
         // Kept even on error: a failed stream write may have partly landed.
         let _reservation = reservation;
-        self.inner.blocking_write_and_flush(bytes).await
+        let len = bytes.len() as u64;
+        let written = self.inner.blocking_write_and_flush(bytes).await;
+        if written.is_ok() {
+            self.quota.note_written(len);
+        }
+        written
     }
 
     fn flush(&mut self) -> StreamResult<()> {
@@ -239,6 +248,58 @@ impl Pollable for QuotaOutputStream {
         }
         self.inner.ready().await;
         self.writing = None;
+    }
+}
+
+/// Wraps the file stream of `read-via-stream` to count the bytes it hands the guest.
+pub(crate) struct CountedInputStream {
+    inner: DynInputStream,
+    quota: Arc<StorageQuota>,
+}
+
+impl CountedInputStream {
+    pub(crate) fn new(inner: DynInputStream, quota: Arc<StorageQuota>) -> Self {
+        Self { inner, quota }
+    }
+
+    fn count(&self, read: StreamResult<Bytes>) -> StreamResult<Bytes> {
+        if let Ok(bytes) = &read {
+            self.quota.note_read(bytes.len() as u64);
+        }
+        read
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl InputStream for CountedInputStream {
+    fn read(&mut self, size: usize) -> StreamResult<Bytes> {
+        let read = self.inner.read(size);
+        self.count(read)
+    }
+
+    async fn blocking_read(&mut self, size: usize) -> StreamResult<Bytes> {
+        let read = self.inner.blocking_read(size).await;
+        self.count(read)
+    }
+
+    // Skipped bytes are not handed to the guest: not counted.
+    fn skip(&mut self, nelem: usize) -> StreamResult<usize> {
+        self.inner.skip(nelem)
+    }
+
+    async fn blocking_skip(&mut self, nelem: usize) -> StreamResult<usize> {
+        self.inner.blocking_skip(nelem).await
+    }
+
+    async fn cancel(&mut self) {
+        self.inner.cancel().await;
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for CountedInputStream {
+    async fn ready(&mut self) {
+        self.inner.ready().await;
     }
 }
 

@@ -225,6 +225,10 @@ async fn writes_under_quota_work_unchanged() {
     let used = quota.used_bytes();
     assert!((3 * BLOCK..=16 * BLOCK).contains(&used), "used {used}");
     assert!(!quota.is_exceeded());
+    // The traffic: "hello" and ", world" written, "hello, world" read back (a guest's
+    // std reads until it sees the end: no byte counted twice).
+    assert_eq!(quota.written_bytes(), 12);
+    assert_eq!(quota.read_bytes(), 12);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

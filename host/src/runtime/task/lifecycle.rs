@@ -275,6 +275,8 @@ impl Driver {
         if let Some(e) = &endpoints {
             e.task_stopped();
         }
+        // Its meters' last word, before anyone can see it STOPPED.
+        listed.finish();
         self.set_status(TaskStatus::Stopped);
         drop(listed);
     }

@@ -26,6 +26,8 @@ fn rec(id: &str, cpu: u32, mib: u64, start: i64, end: Option<i64>) -> UsageRecor
         memory_byte_seconds: 0.0,
         sampled_ms: 0,
         storage_bytes: 0,
+        storage_read_bytes: 0,
+        storage_write_bytes: 0,
         requests: 0,
         updated_ms: start,
     }

@@ -49,7 +49,12 @@ fn reading(id: &str, cpu_ns: u64, memory: u64) -> TaskReading {
         fuel: cpu_ns / 10,
         memory_bytes: memory,
         memory_peak_bytes: memory,
+        // As if it had held `memory` for a second.
+        memory_byte_seconds: memory as f64,
+        memory_ms: 1_000,
         storage_bytes: 4096,
+        storage_read_bytes: 10,
+        storage_write_bytes: 5000,
         requests: 3,
     }
 }
@@ -65,13 +70,18 @@ fn a_task_is_recorded_from_its_pull_to_its_stop_with_what_it_used() {
     let mut m = Meter::new(s.clone(), 1_000, 60_000);
     s.put_task(&task("a", Some(T0 + 100), None)).unwrap();
     m.sample(T0 + 1_000, &[reading("a", 1_000_000, 100)]);
-    m.sample(T0 + 3_000, &[reading("a", 5_000_000, 300)]);
+    let later = TaskReading {
+        memory_byte_seconds: 400.0,
+        memory_ms: 2_000,
+        ..reading("a", 5_000_000, 300)
+    };
+    m.sample(T0 + 3_000, &[later]);
     m.sync(T0 + 3_000).unwrap();
     let (open, _) = doc(&s, "a");
     assert!(open.is_open());
     assert_eq!(open.start_ms, Some(T0 + 100));
     assert_eq!(open.service.as_deref(), Some("web"));
-    // (100 + 300) / 2 bytes for 2 s.
+    // The runtime's exact integral: 400 byte-seconds over 2 s.
     assert!((open.memory_byte_seconds - 400.0).abs() < 1e-9);
     assert!((open.memory_average_bytes() - 200.0).abs() < 1e-9);
     assert_eq!((open.cpu_ns, open.memory_peak_bytes), (5_000_000, 300));
@@ -83,8 +93,13 @@ fn a_task_is_recorded_from_its_pull_to_its_stop_with_what_it_used() {
     assert_eq!(closed.end_ms, Some(T0 + 4_500));
     assert_eq!(closed.closed, Some(Closed::Stopped));
     assert_eq!(
-        (closed.storage_bytes, closed.requests, closed.fuel),
-        (4096, 3, 500_000)
+        (
+            closed.storage_bytes,
+            closed.storage_write_bytes,
+            closed.requests,
+            closed.fuel
+        ),
+        (4096, 5000, 3, 500_000)
     );
     // Once closed, never written again.
     let rev = doc(&s, "a").1;
@@ -117,6 +132,32 @@ fn a_task_that_stopped_between_heartbeats_is_still_recorded() {
     m.sync(T0 + 1_000).unwrap();
     let (r, _) = doc(&s, "quick");
     assert_eq!((r.start_ms, r.end_ms), (Some(T0), Some(T0 + 200)));
+}
+
+#[test]
+fn a_task_shorter_than_a_sample_is_closed_with_its_final_reading() {
+    let s = store();
+    let finals: Finals = Arc::new(|id| {
+        (id == "blink").then(|| TaskReading {
+            memory_byte_seconds: 1024.0 * 0.3,
+            memory_ms: 300,
+            ..reading(id, 250_000_000, 1024)
+        })
+    });
+    let mut m = Meter::new(s.clone(), 1_000, 60_000).with_finals(finals);
+    // Never sampled: it started and stopped between two readings.
+    s.put_task(&task("blink", Some(T0), Some(T0 + 300)))
+        .unwrap();
+    m.sync(T0 + 1_000).unwrap();
+    let (r, _) = doc(&s, "blink");
+    assert_eq!(r.end_ms, Some(T0 + 300));
+    assert_eq!((r.cpu_ns, r.memory_peak_bytes), (250_000_000, 1024));
+    assert_eq!((r.storage_write_bytes, r.requests), (5000, 3));
+    assert!((r.memory_average_bytes() - 1024.0).abs() < 1e-6);
+    // A running task's record does not ask for a final reading.
+    s.put_task(&task("running", Some(T0), None)).unwrap();
+    m.sync(T0 + 2_000).unwrap();
+    assert_eq!(doc(&s, "running").0.cpu_ns, 0);
 }
 
 #[test]

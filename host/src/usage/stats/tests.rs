@@ -33,7 +33,11 @@ fn task(cpu_ns: u64, throttled_ns: u64, requests: u64) -> LiveTask {
         network: LiveNetwork::default(),
         storage_used_bytes: 4096,
         storage_limit_bytes: 20 << 30,
+        storage_read_bytes: 0,
+        storage_write_bytes: 0,
         memory_bytes: 1 << 20,
+        memory_byte_seconds: 0.0,
+        memory_ms: 0,
     }
 }
 

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use wasmtime::PoolConcurrencyLimitError;
 use wasmtime_wasi_http::WasiHttpView;
-use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 /// What a request runs in.

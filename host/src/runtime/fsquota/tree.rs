@@ -437,8 +437,9 @@ mod tests {
         fds.filter_map(Result::ok)
             .filter(|fd| match std::fs::read_link(fd.path()) {
                 Ok(t) => t.starts_with(dir),
-                Err(_) => std::fs::metadata(fd.path())
-                    .is_ok_and(|m| deep.contains(&(m.dev(), m.ino()))),
+                Err(_) => {
+                    std::fs::metadata(fd.path()).is_ok_and(|m| deep.contains(&(m.dev(), m.ino())))
+                }
             })
             .count()
     }

@@ -1,10 +1,12 @@
 //! Load balancer overhead: requests/s and p50/p99 latency through a listener of the built-in
-//! load balancer vs straight to the target, the same target both ways: a real `http-hello`
+//! load balancer vs straight to the target, the same target every way: a real `http-hello`
 //! Wasm task (task cpu 4096, so no CPU-share throttling) started with the library `Runtime`.
+//! Two load balancers: one hands requests to the task in-process (the default, `[lb]
+//! in_process = true`), the other proxies them over loopback TCP (`in_process = false`).
 //!
 //! The load generator is in this file: `CONCURRENCY` workers, each with one keep-alive
 //! HTTP/1.1 connection, sending GETs back to back for `DURATION`; direct and LB runs are
-//! interleaved (`ROUNDS` each). If `wrk` is on the PATH it is also run against both.
+//! interleaved (`ROUNDS` each). If `wrk` is on the PATH it is also run against each.
 //!
 //! `cargo bench --bench lb` (prints Markdown for BENCHMARKS.md).
 
@@ -24,7 +26,7 @@ use wasmgate::taskdef;
 const GUESTS: &str = env!("WASMGATE_GUESTS_DIR");
 const CONCURRENCY: usize = 16;
 const DURATION: Duration = Duration::from_secs(5);
-const ROUNDS: usize = 2;
+const ROUNDS: usize = 3;
 const PORT: u16 = 8080;
 
 fn main() -> Result<()> {
@@ -79,11 +81,87 @@ async fn bench() -> Result<()> {
     // The listener may take a moment after RUNNING.
     wait_serving(target).await?;
 
-    let cfg: LbConfig = toml::from_str(
-        "[[target_groups]]\nname = \"bench\"\n\
-         health_check = { interval_seconds = 1, timeout_seconds = 1, healthy_threshold = 1 }\n\
+    let in_process = start_lb(target, true).await?;
+    let over_tcp = start_lb(target, false).await?;
+    let paths = [
+        ("direct to task", target),
+        ("listener, TCP to task", over_tcp.1),
+        ("listener, in-process", in_process.1),
+    ];
+
+    // Warm-up: compile caches, connection pools.
+    for (_, addr) in paths {
+        load(addr, Duration::from_secs(1)).await?;
+    }
+
+    let mut runs: Vec<Vec<Run>> = paths.iter().map(|_| Vec::new()).collect();
+    for _ in 0..ROUNDS {
+        for (i, (_, addr)) in paths.iter().enumerate() {
+            runs[i].push(load(*addr, DURATION).await?);
+        }
+    }
+    println!(
+        "\n### Rust load generator: {CONCURRENCY} keep-alive connections, {} s per run, {ROUNDS} interleaved rounds\n",
+        DURATION.as_secs()
+    );
+    println!("| path | round | requests | req/s | p50 | p99 | errors |");
+    println!("|---|---|---|---|---|---|---|");
+    for ((name, _), runs) in paths.iter().zip(&runs) {
+        for (i, r) in runs.iter().enumerate() {
+            println!(
+                "| {name} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {} |",
+                i + 1,
+                r.requests,
+                r.rps(),
+                ms(r.pct(0.50)),
+                ms(r.pct(0.99)),
+                r.errors
+            );
+        }
+    }
+    let mean =
+        |rs: &[Run], f: &dyn Fn(&Run) -> f64| rs.iter().map(f).sum::<f64>() / rs.len() as f64;
+    println!("\nOverhead (means over rounds, vs direct):\n");
+    println!("| path | throughput | p50 | p99 |");
+    println!("|---|---|---|---|");
+    for ((name, _), via) in paths.iter().zip(&runs).skip(1) {
+        let direct = &runs[0];
+        let rps = mean(via, &|r| r.rps()) / mean(direct, &|r| r.rps());
+        let p50 = mean(via, &|r| ms(r.pct(0.5))) / mean(direct, &|r| ms(r.pct(0.5)));
+        let p99 = mean(via, &|r| ms(r.pct(0.99))) / mean(direct, &|r| ms(r.pct(0.99)));
+        println!("| {name} | ×{rps:.2} | ×{p50:.2} | ×{p99:.2} |");
+    }
+    println!();
+
+    if which_wrk() {
+        println!(
+            "### wrk -t1 -c{CONCURRENCY} -d{}s --latency\n",
+            DURATION.as_secs()
+        );
+        println!("| path | req/s | p50 | p99 |");
+        println!("|---|---|---|---|");
+        for (name, addr) in paths {
+            let out = wrk(addr).await?;
+            println!("| {name} | {} | {} | {} |", out.0, out.1, out.2);
+        }
+    } else {
+        println!("(wrk not found on PATH: skipped)");
+    }
+
+    in_process.0.shutdown().await;
+    over_tcp.0.shutdown().await;
+    handle.stop(StopCode::UserInitiated, "bench done");
+    handle.wait().await;
+    Ok(())
+}
+
+/// A load balancer with one listener and `target` healthy in its group.
+async fn start_lb(target: SocketAddr, in_process: bool) -> Result<(LoadBalancer, SocketAddr)> {
+    let cfg: LbConfig = toml::from_str(&format!(
+        "in_process = {in_process}\n[[target_groups]]\nname = \"bench\"\n\
+         health_check = {{ interval_seconds = 1, timeout_seconds = 1, healthy_threshold = 1 }}\n\
          [[listeners]]\nport = 0\ntarget_group = \"bench\"\n",
-    )?;
+    ))?;
     let lb = LoadBalancer::from_config(&cfg, "us-east-1", "000000000000")?;
     lb.start().await?;
     let listener = lb.listener_addrs()[0];
@@ -99,64 +177,7 @@ async fn bench() -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-
-    // Warm-up: compile caches, connection pools.
-    load(target, Duration::from_secs(1)).await?;
-    load(listener, Duration::from_secs(1)).await?;
-
-    let mut direct = Vec::new();
-    let mut via_lb = Vec::new();
-    for _ in 0..ROUNDS {
-        direct.push(load(target, DURATION).await?);
-        via_lb.push(load(listener, DURATION).await?);
-    }
-    println!(
-        "\n### Rust load generator: {CONCURRENCY} keep-alive connections, {} s per run, {ROUNDS} interleaved rounds\n",
-        DURATION.as_secs()
-    );
-    println!("| path | round | requests | req/s | p50 | p99 | errors |");
-    println!("|---|---|---|---|---|---|---|");
-    for (name, runs) in [("direct to task", &direct), ("through listener", &via_lb)] {
-        for (i, r) in runs.iter().enumerate() {
-            println!(
-                "| {name} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {} |",
-                i + 1,
-                r.requests,
-                r.rps(),
-                ms(r.pct(0.50)),
-                ms(r.pct(0.99)),
-                r.errors
-            );
-        }
-    }
-    let mean =
-        |rs: &[Run], f: &dyn Fn(&Run) -> f64| rs.iter().map(f).sum::<f64>() / rs.len() as f64;
-    let rps = mean(&via_lb, &|r| r.rps()) / mean(&direct, &|r| r.rps());
-    let p50 = mean(&via_lb, &|r| ms(r.pct(0.5))) / mean(&direct, &|r| ms(r.pct(0.5)));
-    let p99 = mean(&via_lb, &|r| ms(r.pct(0.99))) / mean(&direct, &|r| ms(r.pct(0.99)));
-    println!(
-        "\nOverhead (means over rounds, listener / direct): throughput ×{rps:.2}, p50 ×{p50:.2}, p99 ×{p99:.2}\n"
-    );
-
-    if which_wrk() {
-        println!(
-            "### wrk -t1 -c{CONCURRENCY} -d{}s --latency\n",
-            DURATION.as_secs()
-        );
-        println!("| path | req/s | p50 | p99 |");
-        println!("|---|---|---|---|");
-        for (name, addr) in [("direct to task", target), ("through listener", listener)] {
-            let out = wrk(addr).await?;
-            println!("| {name} | {} | {} | {} |", out.0, out.1, out.2);
-        }
-    } else {
-        println!("(wrk not found on PATH: skipped)");
-    }
-
-    lb.shutdown().await;
-    handle.stop(StopCode::UserInitiated, "bench done");
-    handle.wait().await;
-    Ok(())
+    Ok((lb, listener))
 }
 
 fn ms(d: Duration) -> f64 {

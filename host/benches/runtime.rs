@@ -6,7 +6,8 @@
 //! - `memory`: host RSS with 1,000 idle tasks (runs first, so the RSS baseline is clean);
 //! - `start`:  start_task → every container RUNNING (time to first guest instruction),
 //!   cold (new data dir + Runtime: compile), disk cache (new Runtime) and warm (same
-//!   Runtime), 1/2/10 containers, plus `Runtime::new` itself;
+//!   Runtime), 1/2/10 containers, plus `Runtime::new` itself; cold with `[compile] tiered`
+//!   on (first instruction on Winch, and when Cranelift's code is ready) and off;
 //! - `tps`:    tasks per second for 1,000 short tasks, 64 in flight;
 //! - `fuel`:   CPU-bound task wall time with fuel metering on vs off;
 //! - `cli`:    `wasmgate run` of a 1-container echo task as a process (and `wasmtime run` of
@@ -214,6 +215,20 @@ fn runtime_in(data_dir: &Path, fuel: bool) -> Result<Runtime> {
         ..Default::default()
     };
     config.fuel.enabled = fuel;
+    Ok(Runtime::new(config)?)
+}
+
+/// A Runtime with `wasmgate run`'s pool (one task): what the cold and disk-cache rows model;
+/// the warm rows run one task at a time too.
+/// The default pool reserves ~47 TiB of address space; a dropped Runtime's pool can still
+/// be unmapping when the next one is made, and three do not fit in x86-64's 128 TiB.
+fn runtime_cold(data_dir: &Path, tiered: bool) -> Result<Runtime> {
+    let mut config = HostConfig {
+        data_dir: Some(data_dir.to_owned()),
+        ..Default::default()
+    };
+    config.pool = config.pool.for_one_task();
+    config.compile.tiered = tiered;
     Ok(Runtime::new(config)?)
 }
 
@@ -735,20 +750,47 @@ async fn bench_start(scratch: &Path) -> Result<()> {
     ];
     let mut cold: Vec<Vec<Duration>> = vec![Vec::new(); cold_cases.len()];
     let mut disk: Vec<Vec<Duration>> = vec![Vec::new(); cold_cases.len()];
+    // Tiered vs Cranelift only (`[compile] tiered`), cold, for the first and last case:
+    // first instruction, and (tiered) until Cranelift's code is ready in the background.
+    let tier_cases = [0, cold_cases.len() - 1];
+    let mut winch_first: Vec<Vec<Duration>> = vec![Vec::new(); tier_cases.len()];
+    let mut cranelift_ready: Vec<Vec<Duration>> = vec![Vec::new(); tier_cases.len()];
+    let mut cranelift_only: Vec<Vec<Duration>> = vec![Vec::new(); tier_cases.len()];
     let mut new_fresh: Vec<Duration> = Vec::new();
     let mut new_existing: Vec<Duration> = Vec::new();
     let mut k = 0;
     for _ in 0..COLD_SAMPLES {
+        for (j, &i) in tier_cases.iter().enumerate() {
+            let def = &cold_cases[i].1;
+            for tiered in [true, false] {
+                k += 1;
+                let dir = scratch.join(format!("cold-{k}"));
+                let rt = runtime_cold(&dir, tiered)?;
+                let t = Instant::now();
+                let first = start_sample(&rt, def).await?;
+                // Leftover background compiles would slow the next sample down.
+                rt.wait_for_background_compiles();
+                if tiered {
+                    winch_first[j].push(first);
+                    cranelift_ready[j].push(t.elapsed());
+                } else {
+                    cranelift_only[j].push(first);
+                }
+                drop(rt);
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
         for (i, (_, def)) in cold_cases.iter().enumerate() {
             k += 1;
             let dir = scratch.join(format!("cold-{k}"));
             let t = Instant::now();
-            let rt = runtime_in(&dir, true)?;
+            let rt = runtime_cold(&dir, true)?;
             new_fresh.push(t.elapsed());
             cold[i].push(start_sample(&rt, def).await?);
+            rt.wait_for_background_compiles();
             drop(rt);
             let t = Instant::now();
-            let rt = runtime_in(&dir, true)?;
+            let rt = runtime_cold(&dir, true)?;
             new_existing.push(t.elapsed());
             disk[i].push(start_sample(&rt, def).await?);
             drop(rt);
@@ -759,7 +801,7 @@ async fn bench_start(scratch: &Path) -> Result<()> {
     // Warm: one Runtime, components already prepared in memory; 1/2/10 interleaved. The
     // same again with the data dir on tmpfs (/dev/shm), which shows what creating and
     // removing each task's directories on the real disk costs.
-    let on_disk = runtime_in(&scratch.join("warm"), true)?;
+    let on_disk = runtime_cold(&scratch.join("warm"), true)?;
     let shm = Path::new("/dev/shm");
     let shm_dir = if shm.is_dir() {
         Some(
@@ -771,7 +813,7 @@ async fn bench_start(scratch: &Path) -> Result<()> {
         None
     };
     let on_tmpfs = match &shm_dir {
-        Some(d) => Some(runtime_in(d.path(), true)?),
+        Some(d) => Some(runtime_cold(d.path(), true)?),
         None => None,
     };
     let mut warm_cases: Vec<(String, &Runtime, TaskDefinition)> = Vec::new();
@@ -817,14 +859,42 @@ async fn bench_start(scratch: &Path) -> Result<()> {
         );
     };
     for (i, (name, _)) in cold_cases.iter().enumerate() {
-        row(name, "cold: compile (new data dir + Runtime)", &cold[i]);
+        row(
+            name,
+            "cold: compile (new data dir + Runtime), tiered",
+            &cold[i],
+        );
     }
     for (i, (name, _)) in cold_cases.iter().enumerate() {
         row(name, "disk cache (new Runtime, artifact on disk)", &disk[i]);
     }
+    for (j, &i) in tier_cases.iter().enumerate() {
+        let name = &cold_cases[i].0;
+        row(
+            name,
+            "cold, tiered: first instruction on Winch",
+            &winch_first[j],
+        );
+        row(
+            name,
+            "cold, tiered: start → Cranelift's code ready (background)",
+            &cranelift_ready[j],
+        );
+        row(
+            name,
+            "cold, Cranelift only (`tiered = false`)",
+            &cranelift_only[j],
+        );
+    }
     for (i, (name, _, _)) in warm_cases.iter().enumerate() {
         row(name, "warm (same Runtime)", &warm[i]);
     }
+    // The warm Runtimes go first: each pool reserves ~47 TiB of address space (sized from
+    // the machine's memory), and a third one beside them does not fit in x86-64's 128 TiB.
+    let warm_names: Vec<String> = warm_cases.iter().map(|(n, _, _)| n.clone()).collect();
+    drop(warm_cases);
+    drop(on_disk);
+    drop(on_tmpfs);
     // Runtime::new itself (not in the rows above, but in every `wasmgate run`): default
     // config vs the pooling allocator off vs fuel off, interleaved, on fresh data dirs.
     let mut no_pool = Vec::new();
@@ -872,7 +942,7 @@ async fn bench_start(scratch: &Path) -> Result<()> {
         "| task | start_task → PENDING (validate, plan, spawn, create storage) | → ACTIVATING (load images) | → all RUNNING (stores, instantiate) | total |"
     );
     println!("|---|---|---|---|---|");
-    for (i, (name, _, _)) in warm_cases.iter().enumerate() {
+    for (i, name) in warm_names.iter().enumerate() {
         let p: Vec<Duration> = phases[i].iter().map(|p| p.pending).collect();
         let a: Vec<Duration> = phases[i]
             .iter()

@@ -30,6 +30,8 @@ pub struct HostConfig {
     /// directory `serve` started in. `run` and `validate` use the definition file's folder.
     pub image_root: Option<PathBuf>,
     pub fuel: FuelConfig,
+    /// How components become machine code (`[compile]`).
+    pub compile: CompileConfig,
     pub cpu: CpuConfig,
     pub storage: StorageConfig,
     pub pool: PoolConfig,
@@ -427,6 +429,23 @@ impl Default for FuelConfig {
     }
 }
 
+/// `[compile]`: how a component becomes machine code.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompileConfig {
+    /// Tiered compilation: a component with no compiled artifact yet starts on Winch,
+    /// wasmtime's baseline compiler (compiles in a fraction of the time, runs slower code),
+    /// while Cranelift compiles it in the background; new instances use Cranelift's
+    /// artifact once it is ready. Off: every cold start waits for Cranelift.
+    pub tiered: bool,
+}
+
+impl Default for CompileConfig {
+    fn default() -> Self {
+        Self { tiered: true }
+    }
+}
+
 /// CPU shares are enforced by time: each container gets `units/1024` of every period.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -813,6 +832,9 @@ pub struct LbConfig {
     /// A connection over which nothing moved either way for this long is closed, even
     /// mid-request (like ALB's idle timeout).
     pub idle_timeout_seconds: u64,
+    /// A target that is an HTTP container of this host gets its requests handed over
+    /// in-process (no loopback connection); `false` sends them over TCP like any target.
+    pub in_process: bool,
 }
 
 impl Default for LbConfig {
@@ -823,6 +845,7 @@ impl Default for LbConfig {
             max_connections: 512,
             header_read_timeout_seconds: 10,
             idle_timeout_seconds: 60,
+            in_process: true,
         }
     }
 }

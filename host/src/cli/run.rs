@@ -273,6 +273,10 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let _ = printer.await;
+        // Tiered: Cranelift may still be compiling in the background. Its artifact is what
+        // the next run loads from disk, so it is finished rather than thrown away.
+        let waiting = runtime.clone();
+        let _ = tokio::task::spawn_blocking(move || waiting.wait_for_background_compiles()).await;
         let json = serde_json::to_string_pretty(&final_state)?;
         if args.json {
             println!("{json}");

@@ -27,6 +27,8 @@ pub(crate) struct LiveTask {
 #[derive(Default)]
 struct Written {
     version: u64,
+    /// Whether the last write was durable (a progress write may not be yet).
+    durable: bool,
     /// The last shape written, with version 0 (to tell whether anything changed).
     unversioned: Option<Value>,
     current: Value,
@@ -66,14 +68,32 @@ impl LiveTask {
     }
 }
 
+/// How durable a write of a task must be when `persist` returns.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Durability {
+    /// About to be answered to a caller (RunTask, StopTask) or final (STOPPED): on disk.
+    Acknowledged,
+    /// A transition the watcher saw and nobody was told of: visible to readers at once,
+    /// durable with the next acknowledged write (see `StateStore::put_task_progress`).
+    Progress,
+}
+
 /// Writes the task's current shape to the store if it changed since the last write
-/// (bumping `version`); returns the shape as written.
-pub async fn persist(core: &Core, task: &LiveTask) -> Result<Value> {
+/// (bumping `version`), or if it is the same but must now be durable; returns the shape
+/// as written.
+pub async fn persist(core: &Core, task: &LiveTask, durability: Durability) -> Result<Value> {
     let mut written = task.writer.lock().await;
     let snap = task.handle.snapshot();
     let stop = task.stop_request();
     let unversioned = shape::task_json(&core.arns, &task.meta, &snap, stop.as_ref(), 0);
+    let acknowledged = durability == Durability::Acknowledged;
     if written.unversioned.as_ref() == Some(&unversioned) {
+        if acknowledged && !written.durable {
+            // Written by the watcher without an fsync: write it again, durably.
+            let record = shape::record(&task.meta, &snap, written.current.clone());
+            core.db(move |s| s.put_task(&record)).await?;
+            written.durable = true;
+        }
         return Ok(written.current.clone());
     }
     let version = written.version + 1;
@@ -82,7 +102,12 @@ pub async fn persist(core: &Core, task: &LiveTask) -> Result<Value> {
         o.insert("version".into(), json!(version));
     }
     let record = shape::record(&task.meta, &snap, current.clone());
-    core.db(move |s| s.put_task(&record)).await?;
+    if acknowledged {
+        core.db(move |s| s.put_task(&record)).await?;
+    } else {
+        core.db(move |s| s.put_task_progress(&record)).await?;
+    }
+    written.durable = acknowledged;
     written.version = version;
     written.unversioned = Some(unversioned);
     written.current = current.clone();
@@ -112,7 +137,7 @@ pub fn spawn_watcher(core: Arc<Core>, task: Arc<LiveTask>) {
                 log_stopped(&task);
                 break;
             }
-            if let Err(e) = persist(&core, &task).await {
+            if let Err(e) = persist(&core, &task, Durability::Progress).await {
                 tracing::warn!("cannot record task {}: {e}", task.meta.task_id);
             }
             if rx.changed().await.is_err() {
@@ -147,7 +172,7 @@ fn log_stopped(task: &LiveTask) {
 /// The STOPPED write must not be lost to a passing store error: it is retried.
 async fn persist_final(core: &Core, task: &LiveTask) {
     for attempt in 1..=5u32 {
-        match persist(core, task).await {
+        match persist(core, task, Durability::Acknowledged).await {
             Ok(_) => return,
             Err(e) => {
                 tracing::warn!(
@@ -161,7 +186,7 @@ async fn persist_final(core: &Core, task: &LiveTask) {
 }
 
 async fn record_lost(core: &Core, task: &LiveTask) {
-    let _ = persist(core, task).await;
+    let _ = persist(core, task, Durability::Progress).await;
     let id = task.meta.task_id.clone();
     let result = core
         .db(move |s| {

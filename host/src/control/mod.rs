@@ -181,7 +181,7 @@ impl EcsService {
                 crate::runtime::StopCode::TerminationNotice,
                 "Host shutting down".to_owned(),
             );
-            if let Err(e) = live::persist(&self.core, task).await {
+            if let Err(e) = live::persist(&self.core, task, live::Durability::Acknowledged).await {
                 tracing::warn!("cannot record the stop of task {}: {e}", task.meta.task_id);
             }
         }

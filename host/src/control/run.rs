@@ -360,7 +360,7 @@ impl EcsService {
             let task = Arc::new(LiveTask::new(meta, handle));
             self.core.live().insert(task_id.clone(), task.clone());
             live::spawn_watcher(self.core.clone(), task.clone());
-            live::persist(&self.core, &task).await?;
+            live::persist(&self.core, &task, live::Durability::Acknowledged).await?;
             outcome.task_ids.push(task_id);
         }
         Ok(outcome)

@@ -69,7 +69,7 @@ impl EcsService {
         let live = self.core.live().get(&task_ref.id).cloned();
         if let Some(task) = live.filter(|t| t.meta.cluster == cluster.name) {
             task.request_stop(StopCode::UserInitiated, reason);
-            let shape = live::persist(&self.core, &task).await?;
+            let shape = live::persist(&self.core, &task, live::Durability::Acknowledged).await?;
             return Ok(json!({ "task": shape }));
         }
         let id = task_ref.id.clone();

@@ -37,7 +37,7 @@ pub(super) fn spawn(
 
 async fn probe(t: &Target, hc: &super::HealthCheckInfo) -> bool {
     let check = async {
-        let status = proxy::health_get(&t.client, t.addr, &hc.path).await?;
+        let status = proxy::health_get(&t.pool, &hc.path).await?;
         Some(hc.matches(status))
     };
     matches!(

@@ -4,13 +4,17 @@
 //! - `LoadBalancer::from_config` checks `[lb]` (every error names its field);
 //!   `start` binds the listeners and starts the health checkers.
 //! - Listeners speak HTTP/1.1 and h2c (prior knowledge); requests go to the group's healthy
-//!   targets over HTTP/1.1 (a pooled client per target), round robin or least outstanding
+//!   targets over HTTP/1.1 (keep-alive connections pooled per target, `pool`), round robin or least outstanding
 //!   requests, with `X-Forwarded-For/-Proto/-Port` added and hop-by-hop headers removed.
 //! - No healthy target: `503` (`no healthy targets in target group <name>`). Like ALB the
 //!   group *fails open*: when every registered target is unhealthy, all of them get traffic.
 //!   Targets still in `Initial` get none.
 //! - A target that cannot be connected to (or drops a pooled connection before answering):
 //!   `502`; an idempotent request without a body is retried once on another target first.
+//! - A target that is an HTTP container of this host (the runtime registered it in
+//!   `util::inproc`) gets its requests handed over in-process: no loopback connection,
+//!   the same admission, instance and meters as a request on its port (`[lb] in_process`,
+//!   on by default; health checks still go over TCP to the port itself).
 //! - `deregister_target` drains: no new request from that moment, returns once the
 //!   in-flight ones finished or the deregistration delay passed.
 //! - Targets must really be served: `register_target` refuses, and every new connection
@@ -22,6 +26,7 @@
 pub(crate) mod conns;
 mod counters;
 mod health;
+mod pool;
 mod proxy;
 mod served;
 
@@ -175,11 +180,14 @@ pub(crate) struct TargetGroup {
     counters: Arc<counters::GroupCounters>,
     targets: Mutex<Vec<Arc<Target>>>,
     next: AtomicUsize,
+    /// `[lb] in_process`: hand requests to an HTTP container of this host without a socket.
+    in_process: bool,
 }
 
 pub(crate) struct Target {
     addr: SocketAddr,
-    client: proxy::Client,
+    /// Keep-alive connections to it (TCP targets and health checks).
+    pool: Arc<pool::Pool>,
     health: Mutex<HealthState>,
     outstanding: AtomicUsize,
     /// Woken whenever `outstanding` drops to 0 (draining waits for it).
@@ -212,6 +220,7 @@ impl LoadBalancer {
                 counters: Arc::default(),
                 targets: Mutex::new(Vec::new()),
                 next: AtomicUsize::new(0),
+                in_process: cfg.in_process,
             }));
         }
         let mut listeners: Vec<ListenerInfo> = Vec::new();
@@ -408,7 +417,7 @@ impl LoadBalancer {
             }
             let t = Arc::new(Target {
                 addr,
-                client: proxy::client(),
+                pool: pool::Pool::new(addr),
                 health: Mutex::new(HealthState::initial()),
                 outstanding: AtomicUsize::new(0),
                 idle: Notify::new(),

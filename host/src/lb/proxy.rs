@@ -5,41 +5,34 @@
 
 use super::TargetGroup;
 use super::conns::{ConnLimits, Conns};
-use super::served;
+use super::pool::Pool;
+use crate::util::inproc::{self, LocalBody, body_error};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
-use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
-use hyper_util::client::legacy;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub(super) type ProxyBody = BoxBody<Bytes, hyper::Error>;
-/// A pooled HTTP/1.1 client; each target has its own.
-pub(super) type Client = legacy::Client<ServedOnly, ProxyBody>;
+/// Bodies both ways: the listener's requests, the targets' answers (over TCP or in-process).
+pub(super) type ProxyBody = LocalBody;
 
 /// How long connections get to finish their requests once the load balancer stops.
 const GRACE: Duration = Duration::from_secs(5);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A health check reads at most this much of the target's body (the status decides; the
 /// rest is only read so the connection can be reused).
 pub(super) const HEALTH_BODY_MAX: usize = 4 * 1024;
 /// HTTP/1 read buffer per connection, either side (it also bounds a request's or a
 /// response's headers).
-const MAX_BUF: usize = 64 * 1024;
+pub(super) const MAX_BUF: usize = 64 * 1024;
 /// h2c: streams at once per client connection (ALB allows 128) and header block size.
 const MAX_H2_STREAMS: u32 = 128;
 const MAX_H2_HEADER_LIST: u32 = 64 * 1024;
@@ -56,55 +49,6 @@ const HOP_BY_HOP: [&str; 9] = [
     "proxy-authenticate",
     "proxy-authorization",
 ];
-
-/// The connector of every target client: it connects only to an address a socket listens
-/// on exactly (`served`), checked for each new connection, since the task may have
-/// stopped serving the port since it was registered.
-#[derive(Clone)]
-pub(super) struct ServedOnly(HttpConnector);
-
-/// A connection the load balancer refused to make.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct NotServed(String);
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-impl tower_service::Service<Uri> for ServedOnly {
-    type Response = <HttpConnector as tower_service::Service<Uri>>::Response;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.0.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, uri: Uri) -> Self::Future {
-        let mut inner = self.0.clone();
-        Box::pin(async move {
-            let addr = uri
-                .authority()
-                .and_then(|a| a.as_str().parse::<SocketAddr>().ok())
-                .ok_or_else(|| NotServed(format!("target {uri} is not an address and port")))?;
-            // A small read of /proc, but still a file read: off the async workers.
-            tokio::task::spawn_blocking(move || served::check(addr))
-                .await
-                .map_err(|e| NotServed(format!("checking target {addr}: {e}")))?
-                .map_err(NotServed)?;
-            inner.call(uri).await.map_err(Into::into)
-        })
-    }
-}
-
-pub(super) fn client() -> Client {
-    let mut conn = HttpConnector::new();
-    conn.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    conn.set_nodelay(true);
-    legacy::Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .http1_max_buf_size(MAX_BUF)
-        .build(ServedOnly(conn))
-}
 
 /// Accepts connections until `stop`, then lets open ones finish (bounded by `GRACE`).
 /// `limits` caps the open connections and closes stalled ones (`conns`).
@@ -164,7 +108,7 @@ pub(super) async fn serve(
                         let _ = &guard;
                         f
                     })
-                    .boxed()
+                    .boxed_unsync()
                 }))
             }
         });
@@ -221,11 +165,14 @@ async fn forward(
     {
         parts.headers.insert(header::HOST, v);
     }
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
+    // Targets get the origin form (`/path?query`), as from an HTTP/1.1 client.
+    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        let origin = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| http::uri::PathAndQuery::from_static("/"), Clone::clone);
+        parts.uri = Uri::from(origin);
+    }
     // Only a request that can be sent again as it was may be retried: no body.
     let retriable = is_idempotent(&parts.method) && body.is_end_stream();
     let mut body = Some(body);
@@ -249,22 +196,40 @@ async fn forward(
             return (resp, None);
         };
         let target = in_flight.target();
-        let Ok(uri) = Uri::try_from(format!("http://{}{}", target.addr, path)) else {
-            return (
-                text(StatusCode::BAD_REQUEST, "bad request target\n".into()),
-                None,
-            );
-        };
+        // The last attempt takes the request's parts; one that may be retried copies them.
         let out_body = match body.take() {
-            Some(b) if !retriable => b.boxed(),
+            Some(b) if !retriable => b.map_err(body_error).boxed_unsync(),
             _ => empty(),
         };
         let mut out = Request::new(out_body);
         *out.method_mut() = parts.method.clone();
-        *out.uri_mut() = uri;
-        *out.headers_mut() = parts.headers.clone();
+        if retriable && excluded.is_none() {
+            *out.uri_mut() = parts.uri.clone();
+            *out.headers_mut() = parts.headers.clone();
+        } else {
+            *out.uri_mut() = std::mem::take(&mut parts.uri);
+            *out.headers_mut() = std::mem::take(&mut parts.headers);
+        }
+        // An HTTP/1.0 client may send none; the target needs one.
+        if !out.headers().contains_key(header::HOST)
+            && let Ok(v) = HeaderValue::from_str(&target.addr.to_string())
+        {
+            out.headers_mut().insert(header::HOST, v);
+        }
         let sent = tokio::time::Instant::now();
-        match target.client.request(out).await {
+        let answer = match group
+            .in_process
+            .then(|| inproc::server(target.addr))
+            .flatten()
+        {
+            // An HTTP container of this host: handed over in-process, no socket.
+            Some(local) => local
+                .serve(out)
+                .await
+                .ok_or_else(|| "the target is stopping (it takes no new request)".to_owned()),
+            None => target.pool.request(out).await,
+        };
+        match answer {
             Ok(resp) => {
                 let took = sent.elapsed();
                 let (mut rparts, rbody) = resp.into_parts();
@@ -276,26 +241,26 @@ async fn forward(
                         let _ = &in_flight;
                         f
                     })
-                    .boxed();
+                    .boxed_unsync();
                 return (Response::from_parts(rparts, rbody), Some(took));
             }
-            // No response came: the connection could not be made, or a pooled one was
-            // closed by the target under us. Safe to send again only when idempotent.
+            // No response came: the connection could not be made, a pooled one was
+            // closed by the target under us, or the in-process target is stopping. Safe to
+            // send again only when idempotent.
             Err(e) if retriable && excluded.is_none() => {
                 tracing::warn!(target_group = group.name(), target = %target.addr,
-                    "no response from target, retrying elsewhere: {}", chain(&e));
+                    "no response from target, retrying elsewhere: {e}");
                 excluded = Some(target.addr);
             }
             Err(e) => {
                 tracing::warn!(target_group = group.name(), target = %target.addr,
-                    "target request failed: {}", chain(&e));
+                    "target request failed: {e}");
                 let resp = text(
                     StatusCode::BAD_GATEWAY,
                     format!(
-                        "bad gateway: target {} of target group {}: {}\n",
+                        "bad gateway: target {} of target group {}: {e}\n",
                         target.addr,
                         group.name(),
-                        chain(&e)
                     ),
                 );
                 return (resp, None);
@@ -307,13 +272,12 @@ async fn forward(
 /// GET `path` on `addr`; the status, or `None` when no response came. Reads at most
 /// [`HEALTH_BODY_MAX`] bytes of the body: a longer one (or one that never ends) is dropped
 /// with its connection instead of being read.
-pub(super) async fn health_get(client: &Client, addr: SocketAddr, path: &str) -> Option<u16> {
-    let uri = Uri::try_from(format!("http://{addr}{path}")).ok()?;
-    let req = Request::get(uri)
+pub(super) async fn health_get(pool: &Arc<Pool>, path: &str) -> Option<u16> {
+    let req = Request::get(path)
         .header(header::USER_AGENT, "ELB-HealthChecker/2.0")
         .body(empty())
         .ok()?;
-    let resp = client.request(req).await.ok()?;
+    let resp = pool.request(req).await.ok()?;
     let status = resp.status().as_u16();
     // Read a short body to its end so the connection can be reused.
     let mut body = resp.into_body();
@@ -364,11 +328,15 @@ fn add_forwarded(h: &mut HeaderMap, peer: SocketAddr, port: u16) {
 }
 
 fn empty() -> ProxyBody {
-    Empty::<Bytes>::new().map_err(|e| match e {}).boxed()
+    Empty::<Bytes>::new().map_err(|e| match e {}).boxed_unsync()
 }
 
 fn text(status: StatusCode, body: String) -> Response<ProxyBody> {
-    let mut r = Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
+    let mut r = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|e| match e {})
+            .boxed_unsync(),
+    );
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -377,14 +345,119 @@ fn text(status: StatusCode, body: String) -> Response<ProxyBody> {
     r
 }
 
-/// An error with its causes: the legacy client's own message says little.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
+#[cfg(test)]
+mod tests {
+    use super::super::{LoadBalancer, TargetHealth};
+    use super::*;
+    use crate::util::inproc::{LocalAnswer, LocalServer};
+    use std::time::Instant;
+
+    /// An in-process server that answers `local host=… xff=…`, or refuses (stopping).
+    struct Fake {
+        stopping: bool,
     }
-    s
+
+    impl LocalServer for Fake {
+        fn serve(&self, req: Request<ProxyBody>) -> LocalAnswer {
+            let h = |n: &str| {
+                req.headers()
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-")
+                    .to_owned()
+            };
+            let answer = format!(
+                "local {} host={} xff={}",
+                req.uri(),
+                h("host"),
+                h("x-forwarded-for")
+            );
+            let stopping = self.stopping;
+            Box::pin(async move { (!stopping).then(|| text(StatusCode::OK, answer)) })
+        }
+    }
+
+    /// A TCP target on 127.0.0.1 answering `tcp` (and its health checks).
+    async fn tcp_target() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(
+                    TokioIo::new(stream),
+                    service_fn(|_req| async {
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"tcp"))))
+                    }),
+                ));
+            }
+        });
+        addr
+    }
+
+    async fn lb_with(target: SocketAddr, in_process: bool) -> (LoadBalancer, SocketAddr) {
+        let cfg: crate::config::LbConfig = toml::from_str(&format!(
+            "in_process = {in_process}\n[[target_groups]]\nname = \"web\"\n\
+             health_check = {{ interval_seconds = 1, timeout_seconds = 1, healthy_threshold = 1 }}\n\
+             [[listeners]]\nport = 0\ntarget_group = \"web\"\n"
+        ))
+        .expect("config");
+        let lb = LoadBalancer::from_config(&cfg, "r", "1").expect("lb");
+        lb.start().await.expect("start");
+        lb.register_target("web", target).expect("register");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while lb.target_health("web") != vec![(target, TargetHealth::Healthy)] {
+            assert!(Instant::now() < deadline, "{:?}", lb.target_health("web"));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let listener = lb.listener_addrs()[0];
+        (lb, listener)
+    }
+
+    async fn get(listener: SocketAddr, path: &str) -> (u16, String) {
+        let stream = tokio::net::TcpStream::connect(listener)
+            .await
+            .expect("connect");
+        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(conn);
+        let req = Request::get(path)
+            .header(header::HOST, "lb.example")
+            .body(Empty::<Bytes>::new())
+            .expect("request");
+        let resp = send.send_request(req).await.expect("response");
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_target_served_in_process_gets_the_request_without_a_socket() {
+        let target = tcp_target().await;
+        let _local = inproc::serve(target, Arc::new(Fake { stopping: false }));
+        let (lb, listener) = lb_with(target, true).await;
+        let (status, body) = get(listener, "/a?b=1").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, "local /a?b=1 host=lb.example xff=127.0.0.1");
+        let totals = lb.readings()[0].totals;
+        assert_eq!((totals.requests, totals.target_2xx), (1, 1), "{totals:?}");
+        lb.shutdown().await;
+
+        // Switched off: the same target over TCP.
+        let (lb, listener) = lb_with(target, false).await;
+        assert_eq!(get(listener, "/a").await, (200, "tcp".to_owned()));
+        lb.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_in_process_target_that_is_stopping_is_a_502() {
+        let target = tcp_target().await;
+        let _local = inproc::serve(target, Arc::new(Fake { stopping: true }));
+        let (lb, listener) = lb_with(target, true).await;
+        let (status, body) = get(listener, "/").await;
+        assert_eq!(status, 502, "{body}");
+        // A GET is first retried elsewhere; there is no other target.
+        assert!(body.contains("no response from target"), "{body}");
+        lb.shutdown().await;
+    }
 }

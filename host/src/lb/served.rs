@@ -8,6 +8,9 @@
 //! not the task. So a target (and every new connection to it) needs a listening socket
 //! bound to exactly its address; the kernel's socket tables (`/proc/net/tcp`, `tcp6`) say
 //! which are, and the most specific bind is also the one the kernel delivers to.
+//!
+//! The runtime of this process records its exact binds (`util::inproc`): for a task of
+//! this host the check is a map lookup; the tables are read only for other listeners.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -16,6 +19,20 @@ const TCP_LISTEN: &str = "0A";
 
 /// Ok when something listens on exactly `addr`; the error says why the target is refused.
 pub(super) fn check(addr: SocketAddr) -> Result<(), String> {
+    if crate::util::inproc::is_listening(addr) {
+        return Ok(());
+    }
+    proc_check(addr)
+}
+
+/// Whether this process holds an exact listening bind on `addr` (its runtime's task
+/// listeners and HTTP servers record theirs): no file to read.
+pub(super) fn known(addr: SocketAddr) -> bool {
+    crate::util::inproc::is_listening(addr)
+}
+
+/// The kernel's socket tables, for a listener that is not this process's runtime's.
+pub(super) fn proc_check(addr: SocketAddr) -> Result<(), String> {
     let mut unreadable = None;
     for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
         match std::fs::read_to_string(path) {

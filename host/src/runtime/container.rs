@@ -23,13 +23,16 @@ pub async fn run(
     mut kill: watch::Receiver<Kill>,
     started: impl FnOnce(),
 ) -> Exit {
-    let pre = match &launch.prepared.entry {
+    // Cranelift's code if it is ready by now (tiered), else what the task loaded.
+    let pre = match launch.prepared.current() {
         Entry::Command(pre) => pre.clone(),
         Entry::Http(pre) => {
             let (pre, ports) = (pre.clone(), launch.ports.clone());
+            let upgrade = launch.prepared.upgrade.clone();
             return super::http::serve(
                 engine,
                 pre,
+                upgrade,
                 launch,
                 ports,
                 task_memory,
@@ -42,7 +45,7 @@ pub async fn run(
         }
     };
     let builder = StoreBuilder {
-        engine: &engine.engine,
+        engine: pre.engine(),
         fuel: engine.fuel,
         launch: &launch,
         quota: &quota,

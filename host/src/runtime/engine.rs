@@ -2,7 +2,8 @@
 //!
 //! Configured once at start-up from the host config: async (guests run on fibers), epoch
 //! interruption (CPU shares), optional fuel (the CPU meter), and the pooling allocator sized
-//! for many concurrent tasks. A background thread advances the epoch; each tick makes every
+//! for many concurrent tasks. With `[compile] tiered` there is a second engine, on Winch,
+//! that cold components start on until Cranelift's artifact is ready (see `artifacts`). A background thread advances the epoch; each tick makes every
 //! running guest yield to the executor, which is where CPU shares are enforced.
 //!
 //! The pool is shared by every task, so the engine also keeps the account of who may take
@@ -19,17 +20,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy};
 
 const MIB: u64 = 1 << 20;
 
-/// Engine, linker and the epoch ticker; cheap to share by `Arc`.
+/// Engines (one per compiler), their linkers and the epoch ticker.
 pub struct GuestEngine {
-    pub engine: Engine,
-    pub linker: Linker<GuestState>,
+    /// Cranelift, the optimising compiler: what every component ends up running on.
+    pub cranelift: Tier,
+    /// `[compile] tiered`: Winch, the baseline compiler a cold component starts on while
+    /// Cranelift compiles it in the background. None when off (or Winch is unavailable).
+    pub winch: Option<Tier>,
     pub fuel: bool,
-    /// Identifies the engine's code-generation settings, so cached artifacts never mismatch.
-    pub artifact_key: String,
     /// The pool's instances HTTP requests may take, host-wide and per task.
     pub http_shares: Arc<HttpShares>,
     /// `[http]`: limits every HTTP container is served with.
@@ -37,14 +39,67 @@ pub struct GuestEngine {
     ticker_stop: Arc<AtomicBool>,
 }
 
+/// One compiler's engine: artifacts and instances of one tier never mix with the other's
+/// (wasmtime refuses a Winch artifact in a Cranelift engine: different calling convention).
+#[derive(Clone)]
+pub struct Tier {
+    pub engine: Engine,
+    pub linker: Arc<Linker<GuestState>>,
+    /// Identifies the engine's code-generation settings (compiler included), so cached
+    /// artifacts never mismatch.
+    pub artifact_key: String,
+    /// "Cranelift" or "Winch", for log lines.
+    pub compiler: &'static str,
+}
+
 impl GuestEngine {
     pub fn new(config: &HostConfig) -> wasmtime::Result<Self> {
         config.pool.validate().map_err(wasmtime::Error::msg)?;
         config.http.validate().map_err(wasmtime::Error::msg)?;
+        let cranelift = Tier::new(config, Strategy::Cranelift)?;
+        let winch = if config.compile.tiered {
+            match Tier::new(config, Strategy::Winch) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!(
+                        "[compile] tiered: Winch is unavailable on this host ({e:#}); \
+                         components start on Cranelift"
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let mut engines = vec![cranelift.engine.clone()];
+        engines.extend(winch.as_ref().map(|t| t.engine.clone()));
+        spawn_ticker(
+            engines,
+            Duration::from_millis(config.cpu.tick_ms.max(1)),
+            ticker_stop.clone(),
+        );
+        Ok(Self {
+            cranelift,
+            winch,
+            fuel: config.fuel.enabled,
+            http_shares: Arc::new(HttpShares::new(&config.pool)),
+            http: config.http.clone(),
+            ticker_stop,
+        })
+    }
+}
+
+impl Tier {
+    fn new(config: &HostConfig, strategy: Strategy) -> wasmtime::Result<Self> {
+        let winch = matches!(strategy, Strategy::Winch);
         let mut c = Config::new();
+        c.strategy(strategy);
         c.epoch_interruption(true);
         c.consume_fuel(config.fuel.enabled);
-        if config.pool.enabled {
+        // Winch instances are the few made before Cranelift's artifact is ready: they are
+        // allocated on demand rather than doubling the pool's address-space reservation.
+        if config.pool.enabled && !winch {
             let p = &config.pool;
             let mut pool = PoolingAllocationConfig::default();
             pool.total_component_instances(p.total_component_instances)
@@ -69,24 +124,19 @@ impl GuestEngine {
         net::add_to_linker(&mut linker, GuestState::task_net)?;
         linker.allow_shadowing(false);
 
+        // The hash covers the compiler's flags and tunables (Winch's calling convention
+        // among them); the compiler's name is added so that no two tiers ever share a file.
         let mut h = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
+        if winch {
+            "winch".hash(&mut h);
+        }
         let artifact_key = format!("{:016x}", h.finish());
-
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_ticker(
-            engine.clone(),
-            Duration::from_millis(config.cpu.tick_ms.max(1)),
-            ticker_stop.clone(),
-        );
         Ok(Self {
             engine,
-            linker,
-            fuel: config.fuel.enabled,
+            linker: Arc::new(linker),
             artifact_key,
-            http_shares: Arc::new(HttpShares::new(&config.pool)),
-            http: config.http.clone(),
-            ticker_stop,
+            compiler: if winch { "Winch" } else { "Cranelift" },
         })
     }
 }
@@ -191,13 +241,15 @@ impl Drop for HttpSlot {
 
 /// A plain thread, not a tokio task: the tick must keep coming even when every executor
 /// thread is busy running guests.
-fn spawn_ticker(engine: Engine, tick: Duration, stop: Arc<AtomicBool>) {
+fn spawn_ticker(engines: Vec<Engine>, tick: Duration, stop: Arc<AtomicBool>) {
     let spawned = std::thread::Builder::new()
         .name("wasmgate-epoch".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(tick);
-                engine.increment_epoch();
+                for e in &engines {
+                    e.increment_epoch();
+                }
             }
         });
     if let Err(e) = spawned {

@@ -245,6 +245,16 @@ impl Runtime {
         self.shared.live.read_all()
     }
 
+    /// Blocks until no background (tiered) compile runs: their artifacts are on disk then.
+    pub fn wait_for_background_compiles(&self) {
+        self.shared.artifacts.wait_for_background();
+    }
+
+    /// Background (tiered) Cranelift compiles running now.
+    pub fn background_compiles(&self) -> usize {
+        self.shared.artifacts.background_compiles()
+    }
+
     /// Component loads answered from the compile cache (memory or disk) since start.
     pub fn compile_cache_hits(&self) -> u64 {
         self.shared.artifacts.hits()

@@ -164,8 +164,15 @@ pub trait StateStore: Send + Sync {
     fn list_families(&self, prefix: Option<&str>, status: Option<&str>) -> Result<Vec<String>>;
 
     // Tasks.
-    /// Inserts or replaces the task (keyed by `task_id`).
+    /// Inserts or replaces the task (keyed by `task_id`); durable when it returns.
     fn put_task(&self, task: &TaskRecord) -> Result<()>;
+    /// As [`put_task`](Self::put_task) for a change no caller has been told of yet (a
+    /// running task's own progress: PENDING, RUNNING, health): readers see it at once, but
+    /// a store may make it durable only with its next durable write. A power loss can lose
+    /// it; a crash of the process cannot (the SQLite store: `synchronous=NORMAL`).
+    fn put_task_progress(&self, task: &TaskRecord) -> Result<()> {
+        self.put_task(task)
+    }
     fn get_task(&self, task_id: &str) -> Result<Option<TaskRecord>>;
     /// Matching tasks, oldest first.
     fn list_tasks(&self, q: &TaskQuery) -> Result<Vec<TaskRecord>>;

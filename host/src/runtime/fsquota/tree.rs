@@ -396,13 +396,22 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
+    /// The (device, inode) of each directory a deep chain made: a descriptor whose path the
+    /// kernel cannot spell (past PATH_MAX) is ours only if it is one of these, since other
+    /// tests of the binary make PATH_MAX-deep trees of their own alongside.
+    type Deep = std::collections::HashSet<(u64, u64)>;
+
     /// `depth` nested directories named `d` below `root`, made through descriptors (their
     /// paths are far longer than PATH_MAX); a file `f` of `file_bytes` at the bottom.
-    fn deep_chain(root: &Path, depth: usize, file_bytes: usize) {
+    fn deep_chain(root: &Path, depth: usize, file_bytes: usize) -> Deep {
+        use std::os::unix::fs::MetadataExt;
+        let mut deep = Deep::new();
         let mut dir = open_root(root).expect("open root");
         for _ in 0..depth {
             rustix::fs::mkdirat(&dir, c"d", Mode::RWXU).expect("mkdirat");
             dir = open_dir(dir.as_fd(), c"d").expect("open d");
+            let st = rustix::fs::fstat(&dir).expect("fstat d");
+            deep.insert((st.st_dev, st.st_ino));
         }
         let f = rustix::fs::openat(
             &dir,
@@ -412,17 +421,26 @@ mod tests {
         )
         .expect("create f");
         rustix::io::write(&f, &vec![1u8; file_bytes]).expect("write f");
+        let m = std::fs::metadata(root).expect("stat root");
+        deep.insert((m.dev(), m.ino()));
+        deep
     }
 
-    /// This process's descriptors open on `dir` or below (other tests of the binary run
-    /// alongside and open their own). A link the kernel cannot spell (a path past
-    /// PATH_MAX: only ours are that deep) counts as ours.
-    fn open_fds(dir: &Path) -> usize {
+    /// This process's descriptors open on `dir` or below: by path, or, for a path the
+    /// kernel cannot spell, by being one of `deep` (the /proc link still stats its file).
+    /// A descriptor closed while counting is nobody's.
+    fn open_fds(dir: &Path, deep: &Deep) -> usize {
+        use std::os::unix::fs::MetadataExt;
         let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
             return 0;
         };
         fds.filter_map(Result::ok)
-            .filter(|fd| std::fs::read_link(fd.path()).map_or(true, |t| t.starts_with(dir)))
+            .filter(|fd| match std::fs::read_link(fd.path()) {
+                Ok(t) => t.starts_with(dir),
+                Err(_) => {
+                    std::fs::metadata(fd.path()).is_ok_and(|m| deep.contains(&(m.dev(), m.ino())))
+                }
+            })
             .count()
     }
 
@@ -442,20 +460,20 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("task");
         std::fs::create_dir(&root).expect("mkdir");
-        deep_chain(&root, 5_000, 10);
+        let deep = deep_chain(&root, 5_000, 10);
         // A sibling tree and a symlink out of the tree: the target must survive.
         std::fs::create_dir_all(root.join("a/b/c")).expect("mkdir");
         std::fs::write(root.join("a/b/c/x"), b"x").expect("write");
         let outside = dir.path().join("outside");
         std::fs::write(&outside, b"keep").expect("write");
         std::os::unix::fs::symlink(&outside, root.join("a/link")).expect("symlink");
-        let before = open_fds(dir.path());
+        let before = open_fds(dir.path(), &deep);
         let (removed, fds_during) = on_small_stack({
             let (root, top) = (root.clone(), dir.path().to_owned());
             move || {
                 // Count descriptors from inside the walk: the measure after each entry.
                 let r = remove_tree(&root);
-                (r, open_fds(&top))
+                (r, open_fds(&top, &deep))
             }
         });
         removed.expect("removed");
@@ -473,7 +491,7 @@ mod tests {
     /// visitor that counts the process's descriptors at each entry sees a bounded number.
     #[test]
     fn a_walk_holds_a_bounded_number_of_descriptors() {
-        struct Peak(usize, usize, PathBuf);
+        struct Peak(usize, usize, PathBuf, Deep);
         impl Visitor for Peak {
             fn entry(
                 &mut self,
@@ -484,15 +502,15 @@ mod tests {
             ) -> io::Result<Step> {
                 self.1 += 1;
                 if self.1.is_multiple_of(97) {
-                    self.0 = self.0.max(open_fds(&self.2));
+                    self.0 = self.0.max(open_fds(&self.2, &self.3));
                 }
                 Ok(if is_dir(s) { Step::Descend } else { Step::Next })
             }
         }
         let dir = tempfile::tempdir().expect("tempdir");
-        deep_chain(dir.path(), 2_000, 0);
-        let before = open_fds(dir.path());
-        let mut peak = Peak(0, 0, dir.path().to_owned());
+        let deep = deep_chain(dir.path(), 2_000, 0);
+        let before = open_fds(dir.path(), &deep);
+        let mut peak = Peak(0, 0, dir.path().to_owned(), deep);
         walk(open_root(dir.path()).expect("open"), &mut peak).expect("walk");
         assert_eq!(peak.1, 2_001, "every directory and the file visited");
         // `open_fds` itself holds one while counting.

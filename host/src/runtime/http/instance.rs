@@ -19,8 +19,8 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use wasmtime::PoolConcurrencyLimitError;
 use wasmtime_wasi_http::WasiHttpView;
-use wasmtime_wasi_http::p2::bindings::Proxy;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 /// What a request runs in.
@@ -28,6 +28,9 @@ struct Instance {
     metered: MeteredStore,
     /// The instantiated component of a reused store; `None`: instantiate it first.
     proxy: Option<Proxy>,
+    /// What a fresh store instantiates: made on the same engine as the store (Winch's or,
+    /// once tiered compilation has finished, Cranelift's).
+    pre: ProxyPre<GuestState>,
     /// Requests this instance has served before.
     served: u64,
     slot: HttpSlot,
@@ -200,6 +203,7 @@ impl HttpService {
         let Instance {
             mut metered,
             proxy,
+            pre,
             served,
             slot,
         } = instance;
@@ -223,7 +227,6 @@ impl HttpService {
         };
 
         let svc = self.clone();
-        let pre = self.pre.clone();
         let what2 = what.clone();
         let run = async move {
             let what = what2;
@@ -316,6 +319,7 @@ impl HttpService {
                 Ok(()) => Ok(Instance {
                     metered,
                     proxy: Some(idle.proxy),
+                    pre: self.pre.clone(),
                     served: idle.served,
                     slot: idle.slot,
                 }),
@@ -326,13 +330,15 @@ impl HttpService {
             };
         }
         let slot = self.admission.slot().map_err(Failure::Busy)?;
-        let metered = self.new_store().map_err(|e| Failure::Start {
+        let pre = self.request_pre();
+        let metered = self.new_store(&pre).map_err(|e| Failure::Start {
             oom: false,
             message: format!("{e:#}"),
         })?;
         Ok(Instance {
             metered,
             proxy: None,
+            pre,
             served: 0,
             slot,
         })
@@ -359,9 +365,9 @@ impl HttpService {
 
     /// A fresh store for one request: its memory is charged to the container's shared
     /// limit and the task's budget, its fuel to the container's meter.
-    fn new_store(&self) -> anyhow::Result<MeteredStore> {
+    fn new_store(&self, pre: &ProxyPre<GuestState>) -> anyhow::Result<MeteredStore> {
         let builder = StoreBuilder {
-            engine: &self.engine,
+            engine: pre.engine(),
             fuel: self.fuel,
             launch: &self.launch,
             quota: &self.quota,

@@ -28,9 +28,11 @@
 //! - `instance`: one request in one instance (fresh, or reused when the container opts in).
 //! - `reuse`: the `wasmgate.instance-reuse` label and a container's idle instances.
 //! - `outgoing`: the hooks: sibling routing and egress.
+//! - `local`: the in-process entry the load balancer of this process calls.
 
 mod admission;
 mod instance;
+mod local;
 mod outgoing;
 mod reuse;
 mod server;
@@ -51,7 +53,6 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{Notify, watch};
-use wasmtime::Engine;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::guest_state::GuestState;
@@ -122,8 +123,11 @@ impl TaskHttp {
 /// One HTTP container while it serves: everything a request instance is made from.
 pub(super) struct HttpService {
     pub(super) launch: Launch,
+    /// The component as the container started on it...
     pub(super) pre: ProxyPre<GuestState>,
-    pub(super) engine: Engine,
+    /// ...and, on a Winch start (tiered), where Cranelift's arrives: each request's
+    /// instance takes the best there is when it starts.
+    pub(super) upgrade: Option<super::artifacts::Upgrade>,
     pub(super) fuel: bool,
     pub(super) ports: Vec<u16>,
     pub(super) task_memory: Arc<TaskMemory>,
@@ -165,6 +169,14 @@ impl HttpService {
                 _ = ended.wait_for(|&e| e) => None,
             }
         })
+    }
+
+    /// What a new request instance is made from: Cranelift's code once it is ready.
+    pub(super) fn request_pre(&self) -> ProxyPre<GuestState> {
+        match self.upgrade.as_ref().and_then(|u| u.get()) {
+            Some(super::artifacts::Entry::Http(pre)) => pre.clone(),
+            _ => self.pre.clone(),
+        }
     }
 
     fn set_fatal(&self, reason: String) {

@@ -15,6 +15,7 @@
 use super::admission::{Admission, RefusalLog};
 use super::reuse::IDLE_TIMEOUT;
 use super::{HttpService, InFlight};
+use crate::runtime::artifacts::Upgrade;
 use crate::runtime::cpu::CpuBucket;
 use crate::runtime::engine::GuestEngine;
 use crate::runtime::exit::Exit;
@@ -43,6 +44,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 pub(in crate::runtime) async fn serve(
     engine: &GuestEngine,
     pre: ProxyPre<GuestState>,
+    upgrade: Option<Upgrade>,
     launch: Launch,
     ports: Vec<u16>,
     task_memory: Arc<TaskMemory>,
@@ -74,9 +76,9 @@ pub(in crate::runtime) async fn serve(
     let svc = Arc::new(HttpService {
         memory: TaskMemory::new(launch.memory_limit_bytes.unwrap_or(u64::MAX)),
         cpu: CpuBucket::new(launch.share),
-        engine: engine.engine.clone(),
         fuel: engine.fuel,
         pre,
+        upgrade,
         ports,
         task_memory,
         quota,
@@ -96,6 +98,15 @@ pub(in crate::runtime) async fn serve(
     task_http.register(&svc);
     // However this ends, siblings stop routing here (and the task ↔ service cycle is broken).
     let _registered = Deregister(&svc);
+    // The load balancer of this process hands requests over in-process while the ports listen.
+    let local: Vec<_> = svc
+        .ports
+        .iter()
+        .map(|&p| {
+            let addr = SocketAddr::new(task_http.address(), p);
+            crate::util::inproc::serve(addr, Arc::new(super::local::Local(svc.clone())))
+        })
+        .collect();
     started();
 
     let graceful = GracefulShutdown::new();
@@ -131,6 +142,7 @@ pub(in crate::runtime) async fn serve(
         }
     };
     drop(listeners);
+    drop(local);
     svc.idle.clear();
 
     let exit = match stopped {
@@ -269,7 +281,7 @@ fn connection(
 /// A request body that fails with `ConnectionReadTimeout` once its reader waited `timeout`
 /// for the next frame (a client that stops sending must not hold an instance forever).
 /// The clock runs only while someone waits: a guest that reads late is not cut.
-struct TimedBody<B> {
+pub(super) struct TimedBody<B> {
     inner: B,
     timeout: Duration,
     wait: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -277,7 +289,7 @@ struct TimedBody<B> {
 }
 
 impl<B> TimedBody<B> {
-    fn new(inner: B, timeout: Duration) -> Self {
+    pub(super) fn new(inner: B, timeout: Duration) -> Self {
         Self {
             inner,
             timeout,

@@ -109,6 +109,8 @@ impl HostTcpSocket for TaskNetView<'_> {
             if local.ip() == IpAddr::V4(self.net.task.address()) {
                 let guard = self.net.task.open_port(Proto::Tcp, local.port());
                 self.net.held.insert(rep.rep(), guard);
+                let exact = crate::util::inproc::listening(local);
+                self.net.listening.insert(rep.rep(), exact);
             }
         }
         Ok(())

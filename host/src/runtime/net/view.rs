@@ -23,6 +23,9 @@ pub struct ContainerNet {
     pub(super) budget: Arc<ContainerBudget>,
     /// Ports of the task address this container's sockets hold open.
     pub(super) held: HashMap<u32, PortGuard>,
+    /// Listening TCP sockets on the task address, as this process's record of exact binds
+    /// (the load balancer's check that a target is served, without reading /proc).
+    pub(super) listening: HashMap<u32, crate::util::inproc::Listening>,
     /// The descriptor each open socket counts against the container and the host.
     pub(super) sockets: HashMap<u32, Descriptor>,
     /// Lookups whose answers were not read to the end yet.
@@ -37,6 +40,7 @@ impl ContainerNet {
             name,
             budget,
             held: HashMap::new(),
+            listening: HashMap::new(),
             sockets: HashMap::new(),
             lookups: HashMap::new(),
         }
@@ -57,6 +61,7 @@ impl ContainerNet {
     /// Forgets a dropped socket: its descriptor and any port it held.
     pub(super) fn socket_dropped(&mut self, rep: u32) {
         self.held.remove(&rep);
+        self.listening.remove(&rep);
         self.sockets.remove(&rep);
     }
 }

@@ -116,9 +116,10 @@ impl Driver {
                         .map_err(|e| fail(i, e.to_string()))?;
                     if prepared.compiled {
                         self.notice(format!(
-                            "compiled {} ({}) in {} ms ({} compiling at once)",
+                            "compiled {} ({}) with {} in {} ms ({} compiling at once)",
                             plan.def.image,
                             &prepared.digest[..12],
+                            prepared.compiler,
                             started.elapsed().as_millis(),
                             prepared.compiles_at_once
                         ));

@@ -4,7 +4,9 @@
 //! statements each, so contention is negligible next to the fsync every commit pays
 //! anyway, and a single connection keeps a caller's read-after-write trivially consistent.
 //! Durability comes from `synchronous=FULL` (see [`schema::configure`]): when a write
-//! method returns, the change is in the fsynced WAL.
+//! method returns, the change is in the fsynced WAL. The one exception is
+//! `put_task_progress` (a task's own transitions, acknowledged to nobody), committed
+//! without the fsync and made durable by the next FULL commit (see [`schema::relaxed`]).
 
 mod clusters;
 mod documents;
@@ -141,6 +143,11 @@ impl StateStore for SqliteStateStore {
 
     fn put_task(&self, task: &TaskRecord) -> Result<()> {
         tasks::put(&self.conn(), task)
+    }
+
+    fn put_task_progress(&self, task: &TaskRecord) -> Result<()> {
+        let conn = self.conn();
+        schema::relaxed(&conn, || tasks::put(&conn, task))
     }
 
     fn get_task(&self, task_id: &str) -> Result<Option<TaskRecord>> {

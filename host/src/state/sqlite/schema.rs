@@ -138,6 +138,30 @@ pub(super) fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Runs `write` as a commit without an fsync (`synchronous=NORMAL`), then puts the
+/// connection back to FULL.
+///
+/// Why that is safe for what it is used for (a task's progress after RunTask answered): in
+/// WAL mode a NORMAL commit is appended to the log like any other, only not fsynced; the
+/// next FULL commit fsyncs the log and with it every frame before it, so the order of
+/// writes is kept and nothing acknowledged is ever behind a lost one. A crash of the
+/// process loses nothing (the frames are in the OS's page cache); only a power loss can
+/// lose the relaxed commits since the last FULL one. What those are: transitions nobody was
+/// answered with (PENDING, ACTIVATING, RUNNING, health), of a task that the same power loss
+/// stopped anyway; recovery marks it STOPPED from the last durable record (RunTask's
+/// PROVISIONING at least, which was FULL). The writes that are acknowledged stay FULL:
+/// RunTask's and StopTask's answers, and the STOPPED record (exit codes, reasons).
+pub(super) fn relaxed<T>(conn: &Connection, write: impl FnOnce() -> Result<T>) -> Result<T> {
+    let err = map_err("pragma");
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(&err)?;
+    let result = write();
+    // Checked, not ignored: a connection left relaxed would weaken every later write.
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(&err)?;
+    result
+}
+
 /// Brings the schema to [`latest_version`], one transaction per migration. The version is
 /// read inside each IMMEDIATE transaction, so two processes opening the same fresh file
 /// cannot both apply a migration.

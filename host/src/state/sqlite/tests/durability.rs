@@ -141,3 +141,26 @@ fn sigkill_child(db: &Path) {
         out.flush().unwrap();
     }
 }
+
+/// A task's progress is written without an fsync, visible at once, and leaves the
+/// connection fsyncing every other write (the next acknowledged one makes it durable too).
+#[test]
+fn progress_writes_are_visible_at_once_and_leave_the_connection_at_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let s = SqliteStateStore::open(&path).unwrap();
+    let mut t = task("t1", "default", 1);
+    s.put_task(&t).unwrap();
+    t.last_status = "RUNNING".into();
+    s.put_task_progress(&t).unwrap();
+    assert_eq!(s.get_task("t1").unwrap(), Some(t.clone()));
+    let synchronous: i64 = s
+        .conn()
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .unwrap();
+    assert_eq!(synchronous, 2, "FULL again after a progress write");
+    drop(s);
+    // Not lost by closing the store (nor by a crash of the process: the WAL is written).
+    let s = SqliteStateStore::open(&path).unwrap();
+    assert_eq!(s.get_task("t1").unwrap(), Some(t));
+}

@@ -175,6 +175,9 @@ fn every_documented_field_is_there_over_wasi_http_and_wasi_sockets() {
     let def = reader_task(
         "md-fields",
         &[
+            // The reader runs as soon as it is instantiated; the task is RUNNING once its
+            // side container is too.
+            "await:RUNNING",
             "env",
             "get:",
             "get:/task",
@@ -200,6 +203,8 @@ fn every_documented_field_is_there_over_wasi_http_and_wasi_sockets() {
     let lines = run.lines_of("reader");
     let debug = run.debug();
     let r = results(&lines);
+    let awaited = ok_body(&r, "await:RUNNING", &debug);
+    assert_eq!(awaited["KnownStatus"], "RUNNING", "{awaited:#}");
 
     // The variables, as ECS sets them.
     let env: HashMap<&str, &str> = lines
@@ -310,6 +315,9 @@ fn stats_are_live_and_grow_while_a_container_spins() {
         ],
         vec![],
     );
+    // A fuel budget makes the container count fuel (by default only such containers do).
+    let mut def = def;
+    def["containerDefinitions"][0]["dockerLabels"]["wasmgate.fuel-budget"] = json!("1000000000000");
     let run = host.run(&def, &[]);
     assert_eq!(run.code, Some(0), "{}", run.debug());
     let debug = run.debug();

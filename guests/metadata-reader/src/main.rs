@@ -12,6 +12,8 @@
 //!   with the task's token, without one, with a wrong one; `tcp-creds` over TCP;
 //! - `url:<url>`: wasi:http GET of any URL; `tcpurl:<url>` the same over TCP;
 //! - `spin:<ms>`: compute for that long; `sleep:<ms>`: sleep;
+//! - `await:<status>`: GET `/task` until its `KnownStatus` is that (a container runs before
+//!   its task is RUNNING: the task waits for its other containers), at most 60 s;
 //! - `env`: print `ENV <name>=<value>` for the endpoint variables; `envrev:<name>` prints
 //!   any one variable (a container secret, say) reversed, so that a test can check the
 //!   guest saw the value while the value itself appears in no output or log;
@@ -28,6 +30,20 @@ const VARS: &[&str] = &[
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
 ];
+
+/// GETs the task document until its `KnownStatus` is `status`; the last answer either way.
+fn await_status(v4: &str, status: &str) -> Result<(u16, String), String> {
+    let want = format!("\"KnownStatus\":\"{status}\"");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = http(&format!("{v4}/task"), None);
+        let done = matches!(&answer, Ok((200, body)) if body.contains(&want));
+        if done || Instant::now() > deadline {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 fn main() {
     let v4 = std::env::var("ECS_CONTAINER_METADATA_URI_V4").unwrap_or_default();
@@ -54,6 +70,7 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(arg.parse().unwrap_or(100)));
                 continue;
             }
+            "await" => await_status(&v4, arg),
             "envrev" => {
                 let value = std::env::var(arg).unwrap_or_default();
                 println!("ENV {arg}={}", value.chars().rev().collect::<String>());

@@ -64,6 +64,7 @@ fn tasks_at(s: u64) -> Vec<LiveTask> {
                 cpu_time_ns: s * 200_000_000,
                 throttled_ns: s * 50_000_000,
                 fuel_consumed: s * 1_000_000,
+                counts_fuel: true,
                 memory_bytes: 8 << 20,
                 memory_peak_bytes: 16 << 20,
                 memory_limit_bytes: 512 << 20,

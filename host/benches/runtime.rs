@@ -19,7 +19,7 @@
 //! (default /tmp); a few rows put the data dir on tmpfs (/dev/shm) on purpose.
 //! `WASMGATE_BENCH_IDLE_ROUNDS=n` repeats the 1,000-idle-task round n times (default 3).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{Semaphore, broadcast};
-use wasmgate::config::HostConfig;
+use wasmgate::config::{FuelMeter, HostConfig};
 use wasmgate::runtime::{
     ContainerStatus, Runtime, StopCode, TaskEvent, TaskHandle, TaskSnapshot, TaskSpec, TaskStatus,
 };
@@ -1144,10 +1144,27 @@ async fn batch(rt: &Runtime, def: &TaskDefinition) -> Result<(Duration, Stats, u
 
 const FUEL_ROUNDS: usize = 9;
 
+/// `[fuel]` as each column of the fuel table sets it.
+fn runtime_fueled(data_dir: &Path, enabled: bool, meter: FuelMeter) -> Result<Runtime> {
+    let mut config = HostConfig {
+        data_dir: Some(data_dir.to_owned()),
+        ..Default::default()
+    };
+    config.fuel.enabled = enabled;
+    config.fuel.meter = meter;
+    Ok(Runtime::new(config)?)
+}
+
 async fn bench_fuel(scratch: &Path) -> Result<()> {
     println!("\n## Fuel metering cost\n");
-    let on = runtime_in(&scratch.join("fuel-on"), true)?;
-    let off = runtime_in(&scratch.join("fuel-off"), false)?;
+    // Columns: fuel off entirely; the default (`meter = "budgeted"`: these tasks have no
+    // budget, so they run uninstrumented code, CPU time still metered); every container
+    // counting fuel (`meter = "all"`, the old default).
+    let runtimes = [
+        runtime_fueled(&scratch.join("fuel-off"), false, FuelMeter::Budgeted)?,
+        runtime_fueled(&scratch.join("fuel-default"), true, FuelMeter::Budgeted)?,
+        runtime_fueled(&scratch.join("fuel-all"), true, FuelMeter::All)?,
+    ];
 
     // A: the batch example scaled up: producer formats 1..=3,000,000 into a 21 MB file on a
     // shared volume, consumer (dependsOn COMPLETE) reads and parses it. Guest CPU-bound
@@ -1180,31 +1197,30 @@ async fn bench_fuel(scratch: &Path) -> Result<()> {
         ("flood 500,000 lines, no log sink", flood),
     ];
 
-    // Warm-up (compile both engines' artifacts), then interleave on/off per round.
+    // Warm-up (compile every engine's artifacts), then interleave the columns per round.
     for (_, def) in &cases {
-        for rt in [&on, &off] {
+        for rt in &runtimes {
             run_to_end(rt, def.clone()).await?;
         }
     }
-    let mut times: Vec<[Vec<Duration>; 2]> = vec![[Vec::new(), Vec::new()]; cases.len()];
+    let mut times: Vec<[Vec<Duration>; 3]> = vec![Default::default(); cases.len()];
+    let mut cpu: Vec<[Vec<Duration>; 3]> = vec![Default::default(); cases.len()];
     let mut fuel_used: Vec<u64> = vec![0; cases.len()];
     for round in 0..FUEL_ROUNDS {
         for (i, (_, def)) in cases.iter().enumerate() {
-            // Alternate which goes first, so neither always runs on a warmer cache.
-            let order: [(usize, &Runtime); 2] = if round % 2 == 0 {
-                [(0, &on), (1, &off)]
-            } else {
-                [(1, &off), (0, &on)]
-            };
-            for (slot, rt) in order {
+            // Rotate which goes first, so none always runs on a warmer cache.
+            for k in 0..3 {
+                let slot = (round + k) % 3;
                 let t0 = Instant::now();
-                let mut h = rt.start_task(spec(def.clone()))?;
+                let mut h = runtimes[slot].start_task(spec(def.clone()))?;
                 let end = h.wait().await;
                 times[i][slot].push(t0.elapsed());
                 if end.containers.iter().any(|c| c.exit_code != Some(0)) {
                     bail!("fuel bench task failed: {:?}", end.containers);
                 }
-                if slot == 0 {
+                let cpu_ms: u64 = end.containers.iter().map(|c| c.cpu_time_ms).sum();
+                cpu[i][slot].push(Duration::from_millis(cpu_ms));
+                if slot == 2 {
                     fuel_used[i] = end.containers.iter().filter_map(|c| c.fuel_consumed).sum();
                 }
             }
@@ -1212,31 +1228,95 @@ async fn bench_fuel(scratch: &Path) -> Result<()> {
     }
 
     println!(
-        "Two Runtimes (fuel on / off), same host config otherwise; {FUEL_ROUNDS} interleaved rounds after a warm-up; wall time start_task → STOPPED.\n"
+        "Three Runtimes, same host config but `[fuel]`; {FUEL_ROUNDS} rounds after a warm-up, order rotated; wall time start_task → STOPPED, and the tasks' CPU time as the CPU meter counted it (every column meters CPU time).\n"
     );
     println!(
-        "| workload | fuel off median ms | fuel on median ms | ratio on/off (median) | per-round ratios min–max | fuel consumed | fuel/s |"
+        "| workload | fuel off ms | default (`meter = \"budgeted\"`, no budget) ms | ratio default/off | `meter = \"all\"` ms | ratio all/off | CPU-meter ms off / default / all | fuel consumed | fuel/s |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (i, (name, _)) in cases.iter().enumerate() {
-        let (t_on, t_off) = (median(&times[i][0]), median(&times[i][1]));
-        let mut ratios: Vec<f64> = times[i][0]
-            .iter()
-            .zip(&times[i][1])
-            .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
-            .collect();
-        ratios.sort_by(f64::total_cmp);
+        let [off, dflt, all] = [0, 1, 2].map(|k| median(&times[i][k]));
+        let [c_off, c_dflt, c_all] = [0, 1, 2].map(|k| median(&cpu[i][k]));
         println!(
-            "| {name} | {} | {} | **{:.2}** | {:.2}–{:.2} | {:.2e} | {:.2e} |",
-            ms(t_off),
-            ms(t_on),
-            t_on.as_secs_f64() / t_off.as_secs_f64(),
-            ratios[0],
-            ratios[ratios.len() - 1],
+            "| {name} | {} | {} | **{:.2}** | {} | **{:.2}** | {} / {} / {} | {:.2e} | {:.2e} |",
+            ms(off),
+            ms(dflt),
+            dflt.as_secs_f64() / off.as_secs_f64(),
+            ms(all),
+            all.as_secs_f64() / off.as_secs_f64(),
+            ms(c_off),
+            ms(c_dflt),
+            ms(c_all),
             fuel_used[i] as f64,
-            fuel_used[i] as f64 / t_on.as_secs_f64()
+            fuel_used[i] as f64 / all.as_secs_f64()
         );
     }
+    bench_fuel_ranking(&runtimes[1]).await
+}
+
+/// Whether `FuelConsumed` ranks tenants as the CPU meter does: tasks doing 1×, 2×, 4× and
+/// 8× the work, each with a fuel budget (so each counts fuel on the default config), run at
+/// once; both meters should put them in the same order, in about the same proportions.
+async fn bench_fuel_ranking(rt: &Runtime) -> Result<()> {
+    let tenants: Vec<(u64, TaskDefinition)> = [250_000u64, 500_000, 1_000_000, 2_000_000]
+        .into_iter()
+        .map(|n| {
+            let def = definition_with(
+                &format!("fuel-rank-{n}"),
+                1024,
+                512,
+                vec![json!({ "name": "work", "image": guest("producer"),
+                             "environment": [{ "name": "COUNT", "value": n.to_string() }],
+                             "mountPoints": [{ "sourceVolume": "data", "containerPath": "/data" }],
+                             "dockerLabels": { "wasmgate.fuel-budget": "1000000000000" } })],
+                json!([{ "name": "data" }]),
+            );
+            (n, def)
+        })
+        .collect();
+    let handles: Vec<_> = tenants
+        .iter()
+        .map(|(_, def)| rt.start_task(spec(def.clone())))
+        .collect::<Result<_, _>>()?;
+    println!(
+        "\nFuel against the CPU meter, four tenants at once on the default config (each with a fuel budget, so each counts fuel): the producer formatting N numbers.\n"
+    );
+    println!("| tenant (N) | CPU-meter ms | fuel consumed | fuel per CPU ms |");
+    println!("|---|---|---|---|");
+    let mut by_cpu = Vec::new();
+    let mut by_fuel = Vec::new();
+    for ((n, _), mut h) in tenants.iter().zip(handles) {
+        let end = h.wait().await;
+        let c = end
+            .containers
+            .first()
+            .ok_or_else(|| anyhow!("fuel-rank task without containers"))?;
+        if c.exit_code != Some(0) {
+            bail!("fuel-rank task failed: {:?}", end.containers);
+        }
+        let fuel = c.fuel_consumed.unwrap_or(0);
+        println!(
+            "| {n} | {} | {:.2e} | {:.2e} |",
+            c.cpu_time_ms,
+            fuel as f64,
+            fuel as f64 / c.cpu_time_ms.max(1) as f64
+        );
+        by_cpu.push((c.cpu_time_ms, *n));
+        by_fuel.push((fuel, *n));
+    }
+    by_cpu.sort();
+    by_fuel.sort();
+    let order = |v: &[(u64, u64)]| v.iter().map(|(_, n)| *n).collect::<Vec<_>>();
+    println!(
+        "\nRanking by CPU meter {:?}, by fuel {:?}: {}.",
+        order(&by_cpu),
+        order(&by_fuel),
+        if order(&by_cpu) == order(&by_fuel) {
+            "the same"
+        } else {
+            "DIFFERENT"
+        }
+    );
     Ok(())
 }
 

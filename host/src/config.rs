@@ -410,20 +410,38 @@ pub struct RegistryAuthConfig {
     pub token_realms: Vec<String>,
 }
 
-/// Fuel is the CPU meter (billing, metrics) and an optional hard budget per container.
+/// Fuel: a second CPU meter, counted in wasm instructions (`fuelConsumed`, the `FuelConsumed`
+/// metric), and an optional hard budget per container. CPU time is metered exactly for every
+/// container either way; fuel costs the guest 5–20 % of its speed, so by default only the
+/// containers with a budget count it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FuelConfig {
-    /// Instrument guests to count fuel. Off saves ~5–20% CPU on call-heavy guests.
+    /// Off: no container counts fuel, and fuel budgets are not enforced.
     pub enabled: bool,
-    /// Budget for containers whose definition does not set the `wasmgate.fuel-budget` label.
+    /// Which containers count fuel: `"budgeted"` (those with a `wasmgate.fuel-budget` label
+    /// or a `default_budget`) or `"all"`.
+    pub meter: FuelMeter,
+    /// Budget for containers whose definition does not set the `wasmgate.fuel-budget` label
+    /// (every container then counts fuel).
     pub default_budget: Option<u64>,
+}
+
+/// `[fuel] meter`: which containers count fuel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FuelMeter {
+    /// Only containers with a fuel budget: the others run uninstrumented code.
+    Budgeted,
+    /// Every container, budget or not (`fuelConsumed` for all, at the instrumentation's cost).
+    All,
 }
 
 impl Default for FuelConfig {
     fn default() -> Self {
         Self {
             enabled: true,
+            meter: FuelMeter::Budgeted,
             default_budget: None,
         }
     }

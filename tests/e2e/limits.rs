@@ -264,12 +264,85 @@ async fn a_spinning_task_does_not_delay_a_sibling_task() {
 }
 
 #[test]
-fn fuel_is_metered_by_default() {
+fn by_default_only_a_container_with_a_fuel_budget_counts_fuel() {
     let host = Host::new();
-    let run = host.run(&task("fuel", &[("app", "echo", &[])]), &[]);
+    let mut def = task("fuel", &[("budgeted", "echo", &[]), ("plain", "echo", &[])]);
+    def["containerDefinitions"][0]["dockerLabels"] =
+        json!({ "wasmgate.fuel-budget": "1000000000000" });
+    let run = host.run(&def, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+    let fuel = &run.container("budgeted")["fuelConsumed"];
+    assert!(fuel.as_u64().is_some_and(|f| f > 0), "{}", run.debug());
+    // The other runs uninstrumented code: no fuel figure, its CPU time still metered.
+    let plain = run.container("plain");
+    assert_eq!(plain["fuelConsumed"], Value::Null, "{}", run.debug());
+    assert!(plain["cpuTimeMs"].is_u64(), "{}", run.debug());
+    assert_eq!(run.lines_of("plain"), ["arg[0]=plain"]);
+}
+
+#[test]
+fn meter_all_counts_fuel_for_every_container() {
+    let host = Host::with_config("[fuel]\nmeter = \"all\"\n");
+    let run = host.run(&task("fuel-all", &[("app", "echo", &[])]), &[]);
     assert_eq!(run.code, Some(0), "{}", run.debug());
     let fuel = &run.container("app")["fuelConsumed"];
     assert!(fuel.as_u64().is_some_and(|f| f > 0), "{}", run.debug());
+}
+
+#[test]
+fn fuel_ranks_tenants_as_the_cpu_meter_does() {
+    // Three containers doing 1×, 4× and 16× the same work (each with a fuel budget, so
+    // each counts fuel), side by side; a fourth waits for all three to finish.
+    let host = Host::new();
+    let work = [
+        ("small", 150_000),
+        ("medium", 600_000),
+        ("large", 2_400_000),
+    ];
+    let mut containers: Vec<Value> = work
+        .iter()
+        .map(|(name, n)| {
+            json!({
+                "name": name,
+                "image": guest("producer"),
+                "essential": false,
+                "environment": [{ "name": "COUNT", "value": n.to_string() }],
+                "mountPoints": [{ "sourceVolume": name, "containerPath": "/data" }],
+                "dockerLabels": { "wasmgate.fuel-budget": "1000000000000" },
+            })
+        })
+        .collect();
+    containers.push(json!({
+        "name": "done",
+        "image": guest("echo"),
+        "dependsOn": work.iter()
+            .map(|(name, _)| json!({ "containerName": name, "condition": "SUCCESS" }))
+            .collect::<Vec<_>>(),
+    }));
+    let def = json!({
+        "family": "fuel-rank",
+        "cpu": "2048",
+        "memory": "4096",
+        "containerDefinitions": containers,
+        "volumes": work.iter().map(|(name, _)| json!({ "name": name })).collect::<Vec<_>>(),
+    });
+    let run = host.run(&def, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.debug());
+    let meters: Vec<(u64, u64)> = work
+        .iter()
+        .map(|(name, _)| {
+            let c = run.container(name);
+            (u64_of(&c["cpuTimeMs"]), u64_of(&c["fuelConsumed"]))
+        })
+        .collect();
+    for pair in meters.windows(2) {
+        let ((cpu_a, fuel_a), (cpu_b, fuel_b)) = (pair[0], pair[1]);
+        assert!(
+            cpu_a < cpu_b && fuel_a < fuel_b,
+            "both meters rank 4× the work higher: {meters:?}\n{}",
+            run.debug()
+        );
+    }
 }
 
 #[test]

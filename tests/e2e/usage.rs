@@ -183,7 +183,8 @@ fn two_short_tasks_are_billed_a_minute_each_at_their_size() {
 
 #[test]
 fn a_crash_closes_a_running_task_at_the_last_heartbeat() {
-    let host = Host::with_config(CONFIG);
+    // Every container counts fuel, so the record has fuel too.
+    let host = Host::with_config(&format!("{CONFIG}[fuel]\nmeter = \"all\"\n"));
     let mut server = Server::start(&host);
     let arn = register_and_run(&host, &server, &def("spinner", 1024, 2048, "spin", &[]));
     let id = arn.rsplit('/').next().unwrap().to_owned();
@@ -241,7 +242,7 @@ fn a_crash_closes_a_running_task_at_the_last_heartbeat() {
 
 #[test]
 fn stats_no_stream_shows_a_spinning_container_at_its_share() {
-    let host = Host::new();
+    let host = Host::with_config("[fuel]\nmeter = \"all\"\n");
     let server = Server::start(&host);
     // The task has 1 vCPU, its container 512 units: half a CPU.
     let arn = register_and_run(&host, &server, &def("busy", 1024, 2048, "spin", &[]));

@@ -37,7 +37,10 @@ fn await_status(v4: &str, status: &str) -> Result<(u16, String), String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let answer = http(&format!("{v4}/task"), None);
-        let done = matches!(&answer, Ok((200, body)) if body.contains(&want));
+        // The task's own is the last `KnownStatus`: the host writes keys in order, so
+        // `Containers` (each with its `KnownStatus`) comes before it.
+        let done = matches!(&answer, Ok((200, body))
+            if body.rfind("\"KnownStatus\":").is_some_and(|i| body[i..].starts_with(&want)));
         if done || Instant::now() > deadline {
             return answer;
         }

@@ -248,7 +248,9 @@ impl Exporter {
                 throttled
                     .get_or_create(&cl)
                     .inc_by(c.throttled_ns as f64 / 1e9);
-                fuel.get_or_create(&cl).inc_by(c.fuel_consumed as f64);
+                if c.counts_fuel {
+                    fuel.get_or_create(&cl).inc_by(c.fuel_consumed as f64);
+                }
                 instances.get_or_create(&cl).inc_by(c.instances as f64);
                 memory.get_or_create(&cl).set(c.memory_bytes as f64);
                 peak.get_or_create(&cl).set(c.memory_peak_bytes as f64);

@@ -1,7 +1,9 @@
 //! Compiled components, cached on disk by content hash so a second run does not compile.
 //!
 //! Key: sha256 of the component bytes plus the engine's artifact key (artifacts are tied to
-//! the engine's settings: fuel, pooling, memory reservation, compiler). Files are written to
+//! the engine's settings: fuel, pooling, memory reservation, compiler), on disk and in
+//! memory alike: a component run by containers with and without a fuel meter is compiled
+//! once for each. Files are written to
 //! a temp name and renamed, so a crash never leaves a half-written artifact under a real
 //! name. Within one process, prepared components (`InstancePre`) are kept in memory too,
 //! which is what makes a warm task start cost only an instantiation.
@@ -13,7 +15,7 @@
 //! started later) and replaces it in memory. Only Cranelift artifacts go to disk: the Winch
 //! code is a stopgap for one process's first minutes, and a restart finds Cranelift's.
 
-use super::engine::{GuestEngine, Tier};
+use super::engine::{Tier, Tiers};
 use super::guest_state::GuestState;
 use crate::util::sync::lock;
 use sha2::{Digest, Sha256};
@@ -92,8 +94,8 @@ pub struct ArtifactCache {
     /// Compiles run side by side (a task's distinct images, several tasks), at most one
     /// per CPU: more would only share the cores and make every one of them later.
     compiles: CompileSlots,
-    /// Digests Cranelift is compiling in the background (tiered), so a digest is compiled
-    /// once however many tasks start on it meanwhile.
+    /// Components (by memory key) Cranelift is compiling in the background (tiered), so
+    /// one is compiled once however many tasks start on it meanwhile.
     background: Mutex<HashSet<String>>,
     /// Their threads, joined by `wait_for_background` (a thread holds the engine, and with
     /// it the pool's address space, until it has returned, not only until it is done).
@@ -194,13 +196,9 @@ impl ArtifactCache {
         }
     }
 
-    /// Loads the component at `path`: from memory, else from the disk cache, else compiles
-    /// (on Winch first when tiered; see the module docs).
-    pub fn load(
-        self: &Arc<Self>,
-        engine: &GuestEngine,
-        path: &Path,
-    ) -> Result<Prepared, ArtifactError> {
+    /// Loads the component at `path` for the engines `tiers`: from memory, else from the
+    /// disk cache, else compiles (on Winch first when tiered; see the module docs).
+    pub fn load(self: &Arc<Self>, tiers: &Tiers, path: &Path) -> Result<Prepared, ArtifactError> {
         let read_err = |source| ArtifactError::Read {
             path: path.to_owned(),
             source,
@@ -220,7 +218,9 @@ impl ArtifactCache {
                 (d, Some(bytes))
             }
         };
-        if let Some(p) = lock(&self.prepared).get(&digest) {
+        let tier = &tiers.cranelift;
+        let key = memory_key(tier, &digest);
+        if let Some(p) = lock(&self.prepared).get(&key) {
             self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(Prepared {
                 compiled: false,
@@ -228,11 +228,10 @@ impl ArtifactCache {
                 ..p.clone()
             });
         }
-        let tier = &engine.cranelift;
         if let Some(component) = self.cached(tier, &digest) {
             self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let entry = prepare(tier, &component, path)?;
-            return Ok(self.remember(&digest, entry, None, tier.compiler, 0));
+            return Ok(self.remember(tier, &digest, entry, None, tier.compiler, 0));
         }
         let bytes = match bytes {
             Some(b) => b,
@@ -244,7 +243,7 @@ impl ArtifactCache {
                 message: what,
             });
         }
-        if let Some(winch) = &engine.winch {
+        if let Some(winch) = &tiers.winch {
             let slot = self.compiles.take();
             let at_once = slot.at_once;
             let on_winch = compile(winch, &bytes, path)
@@ -254,6 +253,7 @@ impl ArtifactCache {
                 Ok(entry) => {
                     let upgrade = Upgrade::default();
                     let p = self.remember(
+                        tier,
                         &digest,
                         entry,
                         Some(upgrade.clone()),
@@ -275,7 +275,7 @@ impl ArtifactCache {
         drop(slot);
         self.store(tier, &digest, &compiled)?;
         let entry = prepare(tier, &deserialize(tier, &compiled, path)?, path)?;
-        Ok(self.remember(&digest, entry, None, tier.compiler, at_once))
+        Ok(self.remember(tier, &digest, entry, None, tier.compiler, at_once))
     }
 
     /// Loads that needed no compilation since start (`CompileCacheHits`).
@@ -302,8 +302,11 @@ impl ArtifactCache {
         lock(&self.background).len()
     }
 
+    /// Keeps the prepared component in memory for the next loads on Cranelift `tier`'s
+    /// engines (the Winch entry, until Cranelift's replaces it).
     fn remember(
         &self,
+        tier: &Tier,
         digest: &str,
         entry: Entry,
         upgrade: Option<Upgrade>,
@@ -318,7 +321,7 @@ impl ArtifactCache {
             compiled: at_once > 0,
             compiles_at_once: at_once,
         };
-        lock(&self.prepared).insert(digest.to_owned(), prepared.clone());
+        lock(&self.prepared).insert(memory_key(tier, digest), prepared.clone());
         prepared
     }
 
@@ -332,10 +335,10 @@ impl ArtifactCache {
         bytes: Vec<u8>,
         upgrade: Upgrade,
     ) {
-        if !lock(&self.background).insert(digest.to_owned()) {
+        let key = memory_key(tier, digest);
+        if !lock(&self.background).insert(key.clone()) {
             return;
         }
-        let key = digest.to_owned();
         let (cache, tier, path, digest) = (
             self.clone(),
             tier.clone(),
@@ -365,7 +368,7 @@ impl ArtifactCache {
                     path.display()
                 ),
             }
-            lock(&cache.background).remove(&digest);
+            lock(&cache.background).remove(&memory_key(&tier, &digest));
         };
         match std::thread::Builder::new()
             .name("wasmgate-optimise".into())
@@ -389,7 +392,7 @@ impl ArtifactCache {
     /// (evicted) meanwhile: then its new artifact goes too.
     fn promote(&self, digest: &str, entry: Entry, upgrade: &Upgrade, tier: &Tier) {
         let mut prepared = lock(&self.prepared);
-        match prepared.get_mut(digest) {
+        match prepared.get_mut(&memory_key(tier, digest)) {
             Some(p) if p.upgrade.as_ref().is_some_and(|u| Arc::ptr_eq(u, upgrade)) => {
                 *p = Prepared {
                     digest: digest.to_owned(),
@@ -410,12 +413,12 @@ impl ArtifactCache {
     /// Forgets the component with this content digest: its artifacts on disk (one per
     /// engine key) and what is prepared in memory (tasks running it hold their own copy).
     fn forget(&self, digest: &str) {
-        lock(&self.prepared).remove(digest);
+        let prefix = format!("{digest}-");
+        lock(&self.prepared).retain(|key, _| !key.starts_with(&prefix));
         lock(&self.digests).retain(|_, (_, _, d)| d != digest);
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
         };
-        let prefix = format!("{digest}-");
         for e in entries.flatten() {
             let name = e.file_name();
             let name = name.to_string_lossy();
@@ -461,6 +464,12 @@ impl ArtifactCache {
         std::fs::write(&tmp, compiled).map_err(cache_err)?;
         std::fs::rename(&tmp, &artifact).map_err(cache_err)
     }
+}
+
+/// What a prepared component is kept under in memory: its content digest and the engine
+/// settings of Cranelift `tier` (the artifact's name on disk, less the extension).
+fn memory_key(tier: &Tier, digest: &str) -> String {
+    format!("{digest}-{}", tier.artifact_key)
 }
 
 fn not_component(path: &Path) -> impl Fn(wasmtime::Error) -> ArtifactError + '_ {
@@ -534,6 +543,7 @@ mod tests {
     use super::*;
     use crate::config::HostConfig;
     use crate::images::EvictionHook;
+    use crate::runtime::engine::GuestEngine;
 
     const GUESTS: &str = env!("WASMGATE_GUESTS_DIR");
 
@@ -565,7 +575,8 @@ mod tests {
 
     #[test]
     fn a_cold_component_starts_on_winch_and_switches_to_cranelift() {
-        let engine = engine(true);
+        let g = engine(true);
+        let engine = g.tiers(None);
         let dir = tempfile::tempdir().unwrap();
         let cache = Arc::new(ArtifactCache::new(dir.path().to_owned()));
         let path = PathBuf::from(format!("{GUESTS}/sleep.wasm"));
@@ -604,8 +615,43 @@ mod tests {
     }
 
     #[test]
+    fn containers_with_and_without_a_fuel_meter_get_code_of_their_own() {
+        let g = engine(false);
+        let (plain, metered) = (g.tiers(None), g.tiers(Some(1_000)));
+        assert!(!plain.fuel && metered.fuel);
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Arc::new(ArtifactCache::new(dir.path().to_owned()));
+        let path = PathBuf::from(format!("{GUESTS}/echo.wasm"));
+        let a = cache.load(plain, &path).unwrap();
+        let b = cache.load(metered, &path).unwrap();
+        assert!(a.compiled && b.compiled, "one compile per engine");
+        assert!(wasmtime::Engine::same(
+            engine_of(&a.entry),
+            &plain.cranelift.engine
+        ));
+        assert!(wasmtime::Engine::same(
+            engine_of(&b.entry),
+            &metered.cranelift.engine
+        ));
+        assert_ne!(plain.cranelift.artifact_key, metered.cranelift.artifact_key);
+        assert_eq!(cwasm_files(dir.path()).len(), 2);
+        // Each is remembered for its own engine.
+        let again = cache.load(metered, &path).unwrap();
+        assert!(!again.compiled);
+        assert!(wasmtime::Engine::same(
+            engine_of(&again.entry),
+            &metered.cranelift.engine
+        ));
+        // Evicting the image forgets both.
+        cache.forget(&a.digest);
+        assert!(cwasm_files(dir.path()).is_empty());
+        assert!(cache.load(plain, &path).unwrap().compiled);
+    }
+
+    #[test]
     fn without_tiering_a_cold_start_waits_for_cranelift() {
-        let engine = engine(false);
+        let g = engine(false);
+        let engine = g.tiers(None);
         assert!(engine.winch.is_none());
         let dir = tempfile::tempdir().unwrap();
         let cache = Arc::new(ArtifactCache::new(dir.path().to_owned()));
@@ -619,7 +665,8 @@ mod tests {
 
     #[test]
     fn every_guest_compiles_and_links_on_winch() {
-        let engine = engine(true);
+        let g = engine(true);
+        let engine = g.tiers(None);
         let winch = engine.winch.as_ref().unwrap();
         let mut failed = Vec::new();
         let mut n = 0;
@@ -654,7 +701,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tail-call.wasm");
         std::fs::write(&path, &wasm).unwrap();
-        let winch = engine(true);
+        let g = engine(true);
+        let winch = g.tiers(None);
         let cache_dir = dir.path().join("cache");
         let cache = Arc::new(ArtifactCache::new(cache_dir.clone()));
         // Cranelift compiled it (its artifact is cached); linking then finds no entry point.

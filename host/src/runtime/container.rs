@@ -46,7 +46,7 @@ pub async fn run(
     };
     let builder = StoreBuilder {
         engine: pre.engine(),
-        fuel: engine.fuel,
+        fuel: engine.meters_fuel(launch.fuel_budget),
         launch: &launch,
         quota: &quota,
         meters: &meters,

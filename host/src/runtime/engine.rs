@@ -1,10 +1,13 @@
-//! The one shared `Engine` and `Linker` every container is instantiated from.
+//! The shared engines and linkers every container is instantiated from.
 //!
 //! Configured once at start-up from the host config: async (guests run on fibers), epoch
-//! interruption (CPU shares), optional fuel (the CPU meter), and the pooling allocator sized
-//! for many concurrent tasks. With `[compile] tiered` there is a second engine, on Winch,
-//! that cold components start on until Cranelift's artifact is ready (see `artifacts`). A background thread advances the epoch; each tick makes every
-//! running guest yield to the executor, which is where CPU shares are enforced.
+//! interruption (CPU shares), and the pooling allocator sized for many concurrent tasks.
+//! Fuel (the optional second CPU meter, and the budget that stops a container) is compiled
+//! into the code, so containers that count it run on engines of their own ([`Tiers`]), and
+//! by default only containers with a fuel budget do. With `[compile] tiered` each has a
+//! second engine, on Winch, that cold components start on until Cranelift's artifact is
+//! ready (see `artifacts`). A background thread advances every engine's epoch; each tick
+//! makes every running guest yield to the executor, which is where CPU shares are enforced.
 //!
 //! The pool is shared by every task, so the engine also keeps the account of who may take
 //! its instances ([`HttpShares`]): HTTP requests (made on demand, by anyone who can reach a
@@ -14,7 +17,7 @@
 use super::fsquota;
 use super::guest_state::GuestState;
 use super::net;
-use crate::config::{HostConfig, HttpConfig, PoolConfig};
+use crate::config::{FuelMeter, HostConfig, HttpConfig, PoolConfig};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,19 +27,34 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 const MIB: u64 = 1 << 20;
 
-/// Engines (one per compiler), their linkers and the epoch ticker.
+/// Engines (one per compiler, and per fuel setting), their linkers and the epoch ticker.
 pub struct GuestEngine {
-    /// Cranelift, the optimising compiler: what every component ends up running on.
-    pub cranelift: Tier,
-    /// `[compile] tiered`: Winch, the baseline compiler a cold component starts on while
-    /// Cranelift compiles it in the background. None when off (or Winch is unavailable).
-    pub winch: Option<Tier>,
-    pub fuel: bool,
+    /// What most containers run on, with the pooling allocator: engines that count fuel
+    /// when every container is metered (`[fuel] meter = "all"`, or a `default_budget`),
+    /// engines that do not otherwise.
+    primary: Tiers,
+    /// `[fuel] meter = "budgeted"` (the default): engines that count fuel, for the
+    /// containers with a fuel budget. Fuel instrumentation costs every guest 5–20 % of its
+    /// speed, so only the containers that need the meter pay for it; the others are
+    /// accounted by CPU time alone (exact either way). None when `primary` counts fuel, or
+    /// fuel is off.
+    budgeted: Option<Tiers>,
     /// The pool's instances HTTP requests may take, host-wide and per task.
     pub http_shares: Arc<HttpShares>,
     /// `[http]`: limits every HTTP container is served with.
     pub http: HttpConfig,
     ticker_stop: Arc<AtomicBool>,
+}
+
+/// The engines one kind of container runs on: Cranelift, and Winch for tiered starts.
+pub struct Tiers {
+    /// Cranelift, the optimising compiler: what every component ends up running on.
+    pub cranelift: Tier,
+    /// `[compile] tiered`: Winch, the baseline compiler a cold component starts on while
+    /// Cranelift compiles it in the background. None when off (or Winch is unavailable).
+    pub winch: Option<Tier>,
+    /// Whether this code counts fuel (the container's fuel meter and budget).
+    pub fuel: bool,
 }
 
 /// One compiler's engine: artifacts and instances of one tier never mix with the other's
@@ -45,8 +63,8 @@ pub struct GuestEngine {
 pub struct Tier {
     pub engine: Engine,
     pub linker: Arc<Linker<GuestState>>,
-    /// Identifies the engine's code-generation settings (compiler included), so cached
-    /// artifacts never mismatch.
+    /// Identifies the engine's code-generation settings (compiler and fuel included), so
+    /// cached artifacts never mismatch.
     pub artifact_key: String,
     /// "Cranelift" or "Winch", for log lines.
     pub compiler: &'static str,
@@ -56,9 +74,60 @@ impl GuestEngine {
     pub fn new(config: &HostConfig) -> wasmtime::Result<Self> {
         config.pool.validate().map_err(wasmtime::Error::msg)?;
         config.http.validate().map_err(wasmtime::Error::msg)?;
-        let cranelift = Tier::new(config, Strategy::Cranelift)?;
+        let fuel = &config.fuel;
+        let meter_all =
+            fuel.enabled && (fuel.meter == FuelMeter::All || fuel.default_budget.is_some());
+        let primary = Tiers::new(config, meter_all, config.pool.enabled)?;
+        // Budgeted containers are the exception: their instances are allocated on demand
+        // rather than doubling the pool's address-space reservation.
+        let budgeted = if fuel.enabled && !meter_all {
+            Some(Tiers::new(config, true, false)?)
+        } else {
+            None
+        };
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let engines = [Some(&primary), budgeted.as_ref()]
+            .into_iter()
+            .flatten()
+            .flat_map(|t| std::iter::once(&t.cranelift).chain(t.winch.as_ref()))
+            .map(|t| t.engine.clone())
+            .collect();
+        spawn_ticker(
+            engines,
+            Duration::from_millis(config.cpu.tick_ms.max(1)),
+            ticker_stop.clone(),
+        );
+        Ok(Self {
+            primary,
+            budgeted,
+            http_shares: Arc::new(HttpShares::new(&config.pool)),
+            http: config.http.clone(),
+            ticker_stop,
+        })
+    }
+
+    /// The engines a container with this fuel budget runs on: ones that count fuel when it
+    /// has a budget or every container is metered.
+    pub fn tiers(&self, fuel_budget: Option<u64>) -> &Tiers {
+        match (&self.budgeted, fuel_budget) {
+            (Some(metered), Some(_)) => metered,
+            _ => &self.primary,
+        }
+    }
+
+    /// Whether a container with this fuel budget has a fuel meter (`fuelConsumed`).
+    pub fn meters_fuel(&self, fuel_budget: Option<u64>) -> bool {
+        self.tiers(fuel_budget).fuel
+    }
+}
+
+impl Tiers {
+    fn new(config: &HostConfig, fuel: bool, pooled: bool) -> wasmtime::Result<Self> {
+        let cranelift = Tier::new(config, Strategy::Cranelift, fuel, pooled)?;
+        // Winch instances are the few made before Cranelift's artifact is ready: they are
+        // allocated on demand rather than doubling the pool's address-space reservation.
         let winch = if config.compile.tiered {
-            match Tier::new(config, Strategy::Winch) {
+            match Tier::new(config, Strategy::Winch, fuel, false) {
                 Ok(t) => Some(t),
                 Err(e) => {
                     tracing::warn!(
@@ -71,35 +140,29 @@ impl GuestEngine {
         } else {
             None
         };
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        let mut engines = vec![cranelift.engine.clone()];
-        engines.extend(winch.as_ref().map(|t| t.engine.clone()));
-        spawn_ticker(
-            engines,
-            Duration::from_millis(config.cpu.tick_ms.max(1)),
-            ticker_stop.clone(),
-        );
         Ok(Self {
             cranelift,
             winch,
-            fuel: config.fuel.enabled,
-            http_shares: Arc::new(HttpShares::new(&config.pool)),
-            http: config.http.clone(),
-            ticker_stop,
+            fuel,
         })
     }
 }
 
 impl Tier {
-    fn new(config: &HostConfig, strategy: Strategy) -> wasmtime::Result<Self> {
+    /// `pooled`: instances come from the pooling allocator (sized by `[pool]`), else they
+    /// are allocated on demand.
+    fn new(
+        config: &HostConfig,
+        strategy: Strategy,
+        fuel: bool,
+        pooled: bool,
+    ) -> wasmtime::Result<Self> {
         let winch = matches!(strategy, Strategy::Winch);
         let mut c = Config::new();
         c.strategy(strategy);
         c.epoch_interruption(true);
-        c.consume_fuel(config.fuel.enabled);
-        // Winch instances are the few made before Cranelift's artifact is ready: they are
-        // allocated on demand rather than doubling the pool's address-space reservation.
-        if config.pool.enabled && !winch {
+        c.consume_fuel(fuel);
+        if pooled {
             let p = &config.pool;
             let mut pool = PoolingAllocationConfig::default();
             pool.total_component_instances(p.total_component_instances)
@@ -131,6 +194,7 @@ impl Tier {
         if winch {
             "winch".hash(&mut h);
         }
+        fuel.hash(&mut h);
         let artifact_key = format!("{:016x}", h.finish());
         Ok(Self {
             engine,
@@ -308,6 +372,29 @@ mod tests {
         // A refusal by the host limit leaves the task's count as it was.
         let before: usize = tasks.iter().map(|t| t.load(Ordering::Relaxed)).sum();
         assert_eq!(before, 90);
+    }
+
+    #[test]
+    fn by_default_only_containers_with_a_fuel_budget_count_fuel() {
+        let mut config = HostConfig::default();
+        config.pool.enabled = false;
+        config.compile.tiered = false;
+        let counts = |config: &HostConfig| {
+            let e = GuestEngine::new(config).unwrap();
+            (e.meters_fuel(None), e.meters_fuel(Some(1_000)))
+        };
+        assert_eq!(counts(&config), (false, true));
+        config.fuel.meter = FuelMeter::All;
+        assert_eq!(counts(&config), (true, true));
+        config.fuel.meter = FuelMeter::Budgeted;
+        config.fuel.default_budget = Some(1_000);
+        assert_eq!(
+            counts(&config),
+            (true, true),
+            "every container has a budget"
+        );
+        config.fuel.enabled = false;
+        assert_eq!(counts(&config), (false, false));
     }
 
     #[test]

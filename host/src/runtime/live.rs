@@ -92,7 +92,11 @@ pub struct LiveContainer {
     pub cpu_units: u32,
     pub cpu_time_ns: u64,
     pub throttled_ns: u64,
+    /// Fuel it burned; 0 when it does not count fuel (see `counts_fuel`).
     pub fuel_consumed: u64,
+    /// Whether it counts fuel (a fuel budget, or `[fuel] meter = "all"`).
+    #[serde(default)]
+    pub counts_fuel: bool,
     pub memory_bytes: u64,
     pub memory_peak_bytes: u64,
     pub memory_limit_bytes: u64,
@@ -199,6 +203,7 @@ struct ContainerFacts {
     name: String,
     cpu_units: u32,
     memory_mib: Option<u64>,
+    counts_fuel: bool,
 }
 
 /// One task in the registry: its facts, its snapshot, and its meters once they exist.
@@ -236,6 +241,7 @@ impl Registry {
         identity: &TaskIdentity,
         definition: &TaskDefinition,
         cpu_units: &[u32],
+        counts_fuel: &[bool],
         snapshot: watch::Receiver<TaskSnapshot>,
     ) -> Registration {
         let group = identity.group.clone().unwrap_or_else(|| {
@@ -259,6 +265,7 @@ impl Registry {
                     name: c.name.clone(),
                     cpu_units: cpu_units.get(i).copied().unwrap_or(0),
                     memory_mib: c.memory,
+                    counts_fuel: counts_fuel.get(i).copied().unwrap_or(false),
                 })
                 .collect(),
         };
@@ -357,6 +364,7 @@ impl Entry {
                     cpu_time_ns: r.cpu_ns,
                     throttled_ns: r.throttled_ns,
                     fuel_consumed: r.fuel,
+                    counts_fuel: c.counts_fuel,
                     memory_bytes: r.memory_now,
                     memory_peak_bytes: r.memory_peak,
                     memory_limit_bytes: sources.map_or_else(
@@ -457,6 +465,7 @@ mod tests {
                 cpu_time_ns: 5,
                 throttled_ns: 6,
                 fuel_consumed: 7,
+                counts_fuel: true,
                 memory_bytes: 8,
                 memory_peak_bytes: 9,
                 memory_limit_bytes: 10,

@@ -341,7 +341,10 @@ fn wasmgate(batch: &mut Batch, ts: i64, rated: &[(&LiveTask, TaskRates)]) {
                 ("ContainerName", c.name.as_str()),
             ];
             let at = |v: &[f64]| v.get(i).copied().unwrap_or(0.0);
-            batch.add_task("wasmgate", "FuelConsumed", &dims, ts, at(&r.fuel), "Count");
+            // Only a container that counts fuel has a figure (0 would be a false one).
+            if c.counts_fuel {
+                batch.add_task("wasmgate", "FuelConsumed", &dims, ts, at(&r.fuel), "Count");
+            }
             batch.add_task(
                 "wasmgate",
                 "CpuThrottledTime",
@@ -376,7 +379,9 @@ fn wasmgate(batch: &mut Batch, ts: i64, rated: &[(&LiveTask, TaskRates)]) {
             ];
             let fuel: f64 = r.fuel.iter().sum();
             let throttled: f64 = r.throttled_ms.iter().sum();
-            batch.add("wasmgate", "FuelConsumed", &dims, ts, fuel, "Count");
+            if t.containers.iter().any(|c| c.counts_fuel) {
+                batch.add("wasmgate", "FuelConsumed", &dims, ts, fuel, "Count");
+            }
             batch.add(
                 "wasmgate",
                 "CpuThrottledTime",

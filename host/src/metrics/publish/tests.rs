@@ -24,6 +24,7 @@ fn task(id: &str, service: Option<&str>, cpu_ns: u64, memory: u64) -> LiveTask {
             cpu_time_ns: cpu_ns,
             throttled_ns: 0,
             fuel_consumed: 0,
+            counts_fuel: true,
             memory_bytes: memory,
             memory_peak_bytes: memory,
             memory_limit_bytes: 1 << 30,

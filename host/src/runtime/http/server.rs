@@ -76,7 +76,7 @@ pub(in crate::runtime) async fn serve(
     let svc = Arc::new(HttpService {
         memory: TaskMemory::new(launch.memory_limit_bytes.unwrap_or(u64::MAX)),
         cpu: CpuBucket::new(launch.share),
-        fuel: engine.fuel,
+        fuel: engine.meters_fuel(launch.fuel_budget),
         pre,
         upgrade,
         ports,

@@ -74,18 +74,21 @@ impl Driver {
             });
         }
         // ...then load every distinct component at once: a cold task with several images
-        // compiles them side by side (the cache bounds compiles by the CPU count).
-        let mut loads: Vec<(std::path::PathBuf, Load)> = Vec::new();
+        // compiles them side by side (the cache bounds compiles by the CPU count). Distinct
+        // by engine too: a container with a fuel meter runs code of its own.
+        let mut loads: Vec<((std::path::PathBuf, bool), Load)> = Vec::new();
         let mut load_of = Vec::with_capacity(sources.len());
-        for (path, _) in &sources {
-            let k = match loads.iter().position(|(p, _)| p == path) {
+        for (plan, (path, _)) in self.plans.iter().zip(&sources) {
+            let budget = plan.fuel_budget;
+            let key = (path.clone(), self.shared.engine.meters_fuel(budget));
+            let k = match loads.iter().position(|(k, _)| *k == key) {
                 Some(k) => k,
                 None => {
                     let (shared, p) = (self.shared.clone(), path.clone());
                     let load = tokio::task::spawn_blocking(move || {
-                        shared.artifacts.load(&shared.engine, &p)
+                        shared.artifacts.load(shared.engine.tiers(budget), &p)
                     });
-                    loads.push((path.clone(), Load::Running(load, std::time::Instant::now())));
+                    loads.push((key, Load::Running(load, std::time::Instant::now())));
                     loads.len() - 1
                 }
             };

@@ -82,7 +82,7 @@ impl Driver {
             Phase::Skipped(r) => (ContainerStatus::Stopped, None, Some(r.clone())),
         };
         let name = self.plans[i].def.name.clone();
-        let fuel = self.shared.engine.fuel;
+        let fuel = self.shared.engine.meters_fuel(self.plans[i].fuel_budget);
         self.snapshot.send_modify(|s| {
             let c = &mut s.containers[i];
             c.last_status = status;
@@ -126,10 +126,15 @@ impl Driver {
         let n = self.plans.len();
         // Listed in the host's live reading until this driver ends (STOPPED).
         let cpu_units: Vec<u32> = self.plans.iter().map(|p| p.cpu_units).collect();
+        let engine = &self.shared.engine;
+        let counts_fuel: Vec<bool> = (self.plans.iter())
+            .map(|p| engine.meters_fuel(p.fuel_budget))
+            .collect();
         let listed = self.shared.live.register(
             &self.identity,
             &self.definition,
             &cpu_units,
+            &counts_fuel,
             self.snapshot.subscribe(),
         );
         let _ = self.events.send(TaskEvent::Task {

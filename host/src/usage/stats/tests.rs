@@ -24,6 +24,7 @@ fn task(cpu_ns: u64, throttled_ns: u64, requests: u64) -> LiveTask {
             cpu_time_ns: cpu_ns,
             throttled_ns,
             fuel_consumed: cpu_ns * 2,
+            counts_fuel: true,
             memory_bytes: 1 << 20,
             memory_peak_bytes: 2 << 20,
             memory_limit_bytes: 2048 << 20,

@@ -580,7 +580,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Arc::new(ArtifactCache::new(dir.path().to_owned()));
         let path = PathBuf::from(format!("{GUESTS}/sleep.wasm"));
-        let first = cache.load(&engine, &path).unwrap();
+        let first = cache.load(engine, &path).unwrap();
         assert_eq!(first.compiler, "Winch");
         assert!(first.compiled);
         let winch = &engine.winch.as_ref().unwrap().engine;
@@ -594,7 +594,7 @@ mod tests {
             cranelift
         ));
         // ...and so does every later load, without compiling.
-        let later = cache.load(&engine, &path).unwrap();
+        let later = cache.load(engine, &path).unwrap();
         assert_eq!((later.compiler, later.compiled), ("Cranelift", false));
         assert!(later.upgrade.is_none());
         // Only Cranelift's artifact is on disk, under Cranelift's key.
@@ -609,7 +609,7 @@ mod tests {
         );
         // A restart loads it from disk: no Winch, no compile.
         let restarted = Arc::new(ArtifactCache::new(dir.path().to_owned()));
-        let again = restarted.load(&engine, &path).unwrap();
+        let again = restarted.load(engine, &path).unwrap();
         assert_eq!((again.compiler, again.compiled), ("Cranelift", false));
         assert_eq!(restarted.background_compiles(), 0);
     }
@@ -656,7 +656,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Arc::new(ArtifactCache::new(dir.path().to_owned()));
         let p = cache
-            .load(&engine, Path::new(&format!("{GUESTS}/echo.wasm")))
+            .load(engine, Path::new(&format!("{GUESTS}/echo.wasm")))
             .unwrap();
         assert_eq!((p.compiler, p.compiled), ("Cranelift", true));
         assert!(p.upgrade.is_none());
@@ -706,7 +706,7 @@ mod tests {
         let cache_dir = dir.path().join("cache");
         let cache = Arc::new(ArtifactCache::new(cache_dir.clone()));
         // Cranelift compiled it (its artifact is cached); linking then finds no entry point.
-        let err = cache.load(&winch, &path).err().unwrap();
+        let err = cache.load(winch, &path).err().unwrap();
         assert!(matches!(err, ArtifactError::Link { .. }), "{err}");
         assert_eq!(
             cwasm_files(&cache_dir),

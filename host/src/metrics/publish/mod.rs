@@ -20,12 +20,11 @@ mod insights;
 #[cfg(test)]
 mod tests;
 
-use super::store::{Agg, Datum, MetricStore, SeriesKey, Values};
+use super::store::{Agg, Datum, FastMap, MetricStore, SeriesKey, Values};
 use crate::lb::LoadBalancer;
 use crate::runtime::Runtime;
 use crate::runtime::live::LiveTask;
 use crate::state::StateStore;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -55,7 +54,9 @@ pub struct Point {
 #[derive(Default)]
 pub(crate) struct Batch {
     points: Vec<Point>,
-    index: HashMap<SeriesKey, usize>,
+    /// Where each series' point is; its key moves into the point at the end (one copy of
+    /// the key per point, not two).
+    index: FastMap<SeriesKey, usize>,
     /// Whether per-task and per-container series are kept at 1 s.
     task_high_resolution: bool,
 }
@@ -108,9 +109,9 @@ impl Batch {
         match self.index.get(&key) {
             Some(&i) => self.points[i].values.push(value),
             None => {
-                self.index.insert(key.clone(), self.points.len());
+                self.index.insert(key, self.points.len());
                 self.points.push(Point {
-                    key,
+                    key: SeriesKey::default(),
                     timestamp: ts,
                     values: vec![value],
                     set: None,
@@ -153,7 +154,12 @@ impl Batch {
         });
     }
 
-    pub(crate) fn into_points(self) -> Vec<Point> {
+    pub(crate) fn into_points(mut self) -> Vec<Point> {
+        for (key, i) in self.index {
+            if let Some(p) = self.points.get_mut(i) {
+                p.key = key;
+            }
+        }
         self.points
     }
 }
@@ -212,7 +218,7 @@ impl TaskRates {
 /// readings and times.
 #[derive(Default)]
 pub struct Sampler {
-    tasks: HashMap<String, Previous>,
+    tasks: FastMap<String, Previous>,
     lb: Vec<crate::lb::CounterTotals>,
     compile_hits: Option<u64>,
     /// Per-task and per-container series only as 1-minute aggregates.
@@ -244,7 +250,7 @@ impl Sampler {
             task_high_resolution: !self.task_minutes,
             ..Batch::default()
         };
-        let mut seen = HashMap::with_capacity(tasks.len());
+        let mut seen = FastMap::with_capacity_and_hasher(tasks.len(), Default::default());
         let mut rated: Vec<(&LiveTask, TaskRates)> = Vec::with_capacity(tasks.len());
         for t in tasks {
             let mut now = Previous::of(t);

@@ -26,6 +26,7 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy};
 
 const MIB: u64 = 1 << 20;
+const KIB: u64 = 1 << 10;
 
 /// Engines (one per compiler, and per fuel setting), their linkers and the epoch ticker.
 pub struct GuestEngine {
@@ -172,7 +173,17 @@ impl Tier {
                 .total_stacks(p.total_stacks)
                 .max_memory_size((p.max_memory_mib * MIB) as usize)
                 // Keep a few warm slots per core for fast re-instantiation, not thousands.
-                .max_unused_warm_slots(64);
+                .max_unused_warm_slots(64)
+                // Reset a freed instance's dirty pages in place (wasmtime finds them with
+                // PAGEMAP_SCAN) instead of decommitting them: no TLB shootdown per request.
+                .linear_memory_keep_resident(
+                    usize::try_from(p.memory_keep_resident_kib.saturating_mul(KIB))
+                        .unwrap_or(usize::MAX),
+                )
+                .table_keep_resident(
+                    usize::try_from(p.table_keep_resident_kib.saturating_mul(KIB))
+                        .unwrap_or(usize::MAX),
+                );
             c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&c)?;

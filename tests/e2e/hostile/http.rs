@@ -8,6 +8,9 @@
 //!   containers, nor one task more than its share.
 //! - Slow clients (slow-loris: half a header, or nothing) are closed after the header read
 //!   timeout, and a port keeps a bounded number of connections open.
+//! - A freed request instance's memory, reset in place for the next instance in its pool
+//!   slot (`[pool] memory_keep_resident_kib`), shows another tenant nothing
+//!   (`hostile-memory-snoop`).
 
 use super::{assert_a_well_behaved_task_runs, open_fds, rss_kib};
 use crate::common::{Host, RawRequest, Server, api_request, guest, http_get, task};
@@ -379,4 +382,68 @@ fn slow_loris_connections_are_closed_after_the_header_timeout_and_capped_per_por
     live.signal(libc::SIGTERM);
     let run = live.wait(WAIT);
     assert_eq!(run.code, Some(0), "{}", run.debug());
+}
+
+/// `GET path` on `addr`: the body of a 200, else the test fails.
+fn body_of(server: &Server, addr: SocketAddr, path: &str) -> String {
+    let r =
+        get_patiently(addr, path).unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", server.debug()));
+    assert_eq!(r.status, 200, "GET {path}: {r:?}\n{}", server.debug());
+    r.body
+}
+
+#[test]
+fn a_freed_instances_memory_holds_nothing_for_the_next_tenant_in_its_pool_slot() {
+    // Freed instances' dirty pages are reset in place and kept (no madvise): the next
+    // instance in the slot, here another tenant's task of the same component (the pool
+    // hands a module's freed slots back to that module first), must find nothing.
+    let host = Host::with_config(&format!(
+        "{SMALL_POOL}memory_keep_resident_kib = 8192\ntable_keep_resident_kib = 64\n"
+    ));
+    let server = Server::start(&host);
+    let planter = run_task(&server, &http_task("planter", "hostile-memory-snoop", &[]));
+    let snooper = run_task(&server, &http_task("snooper", "hostile-memory-snoop", &[]));
+    let (planter, snooper) = (running(&server, &planter), running(&server, &snooper));
+    let secret = format!(
+        "tenant-a-secret-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+
+    // The scanner works: within one reused instance (`sequential`, where state carries
+    // by design) it finds what the request before planted.
+    let mut reuse = http_task("reuse", "hostile-memory-snoop", &[]);
+    reuse["containerDefinitions"][0]["dockerLabels"] =
+        json!({"wasmgate.instance-reuse": "sequential"});
+    let reuse = running(&server, &run_task(&server, &reuse));
+    let found = (0..10).any(|_| {
+        assert_eq!(
+            body_of(&server, reuse, &format!("/plant?secret={secret}")),
+            "planted\n"
+        );
+        body_of(&server, reuse, &format!("/scan?secret={secret}")).starts_with("found")
+    });
+    assert!(
+        found,
+        "a reused instance never showed its own planted data: the scan cannot see memory"
+    );
+
+    for round in 0..20 {
+        assert_eq!(
+            body_of(&server, planter, &format!("/plant?secret={secret}")),
+            "planted\n"
+        );
+        let scan = body_of(&server, snooper, &format!("/scan?secret={secret}"));
+        assert!(
+            scan.starts_with("clean "),
+            "round {round}: another tenant's instance saw the planted data: {scan}"
+        );
+        // And a fresh instance of the planter's own task sees nothing of the last request.
+        let scan = body_of(&server, planter, &format!("/scan?secret={secret}"));
+        assert!(scan.starts_with("clean "), "round {round}: {scan}");
+    }
+    assert_alive(server.pid());
+    assert_a_command_task_runs_in(&server);
 }

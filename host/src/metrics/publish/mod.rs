@@ -17,8 +17,11 @@
 
 mod elb;
 mod insights;
+mod keys;
 #[cfg(test)]
 mod tests;
+
+use keys::Keys;
 
 use super::store::{Agg, Datum, FastMap, MetricStore, SeriesKey, Values};
 use crate::lb::LoadBalancer;
@@ -39,7 +42,8 @@ const GIB: f64 = (1u64 << 30) as f64;
 /// One data point before it goes into the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
-    pub key: SeriesKey,
+    /// Shared with the publisher's key cache: the same series' points share one key.
+    pub key: Arc<SeriesKey>,
     pub timestamp: i64,
     pub values: Vec<f64>,
     /// A statistic set instead of values (no percentiles for it).
@@ -54,9 +58,9 @@ pub struct Point {
 #[derive(Default)]
 pub(crate) struct Batch {
     points: Vec<Point>,
-    /// Where each series' point is; its key moves into the point at the end (one copy of
-    /// the key per point, not two).
-    index: FastMap<SeriesKey, usize>,
+    /// Where each series' point is, by the address of its interned key.
+    index: FastMap<usize, usize>,
+    keys: Keys,
     /// Whether per-task and per-container series are kept at 1 s.
     task_high_resolution: bool,
 }
@@ -99,19 +103,15 @@ impl Batch {
         unit: &'static str,
         high_resolution: bool,
     ) {
-        let key = SeriesKey::new(
-            ns,
-            name,
-            dims.iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        );
-        match self.index.get(&key) {
-            Some(&i) => self.points[i].values.push(value),
-            None => {
-                self.index.insert(key, self.points.len());
+        let key = self.keys.get(ns, name, dims);
+        match self.index.entry(Arc::as_ptr(&key) as usize) {
+            std::collections::hash_map::Entry::Occupied(at) => {
+                self.points[*at.get()].values.push(value);
+            }
+            std::collections::hash_map::Entry::Vacant(at) => {
+                at.insert(self.points.len());
                 self.points.push(Point {
-                    key: SeriesKey::default(),
+                    key,
                     timestamp: ts,
                     values: vec![value],
                     set: None,
@@ -132,13 +132,7 @@ impl Batch {
         times: &crate::lb::Times,
         unit: &'static str,
     ) {
-        let key = SeriesKey::new(
-            ns,
-            name,
-            dims.iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        );
+        let key = self.keys.get(ns, name, dims);
         self.points.push(Point {
             key,
             timestamp: ts,
@@ -154,13 +148,13 @@ impl Batch {
         });
     }
 
-    pub(crate) fn into_points(mut self) -> Vec<Point> {
-        for (key, i) in self.index {
-            if let Some(p) = self.points.get_mut(i) {
-                p.key = key;
-            }
-        }
+    pub(crate) fn into_points(self) -> Vec<Point> {
         self.points
+    }
+
+    /// The points, and the key cache back for the next second.
+    fn finish(self) -> (Vec<Point>, Keys) {
+        (self.points, self.keys)
     }
 }
 
@@ -219,6 +213,8 @@ impl TaskRates {
 #[derive(Default)]
 pub struct Sampler {
     tasks: FastMap<String, Previous>,
+    /// Series keys from one second to the next.
+    keys: Keys,
     lb: Vec<crate::lb::CounterTotals>,
     compile_hits: Option<u64>,
     /// Per-task and per-container series only as 1-minute aggregates.
@@ -248,6 +244,7 @@ impl Sampler {
         let secs = elapsed.as_secs_f64().max(1e-3);
         let mut batch = Batch {
             task_high_resolution: !self.task_minutes,
+            keys: std::mem::take(&mut self.keys),
             ..Batch::default()
         };
         let mut seen = FastMap::with_capacity_and_hasher(tasks.len(), Default::default());
@@ -281,7 +278,10 @@ impl Sampler {
             hits as f64,
             "Count",
         );
-        batch.into_points()
+        let (points, mut keys) = batch.finish();
+        keys.end_round();
+        self.keys = keys;
+        points
     }
 }
 

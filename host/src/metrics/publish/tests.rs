@@ -52,7 +52,7 @@ fn find<'a>(points: &'a [Point], ns: &str, name: &str, dims: &[(&str, &str)]) ->
     );
     points
         .iter()
-        .find(|p| p.key == key)
+        .find(|p| *p.key == key)
         .unwrap_or_else(|| panic!("no {ns} {name} {dims:?} in {points:#?}"))
 }
 
@@ -297,4 +297,25 @@ fn per_task_series_can_be_kept_as_minutes_and_the_rest_stays_at_one_second() {
             .collect(),
     );
     assert_eq!(store.list(|k, _| *k == key).len(), 1);
+}
+
+#[test]
+fn a_series_keeps_one_key_from_one_second_to_the_next() {
+    let mut s = Sampler::default();
+    let mib = 1u64 << 20;
+    let tasks = [task("a", Some("web"), 0, 256 * mib)];
+    s.sample(100, Duration::from_secs(1), &tasks, None, 0);
+    let first = s.sample(101, Duration::from_secs(1), &tasks, None, 0);
+    let second = s.sample(102, Duration::from_secs(1), &tasks, None, 0);
+    let dims = [
+        ("ClusterName", "c"),
+        ("TaskDefinitionFamily", "burn"),
+        ("TaskId", "a"),
+    ];
+    let (a, b) = (
+        find(&first, "ECS/ContainerInsights", "CpuUtilized", &dims),
+        find(&second, "ECS/ContainerInsights", "CpuUtilized", &dims),
+    );
+    assert!(std::sync::Arc::ptr_eq(&a.key, &b.key));
+    assert_eq!((a.timestamp, b.timestamp), (101, 102));
 }

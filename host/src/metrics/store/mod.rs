@@ -460,12 +460,13 @@ impl MetricStore {
                 if series.unit != d.unit {
                     series.unit = d.unit.to_owned();
                 }
-                mem.pending.push(Change::Series {
-                    id: series.id,
-                    key: d.key.clone(),
-                    unit: series.unit.clone(),
-                    last_write: now,
-                });
+                mem.pending
+                    .push(Change::Series(Box::new(persist::SeriesRow {
+                        id: series.id,
+                        key: d.key.clone(),
+                        unit: series.unit.clone(),
+                        last_write: now,
+                    })));
             }
             let id = series.id;
             let mut added = 0;
@@ -506,14 +507,19 @@ impl MetricStore {
                     }
                 }
             }
+            // The minute's row is rewritten at the next flush; one change says so (a
+            // publish brings ten values per series, all in one minute).
             let minute = s - s % 60;
-            mem.pending.push(Change::Minute(
-                id,
-                TimedAgg {
-                    t: minute,
-                    agg: Agg::EMPTY,
-                },
-            ));
+            if series.unflushed_minute != Some(minute) {
+                series.unflushed_minute = Some(minute);
+                mem.pending.push(Change::Minute(
+                    id,
+                    TimedAgg {
+                        t: minute,
+                        agg: Agg::EMPTY,
+                    },
+                ));
+            }
             mem.bytes += added;
         }
         self.enforce_caps(mem);
@@ -697,9 +703,9 @@ impl MetricStore {
             let mut mem = lock(&self.inner.mem);
             let pending = std::mem::take(&mut mem.pending);
             let mut seen_minutes = FastSet::default();
-            let by_id: FastMap<i64, &Series> =
+            let mut by_id: FastMap<i64, &mut Series> =
                 if pending.iter().any(|c| matches!(c, Change::Minute(..))) {
-                    mem.series.values().map(|s| (s.id, s)).collect()
+                    mem.series.values_mut().map(|s| (s.id, s)).collect()
                 } else {
                     FastMap::default()
                 };
@@ -710,7 +716,11 @@ impl MetricStore {
                         if !seen_minutes.insert((id, m.t)) {
                             continue;
                         }
-                        if let Some(agg) = by_id.get(&id).and_then(|s| s.minute(m.t)) {
+                        let Some(s) = by_id.get_mut(&id) else {
+                            continue;
+                        };
+                        s.unflushed_minute = None;
+                        if let Some(agg) = s.minute(m.t) {
                             out.push(Change::Minute(id, TimedAgg { t: m.t, agg }));
                         }
                     }

@@ -83,6 +83,8 @@ pub struct Series {
     pub last_write: i64,
     /// The API caller that created it (None: the host's own, or loaded from the file).
     pub owner: Option<std::sync::Arc<str>>,
+    /// The minute whose aggregate a queued change will write at the next flush.
+    pub unflushed_minute: Option<u32>,
 }
 
 /// Inserts keeping `items` sorted by `key`; appends in the common (in-order) case.

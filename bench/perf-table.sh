@@ -20,7 +20,8 @@ if [ ! -x "$WASMTIME" ]; then
 fi
 command -v wrk >/dev/null || { echo "perf-table: needs wrk (apt-get install wrk)" >&2; exit 1; }
 cd "$ROOT"
-cargo build -q --profile bench --bin wasmgate
+# With the benches: the same feature set as `cargo bench`, so the runtime rows reuse this build.
+cargo build -q --profile bench --benches --bin wasmgate
 # The test venv (boto3) is made by the tests; make it here when it is missing.
 PY=$ROOT/target/pyenv/bin/python
 [ -x "$PY" ] || { python3 -m venv "$ROOT/target/pyenv" && "$PY" -m pip -q install boto3==1.44.5 awscli==1.46.3; }  # as tests/e2e/common/clients.rs

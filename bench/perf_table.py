@@ -159,7 +159,7 @@ def http_rows(args, work, wasm):
     `wasmtime serve` (a fresh instance per request, and reusing instances)."""
     lb_config = (
         '[[lb.target_groups]]\nname = "web"\n'
-        'health_check = { path = "/", interval_seconds = 1, healthy_threshold = 2 }\n'
+        'health_check = { path = "/", interval_seconds = 1, timeout_seconds = 1, healthy_threshold = 2 }\n'
         '[[lb.listeners]]\nport = 0\ntarget_group = "web"\n'
     )
     serve = Serve(args.wasmgate, work, lb_config)
@@ -175,7 +175,8 @@ def http_rows(args, work, wasm):
                               "-O", "pooling-table-keep-resident=65536"])):
             port = free_port()
             log = os.path.join(work, f"wasmtime-{port}.log")
-            p = subprocess.Popen([args.wasmtime, "serve", "--addr", f"127.0.0.1:{port}", *flags, wasm],
+            # `-S cli`: the guest imports wasi:cli (its environment), which `serve` links only when asked.
+            p = subprocess.Popen([args.wasmtime, "serve", "--addr", f"127.0.0.1:{port}", "-S", "cli", *flags, wasm],
                                  stdout=subprocess.DEVNULL, stderr=open(log, "w"))
             wt_procs.append(p)
             setups[name] = f"http://127.0.0.1:{port}/"
@@ -272,6 +273,11 @@ def runtime_bench(args):
             "cold_one_ms": one, "cold_ten_ms": ten}
 
 
+def shown(name, value):
+    print(f"{name}: {value}", flush=True)
+    return value
+
+
 def verdict(ok):
     return "**met**" if ok else "not met"
 
@@ -342,15 +348,15 @@ def main():
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load_before = load_average()
     try:
-        http = http_rows(args, work, os.path.join(wasm_dir, "http-hello.wasm")) if "http" in only else None
-        lat = runtask_latency(args, work, os.path.join(wasm_dir, "sleep.wasm")) if "runtask" in only else None
-        dens = density(args) if "density" in only else None
-        rt = runtime_bench(args) if "runtime" in only else None
+        # Each section's figures are printed as it ends, so a later failure loses nothing.
+        http = shown("http", http_rows(args, work, os.path.join(wasm_dir, "http-hello.wasm"))) \
+            if "http" in only else None
+        lat = shown("runtask", runtask_latency(args, work, os.path.join(wasm_dir, "sleep.wasm"))) \
+            if "runtask" in only else None
+        dens = shown("density", density(args)) if "density" in only else None
+        rt = shown("runtime", runtime_bench(args)) if "runtime" in only else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    for name, v in (("http", http), ("runtask", lat), ("density", dens), ("runtime", rt)):
-        if v is not None:
-            print(f"{name}: {v}")
     if None in (http, lat, dens, rt):
         return
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,

@@ -1144,12 +1144,15 @@ async fn batch(rt: &Runtime, def: &TaskDefinition) -> Result<(Duration, Stats, u
 
 const FUEL_ROUNDS: usize = 9;
 
-/// `[fuel]` as each column of the fuel table sets it.
+/// `[fuel]` as each column of the fuel table sets it, on `wasmgate run`'s pool: the three
+/// columns' Runtimes live side by side, and three default pools (~47 TiB of address space
+/// each, sized from the machine's memory) do not fit in x86-64's 128 TiB.
 fn runtime_fueled(data_dir: &Path, enabled: bool, meter: FuelMeter) -> Result<Runtime> {
     let mut config = HostConfig {
         data_dir: Some(data_dir.to_owned()),
         ..Default::default()
     };
+    config.pool = config.pool.for_one_task();
     config.fuel.enabled = enabled;
     config.fuel.meter = meter;
     Ok(Runtime::new(config)?)
@@ -1264,7 +1267,7 @@ async fn bench_fuel_ranking(rt: &Runtime) -> Result<()> {
             let def = definition_with(
                 &format!("fuel-rank-{n}"),
                 1024,
-                512,
+                2048,
                 vec![json!({ "name": "work", "image": guest("producer"),
                              "environment": [{ "name": "COUNT", "value": n.to_string() }],
                              "mountPoints": [{ "sourceVolume": "data", "containerPath": "/data" }],

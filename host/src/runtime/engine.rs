@@ -45,6 +45,10 @@ pub struct GuestEngine {
     /// `[http]`: limits every HTTP container is served with.
     pub http: HttpConfig,
     ticker_stop: Arc<AtomicBool>,
+    /// The epoch thread holds every engine (and so the pool's address-space reservation)
+    /// until it stops: joined on drop, so a dropped engine's reservation is gone when the
+    /// next one is made.
+    ticker: Option<std::thread::JoinHandle<()>>,
 }
 
 /// The engines one kind of container runs on: Cranelift, and Winch for tiered starts.
@@ -93,7 +97,7 @@ impl GuestEngine {
             .flat_map(|t| std::iter::once(&t.cranelift).chain(t.winch.as_ref()))
             .map(|t| t.engine.clone())
             .collect();
-        spawn_ticker(
+        let ticker = spawn_ticker(
             engines,
             Duration::from_millis(config.cpu.tick_ms.max(1)),
             ticker_stop.clone(),
@@ -104,6 +108,7 @@ impl GuestEngine {
             http_shares: Arc::new(HttpShares::new(&config.pool)),
             http: config.http.clone(),
             ticker_stop,
+            ticker,
         })
     }
 
@@ -219,6 +224,10 @@ impl Tier {
 impl Drop for GuestEngine {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
+        // At most one tick's wait. A panicked ticker has nothing left to release.
+        if let Some(ticker) = self.ticker.take() {
+            let _ = ticker.join();
+        }
     }
 }
 
@@ -316,7 +325,11 @@ impl Drop for HttpSlot {
 
 /// A plain thread, not a tokio task: the tick must keep coming even when every executor
 /// thread is busy running guests.
-fn spawn_ticker(engines: Vec<Engine>, tick: Duration, stop: Arc<AtomicBool>) {
+fn spawn_ticker(
+    engines: Vec<Engine>,
+    tick: Duration,
+    stop: Arc<AtomicBool>,
+) -> Option<std::thread::JoinHandle<()>> {
     let spawned = std::thread::Builder::new()
         .name("wasmgate-epoch".into())
         .spawn(move || {
@@ -327,9 +340,13 @@ fn spawn_ticker(engines: Vec<Engine>, tick: Duration, stop: Arc<AtomicBool>) {
                 }
             }
         });
-    if let Err(e) = spawned {
-        tracing::error!("cannot start the epoch ticker thread: {e}; guests will not be preempted");
-    }
+    spawned
+        .inspect_err(|e| {
+            tracing::error!(
+                "cannot start the epoch ticker thread: {e}; guests will not be preempted"
+            );
+        })
+        .ok()
 }
 
 #[cfg(test)]

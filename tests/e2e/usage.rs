@@ -181,6 +181,64 @@ fn two_short_tasks_are_billed_a_minute_each_at_their_size() {
     );
 }
 
+/// A task belongs to a service only when the service's scheduler started it. A RunTask
+/// caller may set the group `service:web`, but ListTasks `--service-name web` does not list
+/// that task and `usage --service web` does not bill it.
+#[test]
+fn a_run_task_group_naming_a_service_is_neither_listed_nor_billed_as_the_service() {
+    let host = Host::with_config(CONFIG);
+    let server = Server::start(&host);
+    let d = def("web", 256, 512, "sleep", &["600000"]);
+    let path = host.taskdef(&d);
+    let file = format!("file://{}", path.display());
+    server.aws_json(&["ecs", "register-task-definition", "--cli-input-json", &file]);
+    server.aws_json(&[
+        "ecs",
+        "create-service",
+        "--service-name",
+        "web",
+        "--task-definition",
+        "web",
+        "--desired-count",
+        "1",
+    ]);
+    server.aws_json(&["ecs", "wait", "services-stable", "--services", "web"]);
+    let listed = |service: &str| -> Vec<String> {
+        let out = server.aws_json(&["ecs", "list-tasks", "--service-name", service]);
+        out["taskArns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect()
+    };
+    let real = listed("web");
+    assert_eq!(real.len(), 1, "{real:?}");
+    let out = server.aws_json(&[
+        "ecs",
+        "run-task",
+        "--task-definition",
+        "web",
+        "--group",
+        "service:web",
+    ]);
+    let label = out["tasks"][0]["taskArn"].as_str().unwrap().to_owned();
+    assert_eq!(out["tasks"][0]["group"], "service:web", "{out}");
+    server.aws_json(&["ecs", "wait", "tasks-running", "--tasks", &label]);
+
+    assert_eq!(listed("web"), real);
+    // Both are billed (running tasks count up to now); only the scheduler's under `web`.
+    let report = poll(Duration::from_secs(30), "both tasks metered", || {
+        let r = usage_json(&host, &["--group-by", "task"]);
+        (r["total"]["tasks"] == 2).then_some(r)
+    });
+    assert_eq!(report["total"]["running"], 2, "{report}");
+    let web = usage_json(&host, &["--service", "web", "--group-by", "task"]);
+    assert_eq!(web["total"]["tasks"], 1, "{web}");
+    let real_id = real[0].rsplit('/').next().unwrap();
+    group(&web, real_id);
+}
+
 #[test]
 fn a_crash_closes_a_running_task_at_the_last_heartbeat() {
     // Every container counts fuel, so the record has fuel too.

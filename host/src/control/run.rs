@@ -341,6 +341,7 @@ impl EcsService {
                 revision: plan.revision,
                 started_by: plan.started_by.clone(),
                 group: plan.group.clone(),
+                service: plan.service.clone(),
                 overrides: plan.overrides_json.clone(),
                 container_ids,
                 ephemeral_storage_gib: plan.definition.ephemeral_storage_gib(),

@@ -29,6 +29,8 @@ pub struct TaskMeta {
     pub revision: u32,
     pub started_by: Option<String>,
     pub group: String,
+    /// The service whose scheduler started the task (never from the request).
+    pub service: Option<String>,
     /// The request's `overrides`, as ECS echoes them.
     pub overrides: Value,
     /// One id per container, in definition order (the last part of its ARN).
@@ -325,6 +327,7 @@ pub fn record(meta: &TaskMeta, snap: &TaskSnapshot, task: Value) -> TaskRecord {
         desired_status: desired,
         started_by: meta.started_by.clone(),
         group: Some(meta.group.clone()),
+        service: meta.service.clone(),
         created_at_ms: to_ms(snap.created_at),
         stopped_at_ms: snap.stopped_at.map(to_ms),
         task,

@@ -157,7 +157,8 @@ impl EcsService {
         };
         // A deleted cluster holds nothing to list (DescribeClusters still shows it INACTIVE).
         let cluster = self.active_cluster("cluster", r.cluster.as_deref()).await?;
-        let group = match r.service_name {
+        // The tasks its scheduler started (not every task whose group says `service:X`).
+        let service = match r.service_name {
             Some(s) if !input::is_valid_name(&s) => {
                 return Err(ControlError::invalid(format!(
                     "serviceName: {}",
@@ -168,7 +169,7 @@ impl EcsService {
                 if !self.service_exists(&cluster.name, &s).await? {
                     return Err(ControlError::ServiceNotFound);
                 }
-                Some(format!("service:{s}"))
+                Some(s)
             }
             None => None,
         };
@@ -185,8 +186,9 @@ impl EcsService {
                 cluster: cluster.name.clone(),
                 family: r.family,
                 started_by: r.started_by,
-                group,
+                service,
                 desired_status: Some(desired),
+                ..Default::default()
             };
             let check = q.clone();
             self.core
@@ -263,6 +265,9 @@ fn matches_query(t: &TaskRecord, q: &TaskQuery) -> bool {
             .as_ref()
             .is_none_or(|s| t.started_by.as_ref() == Some(s))
         && q.group.as_ref().is_none_or(|g| t.group.as_ref() == Some(g))
+        && q.service
+            .as_ref()
+            .is_none_or(|s| t.service.as_ref() == Some(s))
         && q.desired_status
             .as_ref()
             .is_none_or(|d| t.desired_status == *d)

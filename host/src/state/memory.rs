@@ -174,6 +174,9 @@ impl StateStore for MemStore {
                         .as_ref()
                         .is_none_or(|s| t.started_by.as_ref() == Some(s))
                     && q.group.as_ref().is_none_or(|g| t.group.as_ref() == Some(g))
+                    && q.service
+                        .as_ref()
+                        .is_none_or(|s| t.service.as_ref() == Some(s))
                     && q.desired_status
                         .as_ref()
                         .is_none_or(|s| t.desired_status == *s)

@@ -73,6 +73,9 @@ pub struct TaskRecord {
     pub desired_status: String,
     pub started_by: Option<String>,
     pub group: Option<String>,
+    /// The service whose scheduler started it. Never read from a request: a RunTask
+    /// `group` of `service:X` is only a label.
+    pub service: Option<String>,
     pub created_at_ms: i64,
     pub stopped_at_ms: Option<i64>,
     /// The ECS `Task` shape (containers, attachments, overrides, reasons, …).
@@ -86,6 +89,8 @@ pub struct TaskQuery {
     pub family: Option<String>,
     pub started_by: Option<String>,
     pub group: Option<String>,
+    /// Matches `service` (ListTasks' `serviceName`).
+    pub service: Option<String>,
     /// Matches `desired_status`.
     pub desired_status: Option<String>,
 }

@@ -80,11 +80,7 @@ impl UsageRecord {
         Self {
             task_id: t.task_id.clone(),
             cluster: t.cluster.clone(),
-            service: t
-                .group
-                .as_deref()
-                .and_then(|g| g.strip_prefix("service:"))
-                .map(str::to_owned),
+            service: t.service.clone(),
             family: t.family.clone(),
             task_definition: t.task_definition.clone(),
             cpu_units: u32::try_from(units("cpu")).unwrap_or(u32::MAX),
@@ -156,7 +152,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn task(group: Option<&str>, task: Value) -> TaskRecord {
+    /// A task with this `group`, started by the scheduler of `service`.
+    fn task_of(group: Option<&str>, service: Option<&str>, task: Value) -> TaskRecord {
         TaskRecord {
             task_id: "t1".into(),
             cluster: "default".into(),
@@ -166,16 +163,22 @@ mod tests {
             desired_status: "RUNNING".into(),
             started_by: None,
             group: group.map(str::to_owned),
+            service: service.map(str::to_owned),
             created_at_ms: 1_000,
             stopped_at_ms: None,
             task,
         }
     }
 
+    fn task(group: Option<&str>, task: Value) -> TaskRecord {
+        task_of(group, None, task)
+    }
+
     #[test]
     fn a_record_takes_size_service_and_pull_start_from_the_task() {
-        let t = task(
+        let t = task_of(
             Some("service:api"),
+            Some("api"),
             json!({"cpu": "512", "memory": "1024", "pullStartedAt": 1700000000.25}),
         );
         let r = UsageRecord::from_task(&t, 5);
@@ -193,6 +196,13 @@ mod tests {
         assert_eq!(r.start_ms, None);
         assert_eq!(r.service, None);
         assert_eq!((r.cpu_units, r.memory_mib), (0, 0));
+    }
+
+    /// A RunTask caller may set any group: the service is the scheduler's alone.
+    #[test]
+    fn a_service_group_set_by_a_caller_bills_no_service() {
+        let r = UsageRecord::from_task(&task(Some("service:api"), json!({})), 5);
+        assert_eq!(r.service, None);
     }
 
     #[test]

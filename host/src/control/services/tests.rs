@@ -530,4 +530,6 @@ async fn a_run_task_group_does_not_make_a_task_a_service_task() {
     };
     assert_eq!(service_of(&real[0]), Some("web".to_owned()));
     assert_eq!(service_of(&spoof), None);
+    // ListTasks by service lists only what the scheduler started.
+    assert_eq!(running_tasks(&f, "web").await, real);
 }

@@ -144,6 +144,7 @@ async fn a_task_that_never_ran_failed_to_start() {
         desired_status: "RUNNING".into(),
         started_by: None,
         group: None,
+        service: None,
         created_at_ms: 1,
         stopped_at_ms: None,
         task: json!({"lastStatus": "PENDING", "version": 2,

@@ -82,7 +82,7 @@ pub(super) fn task_def(row: &Row<'_>) -> rusqlite::Result<TaskDefRecord> {
 
 /// Columns [`task`] reads, in order.
 pub(super) const TASK_COLS: &str = "task_id, cluster, task_definition, family, last_status, \
-     desired_status, started_by, group_name, created_at_ms, stopped_at_ms, task";
+     desired_status, started_by, group_name, created_at_ms, stopped_at_ms, task, service";
 
 pub(super) fn task(row: &Row<'_>) -> rusqlite::Result<TaskRecord> {
     Ok(TaskRecord {
@@ -97,5 +97,6 @@ pub(super) fn task(row: &Row<'_>) -> rusqlite::Result<TaskRecord> {
         created_at_ms: row.get(8)?,
         stopped_at_ms: row.get(9)?,
         task: row.get::<_, Json>(10)?.0,
+        service: row.get(11)?,
     })
 }

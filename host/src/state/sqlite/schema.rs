@@ -18,7 +18,7 @@ use crate::state::{Result, StateError};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Ordered schema migrations; see the module docs before touching this.
-pub(super) const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+pub(super) const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
 
 /// The schema version this build writes.
 pub(super) fn latest_version() -> u32 {
@@ -111,6 +111,15 @@ CREATE TABLE documents (
     revision INTEGER NOT NULL,
     PRIMARY KEY (kind, key)
 ) STRICT, WITHOUT ROWID;
+";
+
+/// Version 4: a task's service, as its scheduler started it (ListTasks' `serviceName`,
+/// usage by service). Until now both read `group_name`, which any RunTask caller may set to
+/// `service:X`; rows written before keep that reading, the only record they have.
+const MIGRATION_4: &str = "
+ALTER TABLE tasks ADD COLUMN service TEXT;
+UPDATE tasks SET service = substr(group_name, 9) WHERE group_name LIKE 'service:%';
+CREATE INDEX tasks_by_service ON tasks (cluster, service, created_at_ms, task_id);
 ";
 
 /// Per-connection settings; none of them except `journal_mode` persist in the file, so they

@@ -12,7 +12,7 @@ pub(super) fn put(conn: &Connection, t: &TaskRecord) -> Result<()> {
     let json = to_json(&t.task)?;
     conn.prepare_cached(&format!(
         "INSERT OR REPLACE INTO tasks ({TASK_COLS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
     ))
     .and_then(|mut s| {
         s.execute(params![
@@ -27,6 +27,7 @@ pub(super) fn put(conn: &Connection, t: &TaskRecord) -> Result<()> {
             t.created_at_ms,
             t.stopped_at_ms,
             json,
+            t.service,
         ])
     })
     .map_err(map_err("tasks"))?;
@@ -48,6 +49,7 @@ pub(super) fn list(conn: &Connection, q: &TaskQuery) -> Result<Vec<TaskRecord>> 
         ("family", &q.family),
         ("started_by", &q.started_by),
         ("group_name", &q.group),
+        ("service", &q.service),
         ("desired_status", &q.desired_status),
     ];
     for (column, value) in filters {

@@ -36,6 +36,7 @@ fn task(id: &str, pulled: Option<i64>, stopped: Option<i64>) -> TaskRecord {
         desired_status: "RUNNING".into(),
         started_by: None,
         group: Some("service:web".into()),
+        service: Some("web".into()),
         created_at_ms: T0,
         stopped_at_ms: stopped,
         task: shape,

@@ -35,6 +35,7 @@ fn task(id: &str, cluster: &str, created_at_ms: i64) -> TaskRecord {
         desired_status: "RUNNING".to_owned(),
         started_by: None,
         group: Some("family:web".to_owned()),
+        service: None,
         created_at_ms,
         stopped_at_ms: None,
         task: json!({"containers": [{"name": "app", "lastStatus": "RUNNING"}]}),

@@ -35,6 +35,33 @@ fn reopening_a_current_database_applies_nothing() {
     assert_eq!(pragma::<u32>(&s, "user_version"), schema::latest_version());
 }
 
+/// Version 4 gives tasks a `service` column; the rows written before it keep what their
+/// group said, the only record they have.
+#[test]
+fn tasks_from_version_3_take_their_service_from_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &schema::MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 3;
+             INSERT INTO tasks (task_id, cluster, task_definition, family, last_status,
+                                desired_status, group_name, created_at_ms, task)
+             VALUES ('a', 'default', 'web:1', 'web', 'RUNNING', 'RUNNING', 'service:api', 1, '{}'),
+                    ('b', 'default', 'web:1', 'web', 'RUNNING', 'RUNNING', 'family:web', 2, '{}');",
+        )
+        .unwrap();
+    }
+    let s = SqliteStateStore::open(&path).unwrap();
+    assert_eq!(pragma::<u32>(&s, "user_version"), schema::latest_version());
+    let service = |id: &str| s.get_task(id).unwrap().unwrap().service;
+    assert_eq!(service("a").as_deref(), Some("api"));
+    assert_eq!(service("b"), None);
+}
+
 #[test]
 fn a_database_from_a_newer_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();

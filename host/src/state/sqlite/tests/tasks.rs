@@ -83,6 +83,28 @@ fn list_is_oldest_first_and_applies_every_filter() {
     assert!(q(|q| q.family = Some("nope".into())).is_empty());
 }
 
+/// ListTasks' `serviceName` is the scheduler's service, never a group a caller chose.
+#[test]
+fn the_service_filter_reads_the_service_not_the_group() {
+    let s = mem();
+    let mut real = task("real", "default", 1);
+    real.group = Some("service:web".to_owned());
+    real.service = Some("web".to_owned());
+    let mut label = task("label", "default", 2);
+    label.group = Some("service:web".to_owned());
+    for t in [real, label] {
+        s.put_task(&t).unwrap();
+    }
+    let mut q = in_cluster("default");
+    q.service = Some("web".into());
+    assert_eq!(ids(&s, q), ["real"]);
+    assert_eq!(
+        s.get_task("real").unwrap().unwrap().service.as_deref(),
+        Some("web")
+    );
+    assert_eq!(s.get_task("label").unwrap().unwrap().service, None);
+}
+
 #[test]
 fn unfinished_are_the_tasks_not_stopped() {
     let s = mem();

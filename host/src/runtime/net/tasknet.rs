@@ -234,6 +234,14 @@ impl TaskNetwork {
         lock(&self.ports).contains_key(&(proto, port))
     }
 
+    /// A TCP connect to the task's own address on a port none of its containers listens
+    /// on: the guest is refused, as loopback refuses a closed port (so a client that
+    /// retries until its sibling listens works), and nothing is passed on to whatever host
+    /// service may be bound to that port.
+    pub fn own_port_closed(&self, dest: SocketAddr) -> bool {
+        dest.ip() == IpAddr::V4(self.address()) && !self.port_open(Proto::Tcp, dest.port())
+    }
+
     /// The `socket_addr_check` for one container's WASI context: host-side addresses in,
     /// allow or deny out (resolved at once: the TCP shadow relies on that).
     pub fn socket_addr_check(

@@ -80,7 +80,11 @@ impl HostTcpSocket for TaskNetView<'_> {
         let remote = self.net.task.map().remote_to_host(sa(remote_address));
         if matches!(remote.ip(), IpAddr::V4(ip) if ip.is_loopback()) {
             self.bind_source(&this, &network)?;
+            // Opens an on-demand port (the task's endpoints) before the check below.
             self.net.task.before_tcp_use(remote);
+        }
+        if self.net.task.own_port_closed(remote) {
+            return Err(ErrorCode::ConnectionRefused.into());
         }
         HostTcpSocket::start_connect(&mut self.inner, this, network, remote.into())
     }

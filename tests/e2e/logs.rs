@@ -498,30 +498,39 @@ fn follow_waits_for_a_store_group_and_stream_that_do_not_exist_yet() {
     let line = group.expect_stdout("arg[1]=late", WAIT);
     assert_eq!(line, format!("l/app/{id} arg[1]=late"));
 
-    // A stream and a task that do not exist yet: waited for too, then followed.
+    // A stream and a task that do not exist yet: waited for too, then followed. The
+    // prefix is one the first task's id does not start with (else its stream exists).
+    let prefix = if id.starts_with('0') { "1" } else { "0" };
+    let stream_name = format!("l/app/{prefix}");
     let stream = Live::spawn(host.cmd(&[
         "logs",
         "--group",
         "/test/later",
         "--stream",
-        "l/app/0",
+        &stream_name,
         "--follow",
     ]));
-    stream.expect_stderr("wasmgate: waiting for log stream l/app/0", WAIT);
-    let task = Live::spawn(host.cmd(&["logs", "--task", "0", "--follow"]));
-    task.expect_stderr("wasmgate: waiting for logs of task 0", WAIT);
-    // Runs until one gets an id starting with 0 (1 in 16 each).
+    stream.expect_stderr(
+        &format!("wasmgate: waiting for log stream {stream_name}"),
+        WAIT,
+    );
+    let task = Live::spawn(host.cmd(&["logs", "--task", prefix, "--follow"]));
+    task.expect_stderr(
+        &format!("wasmgate: waiting for logs of task {prefix}"),
+        WAIT,
+    );
+    // Runs until one gets an id starting with the prefix (1 in 16 each).
     let mut zero = None;
     for _ in 0..200 {
         let run = host.run(&def, &[]);
         assert_eq!(run.code, Some(0), "{}", run.debug());
         let id = task_id(&run);
-        if id.starts_with('0') {
+        if id.starts_with(prefix) {
             zero = Some(id);
             break;
         }
     }
-    let zero = zero.expect("a task id starting with 0");
+    let zero = zero.expect("a task id starting with the prefix");
     assert_eq!(stream.expect_stdout("arg[1]=late", WAIT), "arg[1]=late");
     assert_eq!(task.expect_stdout("arg[1]=late", WAIT), "app | arg[1]=late");
     assert!(

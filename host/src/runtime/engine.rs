@@ -26,7 +26,11 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy};
 
 const MIB: u64 = 1 << 20;
-const KIB: u64 = 1 << 10;
+
+/// A size in KiB from the config as wasmtime's byte count (saturating: validate bounds it).
+fn kib_to_bytes(kib: u64) -> usize {
+    usize::try_from(kib.saturating_mul(1 << 10)).unwrap_or(usize::MAX)
+}
 
 /// Engines (one per compiler, and per fuel setting), their linkers and the epoch ticker.
 pub struct GuestEngine {
@@ -181,14 +185,8 @@ impl Tier {
                 .max_unused_warm_slots(64)
                 // Reset a freed instance's dirty pages in place (wasmtime finds them with
                 // PAGEMAP_SCAN) instead of decommitting them: no TLB shootdown per request.
-                .linear_memory_keep_resident(
-                    usize::try_from(p.memory_keep_resident_kib.saturating_mul(KIB))
-                        .unwrap_or(usize::MAX),
-                )
-                .table_keep_resident(
-                    usize::try_from(p.table_keep_resident_kib.saturating_mul(KIB))
-                        .unwrap_or(usize::MAX),
-                );
+                .linear_memory_keep_resident(kib_to_bytes(p.memory_keep_resident_kib))
+                .table_keep_resident(kib_to_bytes(p.table_keep_resident_kib));
             c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&c)?;

@@ -23,7 +23,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy,
+};
 
 const MIB: u64 = 1 << 20;
 
@@ -183,10 +185,16 @@ impl Tier {
                 .max_memory_size((p.max_memory_mib * MIB) as usize)
                 // Keep a few warm slots per core for fast re-instantiation, not thousands.
                 .max_unused_warm_slots(64)
-                // Reset a freed instance's dirty pages in place (wasmtime finds them with
-                // PAGEMAP_SCAN) instead of decommitting them: no TLB shootdown per request.
+                // Reset a freed instance's dirty pages in place instead of decommitting
+                // them: no TLB shootdown per request. PAGEMAP_SCAN (Linux 6.7+; `Auto`
+                // falls back where the kernel lacks it) finds the pages the guest really
+                // wrote, so only those are reset and nothing within the keep-resident size
+                // is madvised; without it the first keep-resident bytes are reset whole
+                // and every page past them is madvised, and an image page written again
+                // takes a copy-on-write fault with its own shootdown.
                 .linear_memory_keep_resident(kib_to_bytes(p.memory_keep_resident_kib))
-                .table_keep_resident(kib_to_bytes(p.table_keep_resident_kib));
+                .table_keep_resident(kib_to_bytes(p.table_keep_resident_kib))
+                .pagemap_scan(Enabled::Auto);
             c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&c)?;

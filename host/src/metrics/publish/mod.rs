@@ -1,8 +1,8 @@
 //! What the host publishes by itself into the metrics store: every second it reads the
 //! live tasks ([`Runtime::live_tasks`]) and the load balancer's counters and turns the
-//! differences since the last second into 1-second data points; every
-//! [`PUBLISH_EVERY`] it writes them (and the services' counts from the state store) in one
-//! batch. Namespaces and names as AWS publishes them:
+//! differences since the last second into 1-second data points, written at once (ten
+//! seconds of them held back would cost an idle host ~10 KB per task); every
+//! [`PUBLISH_EVERY`] it adds the services' counts from the state store. Namespaces and names as AWS publishes them:
 //!
 //! - `AWS/ECS` `CPUUtilization`, `MemoryUtilization`: one value per running task (percent
 //!   of the task's reservation), under `ClusterName` and `ClusterName, ServiceName`, so
@@ -31,7 +31,7 @@ use crate::state::StateStore;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often collected points are written to the store.
+/// How often the services' counts are read from the state store and published.
 pub const PUBLISH_EVERY: Duration = Duration::from_secs(10);
 /// How often the meters are read (the points' resolution).
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
@@ -441,15 +441,15 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Samples every second and writes every [`PUBLISH_EVERY`] until the runtime ends.
+    /// Samples and writes every second, with the services' counts every
+    /// [`PUBLISH_EVERY`], until the runtime ends.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut sampler = Sampler::default().task_resolution(self.task_resolution_seconds);
-            let mut pending: Vec<Point> = Vec::new();
             let mut tick = tokio::time::interval(SAMPLE_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut last = Instant::now();
-            let mut last_write = Instant::now();
+            let mut last_counts = Instant::now();
             loop {
                 tick.tick().await;
                 let now = Instant::now();
@@ -459,29 +459,27 @@ impl Publisher {
                     .lb
                     .as_ref()
                     .map(|lb| (lb.dimension(), lb.readings(), lb.take_response_times()));
-                pending.extend(
-                    sampler.sample(
-                        ts,
-                        now - last,
-                        &tasks,
-                        lb.as_ref()
-                            .map(|(d, g, t)| (d.as_str(), g.as_slice(), t.as_slice())),
-                        self.runtime.compile_cache_hits(),
-                    ),
+                let mut points = sampler.sample(
+                    ts,
+                    now - last,
+                    &tasks,
+                    lb.as_ref()
+                        .map(|(d, g, t)| (d.as_str(), g.as_slice(), t.as_slice())),
+                    self.runtime.compile_cache_hits(),
                 );
+                drop((tasks, lb));
                 last = now;
-                if now - last_write >= PUBLISH_EVERY {
-                    last_write = now;
+                if now - last_counts >= PUBLISH_EVERY {
+                    last_counts = now;
                     let state = self.state.clone();
                     let counts =
                         tokio::task::spawn_blocking(move || insights::service_counts(&*state, ts))
                             .await
                             .unwrap_or_default();
-                    pending.extend(counts);
-                    let store = self.store.clone();
-                    let points = std::mem::take(&mut pending);
-                    let _ = tokio::task::spawn_blocking(move || write(&store, &points)).await;
+                    points.extend(counts);
                 }
+                let store = self.store.clone();
+                let _ = tokio::task::spawn_blocking(move || write(&store, &points)).await;
             }
         })
     }

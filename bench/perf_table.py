@@ -168,11 +168,12 @@ def http_rows(args, work, wasm):
     try:
         for name, flags in (("wasmtime serve", []),
                             ("wasmtime serve, reusing instances", ["--max-instance-reuse-count", "1000000"]),
-                            # wasmgate's default [pool] keep-resident sizes, given to wasmtime too:
-                            # the same allocator setting on both sides.
-                            ("wasmtime serve, same keep-resident as wasmgate",
+                            # wasmgate's default [pool] reset settings (keep-resident sizes,
+                            # PAGEMAP_SCAN), given to wasmtime too: the same allocator on both sides.
+                            ("wasmtime serve, same pool reset as wasmgate",
                              ["-O", "pooling-memory-keep-resident=1048576",
-                              "-O", "pooling-table-keep-resident=65536"])):
+                              "-O", "pooling-table-keep-resident=65536",
+                              "-O", "pooling-pagemap-scan=auto"])):
             port = free_port()
             log = os.path.join(work, f"wasmtime-{port}.log")
             # `-S cli`: the guest imports wasi:cli (its environment), which `serve` links only when asked.
@@ -294,9 +295,9 @@ def table(http, lat, dens, rt):
     rows.append(("HTTP component on a task port vs `wasmtime serve`, task cpu 4096",
                  f"{r4096:.2f}×", "≥ 1.1×", verdict(r4096 >= 1.1)))
     rows.append(("same, task cpu 1024", f"{r1024:.2f}×", "≥ 1.0×", verdict(r1024 >= 1.0)))
-    wtk = http.get("wasmtime serve, same keep-resident as wasmgate", (None,))[0]
+    wtk = http.get("wasmtime serve, same pool reset as wasmgate", (None,))[0]
     if wtk:
-        rows.append(("same, task cpu 4096, vs `wasmtime serve` given wasmgate's keep-resident sizes",
+        rows.append(("same, task cpu 4096, vs `wasmtime serve` given wasmgate's pool reset settings",
                      f"{http['wasmgate, task cpu 4096'][0] / wtk:.2f}×", "(no goal; same allocator setting)", ""))
     reuse = ratio("wasmgate, task cpu 4096, instance reuse sequential", wtr)
     if reuse is not None:

@@ -87,5 +87,10 @@ print(f"per idle task: {(after['rss_kib'] - base['rss_kib']) / extra:.0f} KiB, "
 pool = (after["pool_kib"] - base["pool_kib"]) / extra
 print(f"  of which the instance pool (guest memories, stacks, tables): {pool:.0f} KiB, "
       f"the rest of the host: {(after['rss_kib'] - base['rss_kib']) / extra - pool:.0f} KiB")
+# The same host after a while idle: every task's metric series now exist and the
+# publisher has run; the store's raw samples keep growing (to its caps) from here.
+time.sleep(15)
+later = proc()
+print(f"15 s later: per idle task {(later['rss_kib'] - base['rss_kib']) / extra:.0f} KiB")
 with open("/proc/loadavg") as f:
     print(f"load average at the end: {' '.join(f.read().split()[:3])}")

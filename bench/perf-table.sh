@@ -20,6 +20,9 @@ if [ ! -x "$WASMTIME" ]; then
 fi
 command -v wrk >/dev/null || { echo "perf-table: needs wrk (apt-get install wrk)" >&2; exit 1; }
 cd "$ROOT"
+# As a production host runs: with RUST_BACKTRACE set, every error wasmtime makes captures a
+# backtrace, and it makes one per request for both peers (a store's fiber disposal).
+unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 # With the benches: the same feature set as `cargo bench`, so the runtime rows reuse this build.
 cargo build -q --profile bench --benches --bin wasmgate
 # The test venv (boto3) is made by the tests; make it here when it is missing.

@@ -4,12 +4,29 @@
 //! columns; a line is for a person reading a terminal or a service's journal).
 
 use std::fmt;
+use std::io::Write;
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 pub struct HostLines;
+
+/// Prints `wasmgate: <args>` and a newline on stderr in one write. `eprintln!` writes its
+/// pieces one by one (stderr is unbuffered), so a container's output printed meanwhile by
+/// another thread could land between "wasmgate: " and the message. Used through the
+/// `host_line!` macro (cli/mod.rs).
+pub fn line(args: fmt::Arguments<'_>) {
+    let _ = write_line(&mut std::io::stderr().lock(), args);
+}
+
+fn write_line(out: &mut impl Write, args: fmt::Arguments<'_>) -> std::io::Result<()> {
+    let mut text = String::with_capacity(80);
+    text.push_str("wasmgate: ");
+    let _ = fmt::Write::write_fmt(&mut text, args);
+    text.push('\n');
+    out.write_all(text.as_bytes())
+}
 
 impl<S, N> FormatEvent<S, N> for HostLines
 where
@@ -45,4 +62,34 @@ pub fn install(default_filter: &str) {
         .with_ansi(false)
         .event_format(HostLines)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_line;
+
+    /// Records each `write` call apart, as a pipe shared with another writer would see them.
+    #[derive(Default)]
+    struct Writes(Vec<Vec<u8>>);
+
+    impl std::io::Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_host_line_is_one_write_so_container_output_cannot_split_it() {
+        let mut out = Writes::default();
+        let image = "localhost:5000/demo/echo:1.0";
+        write_line(&mut out, format_args!("compiled {image} in {} ms", 18)).expect("write");
+        assert_eq!(
+            out.0,
+            vec![b"wasmgate: compiled localhost:5000/demo/echo:1.0 in 18 ms\n".to_vec()]
+        );
+    }
 }

@@ -91,7 +91,7 @@ pub fn lb(
 /// is replaced atomically. Returns the resulting load balancer, or None after printing why.
 fn append(config_path: Option<&Path>, table: &str) -> anyhow::Result<Option<LoadBalancer>> {
     let Some(path) = config_path else {
-        eprintln!("wasmgate: --config: name the config file to add to");
+        host_line!("--config: name the config file to add to");
         return Ok(None);
     };
     let old = match std::fs::read_to_string(path) {
@@ -110,7 +110,7 @@ fn append(config_path: Option<&Path>, table: &str) -> anyhow::Result<Option<Load
     let config: HostConfig = match toml::from_str(&new) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("wasmgate: {}: {e}", path.display());
+            host_line!("{}: {e}", path.display());
             return Ok(None);
         }
     };
@@ -118,7 +118,7 @@ fn append(config_path: Option<&Path>, table: &str) -> anyhow::Result<Option<Load
     {
         Ok(lb) => lb,
         Err(e) => {
-            eprintln!("wasmgate: invalid [lb] configuration: {e}");
+            host_line!("invalid [lb] configuration: {e}");
             return Ok(None);
         }
     };
@@ -138,7 +138,7 @@ fn show(config: &HostConfig) -> anyhow::Result<ExitCode> {
     {
         Ok(lb) => lb,
         Err(e) => {
-            eprintln!("wasmgate: invalid [lb] configuration: {e}");
+            host_line!("invalid [lb] configuration: {e}");
             return Ok(ExitCode::from(2));
         }
     };

@@ -1,6 +1,13 @@
 //! Command-line front end: parses arguments, sets up logging, dispatches to a subcommand.
 //! Errors become messages and exit codes here, at the binary's edge.
 
+/// `host_line!("…")` in one write (see [`host_lines::line`]).
+macro_rules! host_line {
+    ($($arg:tt)*) => {
+        $crate::cli::host_lines::line(format_args!($($arg)*))
+    };
+}
+
 mod console;
 mod host_lines;
 mod image_paths;
@@ -102,7 +109,7 @@ pub fn main() -> ExitCode {
     let config = match host_config(&cli) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("wasmgate: {e:#}");
+            host_line!("{e:#}");
             return ExitCode::from(2);
         }
     };
@@ -126,7 +133,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("wasmgate: {e:#}");
+            host_line!("{e:#}");
             ExitCode::from(1)
         }
     }

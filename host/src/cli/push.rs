@@ -40,6 +40,6 @@ pub fn push(config: HostConfig, args: PushArgs) -> anyhow::Result<ExitCode> {
         ))
         .with_context(|| format!("cannot push {} to {reference}", args.component.display()))?;
     println!("{digest}");
-    eprintln!("wasmgate: pushed {reference}@{digest}");
+    host_line!("pushed {reference}@{digest}");
     Ok(ExitCode::SUCCESS)
 }

@@ -83,7 +83,7 @@ pub fn validate(
     };
     let missing = super::image_paths::missing_images(d, &base);
     if !missing.is_empty() {
-        eprintln!("wasmgate: {}: invalid task definition:", path.display());
+        host_line!("{}: invalid task definition:", path.display());
         for l in missing {
             eprintln!("  {l}");
         }
@@ -112,7 +112,7 @@ fn read_definition(
         allow_unknown_fields,
     };
     let invalid = |lines: Vec<String>| {
-        eprintln!("wasmgate: {}: invalid task definition:", path.display());
+        host_line!("{}: invalid task definition:", path.display());
         for l in lines {
             eprintln!("  {l}");
         }
@@ -121,10 +121,7 @@ fn read_definition(
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!(
-                "wasmgate: cannot read task definition {}: {e}",
-                path.display()
-            );
+            host_line!("cannot read task definition {}: {e}", path.display());
             return Err(ExitCode::from(EXIT_INVALID));
         }
     };
@@ -136,7 +133,7 @@ fn read_definition(
         Err(e) => return Err(invalid(vec![e.to_string()])),
     };
     for w in &parsed.warnings {
-        eprintln!("wasmgate: warning: {w}");
+        host_line!("warning: {w}");
     }
     let errors = runtime_rules(&parsed.definition);
     if !errors.is_empty() {
@@ -154,20 +151,20 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
     let overrides = match overrides(&args) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("wasmgate: {e:#}");
+            host_line!("{e:#}");
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
     let publish = match publish_specs(&args.publish, &parsed.definition) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("wasmgate: {e}");
+            host_line!("{e}");
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
     let stop_timeout = match args.stop_timeout {
         Some(s) if !(0.0..=86_400.0).contains(&s) => {
-            eprintln!("wasmgate: --stop-timeout: {s} must be between 0 and 86400 seconds");
+            host_line!("--stop-timeout: {s} must be between 0 and 86400 seconds");
             return Ok(ExitCode::from(EXIT_INVALID));
         }
         s => s.map(Duration::from_secs_f64),
@@ -188,7 +185,7 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
     let authorities = match authorities {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("wasmgate: {e:#}");
+            host_line!("{e:#}");
             return Ok(ExitCode::from(EXIT_NOT_STARTED));
         }
     };
@@ -211,7 +208,7 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
             &parsed.definition,
             role_from_iam,
         ) {
-            eprintln!("wasmgate: {e:#}");
+            host_line!("{e:#}");
             return Ok(ExitCode::from(EXIT_NOT_STARTED));
         }
         if let Some(authorities) = authorities {
@@ -222,8 +219,8 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
             match PublishedPort::bind(spec).await {
                 Ok(p) => published.push(p),
                 Err(e) => {
-                    eprintln!(
-                        "wasmgate: --publish {spec}: cannot listen on 127.0.0.1:{}: {e}",
+                    host_line!(
+                        "--publish {spec}: cannot listen on 127.0.0.1:{}: {e}",
                         spec.host_port
                     );
                     return Ok(ExitCode::from(EXIT_NOT_STARTED));
@@ -247,7 +244,7 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
         let mut task = match runtime.start_task(spec) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("wasmgate: {e}");
+                host_line!("{e}");
                 return Ok(ExitCode::from(EXIT_INVALID));
             }
         };
@@ -259,14 +256,14 @@ pub fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
             s = task.wait() => s,
             sig = signals.next() => {
                 let stopping = Stopping::of(&task.snapshot(), &definition, stop_timeout);
-                eprintln!("wasmgate: {sig} received, stopping task {id}");
-                eprintln!("wasmgate: {}", stopping.message());
+                host_line!("{sig} received, stopping task {id}");
+                host_line!("{}", stopping.message());
                 task.stop(StopCode::UserInitiated, format!("Task stopped by user ({sig})"));
                 let _countdown = stopping::countdown(stopping.longest()).map(AbortOnDrop);
                 tokio::select! {
                     s = task.wait() => s,
                     sig = signals.next() => {
-                        eprintln!("wasmgate: {sig} received again, exiting without waiting");
+                        host_line!("{sig} received again, exiting without waiting");
                         return Ok(ExitCode::from(EXIT_FORCED));
                     }
                 }
@@ -301,8 +298,8 @@ fn role_authorities(
     };
     let path = config.data_dir().join("state.db");
     if !path.exists() {
-        eprintln!(
-            "wasmgate: taskRoleArn {role}: no IAM state in {} (the host's network rules apply)",
+        host_line!(
+            "taskRoleArn {role}: no IAM state in {} (the host's network rules apply)",
             config.data_dir().display()
         );
         return Ok(None);
@@ -374,15 +371,12 @@ async fn serve_network(
     let Some(ip) = address.and_then(|a| a.parse::<std::net::Ipv4Addr>().ok()) else {
         return;
     };
-    eprintln!("wasmgate: task {id} address {ip}");
+    host_line!("task {id} address {ip}");
     for port in published {
         let spec = port.spec();
         match port.local_addr() {
-            Ok(local) => eprintln!(
-                "wasmgate: publishing {local} -> {ip}:{}",
-                spec.container_port
-            ),
-            Err(e) => eprintln!("wasmgate: --publish {spec}: {e}"),
+            Ok(local) => host_line!("publishing {local} -> {ip}:{}", spec.container_port),
+            Err(e) => host_line!("--publish {spec}: {e}"),
         }
         tokio::spawn(port.serve(ip));
     }
@@ -494,7 +488,7 @@ async fn print_events(
                 total,
             }) => bars.update(container, done, total),
             Ok(TaskEvent::Task { status }) => {
-                eprintln!("wasmgate: task {id} {status}");
+                host_line!("task {id} {status}");
                 if status == TaskStatus::Stopped {
                     return;
                 }
@@ -511,19 +505,19 @@ async fn print_events(
                 let why = reason
                     .map(|r| format!(" reason=\"{r}\""))
                     .unwrap_or_default();
-                eprintln!("wasmgate: container {name} {}{code}{why}", status.as_str());
+                host_line!("container {name} {}{code}{why}", status.as_str());
             }
             Ok(TaskEvent::Compiling { container }) => bars.spin(container),
-            Ok(TaskEvent::Notice(m)) => eprintln!("wasmgate: {m}"),
+            Ok(TaskEvent::Notice(m)) => host_line!("{m}"),
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                 // The buffer is small: say where the task is now, so no state is missed.
                 let events = if n == 1 { "event" } else { "events" };
-                eprintln!("wasmgate: ({n} {events} not shown; the task now:)");
+                host_line!("({n} {events} not shown; the task now:)");
                 let now = state.borrow().clone();
                 for c in &now.containers {
-                    eprintln!("wasmgate: container {} {}", c.name, c.last_status.as_str());
+                    host_line!("container {} {}", c.name, c.last_status.as_str());
                 }
-                eprintln!("wasmgate: task {id} {}", now.last_status);
+                host_line!("task {id} {}", now.last_status);
                 if now.last_status == TaskStatus::Stopped {
                     return;
                 }
@@ -603,7 +597,7 @@ impl PullBars {
 fn exit_code(s: &TaskSnapshot) -> ExitCode {
     if let Some(reason) = &s.stopped_reason {
         let code = s.stop_code.map(|c| c.as_str()).unwrap_or("");
-        eprintln!("wasmgate: task stopped: {code}: {reason}");
+        host_line!("task stopped: {code}: {reason}");
     }
     if s.stop_code == Some(wasmgate::runtime::StopCode::TaskFailedToStart) {
         return ExitCode::from(EXIT_NOT_STARTED);

@@ -223,7 +223,7 @@ async fn run(
         tokio::spawn(prometheus::serve(l, exporter, async {
             let _ = metrics_stop_rx.await;
         }));
-        eprintln!("wasmgate: metrics on http://{bound}/metrics");
+        host_line!("metrics on http://{bound}/metrics");
     }
     ecs.set_load_balancer(lb.clone());
     let logs = LogsService::new(runtime.logs().clone())
@@ -244,24 +244,24 @@ async fn run(
     let signals = Signals::install().context("cannot install signal handlers")?;
     tokio::spawn(watch_signals(signals, stop_tx));
     for (l, bound) in lb.listeners().iter().zip(lb.listener_addrs()) {
-        eprintln!(
-            "wasmgate: lb listener http://{bound} -> target group {}",
+        host_line!(
+            "lb listener http://{bound} -> target group {}",
             l.target_group
         );
     }
-    eprintln!("wasmgate: listening on http://{addr}");
+    host_line!("listening on http://{addr}");
     api::server::serve_with(listener, services, auth, limits, stop_rx)
         .await
         .context("API server")?;
-    eprintln!("wasmgate: API closed; stopping tasks");
+    host_line!("API closed; stopping tasks");
     ecs.shutdown().await;
     meter.finish().await;
     lb.shutdown().await;
     let _ = metrics_stop_tx.send(());
     if let Err(e) = metric_store.flush() {
-        eprintln!("wasmgate: metrics store: {e}");
+        host_line!("metrics store: {e}");
     }
-    eprintln!("wasmgate: stopped");
+    host_line!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -272,9 +272,9 @@ fn millis(d: Duration) -> u64 {
 /// The first SIGINT/SIGTERM starts a graceful shutdown; a second one exits at once.
 async fn watch_signals(mut signals: Signals, stop: tokio::sync::oneshot::Sender<()>) {
     let first = signals.next().await;
-    eprintln!("wasmgate: {first} received, shutting down (send again to exit at once)");
+    host_line!("{first} received, shutting down (send again to exit at once)");
     let _ = stop.send(());
     let second = signals.next().await;
-    eprintln!("wasmgate: {second} received again, exiting now");
+    host_line!("{second} received again, exiting now");
     std::process::exit(i32::from(EXIT_FORCED));
 }

@@ -70,8 +70,8 @@ pub fn stats(config: HostConfig, args: StatsArgs) -> anyhow::Result<ExitCode> {
                 files = stats::read(&dir, now_ms(), since);
             }
             if files.is_empty() {
-                eprintln!(
-                    "wasmgate: no host is running tasks with the data directory {}",
+                host_line!(
+                    "no host is running tasks with the data directory {}",
                     dir.display()
                 );
             }

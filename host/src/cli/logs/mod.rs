@@ -106,8 +106,8 @@ pub fn logs(config: HostConfig, args: LogsArgs) -> anyhow::Result<ExitCode> {
 
 /// `--follow` before any task has logged: the store appears with the first one.
 fn wait_for_store(path: &Path) {
-    eprintln!(
-        "wasmgate: waiting for the log store {} (no task has logged yet)",
+    host_line!(
+        "waiting for the log store {} (no task has logged yet)",
         path.display()
     );
     while !path.exists() {

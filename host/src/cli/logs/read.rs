@@ -33,7 +33,7 @@ struct Waiting(bool);
 impl Waiting {
     fn wait(&mut self, what: &str) {
         if !self.0 {
-            eprintln!("wasmgate: waiting for {what}");
+            host_line!("waiting for {what}");
             self.0 = true;
         }
         std::thread::sleep(POLL);

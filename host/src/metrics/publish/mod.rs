@@ -2,7 +2,8 @@
 //! live tasks ([`Runtime::live_tasks`]) and the load balancer's counters and turns the
 //! differences since the last second into 1-second data points, written at once (ten
 //! seconds of them held back would cost an idle host ~10 KB per task); every
-//! [`PUBLISH_EVERY`] it adds the services' counts from the state store. Namespaces and names as AWS publishes them:
+//! [`PUBLISH_EVERY`] it adds the services' counts from the state store. Namespaces and
+//! names as AWS publishes them:
 //!
 //! - `AWS/ECS` `CPUUtilization`, `MemoryUtilization`: one value per running task (percent
 //!   of the task's reservation), under `ClusterName` and `ClusterName, ServiceName`, so

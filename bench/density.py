@@ -1,6 +1,7 @@
 """Runs N idle 1-container tasks on a `wasmgate serve` (port, pid) and prints what they cost.
 Driven by bench/density.sh."""
 
+import os
 import sys
 import time
 
@@ -15,8 +16,6 @@ def proc():
     status = dict(
         line.split(":", 1) for line in open(f"/proc/{pid}/status").read().splitlines() if ":" in line
     )
-    import os
-
     return {
         "rss_kib": int(status["VmRSS"].split()[0]),
         "pool_kib": pool_rss(),
@@ -88,9 +87,12 @@ pool = (after["pool_kib"] - base["pool_kib"]) / extra
 print(f"  of which the instance pool (guest memories, stacks, tables): {pool:.0f} KiB, "
       f"the rest of the host: {(after['rss_kib'] - base['rss_kib']) / extra - pool:.0f} KiB")
 # The same host after a while idle: every task's metric series now exist and the
-# publisher has run; the store's raw samples keep growing (to its caps) from here.
-time.sleep(15)
-later = proc()
-print(f"15 s later: per idle task {(later['rss_kib'] - base['rss_kib']) / extra:.0f} KiB")
+# publisher has run. DENSITY_IDLE_SECONDS (default 15) sets how long it watches, with a
+# reading every 5 s: an idle task's cost should stay flat.
+idle = int(os.environ.get("DENSITY_IDLE_SECONDS", "15"))
+for waited in range(5, idle + 1, 5):
+    time.sleep(5)
+    later = proc()
+    print(f"{waited} s later: per idle task {(later['rss_kib'] - base['rss_kib']) / extra:.0f} KiB")
 with open("/proc/loadavg") as f:
     print(f"load average at the end: {' '.join(f.read().split()[:3])}")

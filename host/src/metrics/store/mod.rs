@@ -305,8 +305,7 @@ impl MetricStore {
             let mut bytes = 0;
             for (id, s) in loaded.samples {
                 if let Some(series) = by_id.get(&id).and_then(|k| mem.series.get_mut(k)) {
-                    series.samples.push_back(s);
-                    bytes += SAMPLE_BYTES;
+                    bytes += series.add_sample(s);
                 }
             }
             for (id, s) in loaded.sets {
@@ -598,13 +597,10 @@ impl MetricStore {
             .series
             .values()
             .filter_map(|s| {
-                [
-                    s.samples.back().map(|x| x.sec),
-                    s.minutes.back().map(|x| x.t),
-                ]
-                .into_iter()
-                .flatten()
-                .max()
+                [s.newest_sample(), s.minutes.back().map(|x| x.t)]
+                    .into_iter()
+                    .flatten()
+                    .max()
             })
             .max()
             .unwrap_or(oldest);
@@ -775,11 +771,11 @@ impl MetricStore {
             let mut agg = Agg::EMPTY;
             let mut pct = vec![None; percentiles.len()];
             if b >= raw_from || period % 60 != 0 {
-                let (i, j) = range(&series.samples, sec(b), sec(e), |s| s.sec);
                 values.clear();
-                for s in series.samples.range(i..j) {
-                    agg.merge(&Agg::of(s.value, f64::from(s.weight)));
-                    values.push((s.value, f64::from(s.weight)));
+                for run in series.runs_within(sec(b), sec(e)) {
+                    let (value, weight) = run.within(sec(b), sec(e));
+                    agg.merge(&Agg::of(value, weight));
+                    values.push((value, weight));
                 }
                 let (i, j) = range(&series.sets, sec(b), sec(e), |s| s.t);
                 for s in series.sets.range(i..j) {

@@ -58,6 +58,46 @@ pub struct Sample {
     pub value: f64,
 }
 
+/// The same raw value (and weight) at each of `len` consecutive seconds from `sec`.
+///
+/// Most of the host's own series are flat while a task idles (its CPU is 0, its memory
+/// and reservations do not move): kept as runs, such a series costs one item however long
+/// it stays flat, instead of one per second up to the store's cap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Run {
+    pub sec: u32,
+    pub len: u32,
+    pub weight: f32,
+    pub value: f64,
+}
+
+impl Run {
+    fn of(s: Sample) -> Run {
+        Run {
+            sec: s.sec,
+            len: 1,
+            weight: s.weight,
+            value: s.value,
+        }
+    }
+
+    /// The second after its last.
+    pub fn end(&self) -> u32 {
+        self.sec.saturating_add(self.len)
+    }
+
+    /// Whether `s` is this run's value (bit for bit: -0.0 and NaN payloads are kept).
+    fn same_value(&self, s: &Sample) -> bool {
+        self.weight.to_bits() == s.weight.to_bits() && self.value.to_bits() == s.value.to_bits()
+    }
+
+    /// Its samples within `[from, to)`: their value and their total weight.
+    pub fn within(&self, from: u32, to: u32) -> (f64, f64) {
+        let n = self.end().min(to).saturating_sub(self.sec.max(from));
+        (self.value, f64::from(self.weight) * f64::from(n))
+    }
+}
+
 /// An aggregate at a time: a statistic set at its second, or a minute's aggregate at the
 /// minute's first second.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -66,8 +106,8 @@ pub struct TimedAgg {
     pub agg: Agg,
 }
 
-/// Bytes one kept item costs (what the caps count).
-pub const SAMPLE_BYTES: u64 = std::mem::size_of::<Sample>() as u64;
+/// Bytes one kept item costs (what the caps count): a raw value costs at most one run.
+pub const SAMPLE_BYTES: u64 = std::mem::size_of::<Run>() as u64;
 pub const AGG_BYTES: u64 = std::mem::size_of::<TimedAgg>() as u64;
 
 #[derive(Debug, Default)]
@@ -76,7 +116,8 @@ pub struct Series {
     pub id: i64,
     /// The unit of the last datum written (`None` if never given).
     pub unit: String,
-    pub samples: VecDeque<Sample>,
+    /// Raw values as runs, sorted by second (see [`Run`]).
+    pub samples: VecDeque<Run>,
     pub sets: VecDeque<TimedAgg>,
     pub minutes: VecDeque<TimedAgg>,
     /// Wall-clock second of the last write (least-recently-written eviction, RecentlyActive).
@@ -116,19 +157,55 @@ impl Series {
     pub fn add_value(&mut self, sec: u32, value: f64, count: f64, raw: bool) -> (u64, bool) {
         let mut bytes = 0;
         if raw {
-            insert_sorted(
-                &mut self.samples,
-                Sample {
-                    sec,
-                    weight: count as f32,
-                    value,
-                },
-                |s| s.sec,
-            );
-            bytes += SAMPLE_BYTES;
+            bytes += self.add_sample(Sample {
+                sec,
+                weight: count as f32,
+                value,
+            });
         }
         let (b, new_minute) = self.add_to_minute(sec, &Agg::of(value, count));
         (bytes + b, new_minute)
+    }
+
+    /// Keeps one raw value: it extends the last run when it repeats that run's value at the
+    /// next second, and is a run of its own otherwise (splitting the run it falls in when it
+    /// comes out of order). Returns the bytes added.
+    pub fn add_sample(&mut self, s: Sample) -> u64 {
+        let Some(last) = self.samples.back_mut() else {
+            self.samples.push_back(Run::of(s));
+            return SAMPLE_BYTES;
+        };
+        if last.end() == s.sec && last.same_value(&s) && last.len < u32::MAX {
+            last.len += 1;
+            return 0;
+        }
+        if last.end() <= s.sec {
+            self.samples.push_back(Run::of(s));
+            return SAMPLE_BYTES;
+        }
+        // Out of order, or a second value at a second: runs stay sorted by start and by end.
+        let at = self.samples.partition_point(|r| r.end() <= s.sec);
+        let mut bytes = SAMPLE_BYTES;
+        let mut insert_at = at;
+        if let Some(r) = self.samples.get_mut(at)
+            && r.sec <= s.sec
+        {
+            // `r` covers `s.sec`: it keeps its part up to and including that second, and the
+            // part after it becomes a run of its own, after the new value.
+            let after = Run {
+                sec: s.sec + 1,
+                len: r.end() - (s.sec + 1),
+                ..*r
+            };
+            r.len = s.sec + 1 - r.sec;
+            insert_at = at + 1;
+            if after.len > 0 {
+                self.samples.insert(insert_at, after);
+                bytes += SAMPLE_BYTES;
+            }
+        }
+        self.samples.insert(insert_at, Run::of(s));
+        bytes
     }
 
     /// Adds a statistic set at `sec`. Returns the bytes added.
@@ -180,9 +257,15 @@ impl Series {
     /// bytes freed.
     pub fn prune(&mut self, raw_cutoff: u32, minute_cutoff: u32) -> u64 {
         let mut freed = 0;
-        while self.samples.front().is_some_and(|s| s.sec < raw_cutoff) {
+        while self.samples.front().is_some_and(|r| r.end() <= raw_cutoff) {
             self.samples.pop_front();
             freed += SAMPLE_BYTES;
+        }
+        if let Some(r) = self.samples.front_mut()
+            && r.sec < raw_cutoff
+        {
+            r.len = r.end() - raw_cutoff;
+            r.sec = raw_cutoff;
         }
         while self.sets.front().is_some_and(|s| s.t < raw_cutoff) {
             self.sets.pop_front();
@@ -211,6 +294,18 @@ impl Series {
         .min()
     }
 
+    /// The last second it holds a raw value for.
+    pub fn newest_sample(&self) -> Option<u32> {
+        self.samples.back().map(|r| r.end() - 1)
+    }
+
+    /// The raw runs that have values within `[from, to)`.
+    pub fn runs_within(&self, from: u32, to: u32) -> impl Iterator<Item = &Run> {
+        let a = self.samples.partition_point(|r| r.end() <= from);
+        let b = self.samples.partition_point(|r| r.sec < to).max(a);
+        self.samples.range(a..b)
+    }
+
     pub fn bytes(&self) -> u64 {
         self.samples.len() as u64 * SAMPLE_BYTES
             + (self.sets.len() + self.minutes.len()) as u64 * AGG_BYTES
@@ -220,6 +315,57 @@ impl Series {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every raw value a series holds, one per second of each run.
+    fn expanded(s: &Series) -> Vec<(u32, f32, f64)> {
+        (s.samples.iter())
+            .flat_map(|r| (r.sec..r.end()).map(move |t| (t, r.weight, r.value)))
+            .collect()
+    }
+
+    #[test]
+    fn a_flat_series_is_one_run_however_long_it_stays_flat() {
+        let mut s = Series::default();
+        let mut bytes = 0;
+        for t in 1000..4600 {
+            bytes += s.add_value(t, 0.0, 1.0, true).0;
+        }
+        assert_eq!(s.samples.len(), 1);
+        assert_eq!(bytes, SAMPLE_BYTES + 61 * AGG_BYTES);
+        // A change of value, a gap, or another weight starts a run.
+        s.add_value(4600, 0.5, 1.0, true);
+        s.add_value(4602, 0.5, 1.0, true);
+        s.add_value(4603, 0.5, 2.0, true);
+        assert_eq!(s.samples.len(), 4);
+        let (value, weight) = s.samples[0].within(4000, 5000);
+        assert_eq!((value, weight), (0.0, 600.0));
+    }
+
+    #[test]
+    fn values_out_of_order_or_at_one_second_split_the_run_they_fall_in() {
+        let mut s = Series::default();
+        for t in 10..20 {
+            s.add_value(t, 1.0, 1.0, true);
+        }
+        s.add_value(14, 7.0, 1.0, true);
+        s.add_value(19, 8.0, 1.0, true);
+        s.add_value(5, 9.0, 1.0, true);
+        let mut want: Vec<(u32, f32, f64)> = (10..20).map(|t| (t, 1.0, 1.0)).collect();
+        want.insert(5, (14, 1.0, 7.0));
+        want.push((19, 1.0, 8.0));
+        want.insert(0, (5, 1.0, 9.0));
+        assert_eq!(expanded(&s), want);
+        let starts: Vec<u32> = s.samples.iter().map(|r| r.sec).collect();
+        assert!(starts.is_sorted(), "{starts:?}");
+        // Within [14, 19): second 14 twice, then 15..19 once each.
+        let weight: f64 = s.runs_within(14, 19).map(|r| r.within(14, 19).1).sum();
+        assert_eq!(weight, 6.0);
+        // Pruning cuts into a run (and drops the minute before it).
+        s.prune(12, 60);
+        assert_eq!(expanded(&s)[0], (12, 1.0, 1.0));
+        assert_eq!(s.oldest(), Some(12));
+        assert_eq!(s.newest_sample(), Some(19));
+    }
 
     #[test]
     fn out_of_order_values_stay_sorted_and_minutes_merge() {

@@ -55,6 +55,44 @@ fn one_second_buckets_and_percentiles_from_raw_values() {
     );
 }
 
+/// A flat stretch is kept as one run, and every query over it (periods that cut into it,
+/// percentiles) reads it as the values one at a second it stands for.
+#[test]
+fn flat_stretches_answer_as_one_value_a_second() {
+    let store = MetricStore::in_memory(100, 64 << 20);
+    let k = key("Idle");
+    // 90 s at 0, then 10 s at 5, then 20 s at 0 again.
+    let batch: Vec<Datum> = (0..120)
+        .map(|i| {
+            one(
+                &k,
+                NOW - 120 + i,
+                if (90..100).contains(&i) { 5.0 } else { 0.0 },
+            )
+        })
+        .collect();
+    store.insert_at(&batch, NOW).unwrap();
+    let before = store.footprint().bytes;
+    let b = store.query_at(&k, None, NOW - 120, NOW, 60, &[50.0, 95.0], NOW);
+    assert_eq!(b.len(), 2);
+    assert_eq!(
+        (b[0].agg.count, b[0].agg.sum, b[0].agg.max),
+        (60.0, 0.0, 0.0)
+    );
+    assert_eq!(
+        (b[1].agg.count, b[1].agg.sum, b[1].agg.max),
+        (60.0, 50.0, 5.0)
+    );
+    assert_eq!(b[1].percentiles, vec![Some(0.0), Some(5.0)]);
+    // A 7-s period that starts inside the first run and ends inside the second.
+    let cut = store.query_at(&k, None, NOW - 33, NOW - 26, 7, &[], NOW);
+    assert_eq!((cut[0].agg.count, cut[0].agg.sum), (7.0, 20.0));
+    // An hour more of the same value adds nothing but its minutes.
+    let more: Vec<Datum> = (0..3600).map(|i| one(&k, NOW + i, 0.0)).collect();
+    store.insert_at(&more, NOW + 3600).unwrap();
+    assert_eq!(store.footprint().bytes - before, 60 * AGG_BYTES);
+}
+
 #[test]
 fn values_with_counts_and_statistic_sets() {
     let store = MetricStore::in_memory(100, 64 << 20);
@@ -182,10 +220,11 @@ fn bytes_past_the_cap_evict_the_oldest_data_first() {
     let cap = 64 * 1024;
     let store = MetricStore::in_memory(100, cap);
     let (old, new) = (key("old"), key("new"));
-    // Two hours of one value a second in the old series, then the new series.
+    // Two hours of one value a second in the old series (each unlike the last, so none
+    // joins a run), then the new series.
     for chunk in 0..120 {
         let batch: Vec<Datum> = (0..60)
-            .map(|i| one(&old, NOW - 7200 + chunk * 60 + i, 1.0))
+            .map(|i| one(&old, NOW - 7200 + chunk * 60 + i, i as f64))
             .collect();
         store.insert_at(&batch, NOW).unwrap();
     }

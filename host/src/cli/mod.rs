@@ -13,6 +13,7 @@ mod host_lines;
 mod image_paths;
 mod lb;
 mod logs;
+mod malloc_arenas;
 mod push;
 mod run;
 mod run_roles;
@@ -91,6 +92,7 @@ pub fn main() -> ExitCode {
         _ => "warn",
     });
     wasmgate::runtime::descriptors::raise_open_file_limit();
+    malloc_arenas::one_arena_per_core();
     if matches!(
         cli.command,
         Command::Validate { .. }

@@ -106,6 +106,9 @@ pub struct TimedAgg {
     pub agg: Agg,
 }
 
+/// How many one-second runs back a value looks for its own value at its second.
+const SAME_SECOND_LOOKBACK: usize = 16;
+
 /// Bytes one kept item costs (what the caps count): a raw value costs at most one run.
 pub const SAMPLE_BYTES: u64 = std::mem::size_of::<Run>() as u64;
 pub const AGG_BYTES: u64 = std::mem::size_of::<TimedAgg>() as u64;
@@ -168,8 +171,10 @@ impl Series {
     }
 
     /// Keeps one raw value: it extends the last run when it repeats that run's value at the
-    /// next second, and is a run of its own otherwise (splitting the run it falls in when it
-    /// comes out of order). Returns the bytes added.
+    /// next second, adds its weight to a one-second run of the same value at its second (a
+    /// cluster's series gets one value per task each second, mostly the same), and is a run
+    /// of its own otherwise (splitting the run it falls in when it comes out of order).
+    /// Returns the bytes added.
     pub fn add_sample(&mut self, s: Sample) -> u64 {
         let Some(last) = self.samples.back_mut() else {
             self.samples.push_back(Run::of(s));
@@ -179,9 +184,19 @@ impl Series {
             last.len += 1;
             return 0;
         }
-        if last.end() <= s.sec {
+        if let Some(run) = (self.samples.iter_mut().rev())
+            .take(SAME_SECOND_LOOKBACK)
+            .take_while(|r| r.sec == s.sec && r.len == 1)
+            .find(|r| r.value.to_bits() == s.value.to_bits())
+        {
+            run.weight += s.weight;
+            return 0;
+        }
+        if self.samples.back().is_some_and(|last| last.end() <= s.sec) {
+            // A new second: the one before it may have ended as its predecessor's repeat.
+            let freed = self.join_last_run();
             self.samples.push_back(Run::of(s));
-            return SAMPLE_BYTES;
+            return SAMPLE_BYTES - freed;
         }
         // Out of order, or a second value at a second: runs stay sorted by start and by end.
         let at = self.samples.partition_point(|r| r.end() <= s.sec);
@@ -206,6 +221,27 @@ impl Series {
         }
         self.samples.insert(insert_at, Run::of(s));
         bytes
+    }
+
+    /// Joins the last run to the one before it when it continues it (the same value and
+    /// weight from the second that one ends); returns the bytes freed.
+    fn join_last_run(&mut self) -> u64 {
+        let n = self.samples.len();
+        if n < 2 {
+            return 0;
+        }
+        let (prev, last) = (self.samples[n - 2], self.samples[n - 1]);
+        let continues = prev.end() == last.sec
+            && prev.weight.to_bits() == last.weight.to_bits()
+            && prev.value.to_bits() == last.value.to_bits();
+        match prev.len.checked_add(last.len) {
+            Some(len) if continues => {
+                self.samples[n - 2].len = len;
+                self.samples.pop_back();
+                SAMPLE_BYTES
+            }
+            _ => 0,
+        }
     }
 
     /// Adds a statistic set at `sec`. Returns the bytes added.
@@ -339,6 +375,38 @@ mod tests {
         assert_eq!(s.samples.len(), 4);
         let (value, weight) = s.samples[0].within(4000, 5000);
         assert_eq!((value, weight), (0.0, 600.0));
+    }
+
+    #[test]
+    fn many_values_a_second_join_by_value_and_flat_seconds_join_runs() {
+        // A cluster's series: one value per task each second, most of them the same.
+        let mut s = Series::default();
+        let mut bytes = 0;
+        for t in 100..400 {
+            for task in 0..2000 {
+                let value = if task % 500 == 7 { 3.0 } else { 0.0 };
+                bytes += s.add_value(t, value, 1.0, true).0;
+            }
+        }
+        // Each second ends as (0.0 ×1996, 3.0 ×4), and a run cannot hold two values: two
+        // runs a second, none joined.
+        assert_eq!(s.samples.len(), 600);
+        assert_eq!(bytes, 600 * SAMPLE_BYTES + 6 * AGG_BYTES);
+        let weight: f64 = s.runs_within(100, 400).map(|r| r.within(100, 400).1).sum();
+        assert_eq!(weight, 600_000.0);
+
+        // All at one value: one run however many tasks and seconds, and the newest second
+        // (which may get more values yet) apart until the next begins.
+        let mut s = Series::default();
+        for t in 100..400 {
+            for _ in 0..2000 {
+                s.add_value(t, 0.0, 1.0, true);
+            }
+        }
+        let runs: Vec<(u32, u32, f32)> =
+            s.samples.iter().map(|r| (r.sec, r.len, r.weight)).collect();
+        assert_eq!(runs, vec![(100, 299, 2000.0), (399, 1, 2000.0)]);
+        assert_eq!(s.samples[0].within(150, 160), (0.0, 20_000.0));
     }
 
     #[test]

@@ -488,14 +488,12 @@ impl MetricStore {
                         let c = counts.get(i).copied().unwrap_or(1.0);
                         added += series.add_value(s, *v, c, raw).0;
                         if raw {
-                            mem.pending.push(Change::Sample(
-                                id,
-                                series::Sample {
-                                    sec: s,
-                                    weight: c as f32,
-                                    value: *v,
-                                },
-                            ));
+                            let sample = series::Sample {
+                                sec: s,
+                                weight: c as f32,
+                                value: *v,
+                            };
+                            push_sample(&mut mem.pending, id, sample);
                         }
                     }
                 }
@@ -856,3 +854,18 @@ impl MetricStore {
 
 #[cfg(test)]
 mod tests;
+
+/// Queues a raw value to be written; the same value as the one queued just before it, for
+/// the same series and second, adds its weight instead (a cluster's series gets one value
+/// per task each second, mostly equal).
+fn push_sample(pending: &mut Vec<Change>, id: i64, s: series::Sample) {
+    if let Some(Change::Sample(last_id, last)) = pending.last_mut()
+        && *last_id == id
+        && last.sec == s.sec
+        && last.value.to_bits() == s.value.to_bits()
+    {
+        last.weight += s.weight;
+        return;
+    }
+    pending.push(Change::Sample(id, s));
+}

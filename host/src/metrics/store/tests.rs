@@ -300,6 +300,55 @@ fn a_reopened_store_keeps_its_history() {
     assert!(store.footprint().bytes > 0);
 }
 
+/// A cluster's series gets one value per task each second, mostly equal: they are queued
+/// and written as one value with their total count, and read back as the same figures.
+#[test]
+fn many_equal_values_a_second_read_back_the_same_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.db");
+    let now = now_secs();
+    let k = key("PerTask");
+    // 1,000 tasks: 990 at 0 %, 10 at 50 %, in the order tasks come.
+    let values: Vec<f64> = (0..1000)
+        .map(|i| if i % 100 == 3 { 50.0 } else { 0.0 })
+        .collect();
+    let counts = vec![1.0; values.len()];
+    let figures = |store: &MetricStore| {
+        let b = store.query_at(&k, None, now - 10, now, 10, &[50.0, 99.5], now);
+        assert_eq!(b.len(), 1);
+        (
+            b[0].agg.count,
+            b[0].agg.sum,
+            b[0].agg.max,
+            b[0].percentiles.clone(),
+        )
+    };
+    let before = {
+        let store = MetricStore::open(&path, 100, 64 << 20).unwrap();
+        let batch: Vec<Datum> = (0..10)
+            .map(|i| Datum {
+                key: &k,
+                timestamp: now - 10 + i,
+                values: Values::Many {
+                    values: &values,
+                    counts: &counts,
+                },
+                unit: "Percent",
+                high_resolution: true,
+            })
+            .collect();
+        store.insert_at(&batch, now).unwrap();
+        store.flush().unwrap();
+        figures(&store)
+    };
+    assert_eq!(
+        before,
+        (10_000.0, 5_000.0, 50.0, vec![Some(0.0), Some(50.0)])
+    );
+    let store = MetricStore::open(&path, 100, 64 << 20).unwrap();
+    assert_eq!(figures(&store), before);
+}
+
 /// The file is held to `max_bytes` like memory: rows cost more on disk (their indexes),
 /// so without this the file grew to twice the cap (issue 14, the bench's 611 MiB file
 /// for 288 MiB in memory).

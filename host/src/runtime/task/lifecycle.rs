@@ -190,10 +190,11 @@ impl Driver {
         self.set_status(TaskStatus::Pending);
         let mut image_leases = Vec::new();
         // Secrets first, as ECS reads them (and registry credentials) before any pull.
-        let (prepared, resolved) = match self.resolve_secrets().await {
+        // Both futures are boxed: they are large and over before the task runs, and this
+        // future stays as large as its largest step for the task's whole life.
+        let (prepared, resolved) = match Box::pin(self.resolve_secrets()).await {
             Ok(resolved) => (
-                self.load_images(&mut image_leases, &resolved.registry)
-                    .await,
+                Box::pin(self.load_images(&mut image_leases, &resolved.registry)).await,
                 resolved,
             ),
             Err(failed) => (Err(failed), Default::default()),

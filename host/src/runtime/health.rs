@@ -17,7 +17,6 @@ use serde_json::Value;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
 
 /// ECS `healthStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -153,14 +152,9 @@ pub async fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> bool {
     )
 }
 
-/// Checks container `i` at `ip` until the receiver is gone, sending each change of its
-/// health.
-pub async fn watch(
-    i: usize,
-    ip: IpAddr,
-    check: HealthCheck,
-    tx: mpsc::UnboundedSender<(usize, HealthStatus)>,
-) {
+/// Checks a container at `ip`, reporting each change of its health, until `report` says
+/// nobody listens any more.
+pub async fn watch(ip: IpAddr, check: HealthCheck, report: impl Fn(HealthStatus) -> bool) {
     let addr = SocketAddr::new(ip, check.port);
     let started = Instant::now();
     let mut failures = 0u32;
@@ -182,7 +176,7 @@ pub async fn watch(
         };
         if now != last {
             last = now;
-            if tx.send((i, now)).is_err() {
+            if !report(now) {
                 return;
             }
         }

@@ -50,7 +50,7 @@ use crate::taskdef::{self, KeyValuePair, TaskDefinition, ValidationOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 
 /// Events buffered per task for slow watchers. Small: the buffer is allocated whole with
 /// every task (128 was ~12 KiB of an idle task), and a watcher that lags re-reads the
@@ -389,7 +389,8 @@ impl Runtime {
         // Events are few per task (states, containers, notices); a watcher that falls this
         // far behind is told how many it missed and reads the snapshot instead.
         let (events_tx, events_rx) = broadcast::channel(EVENT_BUFFER);
-        let (stop_tx, stop_rx) = mpsc::unbounded_channel();
+        // The first stop request is the one that counts (later ones change nothing).
+        let (stop_tx, stop_rx) = watch::channel(None);
         let driver = task::Driver {
             shared: self.shared.clone(),
             definition,
@@ -453,7 +454,7 @@ pub struct TaskHandle {
     task_id: String,
     snapshot: watch::Receiver<TaskSnapshot>,
     events: Option<broadcast::Receiver<TaskEvent>>,
-    stop: mpsc::UnboundedSender<(StopCode, String)>,
+    stop: watch::Sender<Option<(StopCode, String)>>,
 }
 
 impl TaskHandle {
@@ -478,7 +479,9 @@ impl TaskHandle {
 
     /// Asks the task to stop: containers get their stopTimeout, then are dropped.
     pub fn stop(&self, code: StopCode, reason: impl Into<String>) {
-        let _ = self.stop.send((code, reason.into()));
+        self.stop.send_if_modified(|first| {
+            first.is_none() && first.replace((code, reason.into())).is_none()
+        });
     }
 
     /// Waits until the task is STOPPED and returns its final state.

@@ -23,7 +23,7 @@ use super::status::{StopCode, TaskEvent, TaskSnapshot};
 use crate::taskdef::TaskDefinition;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 
 const MIB: u64 = 1 << 20;
 
@@ -53,7 +53,8 @@ pub(super) struct Driver {
     pub identity: super::endpoints::TaskIdentity,
     pub snapshot: watch::Sender<TaskSnapshot>,
     pub events: broadcast::Sender<TaskEvent>,
-    pub stop_rx: mpsc::UnboundedReceiver<(StopCode, String)>,
+    /// The first stop request, once there is one.
+    pub stop_rx: watch::Receiver<Option<(StopCode, String)>>,
     /// The task's share of the host, given back as it becomes STOPPED.
     pub reservation: super::capacity::Reservation,
 }

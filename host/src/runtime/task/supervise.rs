@@ -14,6 +14,14 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+/// What a container's own tasks tell the supervisor.
+enum Signal {
+    /// Instantiated and running.
+    Started,
+    /// A change of its health check's verdict.
+    Health(HealthStatus),
+}
+
 impl Driver {
     /// Starts containers as their dependencies allow and reacts to exits and stop requests.
     pub(super) async fn supervise(
@@ -25,9 +33,10 @@ impl Driver {
     ) {
         let mut launches: Vec<Option<Launch>> = launches.into_iter().map(Some).collect();
         let mut running: JoinSet<(usize, Exit)> = JoinSet::new();
-        let (started_tx, mut started_rx) = mpsc::unbounded_channel::<usize>();
+        // Containers' starts and health changes: one channel (each costs a block of slots
+        // for the task's whole life).
+        let (signals_tx, mut signals_rx) = mpsc::unbounded_channel::<(usize, Signal)>();
         // Health checkers of running containers; dropped (aborted) with this function.
-        let (health_tx, mut health_rx) = mpsc::unbounded_channel::<(usize, HealthStatus)>();
         let mut checkers: JoinSet<()> = JoinSet::new();
         let first_wave: Vec<usize> = (0..cs.len())
             .filter(|&i| self.plans[i].def.depends_on.is_empty())
@@ -39,7 +48,7 @@ impl Driver {
                 cs,
                 &mut launches,
                 &mut running,
-                &started_tx,
+                &signals_tx,
                 &task_memory,
                 &quota,
             );
@@ -62,15 +71,22 @@ impl Driver {
                 // Causes before effects: a container's start before its exit, and a quota breach
                 // or stop request before the exit it provoked, which may already be queued.
                 biased;
-                Some(i) = started_rx.recv() => {
-                    if cs[i].phase == Phase::Starting {
-                        cs[i].phase = Phase::Running;
-                        self.set_container(i, &cs[i].phase, None);
-                        self.start_health_check(i, &health_tx, &mut checkers);
+                Some((i, signal)) = signals_rx.recv() => match signal {
+                    Signal::Started => {
+                        if cs[i].phase == Phase::Starting {
+                            cs[i].phase = Phase::Running;
+                            self.set_container(i, &cs[i].phase, None);
+                            self.start_health_check(i, &signals_tx, &mut checkers);
+                        }
+                    }
+                    Signal::Health(status) => self.set_health(i, status),
+                },
+                Ok(()) = self.stop_rx.changed() => {
+                    let asked = self.stop_rx.borrow_and_update().clone();
+                    if let Some((code, reason)) = asked {
+                        self.begin_stop(code, reason);
                     }
                 }
-                Some((i, status)) = health_rx.recv() => self.set_health(i, status),
-                Some((code, reason)) = self.stop_rx.recv() => self.begin_stop(code, reason),
                 // Resolves at once after the first breach: only listen until stopping.
                 _ = quota.exceeded(), if !self.stopping() => {
                     self.begin_stop(StopCode::TerminationNotice, quota.stop_reason());
@@ -122,7 +138,7 @@ impl Driver {
         cs: &mut [ContainerSlot],
         launches: &mut [Option<Launch>],
         running: &mut JoinSet<(usize, Exit)>,
-        started_tx: &mpsc::UnboundedSender<usize>,
+        signals: &mpsc::UnboundedSender<(usize, Signal)>,
         task_memory: &Arc<TaskMemory>,
         quota: &Arc<StorageQuota>,
     ) {
@@ -151,7 +167,7 @@ impl Driver {
                         cs[i].kill = Some(kill_tx);
                         let shared = self.shared.clone();
                         let meters = cs[i].meters.clone();
-                        let (mem, q, tx) = (task_memory.clone(), quota.clone(), started_tx.clone());
+                        let (mem, q, tx) = (task_memory.clone(), quota.clone(), signals.clone());
                         running.spawn(async move {
                             let exit = container::run(
                                 &shared.engine,
@@ -161,7 +177,7 @@ impl Driver {
                                 meters,
                                 kill_rx,
                                 move || {
-                                    let _ = tx.send(i);
+                                    let _ = tx.send((i, Signal::Started));
                                 },
                             )
                             .await;
@@ -212,7 +228,7 @@ impl Driver {
     fn start_health_check(
         &self,
         i: usize,
-        tx: &mpsc::UnboundedSender<(usize, HealthStatus)>,
+        signals: &mpsc::UnboundedSender<(usize, Signal)>,
         checkers: &mut JoinSet<()>,
     ) {
         let Some(check) = self.plans[i].health.clone() else {
@@ -225,7 +241,10 @@ impl Driver {
             .as_deref()
             .and_then(|a| a.parse().ok())
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-        checkers.spawn(crate::runtime::health::watch(i, ip, check, tx.clone()));
+        let tx = signals.clone();
+        checkers.spawn(crate::runtime::health::watch(ip, check, move |status| {
+            tx.send((i, Signal::Health(status))).is_ok()
+        }));
     }
 
     /// Records container `i`'s health and the task's; an essential container turning

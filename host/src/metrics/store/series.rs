@@ -62,8 +62,11 @@ pub struct Sample {
 ///
 /// Most of the host's own series are flat while a task idles (its CPU is 0, its memory
 /// and reservations do not move): kept as runs, such a series costs one item however long
-/// it stays flat, instead of one per second up to the store's cap.
+/// it stays flat, instead of one per second up to the store's cap. Packed to 20 bytes (24
+/// aligned), so a series whose every value differs costs a quarter more than plain samples
+/// (16), not half more.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C, packed(4))]
 pub struct Run {
     pub sec: u32,
     pub len: u32,
@@ -111,6 +114,7 @@ const SAME_SECOND_LOOKBACK: usize = 16;
 
 /// Bytes one kept item costs (what the caps count): a raw value costs at most one run.
 pub const SAMPLE_BYTES: u64 = std::mem::size_of::<Run>() as u64;
+const _: () = assert!(SAMPLE_BYTES == 20, "a run is packed to 20 bytes");
 pub const AGG_BYTES: u64 = std::mem::size_of::<TimedAgg>() as u64;
 
 #[derive(Debug, Default)]

@@ -16,7 +16,9 @@ use std::time::Instant;
 
 use std::time::Duration;
 use wasmgate::metrics::publish::{Sampler, write};
-use wasmgate::metrics::store::{Datum, MetricStore, SeriesKey, Values, now_secs};
+use wasmgate::metrics::store::{
+    AGG_BYTES, Datum, MetricStore, SAMPLE_BYTES, SeriesKey, Values, now_secs,
+};
 use wasmgate::runtime::TaskStatus;
 use wasmgate::runtime::live::{LiveContainer, LiveNetwork, LiveTask};
 
@@ -249,8 +251,8 @@ fn store_footprint() -> anyhow::Result<()> {
         db as f64 / 1048576.0
     );
     println!(
-        "| projected at 3 h raw + 15 d minutes, per series | {:.0} KiB |",
-        (3.0 * 3600.0 * 16.0 + 15.0 * 1440.0 * 40.0 + 256.0) / 1024.0
+        "| projected at 3 h raw + 15 d minutes, per series, every value unlike the last | {:.0} KiB |",
+        (3.0 * 3600.0 * SAMPLE_BYTES as f64 + 15.0 * 1440.0 * AGG_BYTES as f64 + 256.0) / 1024.0
     );
     Ok(())
 }

@@ -480,7 +480,11 @@ impl TaskHandle {
     /// Asks the task to stop: containers get their stopTimeout, then are dropped.
     pub fn stop(&self, code: StopCode, reason: impl Into<String>) {
         self.stop.send_if_modified(|first| {
-            first.is_none() && first.replace((code, reason.into())).is_none()
+            if first.is_some() {
+                return false;
+            }
+            *first = Some((code, reason.into()));
+            true
         });
     }
 

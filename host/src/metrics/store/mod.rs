@@ -473,14 +473,12 @@ impl MetricStore {
                 Values::One(v) => {
                     added += series.add_value(s, v, 1.0, raw).0;
                     if raw {
-                        mem.pending.push(Change::Sample(
-                            id,
-                            series::Sample {
-                                sec: s,
-                                weight: 1.0,
-                                value: v,
-                            },
-                        ));
+                        let sample = series::Sample {
+                            sec: s,
+                            weight: 1.0,
+                            value: v,
+                        };
+                        push_sample(&mut mem.pending, id, sample);
                     }
                 }
                 Values::Many { values, counts } => {
